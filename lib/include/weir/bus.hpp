@@ -1,0 +1,162 @@
+// Bus: the entry point. Topics, publishing, consumer groups, shutdown.
+//
+//   auto bus = weir::Bus::open({}).value();
+//   bus->create_topic("orders", {.partitions = 8}).ignore();
+//   bus->subscribe("orders", {.group = "billing", .workers = 2},
+//                  [](const weir::Message& m) { charge(m.payload()); return weir::Outcome::done(); }).ignore();
+//   bus->publish("orders", {.key = order_id, .payload = bytes});
+//
+// Thread-safety: Bus is thread-safe: every method may be called from any
+// thread, including from inside a handler (except close(), which a handler
+// must not call: it would wait for itself).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/consumer.hpp"
+#include "weir/event.hpp"
+#include "weir/options.hpp"
+#include "weir/status.hpp"
+
+namespace weir {
+
+namespace internal {
+class BusCore;
+class TopicState;
+}  // namespace internal
+
+// Outcome of publish_batch: the first `published` events were published, in
+// order; if status is an error, it says why event [published] was not, and no
+// later event was attempted.
+struct [[nodiscard]] BatchPublishResult {
+  Status status;
+  std::size_t published = 0;
+};
+
+// A handle to one topic for fast publishing (no name lookup per call). Cheap
+// to copy; stays valid (publishes fail with kClosed) after the bus closes.
+//
+// Thread-safety: thread-safe; one handle may be shared by many producers.
+class Topic {
+ public:
+  Topic() = default;
+
+  // Publishes one event. On success the event has an offset and every
+  // subscribed group will be handed it. Errors: kInvalidArgument (payload or
+  // key over the limit, partition out of range), kResourceExhausted (full,
+  // reject policy), kDeadlineExceeded (full, block policy timed out),
+  // kClosed. Thread-safe.
+  Result<PublishReceipt> publish(const Event& event, const PublishOptions& options = {}) const;
+
+  // Publishes events in order. Consecutive events bound for the same
+  // partition are claimed together (one atomic step), which is much faster
+  // than publishing one by one. If `receipts` is non-empty it must be as long
+  // as `events`; receipts[i] is filled for each published event. Thread-safe.
+  BatchPublishResult publish_batch(std::span<const Event> events,
+                                   const PublishOptions& options = {},
+                                   std::span<PublishReceipt> receipts = {}) const;
+
+  // The partition `key` maps to: murmur2(key) & 0x7fffffff mod partitions,
+  // identical to Kafka's default partitioner. Thread-safe.
+  std::uint32_t partition_for(std::string_view key) const noexcept;
+
+  const std::string& name() const noexcept;
+  std::uint32_t partitions() const noexcept;
+  bool valid() const noexcept { return state_ != nullptr; }
+
+ private:
+  friend class Bus;
+  explicit Topic(std::shared_ptr<internal::TopicState> s) : state_(std::move(s)) {}
+  std::shared_ptr<internal::TopicState> state_;
+};
+
+// One partition as seen by one group.
+struct PartitionStatus {
+  std::uint32_t partition = 0;
+  Offset committed = 0;  // next offset the group will handle
+  Offset end = 0;        // next offset a publish will get
+  Offset lag = 0;        // end - committed
+  bool stopped = false;  // a handler failed an event permanently here
+};
+
+struct GroupStatus {
+  std::string group;
+  std::string topic;
+  std::vector<PartitionStatus> partitions;
+};
+
+// What close() left behind.
+struct CloseReport {
+  // Events published but not handled, summed over groups (a memory topic's
+  // are gone after close).
+  std::uint64_t undelivered = 0;
+  // True if a drain hit its timeout and fell back to stopping at a batch.
+  bool timed_out = false;
+};
+
+class Bus {
+ public:
+  // Opens a bus. Errors: kInvalidArgument for out-of-range options.
+  static Result<std::unique_ptr<Bus>> open(const Options& options);
+
+  // Closes with CloseMode::kDrain if close() was not called.
+  ~Bus();
+  Bus(const Bus&) = delete;
+  Bus& operator=(const Bus&) = delete;
+
+  // Creates a topic. Names: 1..249 characters of [A-Za-z0-9._-] (Kafka's
+  // rule). Creating an existing topic with identical options succeeds (a
+  // declaration); with different options it is kAlreadyExists. Thread-safe.
+  Status create_topic(std::string_view name, const TopicOptions& options);
+
+  // A publishing handle for an existing topic; kNotFound if none. Thread-safe.
+  Result<Topic> topic(std::string_view name) const;
+
+  // Names of all topics, sorted. Thread-safe.
+  std::vector<std::string> topics() const;
+
+  // Convenience: topic(name) then publish. Thread-safe.
+  Result<PublishReceipt> publish(std::string_view topic, const Event& event,
+                                 const PublishOptions& options = {});
+  BatchPublishResult publish_batch(std::string_view topic, std::span<const Event> events,
+                                   const PublishOptions& options = {},
+                                   std::span<PublishReceipt> receipts = {});
+
+  // Starts consumer group options.group on `topic`: its workers begin
+  // handing events to `handler`. A group name may be subscribed once at a
+  // time (kAlreadyExists otherwise). A group that unsubscribed and subscribes
+  // again resumes from where it stopped, if the partition still holds that
+  // offset. Errors: kInvalidArgument (bad name, null handler, options out of
+  // range), kNotFound (topic), kAlreadyExists, kResourceExhausted (more than
+  // 64 groups on one topic), kClosed. Thread-safe.
+  Status subscribe(std::string_view topic, const SubscribeOptions& options, Handler handler);
+  Status subscribe(std::string_view topic, const SubscribeOptions& options, BatchHandler handler);
+
+  // Stops a group: with kDrain its workers first handle what is already
+  // published (bounded by timeout), with kStopAtBatch they stop after their
+  // current batch. Its offsets are kept for a later subscribe. kNotFound if
+  // no such group. Must not be called from the group's own handler.
+  // Thread-safe.
+  Result<CloseReport> unsubscribe(std::string_view group, const CloseOptions& options = {});
+
+  // Offsets and lag of a group per partition. Thread-safe.
+  Result<GroupStatus> describe_group(std::string_view group) const;
+
+  // Stops the bus: publishes from outside handlers fail with kClosed at once;
+  // then every group drains (or stops at a batch boundary) and every worker
+  // thread is joined. Idempotent: a second call returns an empty report.
+  // Thread-safe. From a handler it fails with kFailedPrecondition (it would
+  // wait for itself).
+  Result<CloseReport> close(const CloseOptions& options = {});
+
+ private:
+  explicit Bus(std::unique_ptr<internal::BusCore> core);
+  std::unique_ptr<internal::BusCore> core_;
+};
+
+}  // namespace weir

@@ -1,0 +1,146 @@
+// Options structs: plain aggregates with defaults in the comments.
+//
+// Each field says its default and what it REQUIRES; a value outside its range
+// is rejected with Code::kInvalidArgument naming the field, never clamped
+// silently. Fields are grouped by "affects behaviour" and "affects
+// performance".
+//
+// Thread-safety: plain values; copy freely.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "weir/consumer.hpp"
+
+namespace weir {
+
+// Bus-wide options, given to Bus::open.
+struct Options {
+  // --- affects behaviour ---------------------------------------------------
+  // A name for this bus in logs and errors. Default "weir".
+  std::string name = "weir";
+
+  // --- affects performance -------------------------------------------------
+  // How long an idle worker spins, checking for new events, before it parks
+  // on a futex. Spinning trades CPU for wake-up latency. Default 20 us.
+  // REQUIRES: 0 <= idle_spin <= 10 ms.
+  std::chrono::microseconds idle_spin{20};
+};
+
+// What publish does when the target partition is full.
+enum class FullPolicy : std::uint8_t {
+  // Wait for a consumer to free space, up to TopicOptions::block_timeout (or
+  // PublishOptions::timeout); then fail with kDeadlineExceeded.
+  kBlock = 0,
+  // Fail at once with kResourceExhausted. The caller decides what to do.
+  kReject = 1,
+};
+
+// Options for one topic, given to Bus::create_topic.
+struct TopicOptions {
+  // --- affects behaviour ---------------------------------------------------
+  // Number of partitions, fixed at creation. Default 1.
+  // REQUIRES: 1 <= partitions <= 4096.
+  std::uint32_t partitions = 1;
+
+  // Events a partition holds that some subscribed group has not yet handled
+  // (and, with no group subscribed, events retained for a group that will
+  // subscribe from the earliest offset). Rounded up to a power of two.
+  // Publishing into a full partition applies `full_policy`. Each slot costs
+  // 128 bytes up front (records up to 104 bytes live in the slot), so a
+  // topic's ring memory is partitions x capacity x 128 B: 1 MiB per partition
+  // by default. Default 8192. REQUIRES: 16 <= capacity <= 2^24.
+  std::uint32_t capacity = 8192;
+
+  // Default kBlock.
+  FullPolicy full_policy = FullPolicy::kBlock;
+
+  // How long a blocking publish waits for space. Default 5 s.
+  // REQUIRES: >= 0.
+  std::chrono::milliseconds block_timeout{5000};
+
+  // Largest payload accepted, in bytes; a larger one is rejected with
+  // kInvalidArgument. Default 1 MiB. REQUIRES: 1 <= max_payload_bytes <= 64 MiB.
+  std::uint32_t max_payload_bytes = 1u << 20;
+
+  // Largest key accepted, in bytes. Default 4096. REQUIRES: <= 64 KiB.
+  std::uint32_t max_key_bytes = 4096;
+};
+
+// Options for one publish call.
+struct PublishOptions {
+  // --- affects behaviour ---------------------------------------------------
+  // Target partition. Default -1: chosen by the key's murmur2 hash, exactly as
+  // Kafka's default partitioner does. REQUIRES: -1 or 0 <= partition < N.
+  std::int32_t partition = -1;
+
+  // Overrides TopicOptions::block_timeout for this call when >= 0.
+  // Default -1 (use the topic's).
+  std::chrono::milliseconds timeout{-1};
+};
+
+// Where a group starts reading a partition it has no offset for.
+enum class StartFrom : std::uint8_t {
+  kEarliest = 0,  // the oldest event the partition still holds
+  kLatest = 1,    // only events published after the subscription
+};
+
+// What Bus::close (or unsubscribe) does with events not yet handled.
+enum class CloseMode : std::uint8_t {
+  // Stop accepting new events from outside the bus, let every group handle
+  // everything already published (handlers may still publish to other
+  // topics), then stop. Bounded by CloseOptions::timeout.
+  kDrain = 0,
+  // Each worker finishes the batch in its hands and stops; events not yet
+  // handled are counted in CloseReport::undelivered. For memory topics they
+  // are gone.
+  kStopAtBatch = 1,
+};
+
+// Options for one consumer group, given to Bus::subscribe.
+struct SubscribeOptions {
+  // --- affects behaviour ---------------------------------------------------
+  // Group name: unique within the bus. REQUIRES: same rules as topic names.
+  std::string group;
+
+  // Worker threads of this group. A partition is handled by one worker at a
+  // time; workers beyond the partition count would idle, so the pool is
+  // capped at the partition count. Default 1. REQUIRES: 1 <= workers <= 256.
+  std::uint32_t workers = 1;
+
+  // Where to start a partition this group has no offset for. Default kEarliest,
+  // so events published before the subscription are not missed.
+  StartFrom start_from = StartFrom::kEarliest;
+
+  // First delay before a handler that returned Outcome::retry() without a
+  // delay sees the event again; it doubles per attempt up to retry_backoff_max.
+  // Other partitions of the worker keep flowing meanwhile.
+  // Defaults 10 ms and 1 s. REQUIRES: 0 <= initial <= max.
+  std::chrono::milliseconds retry_backoff{10};
+  std::chrono::milliseconds retry_backoff_max{1000};
+
+  // Called (on the worker thread) when the handler fails an event
+  // permanently. Default: none; the stop is still visible in describe_group.
+  FailureCallback on_failure;
+
+  // --- affects performance -------------------------------------------------
+  // Most events handed to the handler at once (batch handler) or handled
+  // between two offset advances (single-event handler). Default 256.
+  // REQUIRES: 1 <= max_batch <= 65536.
+  std::uint32_t max_batch = 256;
+};
+
+// Options for Bus::close.
+struct CloseOptions {
+  // Default kDrain.
+  CloseMode mode = CloseMode::kDrain;
+  // Longest a drain may take; then it stops at a batch boundary and reports
+  // what was left. Default 30 s.
+  std::chrono::milliseconds timeout{30000};
+};
+
+}  // namespace weir

@@ -1,0 +1,9 @@
+// Umbrella header: everything a weir user needs.
+#pragma once
+
+#include "weir/bus.hpp"
+#include "weir/consumer.hpp"
+#include "weir/event.hpp"
+#include "weir/options.hpp"
+#include "weir/partitioner.hpp"
+#include "weir/status.hpp"

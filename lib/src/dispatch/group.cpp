@@ -1,0 +1,303 @@
+#include "dispatch/group.hpp"
+
+#include <algorithm>
+
+#include "internal/record.hpp"
+
+namespace weir::internal {
+
+namespace {
+thread_local const Group* t_current_group = nullptr;
+constexpr std::chrono::milliseconds kMaxPark{50};
+using Clock = std::chrono::steady_clock;
+
+Outcome invoke(const Handler& h, const Message& m) {
+  try {
+    return h(m);
+  } catch (...) {
+    return Outcome::retry();
+  }
+}
+BatchOutcome invoke(const BatchHandler& h, std::span<const Message> ms) {
+  try {
+    return h(ms);
+  } catch (...) {
+    return BatchOutcome{0, Outcome::retry()};
+  }
+}
+}  // namespace
+
+Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
+             AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
+             std::chrono::microseconds idle_spin)
+    : topic_(std::move(topic)),
+      options_(options),
+      handler_(std::move(handler)),
+      bell_slot_(bell_slot),
+      bus_(bus),
+      idle_spin_(idle_spin),
+      worker_count_(std::min(options.workers, topic_->partitions())) {
+  parts_.reserve(topic_->partitions());
+  for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
+    auto ps = std::make_unique<PartitionState>();
+    ps->index = p;
+    ps->log = &topic_->log(p);
+    parts_.push_back(std::move(ps));
+  }
+}
+
+Group::~Group() { stop(CloseOptions{CloseMode::kStopAtBatch, {}}); }
+
+bool Group::on_worker_thread() const noexcept { return t_current_group == this; }
+
+void Group::start(const std::vector<Offset>& resume) {
+  for (auto& ps : parts_) {
+    Offset start = options_.start_from == StartFrom::kLatest ? ~Offset{0} : 0;
+    if (resume.size() == parts_.size()) start = resume[ps->index];
+    ps->log->add_reader(&ps->cursor, start);
+  }
+  {
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    live_workers_ = worker_count_;
+  }
+  threads_.reserve(worker_count_);
+  for (std::uint32_t w = 0; w < worker_count_; ++w)
+    threads_.emplace_back([this, w] { worker_main(w); });
+}
+
+bool Group::partition_finished(const PartitionState& ps, int mode) const {
+  if (ps.stopped.load(std::memory_order_relaxed)) return true;
+  if (mode != kDrain) return false;
+  return ps.cursor.next.load(std::memory_order_relaxed) >= ps.drain_target;
+}
+
+void Group::worker_main(std::uint32_t w) {
+  t_worker_of = bus_;
+  t_current_group = this;
+  std::vector<PartitionState*> mine;
+  for (auto& ps : parts_)
+    if (ps->index % worker_count_ == w) mine.push_back(ps.get());
+  std::vector<Message> scratch;
+  if (std::holds_alternative<BatchHandler>(handler_)) scratch.resize(options_.max_batch);
+  Doorbell& bell = topic_->group_bell(bell_slot_);
+
+  // Something to do now on one of my partitions?
+  auto ready = [&](int mode, Clock::time_point& next_retry) {
+    for (PartitionState* ps : mine) {
+      if (partition_finished(*ps, mode)) continue;
+      if (ps->retry_at != Clock::time_point{}) {
+        next_retry = std::min(next_retry, ps->retry_at);
+        if (Clock::now() < ps->retry_at) continue;
+        return true;
+      }
+      if (ps->log->readable(ps->cursor.next.load(std::memory_order_relaxed), 1)) return true;
+    }
+    return false;
+  };
+
+  for (;;) {
+    const int mode = stop_mode_.load(std::memory_order_acquire);
+    if (mode == kStopNow) break;
+    std::uint32_t progress = 0;
+    bool all_finished = true;
+    bool any_retry_pending = false;
+    for (PartitionState* ps : mine) {
+      if (partition_finished(*ps, mode)) continue;
+      all_finished = false;
+      if (ps->retry_at != Clock::time_point{}) {
+        if (Clock::now() < ps->retry_at) {
+          any_retry_pending = true;
+          continue;
+        }
+        ps->retry_at = Clock::time_point{};
+      }
+      progress += serve(*ps, scratch);
+      if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
+    }
+    if (mode == kDrain && all_finished) break;
+    if (progress) continue;
+
+    // Idle: spin briefly, then park on the group's doorbell.
+    Clock::time_point next_retry = Clock::time_point::max();
+    const auto spin_until = Clock::now() + idle_spin_;
+    bool found = false;
+    while (!found && Clock::now() < spin_until) {
+      found = ready(mode, next_retry) ||
+              stop_mode_.load(std::memory_order_acquire) != mode;
+    }
+    if (found) continue;
+    const std::uint32_t epoch = bell.prepare();
+    next_retry = Clock::time_point::max();
+    if (!ready(mode, next_retry) && stop_mode_.load(std::memory_order_acquire) == mode) {
+      auto sleep = std::chrono::nanoseconds(kMaxPark);
+      if (any_retry_pending || next_retry != Clock::time_point::max())
+        sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    next_retry - Clock::now()));
+      bell.wait(epoch, sleep);
+    }
+    bell.finish();
+  }
+
+  std::lock_guard<std::mutex> lock(exit_mu_);
+  if (--live_workers_ == 0) exit_cv_.notify_all();
+}
+
+std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch) {
+  PartitionLog& log = *ps.log;
+  const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
+  const std::uint32_t n = log.readable(c, options_.max_batch);
+  if (n == 0) return 0;
+  const std::string_view topic = topic_->name();
+  std::uint32_t done = 0;
+  bool decided = false;
+
+  if (const auto* h = std::get_if<Handler>(&handler_)) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const Message m = decode_record(log.record(c + i), topic, ps.index, c + i,
+                                      i == 0 ? ps.attempt : 1);
+      const Outcome o = invoke(*h, m);
+      if (o.is_done()) {
+        ++done;
+        ps.attempt = 1;
+        continue;
+      }
+      if (apply(ps, m, o)) ++done;
+      decided = true;
+      break;
+    }
+  } else {
+    const auto& bh = std::get<BatchHandler>(handler_);
+    for (std::uint32_t i = 0; i < n; ++i)
+      scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1);
+    const BatchOutcome bo = invoke(bh, std::span<const Message>(scratch.data(), n));
+    done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
+    if (done > 0) ps.attempt = 1;
+    if (done < n) {
+      if (bo.rest.is_done()) {
+        ++done;
+        ps.attempt = 1;
+      } else {
+        decided = true;
+        if (apply(ps, scratch[done], bo.rest)) ++done;
+      }
+    }
+  }
+
+  if (done) {
+    // Release pairs with advance_head()'s acquire: our reads of these slots
+    // are finished before a producer may reuse them.
+    ps.cursor.next.store(c + done, std::memory_order_release);
+    log.advance_head();
+  }
+  return done + (decided ? 1 : 0);
+}
+
+bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
+  switch (o.kind()) {
+    case Outcome::Kind::kDone:
+      ps.attempt = 1;
+      return true;
+    case Outcome::Kind::kRetry: {
+      auto delay = o.delay();
+      if (delay.count() <= 0) {
+        // Exponential: base * 2^(attempt-1), capped (and safe from overflow).
+        const std::int64_t base = options_.retry_backoff.count();
+        const std::int64_t cap = options_.retry_backoff_max.count();
+        std::int64_t d = base;
+        for (std::uint32_t a = 1; a < ps.attempt && d < cap; ++a) d *= 2;
+        delay = std::chrono::milliseconds(std::min(d, cap));
+      }
+      ++ps.attempt;
+      ps.retry_at = Clock::now() + delay;
+      return false;
+    }
+    case Outcome::Kind::kFail:
+    default: {
+      ps.stopped.store(true, std::memory_order_relaxed);
+      if (options_.on_failure) {
+        FailureReport r{options_.group, topic_->name(), ps.index, m.offset(), m.attempt(),
+                        o.reason()};
+        try {
+          options_.on_failure(r);
+        } catch (...) {
+          // A throwing callback must not take the worker down; the stop is
+          // still visible through describe_group.
+        }
+      }
+      return false;
+    }
+  }
+}
+
+CloseReport Group::stop(const CloseOptions& options) {
+  {
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    if (stopped_) return {};
+    stopped_ = true;
+  }
+  CloseReport report;
+  Doorbell& bell = topic_->group_bell(bell_slot_);
+  if (options.mode == CloseMode::kDrain) {
+    for (auto& ps : parts_) ps->drain_target = ps->log->end();
+    stop_mode_.store(kDrain, std::memory_order_release);
+  } else {
+    stop_mode_.store(kStopNow, std::memory_order_release);
+  }
+  bell.ring();
+  {
+    std::unique_lock<std::mutex> lock(exit_mu_);
+    const auto deadline = Clock::now() + options.timeout;
+    // Workers park for at most kMaxPark, so re-ringing on each wake-up is
+    // enough to reach them even if a ring is missed.
+    while (live_workers_ > 0) {
+      if (options.mode == CloseMode::kDrain && Clock::now() >= deadline &&
+          stop_mode_.load(std::memory_order_relaxed) != kStopNow) {
+        report.timed_out = true;
+        stop_mode_.store(kStopNow, std::memory_order_release);
+      }
+      exit_cv_.wait_for(lock, std::chrono::milliseconds(10));
+      bell.ring();
+    }
+  }
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  for (auto& ps : parts_) {
+    ps->log->remove_reader(&ps->cursor);
+    const Offset c = ps->cursor.next.load(std::memory_order_acquire);
+    const Offset end = ps->log->end();
+    report.undelivered += end > c ? end - c : 0;
+  }
+  return report;
+}
+
+bool Group::caught_up() const {
+  for (const auto& ps : parts_) {
+    if (ps->stopped.load(std::memory_order_relaxed)) continue;
+    if (ps->cursor.next.load(std::memory_order_acquire) < ps->log->end()) return false;
+  }
+  return true;
+}
+
+GroupStatus Group::status() const {
+  GroupStatus s;
+  s.group = options_.group;
+  s.topic = topic_->name();
+  for (const auto& ps : parts_) {
+    PartitionStatus p;
+    p.partition = ps->index;
+    p.committed = ps->cursor.next.load(std::memory_order_acquire);
+    p.end = ps->log->end();
+    p.lag = p.end > p.committed ? p.end - p.committed : 0;
+    p.stopped = ps->stopped.load(std::memory_order_relaxed);
+    s.partitions.push_back(p);
+  }
+  return s;
+}
+
+std::vector<Offset> Group::offsets() const {
+  std::vector<Offset> out;
+  for (const auto& ps : parts_) out.push_back(ps->cursor.next.load(std::memory_order_acquire));
+  return out;
+}
+
+}  // namespace weir::internal

@@ -1,0 +1,103 @@
+// Group: one consumer group's workers over one topic.
+//
+// Ownership: partition p belongs to worker p % workers for the group's life,
+// so a partition is handled by one thread at a time and per-key order holds.
+// Each partition's state (cursor, attempt, retry time, stop flag) is touched
+// only by its owning worker, except where noted.
+//
+// Threads: `workers` std::threads, started by start(), joined by stop().
+// Shared with other threads:
+//  * cursors (ReaderCursor, atomic): written by the owner (release), read by
+//    the partition log's advance_head and by status() (acquire).
+//  * stop_mode_ (atomic): written by stop() (release), read by workers
+//    (acquire) between batches; drain_target_ is written before it.
+//  * stopped (atomic<bool>) per partition: written by the owner, read by
+//    status() and the drain logic.
+//  * live_workers_ (under exit_mu_): how many workers have not exited.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "ring/partition_log.hpp"
+#include "topic.hpp"
+#include "weir/bus.hpp"
+
+namespace weir::internal {
+
+class Group {
+ public:
+  using AnyHandler = std::variant<Handler, BatchHandler>;
+
+  Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
+        std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin);
+  ~Group();
+
+  // Registers the group's cursors (at `resume` offsets where given, else
+  // per start_from) and starts the workers. Not thread-safe (called once).
+  void start(const std::vector<Offset>& resume);
+
+  // Stops the workers as `options` says, joins them, and unregisters the
+  // cursors. Idempotent. Must not run on one of this group's workers.
+  CloseReport stop(const CloseOptions& options);
+
+  // True when every partition is handled up to its end (or stopped by a
+  // permanent failure). Thread-safe.
+  bool caught_up() const;
+
+  GroupStatus status() const;              // Thread-safe.
+  std::vector<Offset> offsets() const;     // Thread-safe.
+  const std::string& name() const noexcept { return options_.group; }
+  const std::shared_ptr<TopicState>& topic() const noexcept { return topic_; }
+  std::uint32_t bell_slot() const noexcept { return bell_slot_; }
+  // True if the calling thread is one of this group's workers.
+  bool on_worker_thread() const noexcept;
+
+ private:
+  enum StopMode : int { kRunning = 0, kDrain = 1, kStopNow = 2 };
+
+  struct PartitionState {
+    std::uint32_t index = 0;
+    PartitionLog* log = nullptr;
+    ReaderCursor cursor;
+    std::uint32_t attempt = 1;                        // owner only
+    std::chrono::steady_clock::time_point retry_at{};  // owner only
+    std::atomic<bool> stopped{false};
+    Offset drain_target = 0;  // written before stop_mode_ (release)
+  };
+
+  void worker_main(std::uint32_t w);
+  // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
+  // decision, so the worker counts it as progress).
+  std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch);
+  // Applies a verdict on the event at `offset`; true if the cursor may pass.
+  bool apply(PartitionState& ps, const Message& m, const Outcome& o);
+  bool partition_finished(const PartitionState& ps, int mode) const;
+
+  const std::shared_ptr<TopicState> topic_;
+  const SubscribeOptions options_;
+  const AnyHandler handler_;
+  const std::uint32_t bell_slot_;
+  const BusShared* const bus_;
+  const std::chrono::microseconds idle_spin_;
+  const std::uint32_t worker_count_;
+
+  std::vector<std::unique_ptr<PartitionState>> parts_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> stop_mode_{kRunning};
+
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  std::uint32_t live_workers_ = 0;  // GUARDED_BY(exit_mu_)
+  bool stopped_ = false;            // GUARDED_BY(exit_mu_): stop() ran
+};
+
+}  // namespace weir::internal

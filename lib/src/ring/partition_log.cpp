@@ -1,0 +1,117 @@
+#include "ring/partition_log.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace weir::internal {
+
+namespace {
+constexpr std::size_t kKeepHeapBytes = 64 * 1024;
+constexpr std::chrono::milliseconds kMaxSleep{50};
+}  // namespace
+
+PartitionLog::PartitionLog(std::uint32_t capacity_pow2)
+    : mask_(capacity_pow2 - 1), slots_(new Slot[capacity_pow2]) {}
+
+PartitionLog::~PartitionLog() {
+  for (std::uint64_t i = 0; i <= mask_; ++i) delete[] slots_[i].heap;
+}
+
+PartitionLog::ClaimError PartitionLog::claim(std::uint32_t n, bool block,
+                                             std::chrono::steady_clock::time_point deadline,
+                                             Offset& first) {
+  const std::uint64_t cap = mask_ + 1;
+  std::uint64_t t = tail_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (t & kClosedBit) return ClaimError::kClosed;
+    // head_ acquire pairs with the release in advance_head(): the slots we
+    // are about to reuse have been fully read.
+    if (t + n > head_.load(std::memory_order_acquire) + cap) {
+      if (!block) return ClaimError::kFull;
+      for (int spin = 0; spin < 64; ++spin) {
+        std::this_thread::yield();
+        t = tail_.load(std::memory_order_relaxed);
+        if ((t & kClosedBit) || t + n <= head_.load(std::memory_order_acquire) + cap) break;
+      }
+      t = tail_.load(std::memory_order_relaxed);
+      if ((t & kClosedBit) || t + n <= head_.load(std::memory_order_acquire) + cap) continue;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return ClaimError::kTimedOut;
+      const std::uint32_t epoch = space_bell_.prepare();
+      t = tail_.load(std::memory_order_relaxed);
+      if (!(t & kClosedBit) && t + n > head_.load(std::memory_order_acquire) + cap) {
+        space_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, kMaxSleep));
+      }
+      space_bell_.finish();
+      t = tail_.load(std::memory_order_relaxed);
+      continue;
+    }
+    // Relaxed: the CAS only hands out numbers; visibility of slot contents
+    // is carried by slot.seq (release/acquire).
+    if (tail_.compare_exchange_weak(t, t + n, std::memory_order_relaxed,
+                                    std::memory_order_relaxed)) {
+      first = t;
+      return ClaimError::kNone;
+    }
+  }
+}
+
+char* PartitionLog::slot_buffer(Offset o, std::size_t bytes) {
+  Slot& s = slot(o);
+  s.size = static_cast<std::uint32_t>(bytes);
+  if (bytes <= kInlineBytes) {
+    if (s.heap_capacity > kKeepHeapBytes) {
+      delete[] s.heap;
+      s.heap = nullptr;
+      s.heap_capacity = 0;
+    }
+    return s.inline_bytes;
+  }
+  if (bytes > s.heap_capacity) {
+    delete[] s.heap;
+    s.heap = new char[bytes];
+    s.heap_capacity = static_cast<std::uint32_t>(bytes);
+  }
+  return s.heap;
+}
+
+void PartitionLog::add_reader(ReaderCursor* cursor, Offset start) {
+  std::lock_guard<std::mutex> lock(gate_mu_);
+  // head_ only moves under gate_mu_, so a start >= head_ stays held for us.
+  const Offset lo = head_.load(std::memory_order_relaxed);
+  const Offset hi = end();
+  cursor->next.store(std::clamp(start, lo, hi), std::memory_order_release);
+  readers_.push_back(cursor);
+}
+
+void PartitionLog::remove_reader(ReaderCursor* cursor) {
+  {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    readers_.erase(std::remove(readers_.begin(), readers_.end(), cursor), readers_.end());
+  }
+  advance_head();
+}
+
+void PartitionLog::advance_head() {
+  {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    if (readers_.empty()) return;  // nobody reads: keep what is held
+    Offset low = ~Offset{0};
+    for (const ReaderCursor* r : readers_) {
+      // Acquire pairs with the reader's release store of its cursor: its
+      // reads of the slots below are done.
+      low = std::min(low, r->next.load(std::memory_order_acquire));
+    }
+    if (low <= head_.load(std::memory_order_relaxed)) return;
+    head_.store(low, std::memory_order_release);
+  }
+  space_bell_.ring();
+}
+
+Offset PartitionLog::close() noexcept {
+  const std::uint64_t t = tail_.fetch_or(kClosedBit, std::memory_order_acq_rel);
+  space_bell_.ring();
+  return t & ~kClosedBit;
+}
+
+}  // namespace weir::internal

@@ -1,0 +1,152 @@
+// PartitionLog: the in-memory log of one partition — a bounded ring of slots
+// that any number of producers append to and any number of readers (one per
+// subscribed consumer group) read in place.
+//
+// Why a ring of our own and not moodycamel ConcurrentQueue here: a partition
+// is a log, not a queue. Every group must see every event at the same offset,
+// events must be read in place while a handler runs (no copy per group), and
+// offsets must follow append order across producers. moodycamel's queue hands
+// each item to one consumer, orders only per producer, and owns its storage.
+// The log below is an LMAX-Disruptor-style sequenced ring: producers claim
+// offsets with one CAS on `tail_` (a batch claims many at once), fill their
+// slots, and publish each by a release store of the slot's sequence.
+//
+// Offsets and slots: offset o lives in slot o & mask. slot.seq == o + 1 means
+// "offset o is published and readable". A slot is reused for o + capacity
+// only once every registered reader has moved past o (head_ > o).
+//
+// Memory ordering:
+//  * producer: claim (CAS on tail_, relaxed: it only reserves numbers) ->
+//    writes slot body -> slot.seq.store(o + 1, release).
+//    Reader: slot.seq.load(acquire) == o + 1 -> reads slot body.
+//    So everything a producer wrote before publish returned is visible to
+//    the handler that receives the event.
+//  * reader: finishes reading slots < c -> cursor.store(c, release) ->
+//    advance_head(): under gate_mu_, head_.store(min cursor, release).
+//    Producer: head_.load(acquire) before reusing a slot. So no slot is
+//    overwritten while a reader may still read it.
+//  * close: tail_ carries kClosedBit; setting it (fetch_or, acq_rel) makes
+//    every later claim fail, so the final tail is exact.
+//
+// Progress: claim is lock-free (CAS loop) unless the ring is full and the
+// policy is to block; publish of a claimed slot is wait-free; reading is
+// wait-free; advance_head takes gate_mu_ (once per handled batch).
+// Thread-safety: all public methods are thread-safe unless marked otherwise.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "internal/doorbell.hpp"
+#include "weir/event.hpp"
+#include "weir/status.hpp"
+
+namespace weir::internal {
+
+// One reader's position in a partition: the next offset it will read.
+// Written only by the worker that owns the partition for the group (release);
+// read by advance_head under the log's gate mutex (acquire).
+struct alignas(64) ReaderCursor {
+  std::atomic<Offset> next{0};
+};
+
+class PartitionLog {
+ public:
+  static constexpr std::uint64_t kClosedBit = 1ull << 63;
+  // Bytes of a record stored inside the slot itself; larger records go to a
+  // per-slot buffer that is kept and reused, so steady-state publishing does
+  // not allocate either way.
+  static constexpr std::size_t kInlineBytes = 104;
+
+  PartitionLog(std::uint32_t capacity_pow2);
+  ~PartitionLog();
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  std::uint32_t capacity() const noexcept { return static_cast<std::uint32_t>(mask_ + 1); }
+
+  enum class ClaimError : std::uint8_t { kNone, kClosed, kFull, kTimedOut };
+  // Reserves `n` consecutive offsets (1 <= n <= capacity) and stores the first
+  // in `first`. Fails with kClosed; kFull if full and `block` is false;
+  // kTimedOut if still full at `deadline`. Thread-safe.
+  ClaimError claim(std::uint32_t n, bool block, std::chrono::steady_clock::time_point deadline,
+                   Offset& first);
+
+  // Returns storage for the record at claimed offset `o`, of `bytes` bytes.
+  // Only the producer that claimed `o` may call this, before publish(o).
+  // Records up to kInlineBytes live in the slot; a larger one gets a buffer
+  // that the slot keeps for later records (dropped when over 64 KiB, so one
+  // huge event does not pin memory for the ring's lifetime).
+  char* slot_buffer(Offset o, std::size_t bytes);
+  // Makes offset `o` readable. Only its claimer, once.
+  void publish(Offset o) noexcept {
+    slot(o).seq.store(o + 1, std::memory_order_release);
+  }
+
+  // How many consecutive published offsets, starting at `from`, are
+  // readable (at most `max`). Thread-safe; wait-free.
+  std::uint32_t readable(Offset from, std::uint32_t max) const noexcept {
+    std::uint32_t n = 0;
+    while (n < max && slot(from + n).seq.load(std::memory_order_acquire) == from + n + 1) ++n;
+    return n;
+  }
+  // The record at a readable offset. Valid until the reader moves past it.
+  const char* record(Offset o) const noexcept {
+    const Slot& s = slot(o);
+    return s.size <= kInlineBytes ? s.inline_bytes : s.heap;
+  }
+
+  // Registers a reader. Its cursor is set to `start` clamped into
+  // [head, end]: kEarliest gives head, kLatest gives end. Thread-safe.
+  void add_reader(ReaderCursor* cursor, Offset start);
+  // Unregisters a reader; frees the slots only it was holding. Thread-safe.
+  void remove_reader(ReaderCursor* cursor);
+  // Recomputes head_ after a reader moved its cursor and wakes producers that
+  // wait for space. Thread-safe.
+  void advance_head();
+
+  // Sets the closed bit: every later claim fails with kClosed. Returns the
+  // final end offset. Idempotent. Thread-safe.
+  Offset close() noexcept;
+  bool closed() const noexcept { return tail_.load(std::memory_order_acquire) & kClosedBit; }
+
+  // Next offset to be claimed (events claimed so far). Thread-safe.
+  Offset end() const noexcept { return tail_.load(std::memory_order_acquire) & ~kClosedBit; }
+  // Lowest offset still held. Thread-safe.
+  Offset head() const noexcept { return head_.load(std::memory_order_acquire); }
+
+  // Producers blocked on a full ring sleep here; readers ring it.
+  Doorbell& space_bell() noexcept { return space_bell_; }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<std::uint64_t> seq{0};  // offset + 1 once published
+    std::uint32_t size = 0;             // record bytes
+    std::uint32_t heap_capacity = 0;    // bytes allocated at `heap`
+    char* heap = nullptr;               // used when size > kInlineBytes
+    char inline_bytes[kInlineBytes];
+  };
+  static_assert(sizeof(Slot) == 128, "a slot is two cache lines");
+
+  Slot& slot(Offset o) noexcept { return slots_[o & mask_]; }
+  const Slot& slot(Offset o) const noexcept { return slots_[o & mask_]; }
+
+  const std::uint64_t mask_;
+  std::unique_ptr<Slot[]> slots_;
+
+  alignas(64) std::atomic<std::uint64_t> tail_{0};  // next offset to claim | kClosedBit
+  alignas(64) std::atomic<Offset> head_{0};         // every reader is at or past head_
+
+  Doorbell space_bell_;
+
+  std::mutex gate_mu_;
+  std::vector<ReaderCursor*> readers_;  // GUARDED_BY(gate_mu_)
+};
+
+}  // namespace weir::internal

@@ -1,0 +1,196 @@
+#include "topic.hpp"
+
+#include <bit>
+#include <chrono>
+
+#include "internal/record.hpp"
+#include "weir/partitioner.hpp"
+
+namespace weir::internal {
+
+thread_local const BusShared* t_worker_of = nullptr;
+
+namespace {
+std::int64_t now_us() noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+// Runs of events for one partition are claimed in chunks of at most this.
+constexpr std::uint32_t kMaxRun = 1024;
+}  // namespace
+
+std::string name_problem(std::string_view what, std::string_view name) {
+  if (name.empty()) return std::string(what) + " name is empty";
+  if (name.size() > 249)
+    return std::string(what) + " name is " + std::to_string(name.size()) +
+           " characters long; at most 249 are allowed";
+  if (name == "." || name == "..") return std::string(what) + " name may not be '.' or '..'";
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return std::string(what) + " name '" + std::string(name) +
+             "' has a character outside [A-Za-z0-9._-]";
+  }
+  return {};
+}
+
+TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
+                       const TopicOptions& options)
+    : bus_(std::move(bus)), name_(std::move(name)), options_(options) {
+  const std::uint32_t cap = std::bit_ceil(options.capacity);
+  logs_.reserve(options.partitions);
+  for (std::uint32_t p = 0; p < options.partitions; ++p)
+    logs_.push_back(std::make_unique<PartitionLog>(cap));
+}
+
+Status TopicState::admit() const {
+  if (bus_->closing.load(std::memory_order_relaxed) && t_worker_of != bus_.get())
+    return Status::closed("bus is closing; topic '" + name_ + "' accepts no more events");
+  return Status::ok();
+}
+
+Status TopicState::validate(const Event& e) const {
+  if (e.payload.size() > options_.max_payload_bytes)
+    return Status::invalid_argument("payload of " + std::to_string(e.payload.size()) +
+                                    " bytes exceeds topic '" + name_ + "' max_payload_bytes " +
+                                    std::to_string(options_.max_payload_bytes));
+  if (e.key.size() > options_.max_key_bytes)
+    return Status::invalid_argument("key of " + std::to_string(e.key.size()) +
+                                    " bytes exceeds topic '" + name_ + "' max_key_bytes " +
+                                    std::to_string(options_.max_key_bytes));
+  if (e.headers.size() > 1024)
+    return Status::invalid_argument("event has " + std::to_string(e.headers.size()) +
+                                    " headers; at most 1024 are allowed");
+  if (headers_bytes(e.headers) > options_.max_payload_bytes)
+    return Status::invalid_argument("headers exceed topic '" + name_ + "' max_payload_bytes");
+  return Status::ok();
+}
+
+Result<std::uint32_t> TopicState::route(const Event& e, const PublishOptions& o) const {
+  if (o.partition >= 0) {
+    if (static_cast<std::uint32_t>(o.partition) >= partitions())
+      return Status::invalid_argument("partition " + std::to_string(o.partition) +
+                                      " out of range: topic '" + name_ + "' has " +
+                                      std::to_string(partitions()) + " partitions");
+    return static_cast<std::uint32_t>(o.partition);
+  }
+  if (o.partition != -1)
+    return Status::invalid_argument("PublishOptions::partition must be -1 or a partition index, got " +
+                                    std::to_string(o.partition));
+  return partitions() == 1 ? 0u : partition_for_key(e.key, partitions());
+}
+
+Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o,
+                         Offset& first) {
+  const bool block = options_.full_policy == FullPolicy::kBlock;
+  const auto timeout = o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
+  const auto deadline = block ? std::chrono::steady_clock::now() + timeout
+                              : std::chrono::steady_clock::time_point{};
+  switch (logs_[p]->claim(n, block, deadline, first)) {
+    case PartitionLog::ClaimError::kNone: return Status::ok();
+    case PartitionLog::ClaimError::kClosed:
+      return Status::closed("topic '" + name_ + "' is closed");
+    case PartitionLog::ClaimError::kFull:
+      return Status::resource_exhausted("partition " + std::to_string(p) + " of topic '" + name_ +
+                                        "' is full (" + std::to_string(logs_[p]->capacity()) +
+                                        " events unconsumed); full_policy is reject");
+    case PartitionLog::ClaimError::kTimedOut:
+      return Status::deadline_exceeded("partition " + std::to_string(p) + " of topic '" + name_ +
+                                       "' stayed full for " + std::to_string(timeout.count()) +
+                                       " ms");
+  }
+  return Status::internal("unknown claim result");
+}
+
+void TopicState::wake_readers() noexcept {
+  std::uint64_t mask = active_slots_.load(std::memory_order_relaxed);
+  while (mask) {
+    const int i = std::countr_zero(mask);
+    bells_[static_cast<std::size_t>(i)].ring();
+    mask &= mask - 1;
+  }
+}
+
+Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions& o) {
+  if (Status s = admit(); !s) return s;
+  if (Status s = validate(e); !s) return s;
+  auto part = route(e, o);
+  if (!part) return part.status();
+  const std::uint32_t p = *part;
+  Offset off;
+  if (Status s = claim(p, 1, o, off); !s) return s;
+  PartitionLog& log = *logs_[p];
+  encode_record(e, e.time_us ? e.time_us : now_us(), log.slot_buffer(off, record_size(e)));
+  log.publish(off);
+  wake_readers();
+  return PublishReceipt{p, off};
+}
+
+BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
+                                             const PublishOptions& o,
+                                             std::span<PublishReceipt> receipts) {
+  if (!receipts.empty() && receipts.size() != events.size())
+    return {Status::invalid_argument("receipts span has " + std::to_string(receipts.size()) +
+                                     " entries for " + std::to_string(events.size()) + " events"),
+            0};
+  if (Status s = admit(); !s) return {std::move(s), 0};
+  const std::int64_t now = now_us();
+  std::size_t i = 0;
+  while (i < events.size()) {
+    // A run: consecutive events for the same partition, claimed in one step.
+    if (Status s = validate(events[i]); !s) return {std::move(s), i};
+    auto part = route(events[i], o);
+    if (!part) return {part.status(), i};
+    const std::uint32_t p = *part;
+    std::size_t j = i + 1;
+    const std::size_t limit =
+        std::min<std::size_t>(events.size(), i + std::min(kMaxRun, logs_[p]->capacity()));
+    while (j < limit) {
+      if (!validate(events[j])) break;  // reported when the next run starts there
+      auto pj = route(events[j], o);
+      if (!pj || *pj != p) break;
+      ++j;
+    }
+    const auto n = static_cast<std::uint32_t>(j - i);
+    Offset first;
+    if (Status s = claim(p, n, o, first); !s) {
+      wake_readers();
+      return {std::move(s), i};
+    }
+    PartitionLog& log = *logs_[p];
+    for (std::uint32_t k = 0; k < n; ++k) {
+      const Event& e = events[i + k];
+      encode_record(e, e.time_us ? e.time_us : now, log.slot_buffer(first + k, record_size(e)));
+      log.publish(first + k);
+      if (!receipts.empty()) receipts[i + k] = PublishReceipt{p, first + k};
+    }
+    i = j;
+  }
+  wake_readers();
+  return {Status::ok(), events.size()};
+}
+
+Result<std::uint32_t> TopicState::acquire_group_slot() {
+  std::lock_guard<std::mutex> lock(slots_mu_);
+  const std::uint64_t used = active_slots_.load(std::memory_order_relaxed);
+  if (used == ~std::uint64_t{0})
+    return Status::resource_exhausted("topic '" + name_ + "' already has " +
+                                      std::to_string(kMaxGroups) + " groups subscribed");
+  const auto slot = static_cast<std::uint32_t>(std::countr_one(used));
+  active_slots_.store(used | (std::uint64_t{1} << slot), std::memory_order_relaxed);
+  return slot;
+}
+
+void TopicState::release_group_slot(std::uint32_t slot) {
+  std::lock_guard<std::mutex> lock(slots_mu_);
+  active_slots_.fetch_and(~(std::uint64_t{1} << slot), std::memory_order_relaxed);
+}
+
+void TopicState::close_partitions() noexcept {
+  for (auto& log : logs_) log->close();
+  wake_readers();
+}
+
+}  // namespace weir::internal
