@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <chrono>
+#include <ctime>
 
 #include "internal/record.hpp"
 #include "weir/partitioner.hpp"
@@ -11,10 +12,14 @@ namespace weir::internal {
 thread_local const BusShared* t_worker_of = nullptr;
 
 namespace {
+// Event time for events published without one. The coarse clock is read
+// from memory the kernel updates each tick (a few ns, versus tens for the
+// precise clock on some VMs), so timestamps have tick resolution (1-4 ms),
+// like Kafka's millisecond timestamps.
 std::int64_t now_us() noexcept {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
 }
 // Runs of events for one partition are claimed in chunks of at most this.
 constexpr std::uint32_t kMaxRun = 1024;
@@ -86,9 +91,7 @@ Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions&
                          Offset& first) {
   const bool block = options_.full_policy == FullPolicy::kBlock;
   const auto timeout = o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
-  const auto deadline = block ? std::chrono::steady_clock::now() + timeout
-                              : std::chrono::steady_clock::time_point{};
-  switch (logs_[p]->claim(n, block, deadline, first)) {
+  switch (logs_[p]->claim(n, block, timeout, first)) {
     case PartitionLog::ClaimError::kNone: return Status::ok();
     case PartitionLog::ClaimError::kClosed:
       return Status::closed("topic '" + name_ + "' is closed");
@@ -104,11 +107,20 @@ Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions&
   return Status::internal("unknown claim result");
 }
 
-void TopicState::wake_readers() noexcept {
-  std::uint64_t mask = active_slots_.load(std::memory_order_relaxed);
+std::uint64_t TopicState::sleeping_readers() const noexcept {
+  std::uint64_t active = active_slots_.load(std::memory_order_relaxed);
+  std::uint64_t sleeping = 0;
+  while (active) {
+    const int i = std::countr_zero(active);
+    if (bells_[static_cast<std::size_t>(i)].has_sleepers()) sleeping |= std::uint64_t{1} << i;
+    active &= active - 1;
+  }
+  return sleeping;
+}
+
+void TopicState::wake_readers(std::uint64_t mask) noexcept {
   while (mask) {
-    const int i = std::countr_zero(mask);
-    bells_[static_cast<std::size_t>(i)].ring();
+    bells_[static_cast<std::size_t>(std::countr_zero(mask))].wake();
     mask &= mask - 1;
   }
 }
@@ -121,10 +133,11 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   const std::uint32_t p = *part;
   Offset off;
   if (Status s = claim(p, 1, o, off); !s) return s;
+  const std::uint64_t sleeping = sleeping_readers();
   PartitionLog& log = *logs_[p];
   encode_record(e, e.time_us ? e.time_us : now_us(), log.slot_buffer(off, record_size(e)));
   log.publish(off);
-  wake_readers();
+  if (sleeping) wake_readers(sleeping);
   return PublishReceipt{p, off};
 }
 
@@ -137,6 +150,14 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
             0};
   if (Status s = admit(); !s) return {std::move(s), 0};
   const std::int64_t now = now_us();
+  const bool by_key = o.partition == -1 && partitions() > 1;
+  // Cheap re-check for events after the first of a run; an event that fails
+  // it starts the next run, where validate() reports the exact problem.
+  auto plain_and_valid = [this](const Event& e) {
+    return e.headers.empty() && e.payload.size() <= options_.max_payload_bytes &&
+           e.key.size() <= options_.max_key_bytes;
+  };
+  std::uint64_t sleeping = 0;
   std::size_t i = 0;
   while (i < events.size()) {
     // A run: consecutive events for the same partition, claimed in one step.
@@ -147,28 +168,31 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     std::size_t j = i + 1;
     const std::size_t limit =
         std::min<std::size_t>(events.size(), i + std::min(kMaxRun, logs_[p]->capacity()));
-    while (j < limit) {
-      if (!validate(events[j])) break;  // reported when the next run starts there
-      auto pj = route(events[j], o);
-      if (!pj || *pj != p) break;
-      ++j;
+    if (by_key) {
+      while (j < limit && plain_and_valid(events[j]) &&
+             partition_for_key(events[j].key, partitions()) == p)
+        ++j;
+    } else {
+      while (j < limit && plain_and_valid(events[j])) ++j;
     }
     const auto n = static_cast<std::uint32_t>(j - i);
     Offset first;
     if (Status s = claim(p, n, o, first); !s) {
-      wake_readers();
+      wake_readers(sleeping);
       return {std::move(s), i};
     }
+    sleeping |= sleeping_readers();
     PartitionLog& log = *logs_[p];
     for (std::uint32_t k = 0; k < n; ++k) {
       const Event& e = events[i + k];
       encode_record(e, e.time_us ? e.time_us : now, log.slot_buffer(first + k, record_size(e)));
       log.publish(first + k);
-      if (!receipts.empty()) receipts[i + k] = PublishReceipt{p, first + k};
     }
+    if (!receipts.empty())
+      for (std::uint32_t k = 0; k < n; ++k) receipts[i + k] = PublishReceipt{p, first + k};
     i = j;
   }
-  wake_readers();
+  wake_readers(sleeping);
   return {Status::ok(), events.size()};
 }
 
@@ -190,7 +214,7 @@ void TopicState::release_group_slot(std::uint32_t slot) {
 
 void TopicState::close_partitions() noexcept {
   for (auto& log : logs_) log->close();
-  wake_readers();
+  for (auto& bell : bells_) bell.ring();
 }
 
 }  // namespace weir::internal

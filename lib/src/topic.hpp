@@ -62,7 +62,11 @@ class TopicState {
   Status validate(const Event& e) const;
   Result<std::uint32_t> route(const Event& e, const PublishOptions& o) const;
   Status claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o, Offset& first);
-  void wake_readers() noexcept;
+  // Bells of subscribed groups with a sleeping worker. Read right after a
+  // claim (whose seq_cst CAS orders it against the sleepers' re-check of
+  // end()); wake_readers(mask) once the events are published.
+  std::uint64_t sleeping_readers() const noexcept;
+  void wake_readers(std::uint64_t mask) noexcept;
 
   const std::shared_ptr<BusShared> bus_;
   const std::string name_;

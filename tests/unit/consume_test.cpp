@@ -70,7 +70,7 @@ TEST(Consume, TimeDefaultsToNow) {
     return Outcome::done();
   }));
   ASSERT_TRUE(eventually([&] { return t.load() != 0; }));
-  EXPECT_GE(t.load(), before);
+  EXPECT_GE(t.load(), before - 20000);  // coarse clock: tick resolution
 }
 
 TEST(Consume, LargePayloadsAndBinaryBytes) {

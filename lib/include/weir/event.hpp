@@ -31,7 +31,8 @@ struct Event {
   std::string_view payload;
   // Extra headers, copied with the event.
   std::span<const Header> headers = {};
-  // Event time in microseconds since the Unix epoch; 0 means "now".
+  // Event time in microseconds since the Unix epoch; 0 means "now", read
+  // from the kernel's coarse clock (tick resolution, 1-4 ms).
   std::int64_t time_us = 0;
 };
 

@@ -8,6 +8,16 @@ namespace weir::internal {
 
 namespace {
 thread_local const Group* t_current_group = nullptr;
+
+// Tells the core we are spinning (frees pipeline resources for the sibling
+// hyperthread and slows the poll rate on the contended line).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
 constexpr std::chrono::milliseconds kMaxPark{50};
 using Clock = std::chrono::steady_clock;
 
@@ -81,8 +91,10 @@ void Group::worker_main(std::uint32_t w) {
   if (std::holds_alternative<BatchHandler>(handler_)) scratch.resize(options_.max_batch);
   Doorbell& bell = topic_->group_bell(bell_slot_);
 
-  // Something to do now on one of my partitions?
-  auto ready = [&](int mode, Clock::time_point& next_retry) {
+  // Something to do now on one of my partitions? After bell.prepare() the
+  // end() check must be a seq_cst load: it is our half of the handshake
+  // with the producer's claim CAS (see Doorbell).
+  auto ready = [&](int mode, Clock::time_point& next_retry, bool parking) {
     for (PartitionState* ps : mine) {
       if (partition_finished(*ps, mode)) continue;
       if (ps->retry_at != Clock::time_point{}) {
@@ -90,7 +102,10 @@ void Group::worker_main(std::uint32_t w) {
         if (Clock::now() < ps->retry_at) continue;
         return true;
       }
-      if (ps->log->readable(ps->cursor.next.load(std::memory_order_relaxed), 1)) return true;
+      // Poll the claim counter, not the next slot: the producer is writing
+      // that slot's line, and polling it would bounce the line mid-write.
+      const Offset c = ps->cursor.next.load(std::memory_order_relaxed);
+      if (parking ? ps->log->end_seq_cst() > c : ps->log->readable(c, 1) != 0) return true;
     }
     return false;
   };
@@ -121,14 +136,16 @@ void Group::worker_main(std::uint32_t w) {
     Clock::time_point next_retry = Clock::time_point::max();
     const auto spin_until = Clock::now() + idle_spin_;
     bool found = false;
-    while (!found && Clock::now() < spin_until) {
-      found = ready(mode, next_retry) ||
+    // Read the clock only every 64 polls: on VMs it can cost more than a poll.
+    for (unsigned polls = 0; !found && ((polls & 63) != 0 || Clock::now() < spin_until); ++polls) {
+      found = ready(mode, next_retry, false) ||
               stop_mode_.load(std::memory_order_acquire) != mode;
+      cpu_relax();
     }
     if (found) continue;
     const std::uint32_t epoch = bell.prepare();
     next_retry = Clock::time_point::max();
-    if (!ready(mode, next_retry) && stop_mode_.load(std::memory_order_acquire) == mode) {
+    if (!ready(mode, next_retry, true) && stop_mode_.load(std::memory_order_acquire) == mode) {
       auto sleep = std::chrono::nanoseconds(kMaxPark);
       if (any_retry_pending || next_retry != Clock::time_point::max())
         sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -187,7 +204,7 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch) {
     // Release pairs with advance_head()'s acquire: our reads of these slots
     // are finished before a producer may reuse them.
     ps.cursor.next.store(c + done, std::memory_order_release);
-    log.advance_head();
+    log.reader_advanced();
   }
   return done + (decided ? 1 : 0);
 }

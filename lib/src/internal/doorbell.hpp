@@ -4,6 +4,7 @@
 // Protocol (the classic Dekker handshake):
 //   waiter:    t = prepare();  re-check condition;  if unmet: wait(t, timeout);  finish();
 //   notifier:  make condition true (atomic store);  ring();
+//         or:  make it true with a seq_cst RMW;  s = has_sleepers();  ...;  if (s) wake();
 // prepare() increments `sleepers_` (seq_cst) and then reads the epoch; ring()
 // issues a seq_cst fence after the notifier's store and reads `sleepers_`.
 // So either the notifier sees the waiter (and bumps the epoch, waking it), or
@@ -31,10 +32,17 @@ class alignas(64) Doorbell {
   // and one load of a line that is only written by waiters.
   void ring() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with prepare()'s RMW
-    if (sleepers_.load(std::memory_order_relaxed) != 0) {
-      epoch_.fetch_add(1, std::memory_order_release);
-      futex(FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
-    }
+    if (sleepers_.load(std::memory_order_relaxed) != 0) wake();
+  }
+
+  // For notifiers whose change is itself a seq_cst read-modify-write (a
+  // producer's claim CAS): that RMW orders like the fence in ring(), so they
+  // read has_sleepers() after it (seq_cst load, a plain load on x86) and
+  // call wake() once the change is complete.
+  bool has_sleepers() const noexcept { return sleepers_.load(std::memory_order_seq_cst) != 0; }
+  void wake() noexcept {
+    epoch_.fetch_add(1, std::memory_order_release);
+    futex(FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
   }
 
   // Announces a waiter; returns the epoch to pass to wait().
@@ -58,8 +66,9 @@ class alignas(64) Doorbell {
   void finish() noexcept { sleepers_.fetch_sub(1, std::memory_order_relaxed); }
 
  private:
-  long futex(int op, int val, const timespec* ts) noexcept {
-    return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&epoch_), op, val, ts, nullptr, 0);
+  long futex(int op, int val, const timespec* ts) const noexcept {
+    return syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(&epoch_), op, val, ts,
+                   nullptr, 0);
   }
   void futex_wait(std::uint32_t seen, const timespec* ts) noexcept {
     futex(FUTEX_WAIT_PRIVATE, static_cast<int>(seen), ts);

@@ -42,9 +42,11 @@ inline void encode_record(const Event& e, std::int64_t time_us, char* out) noexc
                   static_cast<std::uint32_t>(e.headers.size())};
   std::memcpy(out, &head, sizeof head);
   char* p = out + sizeof head;
+  // memcpy with a null source is undefined even for 0 bytes, hence the checks.
   if (!e.key.empty()) std::memcpy(p, e.key.data(), e.key.size());
   p += e.key.size();
   if (!e.payload.empty()) std::memcpy(p, e.payload.data(), e.payload.size());
+  if (e.headers.empty()) return;
   p += e.payload.size();
   for (const Header& h : e.headers) {
     const std::uint32_t lens[2] = {static_cast<std::uint32_t>(h.name.size()),

@@ -1,7 +1,6 @@
 #include "ring/partition_log.hpp"
 
 #include <algorithm>
-#include <thread>
 
 namespace weir::internal {
 
@@ -18,37 +17,37 @@ PartitionLog::~PartitionLog() {
 }
 
 PartitionLog::ClaimError PartitionLog::claim(std::uint32_t n, bool block,
-                                             std::chrono::steady_clock::time_point deadline,
-                                             Offset& first) {
+                                             std::chrono::nanoseconds timeout, Offset& first) {
   const std::uint64_t cap = mask_ + 1;
   std::uint64_t t = tail_.load(std::memory_order_relaxed);
+  // head_ acquire pairs with the release in advance_head(): the slots we are
+  // about to reuse have been fully read.
+  Offset head = head_.load(std::memory_order_acquire);
+  std::chrono::steady_clock::time_point deadline{};  // computed on first wait
   for (;;) {
     if (t & kClosedBit) return ClaimError::kClosed;
-    // head_ acquire pairs with the release in advance_head(): the slots we
-    // are about to reuse have been fully read.
-    if (t + n > head_.load(std::memory_order_acquire) + cap) {
+    if (t + n > head + cap) {
+      head = advance_head();  // readers may have moved on since head_ was set
+      if (t + n <= head + cap) continue;
       if (!block) return ClaimError::kFull;
-      for (int spin = 0; spin < 64; ++spin) {
-        std::this_thread::yield();
-        t = tail_.load(std::memory_order_relaxed);
-        if ((t & kClosedBit) || t + n <= head_.load(std::memory_order_acquire) + cap) break;
-      }
-      t = tail_.load(std::memory_order_relaxed);
-      if ((t & kClosedBit) || t + n <= head_.load(std::memory_order_acquire) + cap) continue;
       const auto now = std::chrono::steady_clock::now();
+      if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
       if (now >= deadline) return ClaimError::kTimedOut;
       const std::uint32_t epoch = space_bell_.prepare();
       t = tail_.load(std::memory_order_relaxed);
-      if (!(t & kClosedBit) && t + n > head_.load(std::memory_order_acquire) + cap) {
+      head = advance_head();
+      if (!(t & kClosedBit) && t + n > head + cap) {
         space_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, kMaxSleep));
       }
       space_bell_.finish();
       t = tail_.load(std::memory_order_relaxed);
+      head = head_.load(std::memory_order_acquire);
       continue;
     }
-    // Relaxed: the CAS only hands out numbers; visibility of slot contents
-    // is carried by slot.seq (release/acquire).
-    if (tail_.compare_exchange_weak(t, t + n, std::memory_order_relaxed,
+    // seq_cst: besides handing out numbers, this RMW is the producer's half
+    // of the wake-up handshake (see TopicState::publish). Visibility of slot
+    // contents is carried by slot.seq (release/acquire).
+    if (tail_.compare_exchange_weak(t, t + n, std::memory_order_seq_cst,
                                     std::memory_order_relaxed)) {
       first = t;
       return ClaimError::kNone;
@@ -90,22 +89,22 @@ void PartitionLog::remove_reader(ReaderCursor* cursor) {
     readers_.erase(std::remove(readers_.begin(), readers_.end(), cursor), readers_.end());
   }
   advance_head();
+  space_bell_.ring();
 }
 
-void PartitionLog::advance_head() {
-  {
-    std::lock_guard<std::mutex> lock(gate_mu_);
-    if (readers_.empty()) return;  // nobody reads: keep what is held
-    Offset low = ~Offset{0};
-    for (const ReaderCursor* r : readers_) {
-      // Acquire pairs with the reader's release store of its cursor: its
-      // reads of the slots below are done.
-      low = std::min(low, r->next.load(std::memory_order_acquire));
-    }
-    if (low <= head_.load(std::memory_order_relaxed)) return;
-    head_.store(low, std::memory_order_release);
+Offset PartitionLog::advance_head() {
+  std::lock_guard<std::mutex> lock(gate_mu_);
+  const Offset head = head_.load(std::memory_order_relaxed);
+  if (readers_.empty()) return head;  // nobody reads: keep what is held
+  Offset low = ~Offset{0};
+  for (const ReaderCursor* r : readers_) {
+    // Acquire pairs with the reader's release store of its cursor: its reads
+    // of the slots below are done.
+    low = std::min(low, r->next.load(std::memory_order_acquire));
   }
-  space_bell_.ring();
+  if (low <= head) return head;
+  head_.store(low, std::memory_order_release);
+  return low;
 }
 
 Offset PartitionLog::close() noexcept {

@@ -16,21 +16,25 @@
 // only once every registered reader has moved past o (head_ > o).
 //
 // Memory ordering:
-//  * producer: claim (CAS on tail_, relaxed: it only reserves numbers) ->
+//  * producer: claim (CAS on tail_, seq_cst: it also orders the wake-up
+//    handshake with sleeping readers, who re-check end() after announcing
+//    themselves) ->
 //    writes slot body -> slot.seq.store(o + 1, release).
 //    Reader: slot.seq.load(acquire) == o + 1 -> reads slot body.
 //    So everything a producer wrote before publish returned is visible to
 //    the handler that receives the event.
-//  * reader: finishes reading slots < c -> cursor.store(c, release) ->
-//    advance_head(): under gate_mu_, head_.store(min cursor, release).
-//    Producer: head_.load(acquire) before reusing a slot. So no slot is
-//    overwritten while a reader may still read it.
+//  * reader: finishes reading slots < c -> cursor.store(c, release).
+//    A producer that finds the ring full calls advance_head(): under
+//    gate_mu_ it loads every cursor (acquire) and stores head_ = min (release);
+//    producers load head_ (acquire) before reusing a slot. So no slot is
+//    overwritten while a reader may still read it, and readers never lock
+//    (the Disruptor's "gating sequences", read by the producer).
 //  * close: tail_ carries kClosedBit; setting it (fetch_or, acq_rel) makes
 //    every later claim fail, so the final tail is exact.
 //
 // Progress: claim is lock-free (CAS loop) unless the ring is full and the
 // policy is to block; publish of a claimed slot is wait-free; reading is
-// wait-free; advance_head takes gate_mu_ (once per handled batch).
+// wait-free; advance_head takes gate_mu_ (only when the ring looks full).
 // Thread-safety: all public methods are thread-safe unless marked otherwise.
 #pragma once
 
@@ -74,9 +78,8 @@ class PartitionLog {
   enum class ClaimError : std::uint8_t { kNone, kClosed, kFull, kTimedOut };
   // Reserves `n` consecutive offsets (1 <= n <= capacity) and stores the first
   // in `first`. Fails with kClosed; kFull if full and `block` is false;
-  // kTimedOut if still full at `deadline`. Thread-safe.
-  ClaimError claim(std::uint32_t n, bool block, std::chrono::steady_clock::time_point deadline,
-                   Offset& first);
+  // kTimedOut if still full after `timeout`. The fast path reads no clock. Thread-safe.
+  ClaimError claim(std::uint32_t n, bool block, std::chrono::nanoseconds timeout, Offset& first);
 
   // Returns storage for the record at claimed offset `o`, of `bytes` bytes.
   // Only the producer that claimed `o` may call this, before publish(o).
@@ -107,9 +110,13 @@ class PartitionLog {
   void add_reader(ReaderCursor* cursor, Offset start);
   // Unregisters a reader; frees the slots only it was holding. Thread-safe.
   void remove_reader(ReaderCursor* cursor);
-  // Recomputes head_ after a reader moved its cursor and wakes producers that
-  // wait for space. Thread-safe.
-  void advance_head();
+  // Recomputes head_ from the readers' cursors. Producers call it when the
+  // ring looks full (so readers never take a lock on their hot path); readers
+  // call it when they unregister. Returns the new head. Thread-safe.
+  Offset advance_head();
+  // Called by a reader after it stored a new cursor: wakes producers that
+  // sleep waiting for space (they recompute head_ themselves).
+  void reader_advanced() noexcept { space_bell_.ring(); }
 
   // Sets the closed bit: every later claim fails with kClosed. Returns the
   // final end offset. Idempotent. Thread-safe.
@@ -118,6 +125,10 @@ class PartitionLog {
 
   // Next offset to be claimed (events claimed so far). Thread-safe.
   Offset end() const noexcept { return tail_.load(std::memory_order_acquire) & ~kClosedBit; }
+  // end() as a seq_cst load: a reader's re-check after Doorbell::prepare().
+  Offset end_seq_cst() const noexcept {
+    return tail_.load(std::memory_order_seq_cst) & ~kClosedBit;
+  }
   // Lowest offset still held. Thread-safe.
   Offset head() const noexcept { return head_.load(std::memory_order_acquire); }
 
