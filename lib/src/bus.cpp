@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "dispatch/group.hpp"
+#include "journal/journal.hpp"
 #include "weir/partitioner.hpp"
 #include "topic.hpp"
 
@@ -43,13 +44,18 @@ Status check_topic_options(const TopicOptions& o) {
         field_range("TopicOptions::max_key_bytes", o.max_key_bytes, "<= 64 KiB"));
   if (o.full_policy != FullPolicy::kBlock && o.full_policy != FullPolicy::kReject)
     return Status::invalid_argument("TopicOptions::full_policy is not a FullPolicy value");
+  if (o.durability != Durability::kMemory && o.durability != Durability::kJournaled)
+    return Status::invalid_argument("TopicOptions::durability is not a Durability value");
+  if (o.default_ack != Ack::kNone && o.default_ack != Ack::kJournal && o.default_ack != Ack::kFsync)
+    return Status::invalid_argument("TopicOptions::default_ack is not an Ack value");
   return Status::ok();
 }
 
 bool same_options(const TopicOptions& a, const TopicOptions& b) {
   return a.partitions == b.partitions && a.capacity == b.capacity &&
          a.full_policy == b.full_policy && a.block_timeout == b.block_timeout &&
-         a.max_payload_bytes == b.max_payload_bytes && a.max_key_bytes == b.max_key_bytes;
+         a.max_payload_bytes == b.max_payload_bytes && a.max_key_bytes == b.max_key_bytes &&
+         a.durability == b.durability && a.default_ack == b.default_ack;
 }
 
 Status check_subscribe_options(const SubscribeOptions& o) {
@@ -72,6 +78,21 @@ class BusCore {
  public:
   explicit BusCore(const Options& o) : options_(o), shared_(std::make_shared<BusShared>()) {}
 
+  // Opens the journal (if any) and restores its topics.
+  Status open_journal() {
+    if (options_.data_dir.empty()) return Status::ok();
+    auto j = Journal::open(options_, shared_);
+    if (!j) return j.status();
+    journal_ = std::move(j).value();
+    for (auto& [name, o] : journal_->stored_topics()) {
+      auto t = std::make_shared<TopicState>(shared_, name, o);
+      t->set_writer_bell(&journal_->bell());
+      if (Status s = journal_->attach_topic(t); !s) return s;
+      topics_.emplace(name, std::move(t));
+    }
+    return Status::ok();
+  }
+
   Status create_topic(std::string_view name, const TopicOptions& o) {
     if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
     if (Status s = check_topic_options(o); !s) return s;
@@ -82,7 +103,15 @@ class BusCore {
       return Status::already_exists("topic '" + std::string(name) +
                                     "' exists with different options");
     }
-    topics_.emplace(std::string(name), std::make_shared<TopicState>(shared_, std::string(name), o));
+    auto t = std::make_shared<TopicState>(shared_, std::string(name), o);
+    if (o.durability == Durability::kJournaled) {
+      if (!journal_)
+        return Status::invalid_argument("topic '" + std::string(name) +
+                                        "' is journaled, but the bus has no Options::data_dir");
+      t->set_writer_bell(&journal_->bell());
+      if (Status s = journal_->attach_topic(t); !s) return s;
+    }
+    topics_.emplace(std::string(name), std::move(t));
     return Status::ok();
   }
 
@@ -115,13 +144,19 @@ class BusCore {
     if (groups_.count(o.group))
       return Status::already_exists("group '" + o.group + "' is already subscribed (to topic '" +
                                     groups_.find(o.group)->second->topic()->name() + "')");
-    auto slot = it->second->acquire_group_slot();
-    if (!slot) return slot.status();
+    const bool journaled = it->second->journaled();
     std::vector<Offset> resume;
-    if (auto r = remembered_.find(o.group); r != remembered_.end() && r->second.first == topic)
+    if (journaled) {
+      auto stored = journal_->load_offsets(o.group, it->second->name(), it->second->partitions());
+      if (!stored) return stored.status();
+      resume = std::move(stored).value();
+    } else if (auto r = remembered_.find(o.group); r != remembered_.end() && r->second.first == topic) {
       resume = r->second.second;
+    }
+    auto slot = it->second->acquire_group_slot(journaled);
+    if (!slot) return slot.status();
     auto g = std::make_unique<Group>(it->second, o, std::move(h), *slot, shared_.get(),
-                                     options_.idle_spin);
+                                     options_.idle_spin, journaled ? journal_.get() : nullptr);
     g->start(resume);
     groups_.emplace(o.group, std::move(g));
     return Status::ok();
@@ -198,7 +233,13 @@ class BusCore {
       CloseReport r = g->stop(stop_opts);
       report.undelivered += r.undelivered;
       report.timed_out = report.timed_out || r.timed_out;
+      if (!r.journal_status && report.journal_status.is_ok()) report.journal_status = r.journal_status;
       g->topic()->release_group_slot(g->bell_slot());
+    }
+    if (journal_) {
+      journal_->stop();  // commits what producers handed in before the close
+      if (Status e = shared_->journal_error(); !e && report.journal_status.is_ok())
+        report.journal_status = e;
     }
     return report;
   }
@@ -215,6 +256,7 @@ class BusCore {
   // Offsets of groups that unsubscribed, for a later subscribe: group ->
   // (topic, offsets per partition). GUARDED_BY(mu_)
   std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
+  std::unique_ptr<Journal> journal_;  // null for a memory-only bus
 };
 
 }  // namespace internal
@@ -238,6 +280,19 @@ BatchPublishResult Topic::publish_batch(std::span<const Event> events,
   return state_->publish_batch(events, options, receipts);
 }
 
+Status Topic::wait_acked(const PublishReceipt& receipt, Ack level,
+                         std::chrono::milliseconds timeout) const {
+  if (!state_) return invalid_handle();
+  if (level == Ack::kNone) return Status::ok();
+  if (!state_->journaled())
+    return Status::invalid_argument("topic '" + state_->name() +
+                                    "' is a memory topic; it acks at level none only");
+  if (receipt.partition >= state_->partitions())
+    return Status::invalid_argument("receipt names partition " + std::to_string(receipt.partition) +
+                                    " of a topic with " + std::to_string(state_->partitions()));
+  return state_->wait_committed(receipt.partition, receipt.offset, timeout);
+}
+
 std::uint32_t Topic::partition_for(std::string_view key) const noexcept {
   return state_ ? partition_for_key(key, state_->partitions()) : 0;
 }
@@ -249,7 +304,23 @@ std::uint32_t Topic::partitions() const noexcept { return state_ ? state_->parti
 Result<std::unique_ptr<Bus>> Bus::open(const Options& options) {
   if (options.idle_spin.count() < 0 || options.idle_spin > std::chrono::milliseconds(10))
     return Status::invalid_argument("Options::idle_spin must be within 0..10 ms");
-  return std::unique_ptr<Bus>(new Bus(std::make_unique<internal::BusCore>(options)));
+  if (options.journal_max_partitions < 1 || options.journal_max_partitions > 32768)
+    return Status::invalid_argument("Options::journal_max_partitions must be within 1..32768");
+  if (options.journal_max_readers < 8 || options.journal_max_readers > 65536)
+    return Status::invalid_argument("Options::journal_max_readers must be within 8..65536");
+  if (options.journal_initial_map_bytes < (1u << 20))
+    return Status::invalid_argument("Options::journal_initial_map_bytes must be at least 1 MiB");
+  if (options.journal_max_bytes && options.journal_max_bytes < options.journal_initial_map_bytes)
+    return Status::invalid_argument(
+        "Options::journal_max_bytes must be 0 (no cap) or at least journal_initial_map_bytes");
+  if (options.journal_max_batch_events < 1 || options.journal_max_batch_events > (1u << 20))
+    return Status::invalid_argument("Options::journal_max_batch_events must be within 1..1048576");
+  if (options.offset_commit_interval < std::chrono::milliseconds(1) ||
+      options.offset_commit_interval > std::chrono::seconds(10))
+    return Status::invalid_argument("Options::offset_commit_interval must be within 1 ms..10 s");
+  auto core = std::make_unique<internal::BusCore>(options);
+  if (Status s = core->open_journal(); !s) return s;
+  return std::unique_ptr<Bus>(new Bus(std::move(core)));
 }
 
 Bus::Bus(std::unique_ptr<internal::BusCore> core) : core_(std::move(core)) {}

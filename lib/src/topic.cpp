@@ -23,6 +23,8 @@ std::int64_t now_us() noexcept {
 }
 // Runs of events for one partition are claimed in chunks of at most this.
 constexpr std::uint32_t kMaxRun = 1024;
+// sleeping_readers() result for journaled topics: "the writer sleeps".
+constexpr std::uint64_t kWriterBit = 1;
 }  // namespace
 
 std::string name_problem(std::string_view what, std::string_view name) {
@@ -41,6 +43,18 @@ std::string name_problem(std::string_view what, std::string_view name) {
   return {};
 }
 
+void BusShared::set_journal_error(const Status& s) {
+  if (s.is_ok() && !journal_stalled.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(error_mu_);
+  journal_error_ = s;
+  journal_stalled.store(!s.is_ok(), std::memory_order_release);
+}
+
+Status BusShared::journal_error() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return journal_error_;
+}
+
 TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
                        const TopicOptions& options)
     : bus_(std::move(bus)), name_(std::move(name)), options_(options) {
@@ -48,6 +62,68 @@ TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
   logs_.reserve(options.partitions);
   for (std::uint32_t p = 0; p < options.partitions; ++p)
     logs_.push_back(std::make_unique<PartitionLog>(cap));
+  if (journaled())
+    for (std::uint32_t p = 0; p < options.partitions; ++p)
+      jparts_.push_back(std::make_unique<JournalPart>());
+}
+
+void TopicState::attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end) {
+  logs_[p] = std::make_unique<PartitionLog>(logs_[p]->capacity(), end);
+  JournalPart& jp = *jparts_[p];
+  jp.dbi = dbi;
+  jp.start = start;
+  jp.committed.store(end, std::memory_order_release);
+  logs_[p]->add_reader(&jp.writer, end);
+}
+
+void TopicState::notify_committed() noexcept {
+  commit_bell_.ring();
+  std::uint64_t mask = journal_slots_.load(std::memory_order_relaxed);
+  while (mask) {
+    bells_[static_cast<std::size_t>(std::countr_zero(mask))].ring();
+    mask &= mask - 1;
+  }
+}
+
+Status TopicState::wait_committed(std::uint32_t p, Offset off,
+                                  std::chrono::milliseconds timeout) const {
+  const JournalPart& jp = *jparts_[p];
+  std::chrono::steady_clock::time_point deadline{};
+  for (;;) {
+    if (jp.committed.load(std::memory_order_acquire) > off) return Status::ok();
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
+    if (now >= deadline) {
+      std::string why = "offset " + std::to_string(off) + " of topic '" + name_ + "' partition " +
+                        std::to_string(p) + " was not committed within " +
+                        std::to_string(timeout.count()) + " ms";
+      if (Status e = bus_->journal_error(); !e) why += " (journal: " + e.to_string() + ")";
+      return Status::deadline_exceeded(why);
+    }
+    const std::uint32_t epoch = commit_bell_.prepare();
+    if (jp.committed.load(std::memory_order_acquire) <= off)
+      commit_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now,
+                                                                  std::chrono::milliseconds(50)));
+    commit_bell_.finish();
+  }
+}
+
+Result<Ack> TopicState::ack_level(const PublishOptions& o) const {
+  if (!journaled()) {
+    if (o.ack && *o.ack != Ack::kNone)
+      return Status::invalid_argument("topic '" + name_ +
+                                      "' is a memory topic; ack levels journal and fsync need a "
+                                      "journaled topic");
+    return Ack::kNone;
+  }
+  const Ack a = o.ack ? *o.ack : options_.default_ack;
+  if (a != Ack::kNone && a != Ack::kJournal && a != Ack::kFsync)
+    return Status::invalid_argument("PublishOptions::ack is not an Ack value");
+  if (bus_->journal_stalled.load(std::memory_order_acquire)) {
+    Status e = bus_->journal_error();
+    if (!e) return Status::resource_exhausted("journal cannot commit: " + e.to_string());
+  }
+  return a;
 }
 
 Status TopicState::admit() const {
@@ -108,6 +184,9 @@ Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions&
 }
 
 std::uint64_t TopicState::sleeping_readers() const noexcept {
+  // Journaled topics: groups read the journal; the one ring reader to wake
+  // is the journal writer, marked by bit 64 (outside the group slots).
+  if (writer_bell_) return writer_bell_->has_sleepers() ? kWriterBit : 0;
   std::uint64_t active = active_slots_.load(std::memory_order_relaxed);
   std::uint64_t sleeping = 0;
   while (active) {
@@ -119,6 +198,10 @@ std::uint64_t TopicState::sleeping_readers() const noexcept {
 }
 
 void TopicState::wake_readers(std::uint64_t mask) noexcept {
+  if (writer_bell_) {
+    if (mask) writer_bell_->wake();
+    return;
+  }
   while (mask) {
     bells_[static_cast<std::size_t>(std::countr_zero(mask))].wake();
     mask &= mask - 1;
@@ -128,6 +211,8 @@ void TopicState::wake_readers(std::uint64_t mask) noexcept {
 Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions& o) {
   if (Status s = admit(); !s) return s;
   if (Status s = validate(e); !s) return s;
+  auto ack = ack_level(o);
+  if (!ack) return ack.status();
   auto part = route(e, o);
   if (!part) return part.status();
   const std::uint32_t p = *part;
@@ -138,6 +223,8 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   encode_record(e, e.time_us ? e.time_us : now_us(), log.slot_buffer(off, record_size(e)));
   log.publish(off);
   if (sleeping) wake_readers(sleeping);
+  if (*ack != Ack::kNone)
+    if (Status s = wait_committed(p, off, timeout_of(o)); !s) return s;
   return PublishReceipt{p, off};
 }
 
@@ -149,7 +236,11 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
                                      " entries for " + std::to_string(events.size()) + " events"),
             0};
   if (Status s = admit(); !s) return {std::move(s), 0};
+  auto ack = ack_level(o);
+  if (!ack) return {ack.status(), 0};
   const std::int64_t now = now_us();
+  // Last offset published per partition, for the ack wait at the end.
+  std::vector<std::pair<std::uint32_t, Offset>> last;
   const bool by_key = o.partition == -1 && partitions() > 1;
   // Cheap re-check for events after the first of a run; an event that fails
   // it starts the next run, where validate() reports the exact problem.
@@ -190,26 +281,32 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     }
     if (!receipts.empty())
       for (std::uint32_t k = 0; k < n; ++k) receipts[i + k] = PublishReceipt{p, first + k};
+    if (*ack != Ack::kNone) last.emplace_back(p, first + n - 1);
     i = j;
   }
   wake_readers(sleeping);
+  for (const auto& [p, off] : last)
+    if (Status s = wait_committed(p, off, timeout_of(o)); !s) return {std::move(s), events.size()};
   return {Status::ok(), events.size()};
 }
 
-Result<std::uint32_t> TopicState::acquire_group_slot() {
+Result<std::uint32_t> TopicState::acquire_group_slot(bool by_journal) {
   std::lock_guard<std::mutex> lock(slots_mu_);
-  const std::uint64_t used = active_slots_.load(std::memory_order_relaxed);
+  const std::uint64_t used = active_slots_.load(std::memory_order_relaxed) |
+                             journal_slots_.load(std::memory_order_relaxed);
   if (used == ~std::uint64_t{0})
     return Status::resource_exhausted("topic '" + name_ + "' already has " +
                                       std::to_string(kMaxGroups) + " groups subscribed");
   const auto slot = static_cast<std::uint32_t>(std::countr_one(used));
-  active_slots_.store(used | (std::uint64_t{1} << slot), std::memory_order_relaxed);
+  (by_journal ? journal_slots_ : active_slots_)
+      .fetch_or(std::uint64_t{1} << slot, std::memory_order_relaxed);
   return slot;
 }
 
 void TopicState::release_group_slot(std::uint32_t slot) {
   std::lock_guard<std::mutex> lock(slots_mu_);
   active_slots_.fetch_and(~(std::uint64_t{1} << slot), std::memory_order_relaxed);
+  journal_slots_.fetch_and(~(std::uint64_t{1} << slot), std::memory_order_relaxed);
 }
 
 void TopicState::close_partitions() noexcept {

@@ -27,6 +27,17 @@ struct BusShared {
   // the flag either claims before the partitions close (and is drained) or
   // fails on the closed bit.
   std::atomic<bool> closing{false};
+
+  // Set by the journal writer while commits fail (disk full, journal at its
+  // size cap, I/O error); new publishes to journaled topics are refused with
+  // the cause. Cleared by the first commit that succeeds.
+  std::atomic<bool> journal_stalled{false};
+  void set_journal_error(const Status& s);
+  Status journal_error() const;
+
+ private:
+  mutable std::mutex error_mu_;
+  Status journal_error_;  // GUARDED_BY(error_mu_)
 };
 
 // The bus whose worker is running on this thread, if any (handlers may keep
@@ -37,6 +48,18 @@ class TopicState {
  public:
   static constexpr std::uint32_t kMaxGroups = 64;
 
+  // Journal state of one partition of a journaled topic.
+  struct JournalPart {
+    unsigned dbi = 0;  // LMDB MDB_dbi of the partition's log
+    Offset start = 0;  // first offset still stored
+    // One past the last offset committed to LMDB. Written by the journal
+    // writer after the commit (release); read by ack waiters and group
+    // workers (acquire): what they then read from LMDB is committed.
+    std::atomic<Offset> committed{0};
+    // The journal writer's position in the partition ring (a ring reader).
+    ReaderCursor writer;
+  };
+
   TopicState(std::shared_ptr<BusShared> bus, std::string name, const TopicOptions& options);
 
   const std::string& name() const noexcept { return name_; }
@@ -44,13 +67,28 @@ class TopicState {
   std::uint32_t partitions() const noexcept { return static_cast<std::uint32_t>(logs_.size()); }
   PartitionLog& log(std::uint32_t p) noexcept { return *logs_[p]; }
 
+  bool journaled() const noexcept { return options_.durability == Durability::kJournaled; }
+  // Journaled topics: called by the journal once per partition before the
+  // topic is used; the ring restarts at `end`, and the writer becomes a
+  // reader of it.
+  void attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end);
+  void set_writer_bell(Doorbell* bell) noexcept { writer_bell_ = bell; }
+  JournalPart& journal_part(std::uint32_t p) noexcept { return *jparts_[p]; }
+  const JournalPart& journal_part(std::uint32_t p) const noexcept { return *jparts_[p]; }
+  // After a commit: wakes ack waiters and the groups reading the journal.
+  void notify_committed() noexcept;
+  // Waits until offset `off` of partition `p` is committed, up to `timeout`.
+  Status wait_committed(std::uint32_t p, Offset off, std::chrono::milliseconds timeout) const;
+
   Result<PublishReceipt> publish(const Event& event, const PublishOptions& options);
   BatchPublishResult publish_batch(std::span<const Event> events, const PublishOptions& options,
                                    std::span<PublishReceipt> receipts);
 
   // Group doorbells: a group takes a slot while subscribed; producers ring
   // the bells of active slots after publishing.
-  Result<std::uint32_t> acquire_group_slot();
+  // `by_journal`: the group reads the journal, so the journal writer (not
+  // producers) wakes it after each commit.
+  Result<std::uint32_t> acquire_group_slot(bool by_journal);
   void release_group_slot(std::uint32_t slot);
   Doorbell& group_bell(std::uint32_t slot) noexcept { return bells_[slot]; }
 
@@ -62,6 +100,10 @@ class TopicState {
   Status validate(const Event& e) const;
   Result<std::uint32_t> route(const Event& e, const PublishOptions& o) const;
   Status claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o, Offset& first);
+  Result<Ack> ack_level(const PublishOptions& o) const;
+  std::chrono::milliseconds timeout_of(const PublishOptions& o) const noexcept {
+    return o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
+  }
   // Bells of subscribed groups with a sleeping worker. Read right after a
   // claim (whose seq_cst CAS orders it against the sleepers' re-check of
   // end()); wake_readers(mask) once the events are published.
@@ -76,8 +118,14 @@ class TopicState {
   // Bit i set while group slot i is subscribed. Producers load it relaxed: a
   // group that just subscribed has not slept yet, so missing it is harmless.
   std::atomic<std::uint64_t> active_slots_{0};
+  // Bit i set while group slot i reads the journal (woken by the writer).
+  std::atomic<std::uint64_t> journal_slots_{0};
   std::mutex slots_mu_;  // serialises acquire/release of slots
   std::array<Doorbell, kMaxGroups> bells_;
+
+  std::vector<std::unique_ptr<JournalPart>> jparts_;  // journaled topics only
+  Doorbell* writer_bell_ = nullptr;  // the journal writer's; set before use
+  mutable Doorbell commit_bell_;     // ack waiters sleep here
 };
 
 // Validates a topic or group name (Kafka's rules). Returns the reason, or

@@ -11,6 +11,7 @@
 // must not call: it would wait for itself).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -61,6 +62,13 @@ class Topic {
                                    const PublishOptions& options = {},
                                    std::span<PublishReceipt> receipts = {}) const;
 
+  // Waits until the event of `receipt` reached ack level `level` (for events
+  // published with Ack::kNone). kDeadlineExceeded after `timeout`, naming the
+  // journal's error if it is failing; kInvalidArgument on a memory topic for
+  // levels above kNone. Thread-safe.
+  Status wait_acked(const PublishReceipt& receipt, Ack level,
+                    std::chrono::milliseconds timeout) const;
+
   // The partition `key` maps to: murmur2(key) & 0x7fffffff mod partitions,
   // identical to Kafka's default partitioner. Thread-safe.
   std::uint32_t partition_for(std::string_view key) const noexcept;
@@ -97,11 +105,19 @@ struct CloseReport {
   std::uint64_t undelivered = 0;
   // True if a drain hit its timeout and fell back to stopping at a batch.
   bool timed_out = false;
+  // Journaled topics: why the groups' final offsets or the last events could
+  // not be written to the journal (ok if they were). What was not written is
+  // redelivered (offsets) or was never acknowledged (events) after a restart.
+  Status journal_status;
 };
 
 class Bus {
  public:
-  // Opens a bus. Errors: kInvalidArgument for out-of-range options.
+  // Opens a bus; with Options::data_dir, opens (or creates) its journal and
+  // restores the journaled topics stored there. Errors: kInvalidArgument for
+  // out-of-range options; kFailedPrecondition for a directory that holds
+  // something else, a newer journal format, or one another bus owns;
+  // kDataLoss for an unreadable journal; kIoError for file-system failures.
   static Result<std::unique_ptr<Bus>> open(const Options& options);
 
   // Closes with CloseMode::kDrain if close() was not called.
@@ -111,7 +127,9 @@ class Bus {
 
   // Creates a topic. Names: 1..249 characters of [A-Za-z0-9._-] (Kafka's
   // rule). Creating an existing topic with identical options succeeds (a
-  // declaration); with different options it is kAlreadyExists. Thread-safe.
+  // declaration; journaled topics are declared again after each restart);
+  // with different options it is kAlreadyExists. A journaled topic needs a
+  // bus opened with Options::data_dir. Thread-safe.
   Status create_topic(std::string_view name, const TopicOptions& options);
 
   // A publishing handle for an existing topic; kNotFound if none. Thread-safe.
@@ -131,7 +149,9 @@ class Bus {
   // handing events to `handler`. A group name may be subscribed once at a
   // time (kAlreadyExists otherwise). A group that unsubscribed and subscribes
   // again resumes from where it stopped, if the partition still holds that
-  // offset. Errors: kInvalidArgument (bad name, null handler, options out of
+  // offset; on a journaled topic its offsets are persisted in the journal
+  // and survive restarts (at-least-once: what was handled after the last
+  // persisted offset is handed again after a crash). Errors: kInvalidArgument (bad name, null handler, options out of
   // range), kNotFound (topic), kAlreadyExists, kResourceExhausted (more than
   // 64 groups on one topic), kClosed. Thread-safe.
   Status subscribe(std::string_view topic, const SubscribeOptions& options, Handler handler);

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "weir/consumer.hpp"
@@ -24,11 +25,69 @@ struct Options {
   // A name for this bus in logs and errors. Default "weir".
   std::string name = "weir";
 
+  // Directory of the bus's journal (one LMDB environment). Empty (the
+  // default): a memory-only bus, where journaled topics cannot be created.
+  // Created with mode 0700 if missing. Opening it restores the journaled
+  // topics and the groups' committed offsets stored there. One bus (one
+  // process) at a time may own a directory. REQUIRES: an empty directory, a
+  // missing one, or a weir journal of a version this build reads.
+  std::string data_dir;
+
+  // Largest size the journal may grow to, in bytes; past it publishes fail
+  // with kResourceExhausted. 0 (default): grow until the disk is full.
+  std::size_t journal_max_bytes = 0;
+
+  // Partitions of all journaled topics together (LMDB named databases).
+  // Default 1024. REQUIRES: 1..32768.
+  std::uint32_t journal_max_partitions = 1024;
+
+  // How often the journal writer persists groups' offsets when nothing else
+  // is committed; a group that handled 1,000 events since its last persisted
+  // offset asks for a commit at once. Default 50 ms. REQUIRES: 1 ms..10 s.
+  std::chrono::milliseconds offset_commit_interval{50};
+
   // --- affects performance -------------------------------------------------
   // How long an idle worker spins, checking for new events, before it parks
   // on a futex. Spinning trades CPU for wake-up latency. Default 20 us.
   // REQUIRES: 0 <= idle_spin <= 10 ms.
   std::chrono::microseconds idle_spin{20};
+
+  // Initial LMDB map size; the map doubles whenever it fills (LMDB reports
+  // MDB_MAP_FULL), so this only saves early resizes. Default 64 MiB.
+  // REQUIRES: >= 1 MiB.
+  std::size_t journal_initial_map_bytes = 64u << 20;
+
+  // Most events of one partition in one group commit (one record batch).
+  // Default 65536. REQUIRES: 1..1048576.
+  std::uint32_t journal_max_batch_events = 65536;
+
+  // LMDB reader slots: one per group worker plus tools reading the directory.
+  // Default 512. REQUIRES: 8..65536.
+  std::uint32_t journal_max_readers = 512;
+};
+
+// Where a topic's events live.
+enum class Durability : std::uint8_t {
+  // In RAM only; lost when the process dies. The default.
+  kMemory = 0,
+  // Appended to the bus's LMDB journal before any group sees them; survive
+  // process crashes and restarts. REQUIRES: Options::data_dir.
+  kJournaled = 1,
+};
+
+// How far a publish waits before it returns (journaled topics).
+enum class Ack : std::uint8_t {
+  // Returns once the event has an offset (it is in the bus's memory): a
+  // process crash before the next group commit loses it.
+  kNone = 0,
+  // Returns once the group commit holding the event is committed to LMDB:
+  // it survives kill -9 of the process.
+  kJournal = 1,
+  // Returns once it is on stable storage: it survives power loss. weir
+  // commits every group with LMDB's full sync, so kJournal acks are in fact
+  // as durable as kFsync (they arrive at the same moment); the two levels
+  // stay distinct so a future lazy-sync mode can tell them apart.
+  kFsync = 2,
 };
 
 // What publish does when the target partition is full.
@@ -69,6 +128,15 @@ struct TopicOptions {
 
   // Largest key accepted, in bytes. Default 4096. REQUIRES: <= 64 KiB.
   std::uint32_t max_key_bytes = 4096;
+
+  // Default kMemory. A journaled topic's `capacity` bounds the events
+  // published but not yet committed to the journal; its backlog for groups
+  // lives in the journal, not in RAM.
+  Durability durability = Durability::kMemory;
+
+  // Ack level of publishes that do not name one (journaled topics; memory
+  // topics always ack at kNone). Default kJournal.
+  Ack default_ack = Ack::kJournal;
 };
 
 // Options for one publish call.
@@ -78,9 +146,14 @@ struct PublishOptions {
   // Kafka's default partitioner does. REQUIRES: -1 or 0 <= partition < N.
   std::int32_t partition = -1;
 
-  // Overrides TopicOptions::block_timeout for this call when >= 0.
-  // Default -1 (use the topic's).
+  // Overrides TopicOptions::block_timeout for this call when >= 0; bounds
+  // both the wait for space and the wait for the ack. Default -1 (the
+  // topic's).
   std::chrono::milliseconds timeout{-1};
+
+  // Ack level to wait for. Default: TopicOptions::default_ack. kJournal or
+  // kFsync on a memory topic is kInvalidArgument.
+  std::optional<Ack> ack;
 };
 
 // Where a group starts reading a partition it has no offset for.

@@ -19,6 +19,8 @@ inline void cpu_relax() noexcept {
 #endif
 }
 constexpr std::chrono::milliseconds kMaxPark{50};
+// A worker asks the journal to persist offsets after this many events.
+constexpr Offset kOffsetCommitEvents = 1000;
 using Clock = std::chrono::steady_clock;
 
 Outcome invoke(const Handler& h, const Message& m) {
@@ -39,14 +41,15 @@ BatchOutcome invoke(const BatchHandler& h, std::span<const Message> ms) {
 
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
-             std::chrono::microseconds idle_spin)
+             std::chrono::microseconds idle_spin, Journal* journal)
     : topic_(std::move(topic)),
       options_(options),
       handler_(std::move(handler)),
       bell_slot_(bell_slot),
       bus_(bus),
       idle_spin_(idle_spin),
-      worker_count_(std::min(options.workers, topic_->partitions())) {
+      worker_count_(std::min(options.workers, topic_->partitions())),
+      journal_(journal) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     auto ps = std::make_unique<PartitionState>();
@@ -60,12 +63,29 @@ Group::~Group() { stop(CloseOptions{CloseMode::kStopAtBatch, {}}); }
 
 bool Group::on_worker_thread() const noexcept { return t_current_group == this; }
 
+const std::string& Group::topic_name() const { return topic_->name(); }
+
+bool Group::has_events(const PartitionState& ps, bool seq_cst) const noexcept {
+  const Offset c = ps.cursor.next.load(std::memory_order_relaxed);
+  if (journal_)
+    return topic_->journal_part(ps.index).committed.load(std::memory_order_acquire) > c;
+  return seq_cst ? ps.log->end_seq_cst() > c : ps.log->readable(c, 1) != 0;
+}
+
 void Group::start(const std::vector<Offset>& resume) {
   for (auto& ps : parts_) {
     Offset start = options_.start_from == StartFrom::kLatest ? ~Offset{0} : 0;
     if (resume.size() == parts_.size()) start = resume[ps->index];
-    ps->log->add_reader(&ps->cursor, start);
+    if (journal_) {
+      const auto& jp = topic_->journal_part(ps->index);
+      const Offset committed = jp.committed.load(std::memory_order_acquire);
+      ps->cursor.next.store(std::clamp(start, jp.start, committed), std::memory_order_release);
+      ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
+    } else {
+      ps->log->add_reader(&ps->cursor, start);
+    }
   }
+  if (journal_) journal_->track(this);
   {
     std::lock_guard<std::mutex> lock(exit_mu_);
     live_workers_ = worker_count_;
@@ -88,7 +108,8 @@ void Group::worker_main(std::uint32_t w) {
   for (auto& ps : parts_)
     if (ps->index % worker_count_ == w) mine.push_back(ps.get());
   std::vector<Message> scratch;
-  if (std::holds_alternative<BatchHandler>(handler_)) scratch.resize(options_.max_batch);
+  if (std::holds_alternative<BatchHandler>(handler_) || journal_) scratch.resize(options_.max_batch);
+  ReadBatch rb;
   Doorbell& bell = topic_->group_bell(bell_slot_);
 
   // Something to do now on one of my partitions? After bell.prepare() the
@@ -104,8 +125,7 @@ void Group::worker_main(std::uint32_t w) {
       }
       // Poll the claim counter, not the next slot: the producer is writing
       // that slot's line, and polling it would bounce the line mid-write.
-      const Offset c = ps->cursor.next.load(std::memory_order_relaxed);
-      if (parking ? ps->log->end_seq_cst() > c : ps->log->readable(c, 1) != 0) return true;
+      if (has_events(*ps, parking)) return true;
     }
     return false;
   };
@@ -126,7 +146,7 @@ void Group::worker_main(std::uint32_t w) {
         }
         ps->retry_at = Clock::time_point{};
       }
-      progress += serve(*ps, scratch);
+      progress += serve(*ps, scratch, rb);
       if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
     }
     if (mode == kDrain && all_finished) break;
@@ -159,19 +179,34 @@ void Group::worker_main(std::uint32_t w) {
   if (--live_workers_ == 0) exit_cv_.notify_all();
 }
 
-std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch) {
+std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb) {
   PartitionLog& log = *ps.log;
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
-  const std::uint32_t n = log.readable(c, options_.max_batch);
-  if (n == 0) return 0;
   const std::string_view topic = topic_->name();
+  std::uint32_t n;
+  if (journal_) {
+    // Copy the batch out of a short read transaction: handlers then run
+    // with no LMDB transaction open, however slow they are.
+    if (Status s = journal_->read(*topic_, ps.index, c, options_.max_batch, rb); !s) {
+      stop_partition(ps, c, ps.attempt, s.to_string());
+      return 1;
+    }
+    n = static_cast<std::uint32_t>(rb.recs.size());
+    for (std::uint32_t i = 0; i < n; ++i)
+      scratch[i] = decode_record(rb.bytes.data() + rb.recs[i].pos, topic, ps.index,
+                                 rb.recs[i].offset, i == 0 ? ps.attempt : 1);
+  } else {
+    n = log.readable(c, options_.max_batch);
+  }
+  if (n == 0) return 0;
   std::uint32_t done = 0;
   bool decided = false;
 
   if (const auto* h = std::get_if<Handler>(&handler_)) {
     for (std::uint32_t i = 0; i < n; ++i) {
-      const Message m = decode_record(log.record(c + i), topic, ps.index, c + i,
-                                      i == 0 ? ps.attempt : 1);
+      const Message m = journal_ ? scratch[i]
+                                 : decode_record(log.record(c + i), topic, ps.index, c + i,
+                                                 i == 0 ? ps.attempt : 1);
       const Outcome o = invoke(*h, m);
       if (o.is_done()) {
         ++done;
@@ -184,8 +219,9 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch) {
     }
   } else {
     const auto& bh = std::get<BatchHandler>(handler_);
-    for (std::uint32_t i = 0; i < n; ++i)
-      scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1);
+    if (!journal_)
+      for (std::uint32_t i = 0; i < n; ++i)
+        scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1);
     const BatchOutcome bo = invoke(bh, std::span<const Message>(scratch.data(), n));
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (done > 0) ps.attempt = 1;
@@ -202,11 +238,32 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch) {
 
   if (done) {
     // Release pairs with advance_head()'s acquire: our reads of these slots
-    // are finished before a producer may reuse them.
+    // are finished before a producer may reuse them. (Journal: with the
+    // writer's acquire when it persists offsets.)
     ps.cursor.next.store(c + done, std::memory_order_release);
-    log.reader_advanced();
+    if (journal_) {
+      if (c + done - ps.nudged_at >= kOffsetCommitEvents) {
+        ps.nudged_at = c + done;
+        journal_->nudge();
+      }
+    } else {
+      log.reader_advanced();
+    }
   }
   return done + (decided ? 1 : 0);
+}
+
+void Group::stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt,
+                           std::string_view reason) {
+  ps.stopped.store(true, std::memory_order_relaxed);
+  if (!options_.on_failure) return;
+  FailureReport r{options_.group, topic_->name(), ps.index, at, attempt, reason};
+  try {
+    options_.on_failure(r);
+  } catch (...) {
+    // A throwing callback must not take the worker down; the stop is still
+    // visible through describe_group.
+  }
 }
 
 bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
@@ -229,20 +286,9 @@ bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
       return false;
     }
     case Outcome::Kind::kFail:
-    default: {
-      ps.stopped.store(true, std::memory_order_relaxed);
-      if (options_.on_failure) {
-        FailureReport r{options_.group, topic_->name(), ps.index, m.offset(), m.attempt(),
-                        o.reason()};
-        try {
-          options_.on_failure(r);
-        } catch (...) {
-          // A throwing callback must not take the worker down; the stop is
-          // still visible through describe_group.
-        }
-      }
+    default:
+      stop_partition(ps, m.offset(), m.attempt(), o.reason());
       return false;
-    }
   }
 }
 
@@ -278,8 +324,11 @@ CloseReport Group::stop(const CloseOptions& options) {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (journal_) {
+    if (Status s = journal_->untrack(this); !s) report.journal_status = s;
+  }
   for (auto& ps : parts_) {
-    ps->log->remove_reader(&ps->cursor);
+    if (!journal_) ps->log->remove_reader(&ps->cursor);
     const Offset c = ps->cursor.next.load(std::memory_order_acquire);
     const Offset end = ps->log->end();
     report.undelivered += end > c ? end - c : 0;

@@ -27,19 +27,30 @@
 #include <variant>
 #include <vector>
 
+#include "journal/journal.hpp"
 #include "ring/partition_log.hpp"
 #include "topic.hpp"
 #include "weir/bus.hpp"
 
 namespace weir::internal {
 
-class Group {
+// On a journaled topic the group reads the journal (`journal` non-null):
+// workers copy each batch out of a short LMDB read transaction, the journal
+// writer wakes them after commits, and persists their offsets (the group is
+// an OffsetSource) so a restart resumes where they were.
+class Group final : public OffsetSource {
  public:
   using AnyHandler = std::variant<Handler, BatchHandler>;
 
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
-        std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin);
-  ~Group();
+        std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
+        Journal* journal);
+  ~Group() override;
+
+  // OffsetSource
+  const std::string& group_name() const override { return options_.group; }
+  const std::string& topic_name() const override;
+  std::vector<Offset> current_offsets() const override { return offsets(); }
 
   // Registers the group's cursors (at `resume` offsets where given, else
   // per start_from) and starts the workers. Not thread-safe (called once).
@@ -70,6 +81,7 @@ class Group {
     ReaderCursor cursor;
     std::uint32_t attempt = 1;                        // owner only
     std::chrono::steady_clock::time_point retry_at{};  // owner only
+    Offset nudged_at = 0;                              // owner only: last offset-commit nudge
     std::atomic<bool> stopped{false};
     Offset drain_target = 0;  // written before stop_mode_ (release)
   };
@@ -77,7 +89,10 @@ class Group {
   void worker_main(std::uint32_t w);
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
-  std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch);
+  std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb);
+  // Events of `ps` this worker could handle now (journal: committed ones).
+  bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
+  void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason);
   // Applies a verdict on the event at `offset`; true if the cursor may pass.
   bool apply(PartitionState& ps, const Message& m, const Outcome& o);
   bool partition_finished(const PartitionState& ps, int mode) const;
@@ -89,6 +104,7 @@ class Group {
   const BusShared* const bus_;
   const std::chrono::microseconds idle_spin_;
   const std::uint32_t worker_count_;
+  Journal* const journal_;  // null for memory topics
 
   std::vector<std::unique_ptr<PartitionState>> parts_;
   std::vector<std::thread> threads_;

@@ -9,8 +9,8 @@ constexpr std::size_t kKeepHeapBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kMaxSleep{50};
 }  // namespace
 
-PartitionLog::PartitionLog(std::uint32_t capacity_pow2)
-    : mask_(capacity_pow2 - 1), slots_(new Slot[capacity_pow2]) {}
+PartitionLog::PartitionLog(std::uint32_t capacity_pow2, Offset start)
+    : mask_(capacity_pow2 - 1), slots_(new Slot[capacity_pow2]), tail_(start), head_(start) {}
 
 PartitionLog::~PartitionLog() {
   for (std::uint64_t i = 0; i <= mask_; ++i) delete[] slots_[i].heap;

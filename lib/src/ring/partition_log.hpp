@@ -68,7 +68,9 @@ class PartitionLog {
   // not allocate either way.
   static constexpr std::size_t kInlineBytes = 104;
 
-  PartitionLog(std::uint32_t capacity_pow2);
+  // A log whose first offset is `start` (a journaled partition continues
+  // where its journal ends).
+  explicit PartitionLog(std::uint32_t capacity_pow2, Offset start = 0);
   ~PartitionLog();
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;
@@ -104,6 +106,7 @@ class PartitionLog {
     const Slot& s = slot(o);
     return s.size <= kInlineBytes ? s.inline_bytes : s.heap;
   }
+  std::uint32_t record_bytes(Offset o) const noexcept { return slot(o).size; }
 
   // Registers a reader. Its cursor is set to `start` clamped into
   // [head, end]: kEarliest gives head, kLatest gives end. Thread-safe.
@@ -151,8 +154,8 @@ class PartitionLog {
   const std::uint64_t mask_;
   std::unique_ptr<Slot[]> slots_;
 
-  alignas(64) std::atomic<std::uint64_t> tail_{0};  // next offset to claim | kClosedBit
-  alignas(64) std::atomic<Offset> head_{0};         // every reader is at or past head_
+  alignas(64) std::atomic<std::uint64_t> tail_;  // next offset to claim | kClosedBit
+  alignas(64) std::atomic<Offset> head_;         // every reader is at or past head_
 
   Doorbell space_bell_;
 

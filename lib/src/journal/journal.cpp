@@ -1,0 +1,549 @@
+#include "journal/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "journal/batch.hpp"
+#include "topic.hpp"
+
+namespace weir::internal {
+
+namespace {
+
+constexpr std::string_view kFormat = "weir-journal";
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kMaxTxnBytes = 64u << 20;
+constexpr auto kStalledRetry = std::chrono::milliseconds(100);
+
+// TopicOptions as stored in weir.meta (host byte order, fixed layout).
+struct StoredTopic {
+  std::uint32_t layout = 1;
+  std::uint32_t partitions;
+  std::uint32_t capacity;
+  std::uint32_t full_policy;
+  std::int64_t block_timeout_ms;
+  std::uint32_t max_payload_bytes;
+  std::uint32_t max_key_bytes;
+  std::uint32_t durability;
+  std::uint32_t default_ack;
+};
+
+std::string topic_meta_key(std::string_view name) { return "topic/" + std::string(name); }
+
+std::string partition_dbi_name(std::string_view topic, std::uint32_t p) {
+  return "p/" + std::string(topic) + "/" + std::to_string(p);
+}
+
+std::string offsets_key(std::string_view group, std::string_view topic, std::uint32_t p) {
+  std::string k;
+  k.reserve(group.size() + topic.size() + 6);
+  k.append(group).push_back('\0');
+  k.append(topic).push_back('\0');
+  char be[4];
+  put_be32(be, p);
+  k.append(be, 4);
+  return k;
+}
+
+Status errno_status(const std::string& what) {
+  return Status::io_error(what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Journal>> Journal::open(const Options& o, std::shared_ptr<BusShared> bus) {
+  namespace fs = std::filesystem;
+  const fs::path dir(o.data_dir);
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (::mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return errno_status("cannot create data directory '" + o.data_dir + "'");
+  } else if (!fs::is_directory(dir, ec)) {
+    return Status::invalid_argument("data_dir '" + o.data_dir + "' is not a directory");
+  }
+  const bool has_journal = fs::exists(dir / "data.mdb", ec);
+  if (!has_journal) {
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name != "weir.lock" && name != "lock.mdb")
+        return Status::failed_precondition("data_dir '" + o.data_dir +
+                                           "' is not empty and holds no weir journal (found '" +
+                                           name + "')");
+    }
+  }
+
+  // One process at a time owns the journal for writing.
+  const std::string lock_path = (dir / "weir.lock").string();
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_status("cannot open '" + lock_path + "'");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::failed_precondition("data_dir '" + o.data_dir +
+                                       "' is in use by another weir bus (weir.lock is held)");
+  }
+
+  MDB_env* env = nullptr;
+  int rc = mdb_env_create(&env);
+  if (rc) {
+    ::close(fd);
+    return lmdb_status(rc, "mdb_env_create");
+  }
+  auto fail = [&](int code, const char* what) -> Status {
+    mdb_env_close(env);
+    ::close(fd);
+    return lmdb_status(code, what);
+  };
+  if ((rc = mdb_env_set_maxdbs(env, o.journal_max_partitions + 2))) return fail(rc, "mdb_env_set_maxdbs");
+  if ((rc = mdb_env_set_maxreaders(env, o.journal_max_readers))) return fail(rc, "mdb_env_set_maxreaders");
+  if ((rc = mdb_env_set_mapsize(env, o.journal_initial_map_bytes))) return fail(rc, "mdb_env_set_mapsize");
+  rc = mdb_env_open(env, o.data_dir.c_str(), MDB_NOTLS, 0600);
+  if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+    mdb_env_close(env);
+    ::close(fd);
+    return Status::data_loss("data_dir '" + o.data_dir +
+                             "' holds a data.mdb that is not a readable LMDB journal: " +
+                             mdb_strerror(rc));
+  }
+  if (rc) return fail(rc, "mdb_env_open");
+  int dead = 0;
+  mdb_reader_check(env, &dead);  // reclaim reader slots of crashed processes
+
+  std::unique_ptr<Journal> j(new Journal(o, std::move(bus), env));
+  j->lock_fd_ = fd;
+  MDB_envinfo info;
+  if (mdb_env_info(env, &info) == 0) j->map_size_ = std::max(j->map_size_, info.me_mapsize);
+  if (Status s = j->init_meta(); !s) return s;
+  j->writer_ = std::thread([p = j.get()] { p->writer_main(); });
+  return j;
+}
+
+Journal::Journal(const Options& o, std::shared_ptr<BusShared> bus, MDB_env* env)
+    : options_(o), bus_(std::move(bus)), env_(env), map_size_(o.journal_initial_map_bytes) {}
+
+Journal::~Journal() {
+  stop();
+  mdb_env_close(env_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status Journal::init_meta() {
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  int rc = mdb_dbi_open(txn.get(), "weir.meta", MDB_CREATE, &meta_dbi_);
+  if (rc) return lmdb_status(rc, "open weir.meta");
+  rc = mdb_dbi_open(txn.get(), "weir.offsets", MDB_CREATE, &offsets_dbi_);
+  if (rc) return lmdb_status(rc, "open weir.offsets");
+  MDB_val k = as_val("format"), v;
+  rc = mdb_get(txn.get(), meta_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    // A new journal: the directory was empty (checked in open()).
+    MDB_val fv = as_val(kFormat);
+    if ((rc = mdb_put(txn.get(), meta_dbi_, &k, &fv, 0))) return lmdb_status(rc, "write format");
+    MDB_val vk = as_val("version");
+    MDB_val vv{sizeof kVersion, const_cast<std::uint32_t*>(&kVersion)};
+    if ((rc = mdb_put(txn.get(), meta_dbi_, &vk, &vv, 0))) return lmdb_status(rc, "write version");
+    return txn.commit();
+  }
+  if (rc) return lmdb_status(rc, "read format");
+  if (as_view(v) != kFormat)
+    return Status::failed_precondition("data_dir '" + options_.data_dir +
+                                       "' holds an LMDB environment that is not a weir journal");
+  MDB_val vk = as_val("version"), vv;
+  rc = mdb_get(txn.get(), meta_dbi_, &vk, &vv);
+  std::uint32_t version = 0;
+  if (rc == 0 && vv.mv_size == sizeof version) std::memcpy(&version, vv.mv_data, sizeof version);
+  if (version == 0) return Status::data_loss("journal in '" + options_.data_dir + "' has no valid version");
+  if (version > kVersion)
+    return Status::failed_precondition("journal in '" + options_.data_dir + "' has format version " +
+                                       std::to_string(version) + "; this weir reads up to version " +
+                                       std::to_string(kVersion));
+  return txn.commit();
+}
+
+std::vector<std::pair<std::string, TopicOptions>> Journal::stored_topics() const {
+  std::vector<std::pair<std::string, TopicOptions>> out;
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (!txn.begin(env_, MDB_RDONLY)) return out;
+  MDB_cursor* cur = nullptr;
+  if (mdb_cursor_open(txn.get(), meta_dbi_, &cur)) return out;
+  MDB_val k = as_val("topic/"), v;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const std::string_view key = as_view(k);
+    if (key.substr(0, 6) != "topic/") break;
+    if (v.mv_size != sizeof(StoredTopic)) continue;
+    StoredTopic st;
+    std::memcpy(&st, v.mv_data, sizeof st);
+    TopicOptions o;
+    o.partitions = st.partitions;
+    o.capacity = st.capacity;
+    o.full_policy = static_cast<FullPolicy>(st.full_policy);
+    o.block_timeout = std::chrono::milliseconds(st.block_timeout_ms);
+    o.max_payload_bytes = st.max_payload_bytes;
+    o.max_key_bytes = st.max_key_bytes;
+    o.durability = static_cast<Durability>(st.durability);
+    o.default_ack = static_cast<Ack>(st.default_ack);
+    out.emplace_back(std::string(key.substr(6)), o);
+  }
+  mdb_cursor_close(cur);
+  return out;
+}
+
+Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
+  const TopicOptions& o = topic->options();
+  {
+    std::shared_lock<std::shared_mutex> rl(resize_mu_);  // no resize while we hold a txn
+    Txn txn;
+    if (Status s = txn.begin(env_, 0); !s) return s;
+    StoredTopic st{1, o.partitions, o.capacity, static_cast<std::uint32_t>(o.full_policy),
+                   o.block_timeout.count(), o.max_payload_bytes, o.max_key_bytes,
+                   static_cast<std::uint32_t>(o.durability), static_cast<std::uint32_t>(o.default_ack)};
+    const std::string mk = topic_meta_key(topic->name());
+    MDB_val k = as_val(mk), v{sizeof st, &st};
+    int rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
+    if (rc) return lmdb_status(rc, "record topic '" + topic->name() + "'");
+    for (std::uint32_t p = 0; p < o.partitions; ++p) {
+      MDB_dbi dbi;
+      rc = mdb_dbi_open(txn.get(), partition_dbi_name(topic->name(), p).c_str(), MDB_CREATE, &dbi);
+      if (rc == MDB_DBS_FULL)
+        return Status::resource_exhausted("journal holds at most Options::journal_max_partitions = " +
+                                          std::to_string(options_.journal_max_partitions) +
+                                          " partitions; topic '" + topic->name() + "' needs more");
+      if (rc) return lmdb_status(rc, "open partition " + std::to_string(p) + " of '" + topic->name() + "'");
+      // Where appends continue: one past the last stored offset.
+      Offset end = 0;
+      MDB_cursor* cur = nullptr;
+      if ((rc = mdb_cursor_open(txn.get(), dbi, &cur))) return lmdb_status(rc, "mdb_cursor_open");
+      MDB_val ck, cv;
+      if (mdb_cursor_get(cur, &ck, &cv, MDB_LAST) == 0 && ck.mv_size == 8 &&
+          cv.mv_size >= sizeof(BatchHeader)) {
+        BatchHeader h;
+        std::memcpy(&h, cv.mv_data, sizeof h);
+        end = get_be64(static_cast<const char*>(ck.mv_data)) + h.count;
+      }
+      Offset start = end;
+      if (mdb_cursor_get(cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8)
+        start = get_be64(static_cast<const char*>(ck.mv_data));
+      mdb_cursor_close(cur);
+      topic->attach_journal_partition(p, dbi, start, end);
+    }
+    if (Status s = txn.commit(); !s) return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  topics_.push_back(topic);
+  return Status::ok();
+}
+
+Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, const std::string& topic,
+                                                  std::uint32_t partitions) const {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  std::vector<Offset> out(partitions, 0);
+  bool any = false;
+  for (std::uint32_t p = 0; p < partitions; ++p) {
+    const std::string key = offsets_key(group, topic, p);
+    MDB_val k = as_val(key), v;
+    int rc = mdb_get(txn.get(), offsets_dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND) continue;
+    if (rc) return lmdb_status(rc, "read offsets of group '" + group + "'");
+    if (v.mv_size != 8) return Status::data_loss("offset of group '" + group + "' partition " + std::to_string(p) + " is malformed");
+    out[p] = get_be64(static_cast<const char*>(v.mv_data));
+    any = true;
+  }
+  if (!any) return std::vector<Offset>{};
+  return out;
+}
+
+void Journal::track(OffsetSource* src) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sources_.push_back(src);
+}
+
+Status Journal::untrack(OffsetSource* src) {
+  std::uint64_t target;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sources_.erase(std::remove(sources_.begin(), sources_.end(), src), sources_.end());
+    const auto offs = src->current_offsets();
+    for (std::uint32_t p = 0; p < offs.size(); ++p)
+      final_offsets_.emplace_back(offsets_key(src->group_name(), src->topic_name(), p),
+                                  std::vector<Offset>{offs[p]});
+    persisted_.erase(std::remove_if(persisted_.begin(), persisted_.end(),
+                                    [&](const auto& e) { return e.first == src; }),
+                     persisted_.end());
+    // Two full cycles: the one running now may have missed final_offsets_.
+    target = commits_.load(std::memory_order_acquire) + 2;
+  }
+  if (stop_.load(std::memory_order_acquire)) return Status::closed("journal is stopped");
+  bell_.ring();
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  const bool done = commit_cv_.wait_for(lock, std::chrono::seconds(30), [&] {
+    return commits_.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
+  });
+  if (!done) return Status::deadline_exceeded("offsets were not persisted within 30 s");
+  return Status::ok();
+}
+
+Status Journal::persist_offsets(MDB_txn* txn) {
+  std::vector<std::pair<std::string, Offset>> writes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, v] : final_offsets_) writes.emplace_back(key, v[0]);
+    for (OffsetSource* src : sources_) {
+      auto now = src->current_offsets();
+      auto it = std::find_if(persisted_.begin(), persisted_.end(),
+                             [&](const auto& e) { return e.first == src; });
+      for (std::uint32_t p = 0; p < now.size(); ++p) {
+        if (it != persisted_.end() && p < it->second.size() && it->second[p] == now[p]) continue;
+        writes.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), now[p]);
+      }
+      if (it == persisted_.end()) {
+        persisted_.emplace_back(src, std::move(now));
+      } else {
+        it->second = std::move(now);
+      }
+    }
+  }
+  for (const auto& [key, off] : writes) {
+    char be[8];
+    put_be64(be, off);
+    MDB_val k = as_val(key), v{8, be};
+    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) {
+      // Forget what we believed persisted so the next commit writes it again.
+      std::lock_guard<std::mutex> lock(mu_);
+      persisted_.clear();
+      return lmdb_status(rc, "persist group offsets");
+    }
+  }
+  return Status::ok();
+}
+
+Result<std::size_t> Journal::commit_once(bool final_pass) {
+  struct Work {
+    TopicState* topic;
+    std::uint32_t partition;
+    Offset from;
+    std::uint32_t n;
+    std::size_t bytes;
+  };
+  std::vector<std::shared_ptr<TopicState>> topics;
+  bool offsets_pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    topics = topics_;
+    offsets_pending = !final_offsets_.empty() || !sources_.empty();
+  }
+  std::vector<Work> work;
+  std::size_t total_bytes = 0, total_events = 0;
+  for (const auto& t : topics) {
+    for (std::uint32_t p = 0; p < t->partitions() && total_bytes < kMaxTxnBytes; ++p) {
+      PartitionLog& log = t->log(p);
+      const Offset from = t->journal_part(p).writer.next.load(std::memory_order_relaxed);
+      const std::uint32_t limit = static_cast<std::uint32_t>(
+          std::min<std::size_t>(options_.journal_max_batch_events, log.capacity()));
+      const std::uint32_t n = log.readable(from, limit);
+      if (n == 0) continue;
+      std::size_t bytes = sizeof(BatchHeader);
+      std::uint32_t take = 0;
+      while (take < n && total_bytes + bytes < kMaxTxnBytes) {
+        bytes += kRecordFrame + log.record_bytes(from + take);
+        ++take;
+      }
+      work.push_back(Work{t.get(), p, from, take, bytes});
+      total_bytes += bytes;
+      total_events += take;
+    }
+  }
+  if (work.empty() && !offsets_pending && !final_pass) return std::size_t{0};
+
+  for (int attempt = 0;; ++attempt) {
+    Status failed;
+    {
+      std::shared_lock<std::shared_mutex> rl(resize_mu_);
+      Txn txn;
+      if (Status s = txn.begin(env_, 0); !s) return s;
+      for (const Work& w : work) {
+        char key[8];
+        put_be64(key, w.from);
+        MDB_val k{8, key}, v{w.bytes, nullptr};
+        int rc = mdb_put(txn.get(), w.topic->journal_part(w.partition).dbi, &k, &v,
+                         MDB_RESERVE | MDB_APPEND);
+        if (rc) {
+          failed = lmdb_status(rc, "append to topic '" + w.topic->name() + "' partition " +
+                                       std::to_string(w.partition));
+          break;
+        }
+        char* out = static_cast<char*>(v.mv_data);
+        PartitionLog& log = w.topic->log(w.partition);
+        BatchHeader h{kBatchMagic, w.n, w.from, 0, static_cast<std::uint32_t>(w.bytes), 0};
+        std::size_t pos = sizeof h;
+        for (std::uint32_t i = 0; i < w.n; ++i) {
+          const char* rec = log.record(w.from + i);
+          std::int64_t t;
+          std::memcpy(&t, rec, sizeof t);
+          h.max_time_us = std::max(h.max_time_us, t);
+          pos += frame_record(out + pos, rec, log.record_bytes(w.from + i));
+        }
+        seal_batch_header(h);
+        std::memcpy(out, &h, sizeof h);
+      }
+      if (failed.is_ok()) failed = persist_offsets(txn.get());
+      if (failed.is_ok()) failed = txn.commit();
+    }
+    if (failed.is_ok()) break;
+    // MAP_FULL: grow and retry; anything else: report (the caller retries).
+    if (failed.code() == Code::kResourceExhausted &&
+        failed.message().find("MDB_MAP_FULL") != std::string::npos && attempt < 8) {
+      if (Status g = grow_map(total_bytes); !g) return g;
+      continue;
+    }
+    return failed;
+  }
+
+  for (const Work& w : work) {
+    TopicState::JournalPart& jp = w.topic->journal_part(w.partition);
+    jp.committed.store(w.from + w.n, std::memory_order_release);
+    jp.writer.next.store(w.from + w.n, std::memory_order_release);
+    w.topic->log(w.partition).reader_advanced();
+  }
+  for (const auto& t : topics) t->notify_committed();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    final_offsets_.clear();
+  }
+  return total_events;
+}
+
+Status Journal::grow_map(std::size_t needed_hint) {
+  std::unique_lock<std::shared_mutex> wl(resize_mu_);  // no transaction is active now
+  std::size_t next = std::max(map_size_ * 2, map_size_ + needed_hint * 2);
+  if (options_.journal_max_bytes && next > options_.journal_max_bytes) next = options_.journal_max_bytes;
+  if (next <= map_size_)
+    return Status::resource_exhausted("journal is full: it reached Options::journal_max_bytes = " +
+                                      std::to_string(options_.journal_max_bytes) + " bytes");
+  if (int rc = mdb_env_set_mapsize(env_, next)) return lmdb_status(rc, "grow journal map");
+  map_size_ = next;
+  return Status::ok();
+}
+
+std::size_t Journal::TEST_map_size() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+void Journal::writer_main() {
+  while (true) {
+    const bool stopping = stop_.load(std::memory_order_acquire);
+    auto r = commit_once(stopping);
+    if (!r) {
+      bus_->set_journal_error(r.status());
+      if (stopping) break;  // give up: what is unwritten was never acknowledged
+      const std::uint32_t e = bell_.prepare();
+      bell_.wait(e, kStalledRetry);
+      bell_.finish();
+      continue;
+    }
+    bus_->set_journal_error(Status::ok());
+    commits_.fetch_add(1, std::memory_order_acq_rel);
+    {
+      std::lock_guard<std::mutex> lock(commit_mu_);
+    }
+    commit_cv_.notify_all();
+    if (*r > 0) continue;  // more may be waiting
+    if (stopping) break;
+    const std::uint32_t e = bell_.prepare();
+    bool work = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& t : topics_)
+        for (std::uint32_t p = 0; p < t->partitions() && !work; ++p)
+          work = t->log(p).end_seq_cst() > t->journal_part(p).writer.next.load(std::memory_order_relaxed);
+      work = work || !final_offsets_.empty();
+    }
+    if (!work && !stop_.load(std::memory_order_acquire))
+      bell_.wait(e, options_.offset_commit_interval);
+    bell_.finish();
+  }
+  commits_.fetch_add(1, std::memory_order_acq_rel);
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+  }
+  commit_cv_.notify_all();
+}
+
+void Journal::stop() {
+  if (stop_.exchange(true, std::memory_order_acq_rel)) {
+    if (writer_.joinable()) writer_.join();
+    return;
+  }
+  bell_.ring();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status Journal::read(const TopicState& topic, std::uint32_t partition, Offset from, std::uint32_t max,
+                     ReadBatch& out) const {
+  out.clear();
+  const TopicState::JournalPart& jp = topic.journal_part(partition);
+  const Offset committed = jp.committed.load(std::memory_order_acquire);
+  if (from >= committed || max == 0) return Status::ok();
+  max = static_cast<std::uint32_t>(std::min<Offset>(max, committed - from));
+
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+  char key[8];
+  put_be64(key, from);
+  MDB_val k{8, key}, v;
+  // The batch holding `from` has the greatest base offset <= from.
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  } else if (rc == 0 && get_be64(static_cast<const char*>(k.mv_data)) > from) {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  }
+  Status status;
+  Offset next = from;
+  while (rc == 0 && out.recs.size() < max) {
+    if (k.mv_size != 8) {
+      status = Status::data_loss("topic '" + topic.name() + "' partition " + std::to_string(partition) +
+                                 ": malformed batch key");
+      break;
+    }
+    const Offset base = get_be64(static_cast<const char*>(k.mv_data));
+    status = scan_batch(as_view(v), topic.name(), partition, base, next, [&](Offset off, std::string_view rec) {
+      if (off != next) return false;  // a gap: stop, reported below
+      const std::size_t pos = out.bytes.size();
+      out.bytes.insert(out.bytes.end(), rec.begin(), rec.end());
+      out.recs.push_back({off, pos, static_cast<std::uint32_t>(rec.size())});
+      ++next;
+      return out.recs.size() < max;
+    });
+    if (!status) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  // Hand out the good records before a bad one; the next read, starting at
+  // the bad record, reports it.
+  if (!status && out.recs.empty()) return status;
+  if (!status) return Status::ok();
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "read partition");
+  if (out.recs.empty() && from < committed)
+    return Status::data_loss("topic '" + topic.name() + "' partition " + std::to_string(partition) +
+                             " offset " + std::to_string(from) + ": committed but not found in the journal");
+  return Status::ok();
+}
+
+}  // namespace weir::internal

@@ -1,0 +1,149 @@
+// Journal: the LMDB environment behind a bus opened on a data directory.
+//
+// Layout of the environment (one directory, one data.mdb):
+//   DBI "weir.meta"     "format" -> "weir-journal", "version" -> u32,
+//                       "topic/<name>" -> encoded TopicOptions
+//   DBI "weir.offsets"  "<group>\0<topic>\0" be32(partition) -> be64(next offset)
+//   DBI "p/<topic>/<p>" be64(base offset) -> record batch (journal/batch.hpp),
+//                       appended with MDB_APPEND (keys only grow)
+//
+// Threads: one writer thread owns every write transaction (LMDB allows one
+// writer): it drains the partition rings of journaled topics, appends one
+// record batch per partition per group commit, persists group offsets in the
+// same transaction, commits (synced), then publishes the new committed
+// watermarks (release) and wakes ack waiters and consumer groups. Readers
+// (group workers) use short read transactions, one per batch, and copy what
+// they read before running handlers, so a slow handler never pins pages.
+//
+// Map growth: on MDB_MAP_FULL the writer aborts the transaction, takes
+// resize_mu_ exclusively (read transactions hold it shared), doubles the
+// map (up to Options::journal_max_bytes) and retries. ENOSPC or the cap make
+// the journal "stalled": new publishes fail with kResourceExhausted naming
+// the cause, nothing acknowledged is touched, and the writer retries every
+// 100 ms, so freeing space lets the bus continue.
+//
+// Thread-safety: all public methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "internal/doorbell.hpp"
+#include "journal/lmdb.hpp"
+#include "weir/options.hpp"
+#include "weir/status.hpp"
+
+namespace weir::internal {
+
+class TopicState;
+struct BusShared;
+
+// What a worker read from a partition: record bytes copied out of the map.
+struct ReadBatch {
+  std::vector<char> bytes;
+  struct Rec {
+    Offset offset;
+    std::size_t pos;  // into bytes
+    std::uint32_t len;
+  };
+  std::vector<Rec> recs;
+  void clear() {
+    bytes.clear();
+    recs.clear();
+  }
+};
+
+// Offsets a group wants persisted; the writer reads them each commit.
+class OffsetSource {
+ public:
+  virtual ~OffsetSource() = default;
+  virtual const std::string& group_name() const = 0;
+  virtual const std::string& topic_name() const = 0;
+  // Current next-offset per partition (acquire loads).
+  virtual std::vector<Offset> current_offsets() const = 0;
+};
+
+class Journal {
+ public:
+  static Result<std::unique_ptr<Journal>> open(const Options& options,
+                                               std::shared_ptr<BusShared> bus);
+  ~Journal();
+
+  // Topics stored in the journal, with their options.
+  std::vector<std::pair<std::string, TopicOptions>> stored_topics() const;
+
+  // Opens (creating if needed) the partition DBIs of a journaled topic and
+  // records its options; makes the writer drain its rings. `start` receives
+  // each partition's end offset (where appends continue).
+  Status attach_topic(const std::shared_ptr<TopicState>& topic);
+
+  // Group offsets persisted for (group, topic), or empty if none.
+  Result<std::vector<Offset>> load_offsets(const std::string& group, const std::string& topic,
+                                           std::uint32_t partitions) const;
+  // The writer persists `src`'s offsets each commit while tracked; untrack
+  // persists them one last time (blocking until committed).
+  void track(OffsetSource* src);
+  Status untrack(OffsetSource* src);
+  // Asks the writer to persist offsets soon (a group moved far).
+  void nudge() noexcept { bell_.ring(); }
+
+  // Reads up to `max` records of `partition` from `from` (below the committed
+  // watermark) into `out`. kDataLoss names the bad record's location.
+  Status read(const TopicState& topic, std::uint32_t partition, Offset from, std::uint32_t max,
+              ReadBatch& out) const;
+
+  // Writes everything handed in so far and stops the writer. Idempotent.
+  void stop();
+
+  // The writer's bell: producers of journaled topics ring it (via the topic's
+  // producer-woken slot).
+  Doorbell& bell() noexcept { return bell_; }
+
+  // For tests: current map size in bytes.
+  std::size_t TEST_map_size() const;
+
+ private:
+  struct Part;
+  Journal(const Options& o, std::shared_ptr<BusShared> bus, MDB_env* env);
+  Status init_meta();
+  void writer_main();
+  // One group commit; returns events committed, or an error.
+  Result<std::size_t> commit_once(bool final_pass);
+  Status grow_map(std::size_t needed_hint);
+  Status persist_offsets(MDB_txn* txn);
+
+  const Options options_;
+  const std::shared_ptr<BusShared> bus_;
+  MDB_env* env_;
+  MDB_dbi meta_dbi_ = 0;
+  MDB_dbi offsets_dbi_ = 0;
+  std::size_t map_size_;  // writer thread (and open) only
+
+  // Read transactions hold it shared; the writer holds it exclusively to
+  // resize the map (LMDB forbids a resize while any transaction is active).
+  mutable std::shared_mutex resize_mu_;
+
+  mutable std::mutex mu_;  // guards topics_, sources_, persisted_
+  std::vector<std::shared_ptr<TopicState>> topics_;
+  std::vector<OffsetSource*> sources_;
+  // Last persisted offsets per source (to skip unchanged ones).
+  std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_;
+  std::vector<std::pair<std::string, std::vector<Offset>>> final_offsets_;  // from untrack
+
+  Doorbell bell_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> commits_{0};  // completed commit cycles
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  std::thread writer_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace weir::internal

@@ -1,0 +1,342 @@
+// Journaled topics: durability across reopen, offsets, acks, bad directories,
+// map growth, size cap, corruption detection.
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <set>
+#include <thread>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace weir {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::eventually;
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("weir-journal-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Options opts() const {
+    Options o;
+    o.data_dir = dir_.string();
+    o.offset_commit_interval = 5ms;
+    return o;
+  }
+  std::unique_ptr<Bus> open(Options o) {
+    auto b = Bus::open(o);
+    EXPECT_TRUE(b) << b.status().to_string();
+    return b ? std::move(b).value() : nullptr;
+  }
+  static TopicOptions journaled(std::uint32_t partitions = 1) {
+    return {.partitions = partitions, .durability = Durability::kJournaled};
+  }
+
+  // Subscribes `group`, collects everything until `n` arrived, unsubscribes.
+  static std::vector<std::string> consume(Bus& bus, const std::string& topic,
+                                          const std::string& group, std::size_t n) {
+    std::mutex mu;
+    std::vector<std::string> got;
+    EXPECT_TRUE(bus.subscribe(topic, {.group = group}, [&](const Message& m) {
+      std::lock_guard<std::mutex> l(mu);
+      got.emplace_back(m.payload());
+      return Outcome::done();
+    }));
+    EXPECT_TRUE(eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return got.size() >= n;
+    }));
+    auto r = bus.unsubscribe(group);
+    EXPECT_TRUE(r);
+    std::lock_guard<std::mutex> l(mu);
+    return got;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(JournalTest, EventsSurviveReopenInOrder) {
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("orders", journaled(3)));
+    for (int i = 0; i < 300; ++i) {
+      auto r = bus->publish("orders", {.key = "k" + std::to_string(i % 7), .payload = std::to_string(i)});
+      ASSERT_TRUE(r) << r.status().to_string();
+    }
+    ASSERT_TRUE(bus->close());
+  }
+  auto bus = open(opts());
+  EXPECT_EQ(bus->topics(), std::vector<std::string>{"orders"});
+  // Declaring it again with the same options is fine; different is not.
+  EXPECT_TRUE(bus->create_topic("orders", journaled(3)));
+  EXPECT_EQ(bus->create_topic("orders", journaled(4)).code(), Code::kAlreadyExists);
+  auto got = consume(*bus, "orders", "late", 300);
+  ASSERT_EQ(got.size(), 300u);
+  std::map<int, int> last_by_key;
+  for (const auto& p : got) {
+    const int v = std::stoi(p);
+    auto it = last_by_key.find(v % 7);
+    if (it != last_by_key.end()) EXPECT_LT(it->second, v);
+    last_by_key[v % 7] = v;
+  }
+}
+
+TEST_F(JournalTest, GroupOffsetsPersistAcrossRestart) {
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("t", journaled()));
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish("t", {.payload = std::to_string(i)}));
+    EXPECT_EQ(consume(*bus, "t", "g", 10).size(), 10u);
+    ASSERT_TRUE(bus->close());
+  }
+  auto bus = open(opts());
+  for (int i = 10; i < 15; ++i) ASSERT_TRUE(bus->publish("t", {.payload = std::to_string(i)}));
+  auto got = consume(*bus, "t", "g", 5);
+  EXPECT_EQ(got, (std::vector<std::string>{"10", "11", "12", "13", "14"}));
+  auto st = bus->topic("t");
+  ASSERT_TRUE(st);
+}
+
+TEST_F(JournalTest, AckNoneThenWaitAcked) {
+  auto bus = open(opts());
+  ASSERT_TRUE(bus->create_topic("t", journaled(2)));
+  auto t = bus->topic("t").value();
+  std::vector<PublishReceipt> rs;
+  for (int i = 0; i < 100; ++i) {
+    auto r = t.publish({.key = std::to_string(i), .payload = "x"}, {.ack = Ack::kNone});
+    ASSERT_TRUE(r);
+    rs.push_back(*r);
+  }
+  for (const auto& r : rs) EXPECT_TRUE(t.wait_acked(r, Ack::kFsync, 5s));
+  EXPECT_EQ(t.wait_acked({.partition = 9, .offset = 0}, Ack::kJournal, 1s).code(), Code::kInvalidArgument);
+  std::vector<Event> evs(50, Event{.payload = "b"});
+  auto br = t.publish_batch(evs, {.ack = Ack::kJournal});
+  EXPECT_TRUE(br.status) << br.status.to_string();
+  EXPECT_EQ(br.published, 50u);
+}
+
+TEST_F(JournalTest, BadCombinations) {
+  auto mem = testing::open_bus();
+  EXPECT_EQ(mem->create_topic("j", journaled()).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(mem->create_topic("m", {}));
+  auto r = mem->publish("m", {.payload = "x"}, {.ack = Ack::kJournal});
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("memory topic"), std::string::npos);
+  EXPECT_EQ(mem->topic("m")->wait_acked({}, Ack::kFsync, 1s).code(), Code::kInvalidArgument);
+
+  Options o = opts();
+  o.journal_initial_map_bytes = 1000;
+  EXPECT_EQ(Bus::open(o).status().code(), Code::kInvalidArgument);
+  o = opts();
+  o.offset_commit_interval = 0ms;
+  EXPECT_EQ(Bus::open(o).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(JournalTest, DirectoryIsOwnerOnlyAndExclusive) {
+  auto bus = open(opts());
+  struct stat st;
+  ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto second = Bus::open(opts());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+  ASSERT_TRUE(bus->close());
+  bus.reset();
+  EXPECT_TRUE(Bus::open(opts()));  // released with the bus
+}
+
+TEST_F(JournalTest, RefusesForeignDirectories) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "notes.txt") << "hello";
+  auto r = Bus::open(opts());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("notes.txt"), std::string::npos);
+
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "data.mdb") << std::string(8192, 'z');
+  r = Bus::open(opts());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kDataLoss);
+
+  fs::remove_all(dir_);
+  std::ofstream(dir_.string() + "-file") << "x";
+  Options o = opts();
+  o.data_dir = dir_.string() + "-file";
+  r = Bus::open(o);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  fs::remove(dir_.string() + "-file");
+}
+
+// Writes a value into weir.meta with raw LMDB, to fake other journals.
+void poke_meta(const fs::path& dir, const char* key, std::string_view value, const char* dbname) {
+  MDB_env* env;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
+  MDB_txn* txn;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, dbname, MDB_CREATE, &dbi), 0);
+  MDB_val k{std::strlen(key), const_cast<char*>(key)}, v{value.size(), const_cast<char*>(value.data())};
+  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+TEST_F(JournalTest, RefusesOtherLmdbAndNewerVersions) {
+  fs::create_directories(dir_);
+  poke_meta(dir_, "format", "something-else", "weir.meta");
+  auto r = Bus::open(opts());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("not a weir journal"), std::string::npos);
+
+  fs::remove_all(dir_);
+  { auto bus = open(opts()); }
+  const std::uint32_t v99 = 99;
+  poke_meta(dir_, "version", std::string_view(reinterpret_cast<const char*>(&v99), 4), "weir.meta");
+  r = Bus::open(opts());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("version 99"), std::string::npos);
+}
+
+TEST_F(JournalTest, MapGrowsWhenFull) {
+  Options o = opts();
+  o.journal_initial_map_bytes = 1u << 20;
+  auto bus = open(o);
+  ASSERT_TRUE(bus->create_topic("t", journaled()));
+  const std::string payload(4000, 'p');
+  for (int i = 0; i < 2000; ++i) {  // ~8 MiB through a 1 MiB initial map
+    auto r = bus->publish("t", {.payload = payload}, {.ack = i % 100 == 99 ? Ack::kJournal : Ack::kNone});
+    ASSERT_TRUE(r) << i << ": " << r.status().to_string();
+  }
+  ASSERT_TRUE(bus->close());
+  bus.reset();
+  auto again = open(o);
+  EXPECT_EQ(consume(*again, "t", "g", 2000).size(), 2000u);
+}
+
+TEST_F(JournalTest, SizeCapGivesClearErrorsAndKeepsAckedEvents) {
+  Options o = opts();
+  o.journal_initial_map_bytes = 1u << 20;
+  o.journal_max_bytes = 2u << 20;
+  std::size_t acked = 0;
+  {
+    auto bus = open(o);
+    ASSERT_TRUE(bus->create_topic("t", {.block_timeout = std::chrono::milliseconds(300),
+                                        .durability = Durability::kJournaled}));
+    const std::string payload(10000, 'q');
+    Status last;
+    for (int i = 0; i < 1000; ++i) {
+      auto r = bus->publish("t", {.payload = payload});
+      if (!r) {
+        last = r.status();
+        break;
+      }
+      ++acked;
+    }
+    ASSERT_FALSE(last.is_ok()) << "the cap was never reached";
+    EXPECT_TRUE(last.code() == Code::kResourceExhausted || last.code() == Code::kDeadlineExceeded)
+        << last.to_string();
+    EXPECT_NE(last.message().find("journal"), std::string::npos) << last.to_string();
+    auto rep = bus->close({.mode = CloseMode::kStopAtBatch, .timeout = 1s});
+    ASSERT_TRUE(rep);
+  }
+  ASSERT_GT(acked, 10u);
+  o.journal_max_bytes = 64u << 20;  // "space freed": a larger cap
+  auto bus = open(o);
+  auto got = consume(*bus, "t", "g", acked);
+  EXPECT_GE(got.size(), acked);
+  EXPECT_TRUE(bus->publish("t", {.payload = "after"}));
+}
+
+TEST_F(JournalTest, CorruptedRecordIsReportedNotDelivered) {
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("t", journaled()));
+    ASSERT_TRUE(bus->publish("t", {.payload = "first-good"}));
+    ASSERT_TRUE(bus->publish("t", {.payload = "MARKER-to-corrupt"}));
+    ASSERT_TRUE(bus->close());
+  }
+  {
+    std::fstream f(dir_ / "data.mdb", std::ios::in | std::ios::out | std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto pos = all.find("MARKER-to-corrupt");
+    ASSERT_NE(pos, std::string::npos);
+    f.seekp(static_cast<std::streamoff>(pos + 3));
+    f.put('#');
+  }
+  auto bus = open(opts());
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::string failure;
+  SubscribeOptions so{.group = "g"};
+  so.on_failure = [&](const FailureReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    failure = std::string(r.reason);
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    got.emplace_back(m.payload());
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return !failure.empty();
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(got, std::vector<std::string>{"first-good"});
+  EXPECT_NE(failure.find("data_loss"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("topic 't' partition 0 offset 1"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("checksum"), std::string::npos) << failure;
+}
+
+TEST_F(JournalTest, ManyProducersManyGroupsAtLeastOnceAcrossRestart) {
+  constexpr int kProducers = 3, kPer = 500;
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("t", journaled(4)));
+    std::vector<std::thread> ths;
+    for (int p = 0; p < kProducers; ++p)
+      ths.emplace_back([&, p] {
+        for (int i = 0; i < kPer; ++i) {
+          const std::string key = "p" + std::to_string(p) + "k" + std::to_string(i % 5);
+          auto r = bus->publish("t", {.key = key, .payload = std::to_string(p * kPer + i)},
+                                {.ack = i % 50 == 0 ? Ack::kFsync : Ack::kNone});
+          ASSERT_TRUE(r) << r.status().to_string();
+        }
+      });
+    for (auto& t : ths) t.join();
+    ASSERT_TRUE(bus->close());
+  }
+  auto bus = open(opts());
+  for (const char* g : {"a", "b"}) {
+    auto got = consume(*bus, "t", g, kProducers * kPer);
+    std::set<std::string> uniq(got.begin(), got.end());
+    EXPECT_EQ(uniq.size(), static_cast<std::size_t>(kProducers * kPer)) << g;
+  }
+}
+
+}  // namespace
+}  // namespace weir
