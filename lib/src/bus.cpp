@@ -5,6 +5,7 @@
 #include "weir/bus.hpp"
 
 #include <bit>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -48,6 +49,12 @@ Status check_topic_options(const TopicOptions& o) {
     return Status::invalid_argument("TopicOptions::durability is not a Durability value");
   if (o.default_ack != Ack::kNone && o.default_ack != Ack::kJournal && o.default_ack != Ack::kFsync)
     return Status::invalid_argument("TopicOptions::default_ack is not an Ack value");
+  if (o.retention_age.count() < 0)
+    return Status::invalid_argument("TopicOptions::retention_age must be >= 0");
+  if (o.durability == Durability::kMemory &&
+      (o.retention_age.count() || o.retention_bytes || o.retention_events || o.quota_bytes))
+    return Status::invalid_argument(
+        "retention and quota_bytes apply to journaled topics; a memory topic is bounded by capacity");
   return Status::ok();
 }
 
@@ -55,7 +62,22 @@ bool same_options(const TopicOptions& a, const TopicOptions& b) {
   return a.partitions == b.partitions && a.capacity == b.capacity &&
          a.full_policy == b.full_policy && a.block_timeout == b.block_timeout &&
          a.max_payload_bytes == b.max_payload_bytes && a.max_key_bytes == b.max_key_bytes &&
-         a.durability == b.durability && a.default_ack == b.default_ack;
+         a.durability == b.durability && a.default_ack == b.default_ack &&
+         a.retention_age == b.retention_age && a.retention_bytes == b.retention_bytes &&
+         a.retention_events == b.retention_events && a.quota_bytes == b.quota_bytes;
+}
+
+// First offset in a memory partition whose event time is >= time_us. The
+// partition may be written concurrently; only published slots are read.
+Offset memory_offset_for_time(const PartitionLog& log, std::int64_t time_us) {
+  const Offset end = log.end();
+  for (Offset o = log.head(); o < end; ++o) {
+    if (!log.readable(o, 1)) return o;
+    std::int64_t t;
+    std::memcpy(&t, log.record(o), sizeof t);
+    if (t >= time_us) return o;
+  }
+  return end;
 }
 
 Status check_subscribe_options(const SubscribeOptions& o) {
@@ -70,6 +92,9 @@ Status check_subscribe_options(const SubscribeOptions& o) {
         "SubscribeOptions::retry_backoff must be >= 0 and <= retry_backoff_max");
   if (o.start_from != StartFrom::kEarliest && o.start_from != StartFrom::kLatest)
     return Status::invalid_argument("SubscribeOptions::start_from is not a StartFrom value");
+  if (o.on_retention_gap != RetentionGapPolicy::kJumpToEarliest &&
+      o.on_retention_gap != RetentionGapPolicy::kStop)
+    return Status::invalid_argument("SubscribeOptions::on_retention_gap is not a RetentionGapPolicy value");
   return Status::ok();
 }
 }  // namespace
@@ -179,6 +204,60 @@ class BusCore {
     remembered_[std::string(name)] = {g->topic()->name(), g->offsets()};
     g->topic()->release_group_slot(g->bell_slot());
     return r;
+  }
+
+  Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
+              std::optional<std::uint32_t> partition) {
+    if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::not_found("topic '" + std::string(topic) + "' not found");
+    if (auto g = groups_.find(group); g != groups_.end())
+      return Status::failed_precondition("group '" + std::string(group) +
+                                         "' is subscribed; unsubscribe it before seeking");
+    TopicState& t = *it->second;
+    if (partition && *partition >= t.partitions())
+      return Status::invalid_argument("partition " + std::to_string(*partition) +
+                                      " out of range: topic '" + t.name() + "' has " +
+                                      std::to_string(t.partitions()) + " partitions");
+    std::vector<std::pair<std::uint32_t, Offset>> moves;
+    for (std::uint32_t p = 0; p < t.partitions(); ++p) {
+      if (partition && *partition != p) continue;
+      const Offset lo = t.journaled() ? t.journal_part(p).start.load(std::memory_order_acquire)
+                                      : t.log(p).head();
+      const Offset hi = t.journaled() ? t.journal_part(p).committed.load(std::memory_order_acquire)
+                                      : t.log(p).end();
+      Offset target = lo;
+      switch (to.kind) {
+        case SeekTo::Kind::kEarliest: target = lo; break;
+        case SeekTo::Kind::kLatest: target = hi; break;
+        case SeekTo::Kind::kOffset:
+          if (to.offset < lo || to.offset > hi)
+            return Status::invalid_argument("offset " + std::to_string(to.offset) +
+                                            " is outside partition " + std::to_string(p) +
+                                            " of topic '" + t.name() + "': valid " +
+                                            std::to_string(lo) + ".." + std::to_string(hi));
+          target = to.offset;
+          break;
+        case SeekTo::Kind::kTime: {
+          if (t.journaled()) {
+            auto r = journal_->offset_for_time(t, p, to.time_us);
+            if (!r) return r.status();
+            target = *r;
+          } else {
+            target = memory_offset_for_time(t.log(p), to.time_us);
+          }
+          break;
+        }
+        default: return Status::invalid_argument("SeekTo::kind is not a SeekTo::Kind value");
+      }
+      moves.emplace_back(p, target);
+    }
+    if (t.journaled()) return journal_->store_offsets(std::string(group), t.name(), moves);
+    auto& rem = remembered_[std::string(group)];
+    if (rem.first != t.name()) rem = {t.name(), std::vector<Offset>(t.partitions(), kUnsetOffset)};
+    for (const auto& [p, off] : moves) rem.second[p] = off;
+    return Status::ok();
   }
 
   Result<GroupStatus> describe_group(std::string_view name) const {
@@ -366,6 +445,11 @@ Status Bus::subscribe(std::string_view topic, const SubscribeOptions& options,
 
 Result<CloseReport> Bus::unsubscribe(std::string_view group, const CloseOptions& options) {
   return core_->unsubscribe(group, options);
+}
+
+Status Bus::seek(std::string_view group, std::string_view topic, const SeekTo& to,
+                 std::optional<std::uint32_t> partition) {
+  return core_->seek(group, topic, to, partition);
 }
 
 Result<GroupStatus> Bus::describe_group(std::string_view group) const {

@@ -67,11 +67,13 @@ TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
       jparts_.push_back(std::make_unique<JournalPart>());
 }
 
-void TopicState::attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end) {
+void TopicState::attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end,
+                                          std::uint64_t bytes) {
   logs_[p] = std::make_unique<PartitionLog>(logs_[p]->capacity(), end);
   JournalPart& jp = *jparts_[p];
   jp.dbi = dbi;
-  jp.start = start;
+  jp.start.store(start, std::memory_order_release);
+  jp.bytes.store(bytes, std::memory_order_release);
   jp.committed.store(end, std::memory_order_release);
   logs_[p]->add_reader(&jp.writer, end);
 }
@@ -108,6 +110,35 @@ Status TopicState::wait_committed(std::uint32_t p, Offset off,
   }
 }
 
+std::uint64_t TopicState::stored_bytes() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& jp : jparts_) total += jp->bytes.load(std::memory_order_acquire);
+  return total;
+}
+
+Status TopicState::check_quota(const PublishOptions& o) const {
+  if (options_.quota_bytes == 0 || stored_bytes() < options_.quota_bytes) return Status::ok();
+  auto over = [&] {
+    return "topic '" + name_ + "' holds " + std::to_string(stored_bytes()) +
+           " bytes in the journal, at its quota_bytes of " + std::to_string(options_.quota_bytes);
+  };
+  if (options_.full_policy == FullPolicy::kReject)
+    return Status::resource_exhausted(over() + "; full_policy is reject");
+  const auto timeout = timeout_of(o);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (stored_bytes() >= options_.quota_bytes) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return Status::deadline_exceeded(over() + " for " + std::to_string(timeout.count()) + " ms");
+    // Retention frees space in the writer, which rings the commit bell.
+    const std::uint32_t epoch = commit_bell_.prepare();
+    if (stored_bytes() >= options_.quota_bytes)
+      commit_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(50)));
+    commit_bell_.finish();
+  }
+  return Status::ok();
+}
+
 Result<Ack> TopicState::ack_level(const PublishOptions& o) const {
   if (!journaled()) {
     if (o.ack && *o.ack != Ack::kNone)
@@ -123,6 +154,7 @@ Result<Ack> TopicState::ack_level(const PublishOptions& o) const {
     Status e = bus_->journal_error();
     if (!e) return Status::resource_exhausted("journal cannot commit: " + e.to_string());
   }
+  if (Status q = check_quota(o); !q) return q;
   return a;
 }
 

@@ -51,7 +51,10 @@ class TopicState {
   // Journal state of one partition of a journaled topic.
   struct JournalPart {
     unsigned dbi = 0;  // LMDB MDB_dbi of the partition's log
-    Offset start = 0;  // first offset still stored
+    // First offset still stored, and the bytes stored: written by the
+    // journal writer (appends, retention) with release, read with acquire.
+    std::atomic<Offset> start{0};
+    std::atomic<std::uint64_t> bytes{0};
     // One past the last offset committed to LMDB. Written by the journal
     // writer after the commit (release); read by ack waiters and group
     // workers (acquire): what they then read from LMDB is committed.
@@ -71,12 +74,15 @@ class TopicState {
   // Journaled topics: called by the journal once per partition before the
   // topic is used; the ring restarts at `end`, and the writer becomes a
   // reader of it.
-  void attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end);
+  void attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end,
+                                std::uint64_t bytes);
   void set_writer_bell(Doorbell* bell) noexcept { writer_bell_ = bell; }
   JournalPart& journal_part(std::uint32_t p) noexcept { return *jparts_[p]; }
   const JournalPart& journal_part(std::uint32_t p) const noexcept { return *jparts_[p]; }
   // After a commit: wakes ack waiters and the groups reading the journal.
   void notify_committed() noexcept;
+  // Journal bytes of all partitions (committed). Thread-safe.
+  std::uint64_t stored_bytes() const noexcept;
   // Waits until offset `off` of partition `p` is committed, up to `timeout`.
   Status wait_committed(std::uint32_t p, Offset off, std::chrono::milliseconds timeout) const;
 
@@ -101,6 +107,7 @@ class TopicState {
   Result<std::uint32_t> route(const Event& e, const PublishOptions& o) const;
   Status claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o, Offset& first);
   Result<Ack> ack_level(const PublishOptions& o) const;
+  Status check_quota(const PublishOptions& o) const;
   std::chrono::milliseconds timeout_of(const PublishOptions& o) const noexcept {
     return o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
   }
@@ -127,6 +134,9 @@ class TopicState {
   Doorbell* writer_bell_ = nullptr;  // the journal writer's; set before use
   mutable Doorbell commit_bell_;     // ack waiters sleep here
 };
+
+// A group offset that was never set (start per SubscribeOptions::start_from).
+constexpr Offset kUnsetOffset = ~Offset{0} - 1;
 
 // Validates a topic or group name (Kafka's rules). Returns the reason, or
 // empty if valid.

@@ -340,3 +340,171 @@ TEST_F(JournalTest, ManyProducersManyGroupsAtLeastOnceAcrossRestart) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST_F(JournalTest, SeekEarliestLatestOffsetTime) {
+  auto bus = open(opts());
+  ASSERT_TRUE(bus->create_topic("t", journaled()));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(bus->publish("t", {.payload = std::to_string(i), .time_us = 1000 * (i + 1)}));
+  EXPECT_EQ(consume(*bus, "t", "g", 10).size(), 10u);
+
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(7)));
+  EXPECT_EQ(consume(*bus, "t", "g", 3), (std::vector<std::string>{"7", "8", "9"}));
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_time(4500)));  // first event at or after 4.5 ms
+  EXPECT_EQ(consume(*bus, "t", "g", 6), (std::vector<std::string>{"4", "5", "6", "7", "8", "9"}));
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::earliest(), 0));
+  EXPECT_EQ(consume(*bus, "t", "g", 10).size(), 10u);
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::latest()));
+  ASSERT_TRUE(bus->publish("t", {.payload = "new"}));
+  EXPECT_EQ(consume(*bus, "t", "g", 1), std::vector<std::string>{"new"});
+  ASSERT_TRUE(bus->seek("fresh", "t", SeekTo::to_time(1LL << 60)));  // past every event: the end
+  ASSERT_TRUE(bus->publish("t", {.payload = "newer"}));
+  EXPECT_EQ(consume(*bus, "t", "fresh", 1), std::vector<std::string>{"newer"});
+
+  // Seeks persist across a restart.
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(9)));
+  ASSERT_TRUE(bus->close());
+  bus.reset();
+  bus = open(opts());
+  EXPECT_EQ(consume(*bus, "t", "g", 3), (std::vector<std::string>{"9", "new", "newer"}));
+}
+
+TEST_F(JournalTest, SeekBadInputs) {
+  auto bus = open(opts());
+  ASSERT_TRUE(bus->create_topic("t", journaled(2)));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}, {.partition = 0}));
+  EXPECT_EQ(bus->seek("g", "nope", SeekTo::earliest()).code(), Code::kNotFound);
+  EXPECT_EQ(bus->seek("bad name", "t", SeekTo::earliest()).code(), Code::kInvalidArgument);
+  Status s = bus->seek("g", "t", SeekTo::to_offset(5), 0);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("valid 0..1"), std::string::npos) << s.message();
+  EXPECT_EQ(bus->seek("g", "t", SeekTo::earliest(), 2).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(bus->subscribe("t", {.group = "live"}, [](const Message&) { return Outcome::done(); }));
+  s = bus->seek("live", "t", SeekTo::earliest());
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_NE(s.message().find("unsubscribe"), std::string::npos);
+}
+
+TEST(MemorySeek, OffsetsApplyAtNextSubscribe) {
+  auto bus = testing::open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->publish("t", {.payload = std::to_string(i)}));
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(3)));
+  std::mutex mu;
+  std::vector<std::string> got;
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    got.emplace_back(m.payload());
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->close());
+  EXPECT_EQ(got, (std::vector<std::string>{"3", "4"}));
+}
+
+TEST_F(JournalTest, RetentionByEventsAndGapPolicies) {
+  auto bus = open(opts());
+  TopicOptions to = journaled();
+  to.retention_events = 100;
+  ASSERT_TRUE(bus->create_topic("t", to));
+  ASSERT_TRUE(bus->seek("old", "t", SeekTo::earliest()));     // both stand at 0
+  ASSERT_TRUE(bus->seek("strict", "t", SeekTo::earliest()));
+  std::vector<Event> batch(50, Event{.payload = "e"});
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);  // 10 commits of 50
+  // Retention keeps at least 100 events, deleting whole batches: start 400.
+  ASSERT_TRUE(eventually([&] { return bus->seek("probe", "t", SeekTo::to_offset(399)).code() == Code::kInvalidArgument; }));
+  EXPECT_TRUE(bus->seek("probe", "t", SeekTo::to_offset(400)));
+
+  std::mutex mu;
+  std::vector<std::pair<FailureKind, std::string>> reports;
+  std::atomic<int> handled{0};
+  auto on_failure = [&](const FailureReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    reports.emplace_back(r.kind, std::string(r.reason));
+  };
+  SubscribeOptions jump{.group = "old"};
+  jump.on_failure = on_failure;
+  ASSERT_TRUE(bus->subscribe("t", jump, [&](const Message& m) {
+    EXPECT_GE(m.offset(), 400u);
+    ++handled;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(eventually([&] { return handled.load() == 100; }));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].first, FailureKind::kRetentionGap);
+    EXPECT_NE(reports[0].second.find("retention deleted offsets 0..399"), std::string::npos) << reports[0].second;
+  }
+  SubscribeOptions stop{.group = "strict"};
+  stop.on_failure = on_failure;
+  stop.on_retention_gap = RetentionGapPolicy::kStop;
+  ASSERT_TRUE(bus->subscribe("t", stop, [&](const Message&) { return Outcome::done(); }));
+  ASSERT_TRUE(eventually([&] {
+    auto st = bus->describe_group("strict");
+    return st && st->partitions[0].stopped;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(reports.size(), 2u);
+}
+
+TEST_F(JournalTest, RetentionByBytesAndAge) {
+  auto bus = open(opts());
+  TopicOptions by_bytes = journaled();
+  by_bytes.retention_bytes = 20000;
+  ASSERT_TRUE(bus->create_topic("bytes", by_bytes));
+  TopicOptions by_age = journaled();
+  by_age.retention_age = std::chrono::seconds(60);
+  ASSERT_TRUE(bus->create_topic("age", by_age));
+  const std::string payload(1000, 'b');
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(bus->publish("bytes", {.payload = payload}));
+    // Old events (an hour ago) and then fresh ones.
+    const std::int64_t t = i < 50 ? 1000000 : 0;
+    ASSERT_TRUE(bus->publish("age", {.payload = "a", .time_us = t}));
+  }
+  ASSERT_TRUE(eventually([&] { return bus->seek("p", "bytes", SeekTo::to_offset(70)).code() == Code::kInvalidArgument; }));
+  ASSERT_TRUE(eventually([&] { return bus->seek("p", "age", SeekTo::to_offset(49)).code() == Code::kInvalidArgument; }));
+  EXPECT_TRUE(bus->seek("p", "age", SeekTo::to_offset(50)));  // fresh events stay
+  EXPECT_TRUE(bus->seek("p", "bytes", SeekTo::to_offset(85)));  // >= 20000 bytes stay
+}
+
+TEST_F(JournalTest, QuotaRejectsOrBlocks) {
+  auto bus = open(opts());
+  TopicOptions reject = journaled();
+  reject.full_policy = FullPolicy::kReject;
+  reject.quota_bytes = 10000;
+  ASSERT_TRUE(bus->create_topic("r", reject));
+  const std::string payload(1000, 'q');
+  Status last;
+  int ok = 0;
+  for (int i = 0; i < 50 && last.is_ok(); ++i) {
+    auto r = bus->publish("r", {.payload = payload});
+    if (r) ++ok; else last = r.status();
+  }
+  EXPECT_EQ(last.code(), Code::kResourceExhausted);
+  EXPECT_NE(last.message().find("quota_bytes"), std::string::npos) << last.message();
+  EXPECT_GE(ok, 9);
+
+  TopicOptions block = journaled();
+  block.block_timeout = std::chrono::milliseconds(100);
+  block.quota_bytes = 10000;
+  ASSERT_TRUE(bus->create_topic("b", block));
+  for (int i = 0; i < 50 && last.code() != Code::kDeadlineExceeded; ++i) {
+    auto r = bus->publish("b", {.payload = payload});
+    if (!r) last = r.status();
+  }
+  EXPECT_EQ(last.code(), Code::kDeadlineExceeded);
+
+  // With retention freeing space, a blocked publisher goes on.
+  TopicOptions flowing = journaled();
+  flowing.quota_bytes = 30000;
+  flowing.retention_bytes = 5000;
+  ASSERT_TRUE(bus->create_topic("f", flowing));
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(bus->publish("f", {.payload = payload})) << i;
+}
+
+}  // namespace
+}  // namespace weir

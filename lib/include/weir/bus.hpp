@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -163,6 +164,16 @@ class Bus {
   // no such group. Must not be called from the group's own handler.
   // Thread-safe.
   Result<CloseReport> unsubscribe(std::string_view group, const CloseOptions& options = {});
+
+  // Moves group `group`'s offsets on `topic` (one partition, or all when
+  // `partition` is empty) to the earliest or latest retained event, an
+  // offset, or the first event at or after a time. The group must not be
+  // subscribed (kFailedPrecondition otherwise: unsubscribe it first). On a
+  // journaled topic the new offsets are persisted at once. Errors:
+  // kNotFound (topic), kInvalidArgument (partition or offset out of range,
+  // naming the valid range). Thread-safe.
+  Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
+              std::optional<std::uint32_t> partition = std::nullopt);
 
   // Offsets and lag of a group per partition. Thread-safe.
   Result<GroupStatus> describe_group(std::string_view group) const;

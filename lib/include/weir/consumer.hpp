@@ -72,8 +72,22 @@ using Handler = std::function<Outcome(const Message&)>;
 // partition, in offset order. Same threading and exception rules as Handler.
 using BatchHandler = std::function<BatchOutcome(std::span<const Message>)>;
 
-// Reported to SubscribeOptions-level on_failure when a handler fails an event
-// permanently. Views are valid during the callback only.
+// Why a group's partition could not go on normally.
+enum class FailureKind : std::uint8_t {
+  // The handler returned Outcome::fail(reason). The partition stops there.
+  kHandler = 0,
+  // A stored record failed validation (checksum, framing). The partition
+  // stops there; `reason` names topic, partition and offset.
+  kCorruptRecord = 1,
+  // Retention deleted events this group had not handled: `offset` is where
+  // the group stood, `reason` says what was lost. With
+  // RetentionGapPolicy::kJumpToEarliest the group goes on from the earliest
+  // retained event; with kStop the partition stops.
+  kRetentionGap = 2,
+};
+
+// Reported to SubscribeOptions::on_failure. Views are valid during the
+// callback only.
 struct FailureReport {
   std::string_view group;
   std::string_view topic;
@@ -81,6 +95,7 @@ struct FailureReport {
   Offset offset;
   std::uint32_t attempt;
   std::string_view reason;
+  FailureKind kind = FailureKind::kHandler;
 };
 using FailureCallback = std::function<void(const FailureReport&)>;
 

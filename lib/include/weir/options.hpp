@@ -16,6 +16,7 @@
 #include <string>
 
 #include "weir/consumer.hpp"
+#include "weir/event.hpp"
 
 namespace weir {
 
@@ -137,6 +138,23 @@ struct TopicOptions {
   // Ack level of publishes that do not name one (journaled topics; memory
   // topics always ack at kNone). Default kJournal.
   Ack default_ack = Ack::kJournal;
+
+  // --- journaled topics: retention and quota -------------------------------
+  // Retention deletes a partition's oldest record batches (whole group
+  // commits) while any limit is exceeded; the journal writer does it in
+  // small steps between commits, so producers do not stall. 0 = no limit.
+  // Defaults: no limits. A group that had not handled deleted events is told
+  // (FailureKind::kRetentionGap) and follows its RetentionGapPolicy.
+  std::chrono::seconds retention_age{0};  // by event time of a batch's newest event
+  std::uint64_t retention_bytes = 0;      // per partition, stored bytes
+  std::uint64_t retention_events = 0;     // per partition
+
+  // Most bytes the topic may hold in the journal (all partitions). When
+  // reached, publishes follow `full_policy`: kReject fails at once with
+  // kResourceExhausted, kBlock waits (up to block_timeout) for retention to
+  // free space. 0 (default): no quota. Checked at publish against committed
+  // bytes, so it may be overshot by what is in flight.
+  std::uint64_t quota_bytes = 0;
 };
 
 // Options for one publish call.
@@ -160,6 +178,25 @@ struct PublishOptions {
 enum class StartFrom : std::uint8_t {
   kEarliest = 0,  // the oldest event the partition still holds
   kLatest = 1,    // only events published after the subscription
+};
+
+// What a group does when retention deleted events it had not handled.
+enum class RetentionGapPolicy : std::uint8_t {
+  kJumpToEarliest = 0,  // report it, then go on from the earliest retained event
+  kStop = 1,            // report it and stop the partition for this group
+};
+
+// Where Bus::seek moves a group.
+struct SeekTo {
+  enum class Kind : std::uint8_t { kEarliest, kLatest, kOffset, kTime };
+  Kind kind = Kind::kEarliest;
+  Offset offset = 0;        // kOffset
+  std::int64_t time_us = 0;  // kTime: first event whose time is >= this
+
+  static SeekTo earliest() { return {Kind::kEarliest}; }
+  static SeekTo latest() { return {Kind::kLatest}; }
+  static SeekTo to_offset(Offset o) { return {Kind::kOffset, o}; }
+  static SeekTo to_time(std::int64_t us) { return {Kind::kTime, 0, us}; }
 };
 
 // What Bus::close (or unsubscribe) does with events not yet handled.
@@ -196,9 +233,14 @@ struct SubscribeOptions {
   std::chrono::milliseconds retry_backoff{10};
   std::chrono::milliseconds retry_backoff_max{1000};
 
-  // Called (on the worker thread) when the handler fails an event
-  // permanently. Default: none; the stop is still visible in describe_group.
+  // Called (on the worker thread) when a partition cannot go on normally:
+  // the handler failed an event permanently, a stored record is corrupt, or
+  // retention deleted events before the group handled them (FailureKind).
+  // Default: none; stops are still visible in describe_group.
   FailureCallback on_failure;
+
+  // Journaled topics. Default kJumpToEarliest.
+  RetentionGapPolicy on_retention_gap = RetentionGapPolicy::kJumpToEarliest;
 
   // --- affects performance -------------------------------------------------
   // Most events handed to the handler at once (batch handler) or handled

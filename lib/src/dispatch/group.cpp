@@ -75,11 +75,16 @@ bool Group::has_events(const PartitionState& ps, bool seq_cst) const noexcept {
 void Group::start(const std::vector<Offset>& resume) {
   for (auto& ps : parts_) {
     Offset start = options_.start_from == StartFrom::kLatest ? ~Offset{0} : 0;
-    if (resume.size() == parts_.size()) start = resume[ps->index];
+    if (resume.size() == parts_.size() && resume[ps->index] != kUnsetOffset) start = resume[ps->index];
     if (journal_) {
+      // A stored offset below the retained start is kept: the first read
+      // reports the retention gap to the group.
       const auto& jp = topic_->journal_part(ps->index);
       const Offset committed = jp.committed.load(std::memory_order_acquire);
-      ps->cursor.next.store(std::clamp(start, jp.start, committed), std::memory_order_release);
+      const Offset lo = resume.empty() || resume[ps->index] == kUnsetOffset
+                            ? jp.start.load(std::memory_order_acquire)
+                            : 0;
+      ps->cursor.next.store(std::clamp(start, lo, committed), std::memory_order_release);
       ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
     } else {
       ps->log->add_reader(&ps->cursor, start);
@@ -188,7 +193,19 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     // Copy the batch out of a short read transaction: handlers then run
     // with no LMDB transaction open, however slow they are.
     if (Status s = journal_->read(*topic_, ps.index, c, options_.max_batch, rb); !s) {
-      stop_partition(ps, c, ps.attempt, s.to_string());
+      if (s.code() != Code::kNotFound) {
+        stop_partition(ps, c, ps.attempt, s.to_string(), FailureKind::kCorruptRecord);
+        return 1;
+      }
+      // Retention deleted events this group had not handled.
+      if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
+        stop_partition(ps, c, ps.attempt, s.message(), FailureKind::kRetentionGap);
+        return 1;
+      }
+      report(ps, c, ps.attempt, s.message(), FailureKind::kRetentionGap);
+      const Offset start = topic_->journal_part(ps.index).start.load(std::memory_order_acquire);
+      ps.attempt = 1;
+      ps.cursor.next.store(std::max(start, c), std::memory_order_release);
       return 1;
     }
     n = static_cast<std::uint32_t>(rb.recs.size());
@@ -254,10 +271,15 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
 }
 
 void Group::stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt,
-                           std::string_view reason) {
+                           std::string_view reason, FailureKind kind) {
   ps.stopped.store(true, std::memory_order_relaxed);
+  report(ps, at, attempt, reason, kind);
+}
+
+void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
+                   std::string_view reason, FailureKind kind) const {
   if (!options_.on_failure) return;
-  FailureReport r{options_.group, topic_->name(), ps.index, at, attempt, reason};
+  FailureReport r{options_.group, topic_->name(), ps.index, at, attempt, reason, kind};
   try {
     options_.on_failure(r);
   } catch (...) {
@@ -287,7 +309,7 @@ bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
     }
     case Outcome::Kind::kFail:
     default:
-      stop_partition(ps, m.offset(), m.attempt(), o.reason());
+      stop_partition(ps, m.offset(), m.attempt(), o.reason(), FailureKind::kHandler);
       return false;
   }
 }

@@ -92,7 +92,10 @@ class Group final : public OffsetSource {
   std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb);
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
-  void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason);
+  void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,
+                      FailureKind kind);
+  void report(const PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,
+              FailureKind kind) const;
   // Applies a verdict on the event at `offset`; true if the cursor may pass.
   bool apply(PartitionState& ps, const Message& m, const Outcome& o);
   bool partition_finished(const PartitionState& ps, int mode) const;

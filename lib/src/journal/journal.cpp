@@ -21,6 +21,7 @@ constexpr std::string_view kFormat = "weir-journal";
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kMaxTxnBytes = 64u << 20;
 constexpr auto kStalledRetry = std::chrono::milliseconds(100);
+constexpr auto kRetentionInterval = std::chrono::milliseconds(100);
 
 // TopicOptions as stored in weir.meta (host byte order, fixed layout).
 struct StoredTopic {
@@ -33,6 +34,10 @@ struct StoredTopic {
   std::uint32_t max_key_bytes;
   std::uint32_t durability;
   std::uint32_t default_ack;
+  std::int64_t retention_age_s;
+  std::uint64_t retention_bytes;
+  std::uint64_t retention_events;
+  std::uint64_t quota_bytes;
 };
 
 std::string topic_meta_key(std::string_view name) { return "topic/" + std::string(name); }
@@ -191,6 +196,10 @@ std::vector<std::pair<std::string, TopicOptions>> Journal::stored_topics() const
     o.max_key_bytes = st.max_key_bytes;
     o.durability = static_cast<Durability>(st.durability);
     o.default_ack = static_cast<Ack>(st.default_ack);
+    o.retention_age = std::chrono::seconds(st.retention_age_s);
+    o.retention_bytes = st.retention_bytes;
+    o.retention_events = st.retention_events;
+    o.quota_bytes = st.quota_bytes;
     out.emplace_back(std::string(key.substr(6)), o);
   }
   mdb_cursor_close(cur);
@@ -205,7 +214,8 @@ Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
     if (Status s = txn.begin(env_, 0); !s) return s;
     StoredTopic st{1, o.partitions, o.capacity, static_cast<std::uint32_t>(o.full_policy),
                    o.block_timeout.count(), o.max_payload_bytes, o.max_key_bytes,
-                   static_cast<std::uint32_t>(o.durability), static_cast<std::uint32_t>(o.default_ack)};
+                   static_cast<std::uint32_t>(o.durability), static_cast<std::uint32_t>(o.default_ack),
+                   o.retention_age.count(), o.retention_bytes, o.retention_events, o.quota_bytes};
     const std::string mk = topic_meta_key(topic->name());
     MDB_val k = as_val(mk), v{sizeof st, &st};
     int rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
@@ -230,10 +240,14 @@ Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
         end = get_be64(static_cast<const char*>(ck.mv_data)) + h.count;
       }
       Offset start = end;
-      if (mdb_cursor_get(cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8)
+      std::uint64_t bytes = 0;
+      if (mdb_cursor_get(cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8) {
         start = get_be64(static_cast<const char*>(ck.mv_data));
+        do bytes += cv.mv_size;
+        while (mdb_cursor_get(cur, &ck, &cv, MDB_NEXT) == 0);
+      }
       mdb_cursor_close(cur);
-      topic->attach_journal_partition(p, dbi, start, end);
+      topic->attach_journal_partition(p, dbi, start, end, bytes);
     }
     if (Status s = txn.commit(); !s) return s;
   }
@@ -247,7 +261,7 @@ Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, cons
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
-  std::vector<Offset> out(partitions, 0);
+  std::vector<Offset> out(partitions, kUnsetOffset);
   bool any = false;
   for (std::uint32_t p = 0; p < partitions; ++p) {
     const std::string key = offsets_key(group, topic, p);
@@ -411,6 +425,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
 
   for (const Work& w : work) {
     TopicState::JournalPart& jp = w.topic->journal_part(w.partition);
+    jp.bytes.fetch_add(w.bytes, std::memory_order_acq_rel);
     jp.committed.store(w.from + w.n, std::memory_order_release);
     jp.writer.next.store(w.from + w.n, std::memory_order_release);
     w.topic->log(w.partition).reader_advanced();
@@ -442,6 +457,7 @@ std::size_t Journal::TEST_map_size() const {
 }
 
 void Journal::writer_main() {
+  auto next_retention = std::chrono::steady_clock::now();
   while (true) {
     const bool stopping = stop_.load(std::memory_order_acquire);
     auto r = commit_once(stopping);
@@ -461,6 +477,14 @@ void Journal::writer_main() {
     commit_cv_.notify_all();
     if (*r > 0) continue;  // more may be waiting
     if (stopping) break;
+    if (std::chrono::steady_clock::now() >= next_retention) {
+      auto cut = enforce_retention();
+      if (!cut) bus_->set_journal_error(cut.status());
+      // Keep going soon while there is more to delete.
+      next_retention = std::chrono::steady_clock::now() +
+                       (cut && *cut > 0 ? std::chrono::milliseconds(0) : kRetentionInterval);
+      if (cut && *cut > 0) continue;
+    }
     const std::uint32_t e = bell_.prepare();
     bool work = false;
     {
@@ -490,6 +514,126 @@ void Journal::stop() {
   if (writer_.joinable()) writer_.join();
 }
 
+Result<std::size_t> Journal::enforce_retention() {
+  std::vector<std::shared_ptr<TopicState>> topics;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    topics = topics_;
+  }
+  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  struct Cut {
+    TopicState* topic;
+    std::uint32_t partition;
+    Offset new_start;
+    std::uint64_t freed;
+  };
+  std::vector<Cut> cuts;
+  std::size_t deleted = 0;
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  for (const auto& t : topics) {
+    const TopicOptions& o = t->options();
+    if (!o.retention_age.count() && !o.retention_bytes && !o.retention_events) continue;
+    const std::int64_t min_time = now_us - std::chrono::duration_cast<std::chrono::microseconds>(o.retention_age).count();
+    for (std::uint32_t p = 0; p < t->partitions(); ++p) {
+      TopicState::JournalPart& jp = t->journal_part(p);
+      std::uint64_t bytes = jp.bytes.load(std::memory_order_acquire);
+      const Offset end = jp.committed.load(std::memory_order_acquire);
+      Offset start = jp.start.load(std::memory_order_acquire);
+      const std::uint64_t bytes_before = bytes;
+      MDB_cursor* cur = nullptr;
+      if (int rc = mdb_cursor_open(txn.get(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+      MDB_val k, v;
+      // At most 256 batches per partition per pass keeps each pass short.
+      for (int n = 0; n < 256 && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0; ++n) {
+        if (v.mv_size < sizeof(BatchHeader)) break;
+        BatchHeader h;
+        std::memcpy(&h, v.mv_data, sizeof h);
+        const Offset next_start = h.base_offset + h.count;
+        if (next_start >= end) break;  // never delete the newest batch
+        // Keep at least the limit: delete a batch only if what remains
+        // still meets it (as Kafka deletes whole segments).
+        const bool too_old = o.retention_age.count() && h.max_time_us < min_time;
+        const bool too_big = o.retention_bytes && bytes - v.mv_size >= o.retention_bytes;
+        const bool too_many = o.retention_events && end - next_start >= o.retention_events;
+        if (!too_old && !too_big && !too_many) break;
+        bytes -= v.mv_size;
+        if (int rc = mdb_cursor_del(cur, 0)) {
+          mdb_cursor_close(cur);
+          return lmdb_status(rc, "retention delete");
+        }
+        start = next_start;
+        ++deleted;
+      }
+      mdb_cursor_close(cur);
+      if (bytes != bytes_before) cuts.push_back({t.get(), p, start, bytes_before - bytes});
+    }
+  }
+  if (cuts.empty()) return std::size_t{0};
+  if (Status s = txn.commit(); !s) return s;
+  for (const Cut& c : cuts) {
+    TopicState::JournalPart& jp = c.topic->journal_part(c.partition);
+    jp.start.store(c.new_start, std::memory_order_release);
+    jp.bytes.fetch_sub(c.freed, std::memory_order_acq_rel);
+    c.topic->notify_committed();  // quota waiters
+  }
+  return deleted;
+}
+
+Result<Offset> Journal::offset_for_time(const TopicState& topic, std::uint32_t partition,
+                                        std::int64_t time_us) const {
+  const TopicState::JournalPart& jp = topic.journal_part(partition);
+  const Offset end = jp.committed.load(std::memory_order_acquire);
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+  MDB_val k, v;
+  Offset found = end;
+  bool done = false;
+  Status status;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !done;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    BatchHeader h;
+    if (v.mv_size < sizeof h) break;
+    std::memcpy(&h, v.mv_data, sizeof h);
+    if (h.max_time_us < time_us) continue;  // nothing in this batch is late enough
+    status = scan_batch(as_view(v), topic.name(), partition, h.base_offset, h.base_offset,
+                        [&](Offset off, std::string_view rec) {
+                          std::int64_t t;
+                          std::memcpy(&t, rec.data(), sizeof t);
+                          if (t < time_us) return true;
+                          found = off;
+                          done = true;
+                          return false;
+                        });
+    if (!status) break;
+  }
+  mdb_cursor_close(cur);
+  if (!status) return status;
+  return found;
+}
+
+Status Journal::store_offsets(const std::string& group, const std::string& topic,
+                              const std::vector<std::pair<std::uint32_t, Offset>>& offsets) {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  for (const auto& [p, off] : offsets) {
+    const std::string key = offsets_key(group, topic, p);
+    char be[8];
+    put_be64(be, off);
+    MDB_val k = as_val(key), v{8, be};
+    if (int rc = mdb_put(txn.get(), offsets_dbi_, &k, &v, 0))
+      return lmdb_status(rc, "store offsets of group '" + group + "'");
+  }
+  return txn.commit();
+}
+
 Status Journal::read(const TopicState& topic, std::uint32_t partition, Offset from, std::uint32_t max,
                      ReadBatch& out) const {
   out.clear();
@@ -506,6 +650,16 @@ Status Journal::read(const TopicState& topic, std::uint32_t partition, Offset fr
   char key[8];
   put_be64(key, from);
   MDB_val k{8, key}, v;
+  // Below the first stored batch: retention deleted it.
+  MDB_val fk, fv;
+  if (mdb_cursor_get(cur, &fk, &fv, MDB_FIRST) == 0 && fk.mv_size == 8 &&
+      get_be64(static_cast<const char*>(fk.mv_data)) > from) {
+    const Offset first = get_be64(static_cast<const char*>(fk.mv_data));
+    mdb_cursor_close(cur);
+    return Status::not_found("retention deleted offsets " + std::to_string(from) + ".." +
+                             std::to_string(first - 1) + " of topic '" + topic.name() +
+                             "' partition " + std::to_string(partition));
+  }
   // The batch holding `from` has the greatest base offset <= from.
   int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   if (rc == MDB_NOTFOUND) {

@@ -95,9 +95,18 @@ class Journal {
   void nudge() noexcept { bell_.ring(); }
 
   // Reads up to `max` records of `partition` from `from` (below the committed
-  // watermark) into `out`. kDataLoss names the bad record's location.
+  // watermark) into `out`. kDataLoss names the bad record's location;
+  // kNotFound means retention deleted `from` (the message gives the range).
   Status read(const TopicState& topic, std::uint32_t partition, Offset from, std::uint32_t max,
               ReadBatch& out) const;
+
+  // First offset of `partition` whose event time is >= time_us (the end if
+  // none). Thread-safe.
+  Result<Offset> offset_for_time(const TopicState& topic, std::uint32_t partition,
+                                 std::int64_t time_us) const;
+  // Persists offsets of a group that is not running (seek). Thread-safe.
+  Status store_offsets(const std::string& group, const std::string& topic,
+                       const std::vector<std::pair<std::uint32_t, Offset>>& offsets);
 
   // Writes everything handed in so far and stops the writer. Idempotent.
   void stop();
@@ -117,6 +126,8 @@ class Journal {
   // One group commit; returns events committed, or an error.
   Result<std::size_t> commit_once(bool final_pass);
   Status grow_map(std::size_t needed_hint);
+  // Deletes batches past the topics' retention limits; returns how many.
+  Result<std::size_t> enforce_retention();
   Status persist_offsets(MDB_txn* txn);
 
   const Options options_;
