@@ -1,0 +1,315 @@
+// d1 / d1-2p / d2: durable publishing with fsync acks and read-back with
+// durable offset commits. weir beside raw LMDB doing the same work with the
+// same commit policy: one group commit per batch of waiting events, default
+// (full) sync, at most `in_flight` events published but not acknowledged per
+// producer, one LMDB entry per event, one DBI per partition (MDB_APPEND).
+#include <concurrentqueue/concurrentqueue.h>
+#include <lmdb.h>
+
+#include <atomic>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "weir/weir.hpp"
+#include "workloads.hpp"
+
+namespace weir::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+constexpr std::uint32_t kPartitions = 8;
+constexpr std::size_t kKeyBytes = 16, kPayloadBytes = 100;
+
+std::uint64_t ns_since(Clock::time_point t) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
+}
+
+// Event i: a 16-byte key and a 100-byte payload that starts with i.
+void make_event(std::uint64_t i, char* key, char* payload) {
+  std::snprintf(key, kKeyBytes + 1, "key-%012llu", static_cast<unsigned long long>(i));
+  std::memset(payload, 'v', kPayloadBytes);
+  std::memcpy(payload, &i, 8);
+}
+
+fs::path fresh_dir(const Config& c, const char* name) {
+  fs::path d = fs::path(c.dir.empty() ? fs::temp_directory_path().string() : c.dir) / name;
+  fs::remove_all(d);
+  return d;
+}
+
+std::uint64_t expected_sum(std::uint64_t n) { return n * (n - 1) / 2; }
+
+// --- weir --------------------------------------------------------------------
+
+Result weir_d1(const Config& c, const fs::path& dir) {
+  Options o;
+  o.data_dir = dir.string();
+  auto bus = Bus::open(o);
+  if (!bus) return Result{"weir", c.workload, 0, 0, false, bus.status().to_string(), {}};
+  (void)(*bus)->create_topic("d1", {.partitions = kPartitions, .capacity = 1u << 15,
+                                    .durability = Durability::kJournaled});
+  auto topic = (*bus)->topic("d1").value();
+  const std::uint64_t per = c.events / static_cast<std::uint64_t>(c.producers);
+  struct Pending {
+    PublishReceipt r;
+    Clock::time_point t;
+  };
+  std::vector<internal::LatencyHistogram> hists(static_cast<std::size_t>(c.producers));
+  std::atomic<std::uint64_t> failures{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int p = 0; p < c.producers; ++p) {
+    threads.emplace_back([&, p] {
+      // The producer publishes with ack none and hands each receipt to its
+      // ack collector, which waits for the fsync ack in publish order.
+      auto q = std::make_unique<boost::lockfree::spsc_queue<Pending, boost::lockfree::capacity<(1 << 16)>>>();
+      std::atomic<std::uint64_t> acked{0};
+      std::thread collector([&] {
+        Pending pd;
+        for (std::uint64_t n = 0; n < per;) {
+          if (!q->pop(pd)) {
+            std::this_thread::yield();
+            continue;
+          }
+          if (!topic.wait_acked(pd.r, Ack::kFsync, std::chrono::seconds(60))) failures.fetch_add(1);
+          hists[static_cast<std::size_t>(p)].record(ns_since(pd.t));
+          acked.store(++n, std::memory_order_release);
+        }
+      });
+      char key[kKeyBytes + 1], payload[kPayloadBytes];
+      for (std::uint64_t i = 0; i < per; ++i) {
+        while (i - acked.load(std::memory_order_acquire) >= c.in_flight) std::this_thread::yield();
+        const std::uint64_t id = i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p);
+        make_event(id, key, payload);
+        const auto t = Clock::now();
+        auto r = topic.publish({.key = std::string_view(key, kKeyBytes), .payload = std::string_view(payload, kPayloadBytes)},
+                               {.ack = Ack::kNone});
+        if (!r) {
+          failures.fetch_add(1);
+          continue;
+        }
+        while (!q->push(Pending{*r, t})) std::this_thread::yield();
+      }
+      collector.join();
+    });
+  }
+  for (auto& t : threads) t.join();
+  Result res{"weir", c.workload, per * static_cast<std::uint64_t>(c.producers),
+             std::chrono::duration<double>(Clock::now() - t0).count(), failures.load() == 0, {}, {}};
+  if (!res.valid) res.note = std::to_string(failures.load()) + " publishes failed or were not acked";
+  internal::LatencyHistogram all;
+  for (auto& h : hists) all.merge(h);
+  res.latency = all;
+  (void)(*bus)->close();
+  return res;
+}
+
+Result weir_d2(const Config& c, const fs::path& dir, std::uint64_t events) {
+  Options o;
+  o.data_dir = dir.string();
+  auto bus = Bus::open(o);
+  if (!bus) return Result{"weir", "d2", 0, 0, false, bus.status().to_string(), {}};
+  std::atomic<std::uint64_t> seen{0};
+  std::atomic<std::uint64_t> sum{0};
+  const auto t0 = Clock::now();
+  // Offsets are persisted by the journal writer at least every 1,000 events
+  // a partition's worker handles (and every offset_commit_interval).
+  auto s = (*bus)->subscribe("d1", {.group = "d2", .workers = c.workers, .max_batch = 1024},
+                             [&](std::span<const Message> ms) {
+                               std::uint64_t local = 0;
+                               for (const auto& m : ms) {
+                                 std::uint64_t id;
+                                 std::memcpy(&id, m.payload().data(), 8);
+                                 local += id;
+                               }
+                               sum.fetch_add(local, std::memory_order_relaxed);
+                               seen.fetch_add(ms.size(), std::memory_order_release);
+                               return BatchOutcome::all(ms.size());
+                             });
+  if (!s) return Result{"weir", "d2", 0, 0, false, s.to_string(), {}};
+  while (seen.load(std::memory_order_acquire) < events) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  auto rep = (*bus)->unsubscribe("d2");  // persists the final offsets
+  Result res{"weir", "d2", seen.load(), std::chrono::duration<double>(Clock::now() - t0).count(), false, {}, {}};
+  res.valid = seen.load() == events && sum.load() == expected_sum(events) && rep && rep->journal_status;
+  if (!res.valid) res.note = "saw " + std::to_string(seen.load()) + " of " + std::to_string(events);
+  (void)(*bus)->close();
+  return res;
+}
+
+// --- raw LMDB ------------------------------------------------------------------
+
+struct RawEnv {
+  MDB_env* env = nullptr;
+  MDB_dbi parts[kPartitions]{};
+  MDB_dbi offsets = 0;
+  ~RawEnv() {
+    if (env) mdb_env_close(env);
+  }
+  bool open(const fs::path& dir) {
+    fs::create_directories(dir);
+    if (mdb_env_create(&env)) return false;
+    mdb_env_set_maxdbs(env, kPartitions + 2);
+    mdb_env_set_mapsize(env, std::size_t{4} << 30);
+    if (mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0600)) return false;
+    MDB_txn* txn;
+    if (mdb_txn_begin(env, nullptr, 0, &txn)) return false;
+    for (std::uint32_t p = 0; p < kPartitions; ++p)
+      mdb_dbi_open(txn, ("p" + std::to_string(p)).c_str(), MDB_CREATE, &parts[p]);
+    mdb_dbi_open(txn, "offsets", MDB_CREATE, &offsets);
+    return mdb_txn_commit(txn) == 0;
+  }
+};
+
+void be64(char* out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) { out[i] = static_cast<char>(v & 0xff); v >>= 8; }
+}
+
+Result raw_d1(const Config& c, const fs::path& dir) {
+  RawEnv raw;
+  if (!raw.open(dir)) return Result{"lmdb-raw", c.workload, 0, 0, false, "cannot open LMDB", {}};
+  struct Ev {
+    std::uint64_t id;
+    int producer;
+    Clock::time_point t;
+  };
+  moodycamel::ConcurrentQueue<Ev> q;
+  const std::uint64_t per = c.events / static_cast<std::uint64_t>(c.producers);
+  const std::uint64_t total = per * static_cast<std::uint64_t>(c.producers);
+  std::vector<std::atomic<std::uint64_t>> acked(static_cast<std::size_t>(c.producers));
+  internal::LatencyHistogram hist;
+  std::atomic<bool> ok{true};
+  std::thread writer([&] {
+    std::vector<Ev> evs(65536);
+    std::uint64_t next[kPartitions] = {};
+    char key[kKeyBytes + 1], payload[kPayloadBytes], value[kKeyBytes + kPayloadBytes], k8[8];
+    for (std::uint64_t done = 0; done < total;) {
+      const std::size_t n = q.try_dequeue_bulk(evs.begin(), evs.size());
+      if (n == 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      MDB_txn* txn;
+      if (mdb_txn_begin(raw.env, nullptr, 0, &txn)) ok = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        make_event(evs[i].id, key, payload);
+        const std::uint32_t p = weir::partition_for_key(std::string_view(key, kKeyBytes), kPartitions);
+        std::memcpy(value, key, kKeyBytes);
+        std::memcpy(value + kKeyBytes, payload, kPayloadBytes);
+        be64(k8, next[p]++);
+        MDB_val k{8, k8}, v{sizeof value, value};
+        if (mdb_put(txn, raw.parts[p], &k, &v, MDB_APPEND)) ok = false;
+      }
+      if (mdb_txn_commit(txn)) ok = false;  // default flags: synced
+      for (std::size_t i = 0; i < n; ++i) {
+        hist.record(ns_since(evs[i].t));
+        acked[static_cast<std::size_t>(evs[i].producer)].fetch_add(1, std::memory_order_release);
+      }
+      done += n;
+    }
+  });
+  const auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < c.producers; ++p) {
+    producers.emplace_back([&, p] {
+      moodycamel::ProducerToken tok(q);
+      for (std::uint64_t i = 0; i < per; ++i) {
+        while (i - acked[static_cast<std::size_t>(p)].load(std::memory_order_acquire) >= c.in_flight)
+          std::this_thread::yield();
+        q.enqueue(tok, Ev{i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p), p, Clock::now()});
+      }
+      while (acked[static_cast<std::size_t>(p)].load(std::memory_order_acquire) < per) std::this_thread::yield();
+    });
+  }
+  for (auto& t : producers) t.join();
+  writer.join();
+  Result res{"lmdb-raw", c.workload, total, std::chrono::duration<double>(Clock::now() - t0).count(), ok.load(), {}, hist};
+  if (!res.valid) res.note = "an LMDB call failed";
+  return res;
+}
+
+Result raw_d2(const fs::path& dir, std::uint64_t events) {
+  RawEnv raw;
+  if (!raw.open(dir)) return Result{"lmdb-raw", "d2", 0, 0, false, "cannot open LMDB", {}};
+  const auto t0 = Clock::now();
+  std::uint64_t seen = 0, sum = 0;
+  bool ok = true;
+  char k8[8];
+  for (std::uint32_t p = 0; p < kPartitions && ok; ++p) {
+    std::uint64_t pos = 0;
+    for (bool more = true; more && ok;) {
+      // Read up to 1,000 events in a short read transaction, then commit
+      // the offset durably, as a consumer group must.
+      MDB_txn* rtxn;
+      MDB_cursor* cur;
+      if (mdb_txn_begin(raw.env, nullptr, MDB_RDONLY, &rtxn) || mdb_cursor_open(rtxn, raw.parts[p], &cur)) {
+        ok = false;
+        break;
+      }
+      be64(k8, pos);
+      MDB_val k{8, k8}, v;
+      int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+      std::uint32_t n = 0;
+      for (; rc == 0 && n < 1000; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++n) {
+        std::uint64_t id;
+        std::memcpy(&id, static_cast<const char*>(v.mv_data) + kKeyBytes, 8);
+        sum += id;
+      }
+      more = rc == 0;
+      mdb_cursor_close(cur);
+      mdb_txn_abort(rtxn);
+      if (n == 0) break;
+      pos += n;
+      seen += n;
+      MDB_txn* wtxn;
+      if (mdb_txn_begin(raw.env, nullptr, 0, &wtxn)) {
+        ok = false;
+        break;
+      }
+      char ok8[8], pk[4] = {0, 0, 0, static_cast<char>(p)};
+      be64(ok8, pos);
+      MDB_val ok_k{4, pk}, ok_v{8, ok8};
+      if (mdb_put(wtxn, raw.offsets, &ok_k, &ok_v, 0) || mdb_txn_commit(wtxn)) ok = false;
+    }
+  }
+  Result res{"lmdb-raw", "d2", seen, std::chrono::duration<double>(Clock::now() - t0).count(), false, {}, {}};
+  res.valid = ok && seen == events && sum == expected_sum(events);
+  if (!res.valid) res.note = "saw " + std::to_string(seen) + " of " + std::to_string(events);
+  return res;
+}
+
+}  // namespace
+
+std::vector<Result> run_d1(const Config& c) {
+  std::vector<Result> out;
+  out.push_back(weir_d1(c, fresh_dir(c, "weir-d1")));
+  if (c.baselines) out.push_back(raw_d1(c, fresh_dir(c, "lmdb-d1")));
+  return out;
+}
+
+std::vector<Result> run_d2(const Config& c) {
+  // d2 reads what d1 wrote: write it first (not reported), then read back.
+  Config w = c;
+  w.workload = "d1";
+  w.producers = 1;
+  const auto wdir = fresh_dir(c, "weir-d1");
+  const auto rdir = fresh_dir(c, "lmdb-d1");
+  std::vector<Result> out;
+  Result wr = weir_d1(w, wdir);
+  out.push_back(wr.valid ? weir_d2(c, wdir, wr.events) : wr);
+  if (c.baselines) {
+    Result rr = raw_d1(w, rdir);
+    out.push_back(rr.valid ? raw_d2(rdir, rr.events) : rr);
+  }
+  for (auto& r : out) r.workload = "d2";
+  fs::remove_all(wdir);
+  fs::remove_all(rdir);
+  return out;
+}
+
+}  // namespace weir::bench

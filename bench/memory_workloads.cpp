@@ -1,0 +1,218 @@
+// m1 / m1-2p: producers hand uint64-keyed events with a fixed payload to one
+// consumer that reads every payload. weir (single and batch publish) beside
+// moodycamel ConcurrentQueue and Boost.Lockfree on the same items.
+#include <concurrentqueue/concurrentqueue.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <boost/lockfree/queue.hpp>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "weir/weir.hpp"
+#include "workloads.hpp"
+
+namespace weir::bench {
+
+void pin_to_cpu(int cpu) {
+  const int n = static_cast<int>(std::thread::hardware_concurrency());
+  if (n < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu % n, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxPayload = 256;
+
+// The raw queues carry this: the key and a fixed-size payload (m1's 64 B).
+struct Item {
+  std::uint64_t key;
+  char payload[64];
+};
+
+// The consumer's view of an event: checks it and folds it into the checksum.
+struct Checker {
+  std::uint64_t sum = 0;
+  std::uint64_t bad = 0;
+  void see(std::uint64_t key, const char* payload) {
+    std::uint64_t k;
+    std::memcpy(&k, payload, 8);  // the payload starts with the key
+    bad += (k != key) | (static_cast<unsigned char>(payload[63]) != (key & 0xff));
+    sum += k;
+  }
+};
+
+void fill_payload(char* p, std::uint64_t key) {
+  std::memcpy(p, &key, 8);
+  p[63] = static_cast<char>(key & 0xff);
+}
+
+// Global event index i of producer p: keys interleave so they sum to N(N-1)/2.
+struct Plan {
+  std::uint64_t events;
+  int producers;
+  std::uint64_t per_producer() const { return events / static_cast<std::uint64_t>(producers); }
+  std::uint64_t total() const { return per_producer() * static_cast<std::uint64_t>(producers); }
+  std::uint64_t key(int p, std::uint64_t i) const { return i * static_cast<std::uint64_t>(producers) + static_cast<std::uint64_t>(p); }
+  std::uint64_t expected_sum() const { return total() * (total() - 1) / 2; }
+};
+
+Result finish(std::string system, const Config& c, const Plan& plan, Clock::time_point t0,
+              Clock::time_point t1, const Checker& ck, std::uint64_t seen) {
+  Result r;
+  r.system = std::move(system);
+  r.workload = c.workload;
+  r.events = plan.total();
+  r.seconds = std::chrono::duration<double>(t1 - t0).count();
+  r.valid = seen == plan.total() && ck.bad == 0 && ck.sum == plan.expected_sum();
+  if (!r.valid)
+    r.note = "saw " + std::to_string(seen) + " of " + std::to_string(plan.total()) + " events, " +
+             std::to_string(ck.bad) + " malformed, checksum " + (ck.sum == plan.expected_sum() ? "ok" : "wrong");
+  return r;
+}
+
+Result run_weir(const Config& c, const Plan& plan, bool batch) {
+  auto bus = Bus::open({}).value();
+  (void)bus->create_topic("m1", {.partitions = 1, .capacity = 1u << 16});
+  Checker ck;
+  std::atomic<std::uint64_t> seen{0};
+  (void)bus->subscribe("m1", {.group = "consumer", .workers = 1, .max_batch = 1024},
+                       [&, pinned = false](const Message& m) mutable {
+                         if (!pinned) pinned = (pin_to_cpu(c.producers), true);
+                         std::uint64_t key;
+                         std::memcpy(&key, m.key().data(), 8);
+                         ck.see(key, m.payload().data());
+                         // One worker: load+store, no RMW; visible to the main thread.
+                         seen.store(seen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+                         return Outcome::done();
+                       });
+  auto topic = bus->topic("m1").value();
+  const auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < c.producers; ++p) {
+    producers.emplace_back([&, p] {
+      pin_to_cpu(p);
+      const std::uint32_t n_batch = batch ? c.batch : 1;
+      std::vector<std::uint64_t> keys(n_batch);
+      std::vector<std::array<char, kMaxPayload>> payloads(n_batch);
+      std::vector<Event> evs(n_batch);
+      for (std::uint64_t i = 0; i < plan.per_producer();) {
+        const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(n_batch, plan.per_producer() - i));
+        for (std::uint32_t j = 0; j < n; ++j) {
+          keys[j] = plan.key(p, i + j);
+          fill_payload(payloads[j].data(), keys[j]);
+          evs[j] = Event{.key = std::string_view(reinterpret_cast<const char*>(&keys[j]), 8),
+                         .payload = std::string_view(payloads[j].data(), c.payload)};
+        }
+        if (batch) {
+          (void)topic.publish_batch(std::span<const Event>(evs.data(), n));
+        } else {
+          (void)topic.publish(evs[0]);
+        }
+        i += n;
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  while (seen.load(std::memory_order_acquire) < plan.total()) std::this_thread::yield();
+  const auto t1 = Clock::now();
+  (void)bus->close();
+  return finish(batch ? "weir-batch" : "weir", c, plan, t0, t1, ck, seen.load());
+}
+
+Result run_moodycamel(const Config& c, const Plan& plan, bool bulk) {
+  moodycamel::ConcurrentQueue<Item> q(1u << 16);
+  Checker ck;
+  std::uint64_t seen = 0;
+  Clock::time_point t1;
+  std::thread consumer([&] {
+    pin_to_cpu(c.producers);
+    Item buf[256];
+    while (seen < plan.total()) {
+      std::size_t n = bulk ? q.try_dequeue_bulk(buf, 256) : (q.try_dequeue(buf[0]) ? 1 : 0);
+      for (std::size_t i = 0; i < n; ++i) ck.see(buf[i].key, buf[i].payload);
+      seen += n;
+    }
+    t1 = Clock::now();
+  });
+  const auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < c.producers; ++p) {
+    producers.emplace_back([&, p] {
+      pin_to_cpu(p);
+      moodycamel::ProducerToken tok(q);
+      Item item{};
+      for (std::uint64_t i = 0; i < plan.per_producer(); ++i) {
+        item.key = plan.key(p, i);
+        fill_payload(item.payload, item.key);
+        while (!q.enqueue(tok, item)) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  consumer.join();
+  return finish(bulk ? "moodycamel-bulk" : "moodycamel-single", c, plan, t0, t1, ck, seen);
+}
+
+template <typename Queue>
+Result run_boost(const Config& c, const Plan& plan, Queue& q, const char* name) {
+  Checker ck;
+  std::uint64_t seen = 0;
+  Clock::time_point t1;
+  std::thread consumer([&] {
+    pin_to_cpu(c.producers);
+    Item it;
+    while (seen < plan.total()) {
+      if (q.pop(it)) {
+        ck.see(it.key, it.payload);
+        ++seen;
+      }
+    }
+    t1 = Clock::now();
+  });
+  const auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < c.producers; ++p) {
+    producers.emplace_back([&, p] {
+      pin_to_cpu(p);
+      Item item{};
+      for (std::uint64_t i = 0; i < plan.per_producer(); ++i) {
+        item.key = plan.key(p, i);
+        fill_payload(item.payload, item.key);
+        while (!q.push(item)) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  consumer.join();
+  return finish(name, c, plan, t0, t1, ck, seen);
+}
+
+}  // namespace
+
+std::vector<Result> run_memory(const Config& c) {
+  Plan plan{c.events, c.producers};
+  std::vector<Result> out;
+  out.push_back(run_weir(c, plan, false));
+  out.push_back(run_weir(c, plan, true));
+  if (!c.baselines) return out;
+  out.push_back(run_moodycamel(c, plan, true));
+  out.push_back(run_moodycamel(c, plan, false));
+  if (c.producers == 1) {
+    auto q = std::make_unique<boost::lockfree::spsc_queue<Item, boost::lockfree::capacity<(1 << 16)>>>();
+    out.push_back(run_boost(c, plan, *q, "boost-spsc"));
+  }
+  // Fixed-capacity lock-free queues are megabytes: keep them off the stack.
+  auto mq = std::make_unique<boost::lockfree::queue<Item, boost::lockfree::capacity<65534>>>();
+  out.push_back(run_boost(c, plan, *mq, "boost-queue"));
+  return out;
+}
+
+}  // namespace weir::bench

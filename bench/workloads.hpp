@@ -1,0 +1,54 @@
+// weir-bench workloads: weir and the raw parts it is built from, measured on
+// the same workload in the same process. Each run returns one Result per
+// system; `valid` says the consumer saw every event exactly (count and
+// checksum), otherwise the figure must not be reported.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metrics/histogram.hpp"
+
+namespace weir::bench {
+
+struct Result {
+  std::string system;
+  std::string workload;
+  std::uint64_t events = 0;
+  double seconds = 0;
+  bool valid = false;
+  std::string note;  // why invalid, or what was measured
+  // Latency (publish -> ack or publish -> handled), when measured.
+  std::optional<internal::LatencyHistogram> latency;
+  double events_per_sec() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
+};
+
+struct Config {
+  std::string workload;  // m1, m1-2p, d1, d1-2p, d2, custom
+  std::uint64_t events = 0;
+  std::string dir;
+  bool baselines = true;
+  // custom / m-family
+  int producers = 1;
+  std::uint32_t partitions = 1;
+  std::uint32_t workers = 1;
+  std::uint32_t payload = 64;
+  std::uint32_t batch = 64;      // weir batch publish size
+  std::uint32_t in_flight = 8192;  // d-family: published but not acked
+  bool progress = false;         // live progress line on stderr
+};
+
+// Pins the calling thread to one CPU (mod the CPUs present).
+void pin_to_cpu(int cpu);
+
+// m1 / m1-2p: producers -> one handler, uint64 key + `payload` bytes.
+std::vector<Result> run_memory(const Config& c);
+// d1 / d1-2p: journaled, 8 partitions, 16-byte key + 100-byte payload,
+// ack fsync, at most `in_flight` unacked per producer.
+std::vector<Result> run_d1(const Config& c);
+// d2: read d1's events back in order, committing offsets every 1,000.
+std::vector<Result> run_d2(const Config& c);
+
+}  // namespace weir::bench
