@@ -182,7 +182,7 @@ Result raw_d1(const Config& c, const fs::path& dir) {
   const std::uint64_t per = c.events / static_cast<std::uint64_t>(c.producers);
   const std::uint64_t total = per * static_cast<std::uint64_t>(c.producers);
   std::vector<std::atomic<std::uint64_t>> acked(static_cast<std::size_t>(c.producers));
-  internal::LatencyHistogram hist;
+  internal::LatencyHistogram hist, commits;
   std::atomic<bool> ok{true};
   std::thread writer([&] {
     std::vector<Ev> evs(65536);
@@ -205,7 +205,9 @@ Result raw_d1(const Config& c, const fs::path& dir) {
         MDB_val k{8, k8}, v{sizeof value, value};
         if (mdb_put(txn, raw.parts[p], &k, &v, MDB_APPEND)) ok = false;
       }
+      const auto c0 = Clock::now();
       if (mdb_txn_commit(txn)) ok = false;  // default flags: synced
+      commits.record(ns_since(c0));
       for (std::size_t i = 0; i < n; ++i) {
         hist.record(ns_since(evs[i].t));
         acked[static_cast<std::size_t>(evs[i].producer)].fetch_add(1, std::memory_order_release);
@@ -229,6 +231,7 @@ Result raw_d1(const Config& c, const fs::path& dir) {
   for (auto& t : producers) t.join();
   writer.join();
   Result res{"lmdb-raw", c.workload, total, std::chrono::duration<double>(Clock::now() - t0).count(), ok.load(), {}, hist};
+  res.commit = commits;
   if (!res.valid) res.note = "an LMDB call failed";
   return res;
 }

@@ -36,6 +36,10 @@ nlohmann::json to_json(const Result& r) {
     j["p999_us"] = us(0.999);
     j["max_us"] = static_cast<double>(r.latency->max()) / 1000.0;
   }
+  if (r.commit && r.commit->count()) {
+    j["commit_p50_us"] = static_cast<double>(r.commit->quantile(0.5)) / 1000.0;
+    j["commit_p99_us"] = static_cast<double>(r.commit->quantile(0.99)) / 1000.0;
+  }
   if (!r.note.empty()) j["note"] = r.note;
   return j;
 }
@@ -57,6 +61,16 @@ void print_summary(const std::vector<Result>& results, const std::string& baseli
     std::printf("%-20s %-8s %12llu %14.0f %10s %10s  %s%s\n", r.system.c_str(), r.workload.c_str(),
                 static_cast<unsigned long long>(r.events), r.valid ? r.events_per_sec() : 0.0, p50, p99,
                 ratio, r.valid ? "" : ("  INVALID: " + r.note).c_str());
+  }
+  // Durable workloads: ack latency against the time one group commit takes.
+  for (const auto& r : results) {
+    if (!r.commit || !r.commit->count()) continue;
+    const double commit_us = static_cast<double>(r.commit->quantile(0.5)) / 1000.0;
+    std::printf("one group commit (%s, p50): %.0f us\n", r.system.c_str(), commit_us);
+    for (const auto& w : results)
+      if (w.latency && w.latency->count() && w.valid)
+        std::printf("  %s ack p99 = %.2fx one commit\n", w.system.c_str(),
+                    static_cast<double>(w.latency->quantile(0.99)) / 1000.0 / commit_us);
   }
 }
 

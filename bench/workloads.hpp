@@ -22,6 +22,9 @@ struct Result {
   std::string note;  // why invalid, or what was measured
   // Latency (publish -> ack or publish -> handled), when measured.
   std::optional<internal::LatencyHistogram> latency;
+  // Duration of one group commit (raw LMDB baselines), for "ack p99 within
+  // 2x one commit".
+  std::optional<internal::LatencyHistogram> commit;
   double events_per_sec() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
 };
 

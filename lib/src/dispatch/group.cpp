@@ -193,8 +193,13 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     // Copy the batch out of a short read transaction: handlers then run
     // with no LMDB transaction open, however slow they are.
     if (Status s = journal_->read(*topic_, ps.index, c, options_.max_batch, rb); !s) {
-      if (s.code() != Code::kNotFound) {
+      if (s.code() == Code::kDataLoss) {
         stop_partition(ps, c, ps.attempt, s.to_string(), FailureKind::kCorruptRecord);
+        return 1;
+      }
+      if (s.code() != Code::kNotFound) {
+        // Transient (reader table full, I/O hiccup): try again shortly.
+        ps.retry_at = Clock::now() + std::chrono::milliseconds(5);
         return 1;
       }
       // Retention deleted events this group had not handled.

@@ -289,8 +289,7 @@ Status Journal::untrack(OffsetSource* src) {
     sources_.erase(std::remove(sources_.begin(), sources_.end(), src), sources_.end());
     const auto offs = src->current_offsets();
     for (std::uint32_t p = 0; p < offs.size(); ++p)
-      final_offsets_.emplace_back(offsets_key(src->group_name(), src->topic_name(), p),
-                                  std::vector<Offset>{offs[p]});
+      final_offsets_.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), offs[p]);
     persisted_.erase(std::remove_if(persisted_.begin(), persisted_.end(),
                                     [&](const auto& e) { return e.first == src; }),
                      persisted_.end());
@@ -307,11 +306,14 @@ Status Journal::untrack(OffsetSource* src) {
   return Status::ok();
 }
 
-Status Journal::persist_offsets(MDB_txn* txn) {
+Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken) {
   std::vector<std::pair<std::string, Offset>> writes;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, v] : final_offsets_) writes.emplace_back(key, v[0]);
+    // Take the final offsets of untracked groups: they are ours now, and go
+    // back to final_offsets_ if this transaction does not commit.
+    taken.swap(final_offsets_);
+    writes = taken;
     for (OffsetSource* src : sources_) {
       auto now = src->current_offsets();
       auto it = std::find_if(persisted_.begin(), persisted_.end(),
@@ -331,14 +333,19 @@ Status Journal::persist_offsets(MDB_txn* txn) {
     char be[8];
     put_be64(be, off);
     MDB_val k = as_val(key), v{8, be};
-    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) {
-      // Forget what we believed persisted so the next commit writes it again.
-      std::lock_guard<std::mutex> lock(mu_);
-      persisted_.clear();
-      return lmdb_status(rc, "persist group offsets");
-    }
+    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
   }
   return Status::ok();
+}
+
+void Journal::offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Forget what we believed persisted so the next commit writes it again,
+  // and put the final offsets back in front of any newer ones.
+  persisted_.clear();
+  taken.insert(taken.end(), final_offsets_.begin(), final_offsets_.end());
+  final_offsets_.swap(taken);
+  taken.clear();
 }
 
 Result<std::size_t> Journal::commit_once(bool final_pass) {
@@ -381,6 +388,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
 
   for (int attempt = 0;; ++attempt) {
     Status failed;
+    std::vector<std::pair<std::string, Offset>> taken;
     {
       std::shared_lock<std::shared_mutex> rl(resize_mu_);
       Txn txn;
@@ -410,8 +418,11 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
         seal_batch_header(h);
         std::memcpy(out, &h, sizeof h);
       }
-      if (failed.is_ok()) failed = persist_offsets(txn.get());
-      if (failed.is_ok()) failed = txn.commit();
+      if (failed.is_ok()) {
+        failed = persist_offsets(txn.get(), taken);
+        if (failed.is_ok()) failed = txn.commit();
+        if (!failed.is_ok()) offsets_not_committed(taken);
+      }
     }
     if (failed.is_ok()) break;
     // MAP_FULL: grow and retry; anything else: report (the caller retries).
@@ -431,10 +442,6 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
     w.topic->log(w.partition).reader_advanced();
   }
   for (const auto& t : topics) t->notify_committed();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    final_offsets_.clear();
-  }
   return total_events;
 }
 

@@ -128,7 +128,11 @@ class Journal {
   Status grow_map(std::size_t needed_hint);
   // Deletes batches past the topics' retention limits; returns how many.
   Result<std::size_t> enforce_retention();
-  Status persist_offsets(MDB_txn* txn);
+  // Writes changed group offsets and untracked groups' final offsets into
+  // `txn`; `taken` receives the final offsets it took.
+  Status persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken);
+  // The transaction holding `taken` failed: queue them again.
+  void offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken);
 
   const Options options_;
   const std::shared_ptr<BusShared> bus_;
@@ -146,7 +150,7 @@ class Journal {
   std::vector<OffsetSource*> sources_;
   // Last persisted offsets per source (to skip unchanged ones).
   std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_;
-  std::vector<std::pair<std::string, std::vector<Offset>>> final_offsets_;  // from untrack
+  std::vector<std::pair<std::string, Offset>> final_offsets_;  // from untrack, not yet written
 
   Doorbell bell_;
   std::atomic<bool> stop_{false};
