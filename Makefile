@@ -21,13 +21,13 @@ bench: build
 	scripts/bench.sh
 
 test-asan:
-	@scripts/install-deps.sh --sanitizers
+	@scripts/install-deps.sh
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan
 	ctest --preset asan
 
 test-tsan:
-	@scripts/install-deps.sh --sanitizers
+	@scripts/install-deps.sh
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan
 	ctest --preset tsan

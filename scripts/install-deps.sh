@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages weir needs to build, test and benchmark.
 # Checks first; installs only what is missing. Needs root (or prints the
-# exact command to run and exits 1). Usage: scripts/install-deps.sh [--sanitizers]
+# exact command to run and exits 1). Usage: scripts/install-deps.sh
+# (The sanitizer builds use g++'s own ASan/UBSan/TSan runtimes, which
+# Debian's gcc-12 package already pulls in.)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       liblmdb-dev lmdb-utils libconcurrentqueue-dev libboost-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev)
-if [[ "${1:-}" == "--sanitizers" ]]; then
-  # TSan and ASan/UBSan builds use clang and its runtime libraries.
-  pkgs+=(clang libclang-rt-14-dev)
-fi
 
 missing=()
 for p in "${pkgs[@]}"; do

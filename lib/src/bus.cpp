@@ -92,6 +92,9 @@ Status check_subscribe_options(const SubscribeOptions& o) {
         "SubscribeOptions::retry_backoff must be >= 0 and <= retry_backoff_max");
   if (o.start_from != StartFrom::kEarliest && o.start_from != StartFrom::kLatest)
     return Status::invalid_argument("SubscribeOptions::start_from is not a StartFrom value");
+  if (o.offset_commit_events > 1000000)
+    return Status::invalid_argument(
+        field_range("SubscribeOptions::offset_commit_events", o.offset_commit_events, "0..1000000"));
   if (o.on_retention_gap != RetentionGapPolicy::kJumpToEarliest &&
       o.on_retention_gap != RetentionGapPolicy::kStop)
     return Status::invalid_argument("SubscribeOptions::on_retention_gap is not a RetentionGapPolicy value");

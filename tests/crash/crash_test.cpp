@@ -40,6 +40,10 @@ namespace {
 using namespace std::chrono_literals;
 constexpr std::uint32_t kPartitions = 4;
 constexpr int kProducers = 3;
+constexpr std::uint32_t kMaxBatch = 16;
+constexpr std::uint32_t kSyncEvery = 16;
+// Odd iterations commit offsets synchronously every kSyncEvery events.
+bool sync_commits(int iteration) { return iteration % 2 == 1; }
 
 int fail(const std::string& why) {
   std::fprintf(stderr, "crash test FAILED: %s\n", why.c_str());
@@ -64,7 +68,9 @@ int child_main(const char* dir, int iteration, std::uint64_t seed) {
                                                .durability = weir::Durability::kJournaled});
       !s)
     return fail("child create_topic: " + s.to_string());
-  auto st = (*bus)->subscribe("crash", {.group = "g", .workers = 2, .max_batch = 16},
+  weir::SubscribeOptions so{.group = "g", .workers = 2, .max_batch = kMaxBatch};
+  so.offset_commit_events = sync_commits(iteration) ? kSyncEvery : 0;
+  auto st = (*bus)->subscribe("crash", so,
                               [](const weir::Message& m) {
                                 emit("h " + std::to_string(m.partition()) + " " +
                                      std::to_string(m.offset()) + "\n");
@@ -334,6 +340,13 @@ int parent_main(const std::string& self) {
       if (resumed > handled_to)
         return fail("iteration " + std::to_string(it) + ": group offset of partition " +
                     std::to_string(p) + " is " + std::to_string(resumed) + " but the child handled only up to " +
+                    std::to_string(handled_to));
+      // Synchronous commits bound the redelivery: at most one batch plus
+      // kSyncEvery events behind what was handled.
+      if (sync_commits(it) && handled_to > resumed + kSyncEvery + kMaxBatch)
+        return fail("iteration " + std::to_string(it) + ": partition " + std::to_string(p) +
+                    " resumed at " + std::to_string(resumed) + ", more than " +
+                    std::to_string(kSyncEvery + kMaxBatch) + " behind the handled " +
                     std::to_string(handled_to));
       for (weir::Offset off = resumed; off < g.end[p]; ++off)
         if (!g.events[p].count(off))

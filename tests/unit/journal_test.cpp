@@ -551,3 +551,50 @@ TEST_F(JournalTest, BacklogLivesInTheJournalNotInRam) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+// More concurrent readers than LMDB reader slots: reads that find the table
+// full retry; nothing stops, nothing is lost.
+TEST_F(JournalTest, ReaderTableSmallerThanWorkers) {
+  Options o = opts();
+  o.journal_max_readers = 8;
+  auto bus = open(o);
+  ASSERT_TRUE(bus->create_topic("t", journaled(16)));
+  std::atomic<int> handled{0};
+  std::atomic<int> failures{0};
+  for (int g = 0; g < 3; ++g) {
+    SubscribeOptions so{.group = "g" + std::to_string(g), .workers = 8, .max_batch = 4};
+    so.on_failure = [&](const FailureReport&) { ++failures; };
+    ASSERT_TRUE(bus->subscribe("t", so, [&](const Message&) {
+      ++handled;
+      return Outcome::done();
+    }));
+  }
+  std::vector<Event> evs;
+  std::vector<std::string> keys(2000);
+  for (int i = 0; i < 2000; ++i) keys[i] = std::to_string(i);
+  for (int i = 0; i < 2000; ++i) evs.push_back({.key = keys[i], .payload = "x"});
+  ASSERT_TRUE(bus->publish_batch("t", evs).status);
+  ASSERT_TRUE(eventually([&] { return handled.load() == 6000; }, std::chrono::seconds(30)));
+  EXPECT_EQ(failures.load(), 0);
+}
+
+// The longest names still make offset keys under LMDB's 511-byte key limit.
+TEST_F(JournalTest, LongestNamesFitLmdbKeys) {
+  const std::string topic(249, 't'), group(249, 'g');
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic(topic, journaled()));
+    ASSERT_TRUE(bus->publish(topic, {.payload = "a"}));
+    EXPECT_EQ(consume(*bus, topic, group, 1).size(), 1u);
+    ASSERT_TRUE(bus->publish(topic, {.payload = "b"}));
+    ASSERT_TRUE(bus->close());
+  }
+  auto bus = open(opts());
+  EXPECT_EQ(consume(*bus, topic, group, 1), std::vector<std::string>{"b"});
+}
+
+}  // namespace
+}  // namespace weir

@@ -242,6 +242,14 @@ struct SubscribeOptions {
   // Journaled topics. Default kJumpToEarliest.
   RetentionGapPolicy on_retention_gap = RetentionGapPolicy::kJumpToEarliest;
 
+  // Journaled topics: 0 (default) commits offsets asynchronously (the journal
+  // writer persists them with every group commit, at least every
+  // Options::offset_commit_interval); N > 0 makes a worker that handled N
+  // events since its last durable offset wait until its offsets are
+  // committed, so a crash redelivers at most N events per worker.
+  // REQUIRES: <= 1,000,000.
+  std::uint32_t offset_commit_events = 0;
+
   // --- affects performance -------------------------------------------------
   // Most events handed to the handler at once (batch handler) or handled
   // between two offset advances (single-event handler). Default 256.

@@ -39,6 +39,8 @@ BatchOutcome invoke(const BatchHandler& h, std::span<const Message> ms) {
 }
 }  // namespace
 
+thread_local std::uint64_t Group::unsynced_ = 0;
+
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
              std::chrono::microseconds idle_spin, Journal* journal)
@@ -165,7 +167,14 @@ void Group::worker_main(std::uint32_t w) {
     for (unsigned polls = 0; !found && ((polls & 63) != 0 || Clock::now() < spin_until); ++polls) {
       found = ready(mode, next_retry, false) ||
               stop_mode_.load(std::memory_order_acquire) != mode;
-      cpu_relax();
+      // After the first polls, give the core away between polls: a producer
+      // that shares it may be preempted mid-publish, holding the very slot
+      // we wait for.
+      if (polls < 64) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
     }
     if (found) continue;
     const std::uint32_t epoch = bell.prepare();
@@ -264,7 +273,16 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     // writer's acquire when it persists offsets.)
     ps.cursor.next.store(c + done, std::memory_order_release);
     if (journal_) {
-      if (c + done - ps.nudged_at >= kOffsetCommitEvents) {
+      if (options_.offset_commit_events) {
+        unsynced_ += done;  // this worker's events since its last durable offset
+        if (unsynced_ >= options_.offset_commit_events) {
+          unsynced_ = 0;
+          ps.nudged_at = c + done;
+          // A failure (journal stalled, closing) leaves the offsets to the
+          // next commit: redelivery, never loss.
+          journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
+        }
+      } else if (c + done - ps.nudged_at >= kOffsetCommitEvents) {
         ps.nudged_at = c + done;
         journal_->nudge();
       }

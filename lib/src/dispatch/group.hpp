@@ -90,6 +90,7 @@ class Group final : public OffsetSource {
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
   std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb);
+  static thread_local std::uint64_t unsynced_;  // events since the worker's last durable offset
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
   void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,

@@ -293,17 +293,40 @@ Status Journal::untrack(OffsetSource* src) {
     persisted_.erase(std::remove_if(persisted_.begin(), persisted_.end(),
                                     [&](const auto& e) { return e.first == src; }),
                      persisted_.end());
-    // Two full cycles: the one running now may have missed final_offsets_.
-    target = commits_.load(std::memory_order_acquire) + 2;
+    // The next cycle to start takes final_offsets_ (under mu_).
+    target = cycle_started_.load(std::memory_order_acquire) + 1;
   }
+  return wait_cycle(target, std::chrono::seconds(30));
+}
+
+Status Journal::wait_offsets_durable(std::chrono::milliseconds timeout) {
+  // Pairs with the writer's seq_cst increment of cycle_started_ before it
+  // reads the offsets: a cycle numbered after what we load here reads every
+  // cursor stored before this fence.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return wait_cycle(cycle_started_.load(std::memory_order_seq_cst) + 1, timeout);
+}
+
+Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout) {
   if (stop_.load(std::memory_order_acquire)) return Status::closed("journal is stopped");
+  // Tell the writer a cycle is wanted (it re-checks this after announcing
+  // itself asleep, so the ring below cannot be missed).
+  std::uint64_t wanted = cycle_wanted_.load(std::memory_order_relaxed);
+  while (wanted < target &&
+         !cycle_wanted_.compare_exchange_weak(wanted, target, std::memory_order_seq_cst)) {
+  }
   bell_.ring();
   std::unique_lock<std::mutex> lock(commit_mu_);
-  const bool done = commit_cv_.wait_for(lock, std::chrono::seconds(30), [&] {
-    return commits_.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
+  const bool done = commit_cv_.wait_for(lock, timeout, [&] {
+    return cycle_done_.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
   });
-  if (!done) return Status::deadline_exceeded("offsets were not persisted within 30 s");
-  return Status::ok();
+  if (cycle_done_.load(std::memory_order_acquire) >= target) return Status::ok();
+  if (!done) {
+    std::string why = "offsets were not persisted within " + std::to_string(timeout.count()) + " ms";
+    if (Status e = bus_->journal_error(); !e) why += " (journal: " + e.to_string() + ")";
+    return Status::deadline_exceeded(why);
+  }
+  return Status::closed("journal stopped before the offsets were persisted");
 }
 
 Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken) {
@@ -467,6 +490,8 @@ void Journal::writer_main() {
   auto next_retention = std::chrono::steady_clock::now();
   while (true) {
     const bool stopping = stop_.load(std::memory_order_acquire);
+    // seq_cst: see wait_offsets_durable().
+    const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
     auto r = commit_once(stopping);
     if (!r) {
       bus_->set_journal_error(r.status());
@@ -477,9 +502,9 @@ void Journal::writer_main() {
       continue;
     }
     bus_->set_journal_error(Status::ok());
-    commits_.fetch_add(1, std::memory_order_acq_rel);
     {
       std::lock_guard<std::mutex> lock(commit_mu_);
+      cycle_done_.store(cycle, std::memory_order_release);
     }
     commit_cv_.notify_all();
     if (*r > 0) continue;  // more may be waiting
@@ -499,15 +524,15 @@ void Journal::writer_main() {
       for (const auto& t : topics_)
         for (std::uint32_t p = 0; p < t->partitions() && !work; ++p)
           work = t->log(p).end_seq_cst() > t->journal_part(p).writer.next.load(std::memory_order_relaxed);
-      work = work || !final_offsets_.empty();
+      work = work || !final_offsets_.empty() ||
+             cycle_wanted_.load(std::memory_order_seq_cst) > cycle_done_.load(std::memory_order_acquire);
     }
     if (!work && !stop_.load(std::memory_order_acquire))
       bell_.wait(e, options_.offset_commit_interval);
     bell_.finish();
   }
-  commits_.fetch_add(1, std::memory_order_acq_rel);
   {
-    std::lock_guard<std::mutex> lock(commit_mu_);
+    std::lock_guard<std::mutex> lock(commit_mu_);  // waiters see stop_ and leave
   }
   commit_cv_.notify_all();
 }

@@ -93,6 +93,9 @@ class Journal {
   Status untrack(OffsetSource* src);
   // Asks the writer to persist offsets soon (a group moved far).
   void nudge() noexcept { bell_.ring(); }
+  // Blocks until a commit that read every offset stored before this call
+  // has committed (synchronous offset commit).
+  Status wait_offsets_durable(std::chrono::milliseconds timeout);
 
   // Reads up to `max` records of `partition` from `from` (below the committed
   // watermark) into `out`. kDataLoss names the bad record's location;
@@ -126,6 +129,7 @@ class Journal {
   // One group commit; returns events committed, or an error.
   Result<std::size_t> commit_once(bool final_pass);
   Status grow_map(std::size_t needed_hint);
+  Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
   // Deletes batches past the topics' retention limits; returns how many.
   Result<std::size_t> enforce_retention();
   // Writes changed group offsets and untracked groups' final offsets into
@@ -154,7 +158,11 @@ class Journal {
 
   Doorbell bell_;
   std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> commits_{0};  // completed commit cycles
+  // Writer cycles: numbered when they start (before reading offsets) and
+  // marked done (under commit_mu_) when their transaction committed.
+  std::atomic<std::uint64_t> cycle_started_{0};
+  std::atomic<std::uint64_t> cycle_done_{0};
+  std::atomic<std::uint64_t> cycle_wanted_{0};  // highest cycle a waiter needs
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::thread writer_;
