@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   app.add_option("--dir", c.dir, "directory for journals (default: the system temp directory)");
   app.add_flag("--json", json, "one JSON object per line per measurement on stdout");
+  std::string json_out;
+  app.add_option("--json-out", json_out, "also append the JSON lines to this file (keeps the summary)");
   app.add_flag("--no-baselines", no_baselines, "run weir only");
   app.add_option("--batch", c.batch, "events per publish_batch call for weir-batch (m-family)")
       ->check(CLI::Range(1, 65536));
@@ -105,6 +107,15 @@ int main(int argc, char** argv) {
     results = weir::bench::run_d2(c);
   } else {
     results = weir::bench::run_d1(c);
+  }
+  if (!json_out.empty()) {
+    std::FILE* f = std::fopen(json_out.c_str(), "a");
+    if (!f) {
+      std::fprintf(stderr, "weir-bench: cannot open '%s' for appending\n", json_out.c_str());
+      return 1;
+    }
+    for (const auto& r : results) std::fprintf(f, "%s\n", to_json(r).dump().c_str());
+    std::fclose(f);
   }
   if (json) {
     for (const auto& r : results) std::cout << to_json(r).dump() << "\n";

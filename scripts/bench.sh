@@ -14,8 +14,7 @@ events=()
 [[ -n "${WEIR_BENCH_EVENTS:-}" ]] && events=(--events "$WEIR_BENCH_EVENTS")
 for w in m1 m1-2p d1 d1-2p d2; do
   echo "== $w" >&2
-  build/bin/weir-bench --workload "$w" "${events[@]}"
-  build/bin/weir-bench --workload "$w" "${events[@]}" --json >> "$results"
+  build/bin/weir-bench --workload "$w" "${events[@]}" --json-out "$results"
 done
 echo "results: $results" >&2
 if [[ -z "${WEIR_BENCH_EVENTS:-}" ]]; then
