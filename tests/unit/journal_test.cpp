@@ -163,6 +163,16 @@ TEST_F(JournalTest, DirectoryIsOwnerOnlyAndExclusive) {
   EXPECT_TRUE(Bus::open(opts()));  // released with the bus
 }
 
+TEST_F(JournalTest, CreatesMissingParents) {
+  Options o = opts();
+  o.data_dir = (dir_ / "a" / "b" / "bus").string();
+  auto bus = open(o);
+  ASSERT_TRUE(bus);
+  struct stat st;
+  ASSERT_EQ(::stat(o.data_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
 TEST_F(JournalTest, RefusesForeignDirectories) {
   fs::create_directories(dir_);
   std::ofstream(dir_ / "notes.txt") << "hello";

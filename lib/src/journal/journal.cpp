@@ -68,6 +68,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& o, std::shared_ptr
   const fs::path dir(o.data_dir);
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
+    // Missing parents are created too; the journal directory itself is 0700.
+    if (dir.has_parent_path() && !fs::exists(dir.parent_path(), ec)) {
+      fs::create_directories(dir.parent_path(), ec);
+      if (ec)
+        return Status::io_error("cannot create the parent of data directory '" + o.data_dir +
+                                "': " + ec.message());
+    }
     if (::mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
       return errno_status("cannot create data directory '" + o.data_dir + "'");
   } else if (!fs::is_directory(dir, ec)) {
