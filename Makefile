@@ -18,6 +18,7 @@ test: build
 	ctest --preset release
 
 bench: build
+	@scripts/install-deps.sh --bench
 	scripts/bench.sh
 
 test-asan:

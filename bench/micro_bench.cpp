@@ -1,6 +1,10 @@
 // Google Benchmark micro-benchmarks for weir's hot pieces, with the raw parts
 // it is built from measured beside it in the same binary:
 //   BM_Murmur2/BM_PartitionFor      key hashing and partition choice
+//   BM_RingClaimPublishRead         one partition ring: claim, write, publish, read, free
+//   BM_RecordEncode/Decode          an event's in-ring record
+//   BM_BatchFrame                   journal record framing with CRC32C
+//   BM_JournalAppendBatch           a batch publish to a journaled topic, acked at commit
 //   BM_Publish*                     producer side alone (a draining group frees space)
 //   BM_EndToEnd_*                   m1-shaped handoff: 1 producer -> 1 handler,
 //                                   uint64 key + 64-byte payload, handler reads payload
@@ -18,6 +22,11 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <filesystem>
+
+#include "internal/record.hpp"
+#include "journal/batch.hpp"
+#include "ring/partition_log.hpp"
 #include "weir/weir.hpp"
 
 namespace {
@@ -60,6 +69,96 @@ void BM_PartitionFor(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PartitionFor);
+
+// One thread moves events through a ring: claim, encode into the slot,
+// publish, read back, advance the reader. The uncontended cost per event.
+void BM_RingClaimPublishRead(benchmark::State& state) {
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  weir::internal::PartitionLog log(1u << 12);
+  weir::internal::ReaderCursor reader;
+  log.add_reader(&reader, 0);
+  std::uint64_t key = 0;
+  char payload[64] = {};
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    weir::Offset first;
+    (void)log.claim(batch, false, std::chrono::nanoseconds(0), first);
+    for (std::uint32_t i = 0; i < batch; ++i) {
+      ++key;
+      const weir::Event e{.key = std::string_view(reinterpret_cast<const char*>(&key), 8),
+                          .payload = std::string_view(payload, 64)};
+      weir::internal::encode_record(e, 1, log.slot_buffer(first + i, weir::internal::record_size(e)));
+      log.publish(first + i);
+    }
+    const std::uint32_t n = log.readable(first, batch);
+    for (std::uint32_t i = 0; i < n; ++i)
+      sum += weir::internal::decode_record(log.record(first + i), "t", 0, first + i, 1).payload().size();
+    reader.next.store(first + n, std::memory_order_release);
+    log.reader_advanced();
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * batch);
+  log.remove_reader(&reader);
+}
+BENCHMARK(BM_RingClaimPublishRead)->Arg(1)->Arg(64);
+
+void BM_RecordEncode(benchmark::State& state) {
+  char payload[64] = {}, out[256];
+  const weir::Event e{.key = "order-000042", .payload = std::string_view(payload, 64)};
+  for (auto _ : state) {
+    weir::internal::encode_record(e, 1, out);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RecordEncode);
+
+void BM_RecordDecode(benchmark::State& state) {
+  char payload[64] = {}, rec[256];
+  const weir::Event e{.key = "order-000042", .payload = std::string_view(payload, 64)};
+  weir::internal::encode_record(e, 1, rec);
+  for (auto _ : state) benchmark::DoNotOptimize(weir::internal::decode_record(rec, "t", 0, 7, 1));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RecordDecode);
+
+// Framing for the journal: copy + CRC32C per record (100-byte payload).
+void BM_BatchFrame(benchmark::State& state) {
+  char payload[100] = {}, rec[256], out[512];
+  const weir::Event e{.key = "key-000000000042", .payload = std::string_view(payload, 100)};
+  const auto len = static_cast<std::uint32_t>(weir::internal::record_size(e));
+  weir::internal::encode_record(e, 1, rec);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(weir::internal::frame_record(out, rec, len));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * len);
+}
+BENCHMARK(BM_BatchFrame);
+
+// A batch of 1,000 events published to a journaled topic and acknowledged
+// at the commit (full sync): what one group commit costs end to end.
+void BM_JournalAppendBatch(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / "weir-microbench-journal";
+  std::filesystem::remove_all(dir);
+  weir::Options o;
+  o.data_dir = dir.string();
+  auto bus = weir::Bus::open(o).value();
+  (void)bus->create_topic("j", {.partitions = 8, .durability = weir::Durability::kJournaled});
+  auto topic = bus->topic("j").value();
+  std::vector<std::string> keys(1000);
+  for (int i = 0; i < 1000; ++i) keys[i] = "key-" + std::to_string(i);
+  const std::string payload(100, 'p');
+  std::vector<weir::Event> evs(1000);
+  for (int i = 0; i < 1000; ++i) evs[i] = {.key = keys[i], .payload = payload};
+  for (auto _ : state) (void)topic.publish_batch(evs, {.ack = weir::Ack::kJournal});
+  state.SetItemsProcessed(state.iterations() * 1000);
+  (void)bus->close();
+  bus.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_JournalAppendBatch)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Runs an m1-shaped end-to-end transfer through weir: `events` events from one
 // producer thread to one handler, publishing one at a time or in batches.

@@ -2,7 +2,9 @@
 // through the raw parts weir is built from; prints a summary with ratios, or
 // with --json one JSON object per line per measurement:
 //   {"system", "workload", "events", "events_per_sec", "p50_us", "p99_us", ...}
-// Usage: weir-bench --workload m1|m1-2p|d1|d1-2p|d2 [--events N] [--dir D] [--json]
+// Usage: weir-bench --workload m1|m1-2p|d1|d1-2p|d2|custom [--events N] [--dir D] [--json]
+//        (custom takes --producers, --partitions, --groups, --workers, --payload,
+//         --keys, --key-dist, --durability, --ack, --batch, --rate, --duration)
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -48,7 +50,7 @@ void print_summary(const std::vector<Result>& results, const std::string& baseli
   double base = 0;
   for (const auto& r : results)
     if (r.system == baseline && r.valid) base = r.events_per_sec();
-  const std::string vs = "vs " + baseline;
+  const std::string vs = baseline.empty() ? "" : "vs " + baseline;
   std::printf("%-20s %-8s %12s %14s %10s %10s  %s\n", "system", "workload", "events", "events/s",
               "p50 us", "p99 us", vs.c_str());
   for (const auto& r : results) {
@@ -80,28 +82,55 @@ int main(int argc, char** argv) {
   CLI::App app{"weir-bench: weir beside the raw parts it is built from, same workload, same run"};
   Config c;
   bool json = false;
-  bool no_baselines = false;
-  app.add_option("--workload,-w", c.workload, "m1, m1-2p, d1, d1-2p or d2")
+  app.add_option("--workload,-w", c.workload, "m1, m1-2p, d1, d1-2p, d2 or custom")
       ->required()
-      ->check(CLI::IsMember({"m1", "m1-2p", "d1", "d1-2p", "d2"}));
+      ->check(CLI::IsMember({"m1", "m1-2p", "d1", "d1-2p", "d2", "custom"}));
   app.add_option("--events,-n", c.events, "events to move (default: the workload's: 10,000,000 for m1, 1,000,000 for d1/d2)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   app.add_option("--dir", c.dir, "directory for journals (default: the system temp directory)");
   app.add_flag("--json", json, "one JSON object per line per measurement on stdout");
   std::string json_out;
   app.add_option("--json-out", json_out, "also append the JSON lines to this file (keeps the summary)");
-  app.add_flag("--no-baselines", no_baselines, "run weir only");
+  bool baselines = true;
+  app.add_flag("--baselines,!--no-baselines", baselines,
+               "run the raw baselines too (default for named workloads; custom runs weir only)");
   app.add_option("--batch", c.batch, "events per publish_batch call for weir-batch (m-family)")
       ->check(CLI::Range(1, 65536));
-  app.add_option("--workers", c.workers, "group workers for d2")->check(CLI::Range(1, 256));
+  app.add_option("--workers", c.workers, "group workers (d2, custom)")->check(CLI::Range(1, 256));
+  int producers = 0;
+  app.add_option("--producers", producers,
+                 "producer threads (custom; for m1/d1 a scaling run, reported as m1-Np / d1-Np)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--partitions", c.partitions, "custom: partitions")->check(CLI::Range(1, 4096));
+  app.add_option("--groups", c.groups, "custom: consumer groups, each sees every event")->check(CLI::Range(1, 64));
+  app.add_option("--payload", c.payload, "custom: payload bytes (>= 16)")->check(CLI::Range(16, 1 << 20));
+  app.add_option("--keys", c.keys, "custom: distinct keys")->check(CLI::Range(1, 1 << 24));
+  app.add_option("--key-dist", c.key_dist, "custom: uniform or zipf")->check(CLI::IsMember({"uniform", "zipf"}));
+  app.add_option("--zipf-s", c.zipf_s, "custom: Zipf exponent")->check(CLI::Range(0.01, 5.0));
+  app.add_option("--durability", c.durability, "custom: memory or journaled")
+      ->check(CLI::IsMember({"memory", "journaled"}));
+  app.add_option("--ack", c.ack, "custom: none, journal or fsync (journaled)")
+      ->check(CLI::IsMember({"none", "journal", "fsync"}));
+  app.add_option("--rate", c.rate, "custom: target events/s over all producers (open loop); 0 = as fast as possible")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--duration", c.duration_s, "custom: seconds to run instead of --events")->check(CLI::Range(0.0, 3600.0));
+  app.add_flag("--progress", c.progress, "custom: live progress line on stderr (when a terminal)");
   CLI11_PARSE(app, argc, argv);
-  c.baselines = !no_baselines;
+  c.baselines = baselines;
+  if (c.workload == "custom" && app.count("--batch") == 0) c.batch = 1;  // custom: one publish per event unless asked
   const bool memory = c.workload.rfind("m1", 0) == 0;
+  const bool custom = c.workload == "custom";
   if (c.events == 0) c.events = memory ? 10'000'000 : 1'000'000;
   c.producers = c.workload.find("-2p") != std::string::npos ? 2 : 1;
+  if (producers > 0) {
+    c.producers = producers;
+    if (!custom && c.workload != "d2") c.workload = c.workload.substr(0, 2) + "-" + std::to_string(producers) + "p";
+  }
 
   std::vector<Result> results;
-  if (memory) {
+  if (custom) {
+    results = weir::bench::run_custom(c);
+  } else if (memory) {
     results = weir::bench::run_memory(c);
   } else if (c.workload == "d2") {
     results = weir::bench::run_d2(c);
@@ -120,7 +149,16 @@ int main(int argc, char** argv) {
   if (json) {
     for (const auto& r : results) std::cout << to_json(r).dump() << "\n";
   } else {
-    print_summary(results, memory ? "moodycamel-bulk" : "lmdb-raw");
+    print_summary(results, custom ? "" : memory ? "moodycamel-bulk" : "lmdb-raw");
+    if (custom)
+      for (const auto& r : results) {
+        if (!r.latency || !r.latency->count()) continue;
+        auto us = [&](double q) { return static_cast<double>(r.latency->quantile(q)) / 1000.0; };
+        std::printf("%s\npublish -> handled: p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us%s\n",
+                    r.note.c_str(), us(0.5), us(0.9), us(0.99), us(0.999),
+                    static_cast<double>(r.latency->max()) / 1000.0,
+                    c.rate > 0 ? " (open loop, coordinated-omission corrected)" : "");
+      }
   }
   for (const auto& r : results)
     if (!r.valid) return 2;

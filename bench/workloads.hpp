@@ -41,6 +41,15 @@ struct Config {
   std::uint32_t batch = 64;      // weir batch publish size
   std::uint32_t in_flight = 8192;  // d-family: published but not acked
   bool progress = false;         // live progress line on stderr
+  // custom only
+  std::uint32_t groups = 1;
+  std::uint32_t keys = 1024;
+  std::string key_dist = "uniform";  // or "zipf"
+  double zipf_s = 1.0;
+  std::string durability = "memory";  // or "journaled"
+  std::string ack = "none";           // none, journal, fsync (journaled)
+  double rate = 0;                    // events/s over all producers; 0 = closed loop
+  double duration_s = 0;              // run for this long instead of `events`
 };
 
 // Pins the calling thread to one CPU (mod the CPUs present).
@@ -53,5 +62,7 @@ std::vector<Result> run_memory(const Config& c);
 std::vector<Result> run_d1(const Config& c);
 // d2: read d1's events back in order, committing offsets every 1,000.
 std::vector<Result> run_d2(const Config& c);
+// custom: the free-form workload (weir only), end-to-end latency.
+std::vector<Result> run_custom(const Config& c);
 
 }  // namespace weir::bench

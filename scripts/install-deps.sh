@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages weir needs to build, test and benchmark.
 # Checks first; installs only what is missing. Needs root (or prints the
-# exact command to run and exits 1). Usage: scripts/install-deps.sh
+# exact command to run and exits 1). Usage: scripts/install-deps.sh [--bench]
+# (--bench adds what `make bench` needs for its plots: gnuplot, python3.)
 # (The sanitizer builds use g++'s own ASan/UBSan/TSan runtimes, which
 # Debian's gcc-12 package already pulls in.)
 set -euo pipefail
@@ -10,6 +11,9 @@ pkgs=(build-essential cmake pkg-config
       liblmdb-dev lmdb-utils libconcurrentqueue-dev libboost-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(gnuplot-nox python3)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

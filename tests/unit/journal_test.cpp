@@ -93,7 +93,9 @@ TEST_F(JournalTest, EventsSurviveReopenInOrder) {
   for (const auto& p : got) {
     const int v = std::stoi(p);
     auto it = last_by_key.find(v % 7);
-    if (it != last_by_key.end()) EXPECT_LT(it->second, v);
+    if (it != last_by_key.end()) {
+      EXPECT_LT(it->second, v);
+    }
     last_by_key[v % 7] = v;
   }
 }
