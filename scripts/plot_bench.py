@@ -4,9 +4,9 @@
 Usage: scripts/plot_bench.py RESULTS.jsonl OUTDIR
 
 Writes OUTDIR/scaling-memory.svg and scaling-journal.svg (events/s against
-producer threads, weir beside the baselines, from m1-Np / d1-Np lines) and
-latency-d1.svg (ack latency percentiles of the largest d1 run, weir beside
-raw LMDB).
+producer threads, weir beside the baselines, from m1-Np / d1-Np lines),
+scaling-custom.svg (custom runs by producer count) and latency-d1.svg (ack
+latency percentiles of the d1 run, weir beside raw LMDB).
 """
 import collections
 import json
@@ -26,7 +26,15 @@ def load(path):
     return rows
 
 
-def producers_of(workload):
+def producers_of(row_or_workload):
+    if isinstance(row_or_workload, dict):
+        r = row_or_workload
+        if r["workload"] == "custom":
+            m = re.match(r"(\d+)p ", r.get("note", ""))
+            return ("custom", int(m.group(1))) if m else (None, None)
+        workload = r["workload"]
+    else:
+        workload = row_or_workload
     m = re.fullmatch(r"(m1|d1)(?:-(\d+)p)?", workload)
     if not m:
         return None, None
@@ -40,7 +48,7 @@ def gnuplot(script):
 def scaling(rows, family, out, title):
     series = collections.defaultdict(dict)  # system -> producers -> best events/s
     for r in rows:
-        fam, n = producers_of(r["workload"])
+        fam, n = producers_of(r)
         if fam != family or not r.get("valid") or r.get("events_per_sec") is None:
             continue
         series[r["system"]][n] = max(series[r["system"]].get(n, 0), r["events_per_sec"])
@@ -109,6 +117,9 @@ def main():
         made.append("scaling-memory.svg")
     if scaling(rows, "d1", os.path.join(outdir, "scaling-journal.svg"), "d1: fsync-acked publishing (journal)"):
         made.append("scaling-journal.svg")
+    if scaling(rows, "custom", os.path.join(outdir, "scaling-custom.svg"),
+               "custom: N producers, N workers, 16 partitions, batch 64 (memory)"):
+        made.append("scaling-custom.svg")
     if latency(rows, os.path.join(outdir, "latency-d1.svg")):
         made.append("latency-d1.svg")
     print("plots:", ", ".join(os.path.join(outdir, m) for m in made) if made else "none (no matching results)")
