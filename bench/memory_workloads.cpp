@@ -10,21 +10,13 @@
 #include <boost/lockfree/spsc_queue.hpp>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "weir/weir.hpp"
 #include "workloads.hpp"
 
 namespace weir::bench {
-
-void pin_to_cpu(int cpu) {
-  const int n = static_cast<int>(std::thread::hardware_concurrency());
-  if (n < 2) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % n, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
 
 namespace {
 
@@ -127,19 +119,17 @@ Result run_weir(const Config& c, const Plan& plan, bool batch) {
   return finish(batch ? "weir-batch" : "weir", c, plan, t0, t1, ck, seen.load());
 }
 
-Result run_moodycamel(const Config& c, const Plan& plan, bool bulk) {
-  moodycamel::ConcurrentQueue<Item> q(1u << 16);
+// Runs a raw-queue handoff: `producers` threads call push(p, item) for each
+// event, one consumer thread calls drain(check) until every event was seen.
+// `drain` returns how many items it consumed (and checked).
+template <typename Push, typename Drain>
+Result run_raw(const Config& c, const Plan& plan, const char* name, Push&& make_pusher, Drain&& drain) {
   Checker ck;
   std::uint64_t seen = 0;
   Clock::time_point t1;
   std::thread consumer([&] {
     pin_to_cpu(c.producers);
-    Item buf[256];
-    while (seen < plan.total()) {
-      std::size_t n = bulk ? q.try_dequeue_bulk(buf, 256) : (q.try_dequeue(buf[0]) ? 1 : 0);
-      for (std::size_t i = 0; i < n; ++i) ck.see(buf[i].key, buf[i].payload);
-      seen += n;
-    }
+    while (seen < plan.total()) seen += drain(ck);
     t1 = Clock::now();
   });
   const auto t0 = Clock::now();
@@ -147,52 +137,49 @@ Result run_moodycamel(const Config& c, const Plan& plan, bool bulk) {
   for (int p = 0; p < c.producers; ++p) {
     producers.emplace_back([&, p] {
       pin_to_cpu(p);
-      moodycamel::ProducerToken tok(q);
+      auto push = make_pusher();  // per-thread state (a producer token)
       Item item{};
       for (std::uint64_t i = 0; i < plan.per_producer(); ++i) {
         item.key = plan.key(p, i);
         fill_payload(item.payload, item.key);
-        while (!q.enqueue(tok, item)) std::this_thread::yield();
-      }
-    });
-  }
-  for (auto& t : producers) t.join();
-  consumer.join();
-  return finish(bulk ? "moodycamel-bulk" : "moodycamel-single", c, plan, t0, t1, ck, seen);
-}
-
-template <typename Queue>
-Result run_boost(const Config& c, const Plan& plan, Queue& q, const char* name) {
-  Checker ck;
-  std::uint64_t seen = 0;
-  Clock::time_point t1;
-  std::thread consumer([&] {
-    pin_to_cpu(c.producers);
-    Item it;
-    while (seen < plan.total()) {
-      if (q.pop(it)) {
-        ck.see(it.key, it.payload);
-        ++seen;
-      }
-    }
-    t1 = Clock::now();
-  });
-  const auto t0 = Clock::now();
-  std::vector<std::thread> producers;
-  for (int p = 0; p < c.producers; ++p) {
-    producers.emplace_back([&, p] {
-      pin_to_cpu(p);
-      Item item{};
-      for (std::uint64_t i = 0; i < plan.per_producer(); ++i) {
-        item.key = plan.key(p, i);
-        fill_payload(item.payload, item.key);
-        while (!q.push(item)) std::this_thread::yield();
+        while (!push(item)) std::this_thread::yield();
       }
     });
   }
   for (auto& t : producers) t.join();
   consumer.join();
   return finish(name, c, plan, t0, t1, ck, seen);
+}
+
+// moodycamel: producer token + single enqueue; bulk or single dequeue.
+Result run_moodycamel(const Config& c, const Plan& plan, bool bulk) {
+  moodycamel::ConcurrentQueue<Item> q(1u << 16);
+  Item buf[256];
+  return run_raw(
+      c, plan, bulk ? "moodycamel-bulk" : "moodycamel-single",
+      [&] {
+        return [&q, tok = std::make_shared<moodycamel::ProducerToken>(q)](const Item& it) {
+          return q.enqueue(*tok, it);
+        };
+      },
+      [&](Checker& ck) {
+        const std::size_t n = bulk ? q.try_dequeue_bulk(buf, 256) : (q.try_dequeue(buf[0]) ? 1 : 0);
+        for (std::size_t i = 0; i < n; ++i) ck.see(buf[i].key, buf[i].payload);
+        return n;
+      });
+}
+
+// Boost.Lockfree spsc_queue or queue: push / pop one item.
+template <typename Queue>
+Result run_boost(const Config& c, const Plan& plan, Queue& q, const char* name) {
+  return run_raw(
+      c, plan, name, [&] { return [&q](const Item& it) { return q.push(it); }; },
+      [&](Checker& ck) -> std::size_t {
+        Item it;
+        if (!q.pop(it)) return 0;
+        ck.see(it.key, it.payload);
+        return 1;
+      });
 }
 
 }  // namespace

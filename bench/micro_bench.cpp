@@ -28,21 +28,9 @@
 #include "journal/batch.hpp"
 #include "ring/partition_log.hpp"
 #include "weir/weir.hpp"
+#include "workloads.hpp"
 
 namespace {
-
-// Pins the calling thread to one CPU (mod the CPUs present), so producer and
-// consumer run on distinct cores in every run: unpinned, the scheduler
-// sometimes puts both on one core, where a queue drains in-cache and reads
-// several times faster than any cross-core handoff.
-void pin_to_cpu(int cpu) {
-  const int n = static_cast<int>(std::thread::hardware_concurrency());
-  if (n < 2) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % n, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
 
 struct Item {
   std::uint64_t key;
@@ -171,7 +159,7 @@ std::uint64_t weir_handoff(std::int64_t events, int batch, std::uint32_t partiti
   std::atomic<std::int64_t> handled{0};
   bus->subscribe("m1", {.group = "c", .workers = 1, .max_batch = 1024},
                  [&, pinned = false](const weir::Message& m) mutable {
-                   if (!pinned) pin_to_cpu(1), pinned = true;
+                   if (!pinned) weir::bench::pin_to_cpu(1), pinned = true;
                    std::uint64_t v;
                    std::memcpy(&v, m.payload().data(), 8);
                    sum.store(sum.load(std::memory_order_relaxed) + v +
@@ -182,7 +170,7 @@ std::uint64_t weir_handoff(std::int64_t events, int batch, std::uint32_t partiti
                  })
       .ignore();
   auto topic = bus->topic("m1").value();
-  pin_to_cpu(0);
+  weir::bench::pin_to_cpu(0);
   Item item{};
   std::vector<Item> items(static_cast<std::size_t>(batch));
   std::vector<weir::Event> evs(static_cast<std::size_t>(batch));
@@ -230,7 +218,7 @@ std::uint64_t moodycamel_handoff(std::int64_t events, bool bulk) {
   std::atomic<bool> done{false};
   std::uint64_t sum = 0;
   std::thread consumer([&] {
-    pin_to_cpu(1);
+    weir::bench::pin_to_cpu(1);
     std::array<Item, 256> buf;
     std::int64_t got = 0;
     while (got < events) {
@@ -249,7 +237,7 @@ std::uint64_t moodycamel_handoff(std::int64_t events, bool bulk) {
     }
     done = true;
   });
-  pin_to_cpu(0);
+  weir::bench::pin_to_cpu(0);
   moodycamel::ProducerToken tok(q);
   Item item{};
   for (std::int64_t i = 0; i < events; ++i) {
@@ -281,7 +269,7 @@ void BM_BoostSpsc(benchmark::State& state) {
     boost::lockfree::spsc_queue<Item, boost::lockfree::capacity<(1 << 16)>> q;
     std::uint64_t sum = 0;
     std::thread consumer([&] {
-      pin_to_cpu(1);
+      weir::bench::pin_to_cpu(1);
       std::int64_t got = 0;
       Item it;
       while (got < events) {
@@ -293,7 +281,7 @@ void BM_BoostSpsc(benchmark::State& state) {
         }
       }
     });
-    pin_to_cpu(0);
+    weir::bench::pin_to_cpu(0);
     Item item{};
     for (std::int64_t i = 0; i < events; ++i) {
       item.key = static_cast<std::uint64_t>(i);
