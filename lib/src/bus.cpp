@@ -68,16 +68,23 @@ bool same_options(const TopicOptions& a, const TopicOptions& b) {
 }
 
 // First offset in a memory partition whose event time is >= time_us. The
-// partition may be written concurrently; only published slots are read.
-Offset memory_offset_for_time(const PartitionLog& log, std::int64_t time_us) {
+// partition may be written concurrently: a temporary reader pins the held
+// slots while we look, and only published slots are read.
+Offset memory_offset_for_time(PartitionLog& log, std::int64_t time_us) {
+  ReaderCursor pin;
+  log.add_reader(&pin, 0);
   const Offset end = log.end();
-  for (Offset o = log.head(); o < end; ++o) {
-    if (!log.readable(o, 1)) return o;
-    std::int64_t t;
-    std::memcpy(&t, log.record(o), sizeof t);
-    if (t >= time_us) return o;
+  Offset found = end;
+  for (Offset o = pin.next.load(std::memory_order_relaxed); o < end; ++o) {
+    std::int64_t t = 0;
+    if (log.readable(o, 1)) std::memcpy(&t, log.record(o), sizeof t);
+    if (!log.readable(o, 1) || t >= time_us) {
+      found = o;
+      break;
+    }
   }
-  return end;
+  log.remove_reader(&pin);
+  return found;
 }
 
 Status check_subscribe_options(const SubscribeOptions& o) {
@@ -112,7 +119,9 @@ class BusCore {
     auto j = Journal::open(options_, shared_);
     if (!j) return j.status();
     journal_ = std::move(j).value();
-    for (auto& [name, o] : journal_->stored_topics()) {
+    auto stored = journal_->stored_topics();
+    if (!stored) return stored.status();
+    for (auto& [name, o] : *stored) {
       auto t = std::make_shared<TopicState>(shared_, name, o);
       t->set_writer_bell(&journal_->bell());
       if (Status s = journal_->attach_topic(t); !s) return s;

@@ -33,8 +33,11 @@ class TopicState;
 }  // namespace internal
 
 // Outcome of publish_batch: the first `published` events were published, in
-// order; if status is an error, it says why event [published] was not, and no
-// later event was attempted.
+// order; if status is an error and published < size, it says why event
+// [published] was not, and no later event was attempted. If every event was
+// published but an ack level above kNone was not reached in time, published
+// equals the batch size and status is kDeadlineExceeded (the events have
+// offsets and will be committed unless the process dies first).
 struct [[nodiscard]] BatchPublishResult {
   Status status;
   std::size_t published = 0;

@@ -179,19 +179,23 @@ Status Journal::init_meta() {
   return txn.commit();
 }
 
-std::vector<std::pair<std::string, TopicOptions>> Journal::stored_topics() const {
+Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics() const {
   std::vector<std::pair<std::string, TopicOptions>> out;
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (!txn.begin(env_, MDB_RDONLY)) return out;
+  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
   MDB_cursor* cur = nullptr;
-  if (mdb_cursor_open(txn.get(), meta_dbi_, &cur)) return out;
+  if (int rc = mdb_cursor_open(txn.get(), meta_dbi_, &cur)) return lmdb_status(rc, "mdb_cursor_open");
   MDB_val k = as_val("topic/"), v;
-  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const std::string_view key = as_view(k);
     if (key.substr(0, 6) != "topic/") break;
-    if (v.mv_size != sizeof(StoredTopic)) continue;
+    if (v.mv_size != sizeof(StoredTopic)) {
+      mdb_cursor_close(cur);
+      return Status::data_loss("journal in '" + options_.data_dir + "': metadata of topic '" +
+                               std::string(key.substr(6)) + "' is malformed");
+    }
     StoredTopic st;
     std::memcpy(&st, v.mv_data, sizeof st);
     TopicOptions o;
@@ -210,6 +214,7 @@ std::vector<std::pair<std::string, TopicOptions>> Journal::stored_topics() const
     out.emplace_back(std::string(key.substr(6)), o);
   }
   mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "read topic metadata");
   return out;
 }
 

@@ -77,7 +77,7 @@ class Journal {
   ~Journal();
 
   // Topics stored in the journal, with their options.
-  std::vector<std::pair<std::string, TopicOptions>> stored_topics() const;
+  Result<std::vector<std::pair<std::string, TopicOptions>>> stored_topics() const;
 
   // Opens (creating if needed) the partition DBIs of a journaled topic and
   // records its options; makes the writer drain its rings. `start` receives
