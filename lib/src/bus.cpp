@@ -124,6 +124,7 @@ class BusCore {
     for (auto& [name, o] : *stored) {
       auto t = std::make_shared<TopicState>(shared_, name, o);
       t->set_writer_bell(&journal_->bell());
+      t->set_origin(journal_->id());
       if (Status s = journal_->attach_topic(t); !s) return s;
       topics_.emplace(name, std::move(t));
     }
@@ -146,6 +147,7 @@ class BusCore {
         return Status::invalid_argument("topic '" + std::string(name) +
                                         "' is journaled, but the bus has no Options::data_dir");
       t->set_writer_bell(&journal_->bell());
+      t->set_origin(journal_->id());
       if (Status s = journal_->attach_topic(t); !s) return s;
     }
     topics_.emplace(std::string(name), std::move(t));

@@ -33,3 +33,124 @@ std::optional<std::string_view> Message::header(std::string_view name) const noe
 }
 
 }  // namespace weir
+
+// --- Envelope ---------------------------------------------------------------
+
+#include <chrono>
+#include <random>
+#include <string>
+
+namespace weir {
+
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t x) noexcept {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t fnv1a(std::string_view s) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+// Writes the UUIDv7 with the given fields as 36 characters of text.
+void format_uuid_v7(std::uint64_t ms, std::uint32_t rand_a, std::uint64_t rand_b, char* out) noexcept {
+  unsigned char b[16];
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>(0x70 | ((rand_a >> 8) & 0x0f));
+  b[7] = static_cast<unsigned char>(rand_a);
+  b[8] = static_cast<unsigned char>(0x80 | ((rand_b >> 56) & 0x3f));
+  for (int i = 9; i < 16; ++i) b[i] = static_cast<unsigned char>(rand_b >> (8 * (15 - i)));
+  static constexpr char kHex[] = "0123456789abcdef";
+  int o = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    out[o++] = kHex[b[i] >> 4];
+    out[o++] = kHex[b[i] & 15];
+  }
+}
+
+bool lower_hex(std::string_view s) noexcept {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+bool all_zero(std::string_view s) noexcept {
+  for (char c : s)
+    if (c != '0') return false;
+  return true;
+}
+
+}  // namespace
+
+std::string_view Message::id() const noexcept {
+  if (auto given = header("ce_id")) return *given;
+  if (derived_id_[0] == 0) {
+    // A UUIDv7 from the event's time and its place in the log: the same on
+    // every delivery, distinct for distinct (log, topic, partition, offset).
+    const std::uint64_t a = splitmix64(origin_ ^ fnv1a(topic_));
+    const std::uint64_t b = splitmix64(a ^ (std::uint64_t{partition_} << 48) ^ offset_);
+    const std::uint64_t c = splitmix64(b ^ 0x5bd1e9955bd1e995ull);
+    const std::uint64_t ms = static_cast<std::uint64_t>(time_us_ > 0 ? time_us_ / 1000 : 0);
+    format_uuid_v7(ms, static_cast<std::uint32_t>(b & 0xfff), c, derived_id_);
+  }
+  return std::string_view(derived_id_, 36);
+}
+
+std::uint32_t Message::schema_version() const noexcept {
+  const auto v = header("ce_schemaversion");
+  if (!v) return 0;
+  std::uint64_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    if (n > 0xffffffffull) return 0;
+  }
+  return static_cast<std::uint32_t>(n);
+}
+
+std::string new_event_id() {
+  // Per thread: the last millisecond used and a 12-bit counter within it
+  // (RFC 9562, method 1), so one thread's ids sort in generation order; the
+  // 62 random bits keep threads apart.
+  struct State {
+    std::mt19937_64 rng{std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32)};
+    std::uint64_t last_ms = 0;
+    std::uint32_t counter = 0;
+  };
+  thread_local State st;
+  std::uint64_t ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  if (ms <= st.last_ms) {
+    ms = st.last_ms;
+    if (++st.counter > 0xfff) {  // counter exhausted: borrow the next millisecond
+      ms = ++st.last_ms;
+      st.counter = 0;
+    }
+  } else {
+    st.last_ms = ms;
+    st.counter = static_cast<std::uint32_t>(st.rng() & 0x3ff);  // leave room to count up
+  }
+  std::string out(36, '\0');
+  format_uuid_v7(ms, st.counter, st.rng(), out.data());
+  return out;
+}
+
+bool is_valid_traceparent(std::string_view tp) noexcept {
+  // version "-" trace-id(32) "-" parent-id(16) "-" flags(2)
+  if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
+  const std::string_view version = tp.substr(0, 2), trace = tp.substr(3, 32), parent = tp.substr(36, 16),
+                         flags = tp.substr(53, 2);
+  if (!lower_hex(version) || !lower_hex(trace) || !lower_hex(parent) || !lower_hex(flags)) return false;
+  if (version == "ff" || all_zero(trace) || all_zero(parent)) return false;
+  if (version == "00") return tp.size() == 55;
+  return tp.size() == 55 || tp[55] == '-';  // later versions may append fields
+}
+
+}  // namespace weir

@@ -3,6 +3,7 @@
 #include <bit>
 #include <chrono>
 #include <ctime>
+#include <random>
 
 #include "internal/record.hpp"
 #include "weir/partitioner.hpp"
@@ -27,6 +28,17 @@ constexpr std::uint32_t kMaxRun = 1024;
 constexpr std::uint64_t kWriterBit = 1;
 }  // namespace
 
+// Encodes `e` into the slot of claimed offset `off`.
+void write_event(PartitionLog& log, Offset off, const Event& e, std::int64_t time_us) {
+  if (!has_envelope(e)) {
+    encode_record(e, time_us, log.slot_buffer(off, record_size(e)));
+    return;
+  }
+  Envelope env;
+  make_envelope(e, env);
+  encode_record(e, env, time_us, log.slot_buffer(off, record_size(e, env)));
+}
+
 std::string name_problem(std::string_view what, std::string_view name) {
   if (name.empty()) return std::string(what) + " name is empty";
   if (name.size() > 249)
@@ -43,6 +55,11 @@ std::string name_problem(std::string_view what, std::string_view name) {
   return {};
 }
 
+std::uint64_t BusShared::random_id() {
+  std::random_device rd;
+  return (std::uint64_t{rd()} << 32) ^ rd();
+}
+
 void BusShared::set_journal_error(const Status& s) {
   if (s.is_ok() && !journal_stalled.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> lock(error_mu_);
@@ -57,7 +74,7 @@ Status BusShared::journal_error() const {
 
 TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
                        const TopicOptions& options)
-    : bus_(std::move(bus)), name_(std::move(name)), options_(options) {
+    : bus_(std::move(bus)), name_(std::move(name)), options_(options), origin_(bus_->instance_id) {
   const std::uint32_t cap = std::bit_ceil(options.capacity);
   logs_.reserve(options.partitions);
   for (std::uint32_t p = 0; p < options.partitions; ++p)
@@ -178,6 +195,20 @@ Status TopicState::validate(const Event& e) const {
                                     " headers; at most 1024 are allowed");
   if (headers_bytes(e.headers) > options_.max_payload_bytes)
     return Status::invalid_argument("headers exceed topic '" + name_ + "' max_payload_bytes");
+  for (const Header& h : e.headers)
+    if (is_reserved_header(h.name))
+      return Status::invalid_argument("header '" + std::string(h.name) +
+                                      "' is reserved for the envelope; set the Event field instead");
+  if (has_envelope(e)) {
+    if (!e.traceparent.empty() && !is_valid_traceparent(e.traceparent))
+      return Status::invalid_argument("traceparent '" + std::string(e.traceparent) +
+                                      "' is not a valid W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)");
+    const std::size_t env = e.id.size() + e.source.size() + e.type.size() + e.content_type.size() +
+                            e.dataschema.size() + e.traceparent.size();
+    if (env > 64 * 1024)
+      return Status::invalid_argument("envelope attributes total " + std::to_string(env) +
+                                      " bytes; at most 65536 are allowed");
+  }
   return Status::ok();
 }
 
@@ -252,7 +283,7 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   if (Status s = claim(p, 1, o, off); !s) return s;
   const std::uint64_t sleeping = sleeping_readers();
   PartitionLog& log = *logs_[p];
-  encode_record(e, e.time_us ? e.time_us : now_us(), log.slot_buffer(off, record_size(e)));
+  write_event(log, off, e, e.time_us ? e.time_us : now_us());
   log.publish(off);
   if (sleeping) wake_readers(sleeping);
   if (*ack != Ack::kNone)
@@ -277,7 +308,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
   // Cheap re-check for events after the first of a run; an event that fails
   // it starts the next run, where validate() reports the exact problem.
   auto plain_and_valid = [this](const Event& e) {
-    return e.headers.empty() && e.payload.size() <= options_.max_payload_bytes &&
+    return e.headers.empty() && !has_envelope(e) && e.payload.size() <= options_.max_payload_bytes &&
            e.key.size() <= options_.max_key_bytes;
   };
   std::uint64_t sleeping = 0;
@@ -308,7 +339,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     PartitionLog& log = *logs_[p];
     for (std::uint32_t k = 0; k < n; ++k) {
       const Event& e = events[i + k];
-      encode_record(e, e.time_us ? e.time_us : now, log.slot_buffer(first + k, record_size(e)));
+      write_event(log, first + k, e, e.time_us ? e.time_us : now);
       log.publish(first + k);
     }
     if (!receipts.empty())

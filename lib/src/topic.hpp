@@ -32,7 +32,10 @@ struct BusShared {
   // size cap, I/O error); new publishes to journaled topics are refused with
   // the cause. Cleared by the first commit that succeeds.
   std::atomic<bool> journal_stalled{false};
+  // Random per bus instance: names memory logs in derived event ids.
+  const std::uint64_t instance_id = random_id();
   void set_journal_error(const Status& s);
+  static std::uint64_t random_id();
   Status journal_error() const;
 
  private:
@@ -71,6 +74,10 @@ class TopicState {
   PartitionLog& log(std::uint32_t p) noexcept { return *logs_[p]; }
 
   bool journaled() const noexcept { return options_.durability == Durability::kJournaled; }
+  // Names this topic's log in derived event ids: the bus instance for memory
+  // topics, the journal (persistent) for journaled ones. Set before use.
+  std::uint64_t origin() const noexcept { return origin_; }
+  void set_origin(std::uint64_t o) noexcept { origin_ = o; }
   // Journaled topics: called by the journal once per partition before the
   // topic is used; the ring restarts at `end`, and the writer becomes a
   // reader of it.
@@ -132,6 +139,7 @@ class TopicState {
 
   std::vector<std::unique_ptr<JournalPart>> jparts_;  // journaled topics only
   Doorbell* writer_bell_ = nullptr;  // the journal writer's; set before use
+  std::uint64_t origin_ = 0;
   mutable Doorbell commit_bell_;     // ack waiters sleep here
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "weir/bus.hpp"
+#include "weir/codec.hpp"
 #include "weir/consumer.hpp"
 #include "weir/event.hpp"
 #include "weir/options.hpp"

@@ -225,7 +225,7 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     n = static_cast<std::uint32_t>(rb.recs.size());
     for (std::uint32_t i = 0; i < n; ++i)
       scratch[i] = decode_record(rb.bytes.data() + rb.recs[i].pos, topic, ps.index,
-                                 rb.recs[i].offset, i == 0 ? ps.attempt : 1);
+                                 rb.recs[i].offset, i == 0 ? ps.attempt : 1, topic_->origin());
   } else {
     n = log.readable(c, options_.max_batch);
   }
@@ -237,7 +237,7 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     for (std::uint32_t i = 0; i < n; ++i) {
       const Message m = journal_ ? scratch[i]
                                  : decode_record(log.record(c + i), topic, ps.index, c + i,
-                                                 i == 0 ? ps.attempt : 1);
+                                                 i == 0 ? ps.attempt : 1, topic_->origin());
       const Outcome o = invoke(*h, m);
       if (o.is_done()) {
         ++done;
@@ -252,7 +252,8 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     const auto& bh = std::get<BatchHandler>(handler_);
     if (!journal_)
       for (std::uint32_t i = 0; i < n; ++i)
-        scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1);
+        scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1,
+                                   topic_->origin());
     const BatchOutcome bo = invoke(bh, std::span<const Message>(scratch.data(), n));
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (done > 0) ps.attempt = 1;

@@ -3,6 +3,13 @@
 //   RecordHead (24 bytes) | key | payload | header block
 //   header block: per header, u32 name_len | u32 value_len | name | value
 //
+// Envelope attributes the producer set are stored first in the header block,
+// under the names of the CloudEvents Kafka protocol binding (ce_id,
+// ce_source, ce_type, ce_specversion, content-type, ce_dataschema,
+// ce_schemaversion) plus W3C `traceparent`, so a bridge to Kafka passes them
+// through as they are. Events without envelope attributes store nothing
+// extra.
+//
 // Fields are host-endian and copied with memcpy (records may be unaligned).
 #pragma once
 
@@ -30,11 +37,101 @@ inline std::size_t headers_bytes(std::span<const Header> headers) noexcept {
   return n;
 }
 
+// Header names reserved for envelope attributes.
+namespace hdr {
+inline constexpr std::string_view kId = "ce_id";
+inline constexpr std::string_view kSource = "ce_source";
+inline constexpr std::string_view kType = "ce_type";
+inline constexpr std::string_view kSpecVersion = "ce_specversion";
+inline constexpr std::string_view kContentType = "content-type";
+inline constexpr std::string_view kDataSchema = "ce_dataschema";
+inline constexpr std::string_view kSchemaVersion = "ce_schemaversion";
+inline constexpr std::string_view kTraceparent = "traceparent";
+}  // namespace hdr
+
+inline bool is_reserved_header(std::string_view name) noexcept {
+  return name == hdr::kId || name == hdr::kSource || name == hdr::kType ||
+         name == hdr::kSpecVersion || name == hdr::kContentType || name == hdr::kDataSchema ||
+         name == hdr::kSchemaVersion || name == hdr::kTraceparent;
+}
+
+// The envelope headers of one event, prepared once per publish.
+struct Envelope {
+  Header h[8];
+  std::uint32_t n = 0;
+  std::size_t bytes = 0;
+  char version[10];
+
+  bool empty() const noexcept { return n == 0; }
+};
+
+inline bool has_envelope(const Event& e) noexcept {
+  return !e.id.empty() || !e.source.empty() || !e.type.empty() || !e.content_type.empty() ||
+         !e.dataschema.empty() || e.schema_version != 0 || !e.traceparent.empty();
+}
+
+inline void make_envelope(const Event& e, Envelope& env) noexcept {
+  env.n = 0;
+  env.bytes = 0;
+  auto add = [&](std::string_view name, std::string_view value) {
+    env.h[env.n++] = Header{name, value};
+    env.bytes += 8 + name.size() + value.size();
+  };
+  if (!e.id.empty()) add(hdr::kId, e.id);
+  if (!e.source.empty()) add(hdr::kSource, e.source);
+  if (!e.type.empty()) add(hdr::kType, e.type);
+  if (env.n) add(hdr::kSpecVersion, "1.0");
+  if (!e.content_type.empty()) add(hdr::kContentType, e.content_type);
+  if (!e.dataschema.empty()) add(hdr::kDataSchema, e.dataschema);
+  if (e.schema_version) {
+    char digits[10];
+    int len = 0;
+    for (std::uint32_t v = e.schema_version; v; v /= 10) digits[len++] = static_cast<char>('0' + v % 10);
+    for (int i = 0; i < len; ++i) env.version[i] = digits[len - 1 - i];
+    add(hdr::kSchemaVersion, std::string_view(env.version, static_cast<std::size_t>(len)));
+  }
+  if (!e.traceparent.empty()) add(hdr::kTraceparent, e.traceparent);
+}
+
+inline std::size_t record_size(const Event& e, const Envelope& env) noexcept {
+  return sizeof(RecordHead) + e.key.size() + e.payload.size() + env.bytes + headers_bytes(e.headers);
+}
 inline std::size_t record_size(const Event& e) noexcept {
   return sizeof(RecordHead) + e.key.size() + e.payload.size() + headers_bytes(e.headers);
 }
 
-// Writes `e` into `out`, which holds record_size(e) bytes.
+inline char* encode_headers(std::span<const Header> headers, char* p) noexcept {
+  for (const Header& h : headers) {
+    const std::uint32_t lens[2] = {static_cast<std::uint32_t>(h.name.size()),
+                                   static_cast<std::uint32_t>(h.value.size())};
+    std::memcpy(p, lens, sizeof lens);
+    p += sizeof lens;
+    if (!h.name.empty()) std::memcpy(p, h.name.data(), h.name.size());
+    p += h.name.size();
+    if (!h.value.empty()) std::memcpy(p, h.value.data(), h.value.size());
+    p += h.value.size();
+  }
+  return p;
+}
+
+// Writes `e` with its prepared envelope into `out`, which holds
+// record_size(e, env) bytes.
+inline void encode_record(const Event& e, const Envelope& env, std::int64_t time_us, char* out) noexcept {
+  RecordHead head{time_us, static_cast<std::uint32_t>(e.key.size()),
+                  static_cast<std::uint32_t>(e.payload.size()),
+                  static_cast<std::uint32_t>(env.bytes + headers_bytes(e.headers)),
+                  static_cast<std::uint32_t>(env.n + e.headers.size())};
+  std::memcpy(out, &head, sizeof head);
+  char* p = out + sizeof head;
+  if (!e.key.empty()) std::memcpy(p, e.key.data(), e.key.size());
+  p += e.key.size();
+  if (!e.payload.empty()) std::memcpy(p, e.payload.data(), e.payload.size());
+  p += e.payload.size();
+  p = encode_headers(std::span<const Header>(env.h, env.n), p);
+  encode_headers(e.headers, p);
+}
+
+// Writes `e` (no envelope) into `out`, which holds record_size(e) bytes.
 inline void encode_record(const Event& e, std::int64_t time_us, char* out) noexcept {
   RecordHead head{time_us, static_cast<std::uint32_t>(e.key.size()),
                   static_cast<std::uint32_t>(e.payload.size()),
@@ -47,22 +144,12 @@ inline void encode_record(const Event& e, std::int64_t time_us, char* out) noexc
   p += e.key.size();
   if (!e.payload.empty()) std::memcpy(p, e.payload.data(), e.payload.size());
   if (e.headers.empty()) return;
-  p += e.payload.size();
-  for (const Header& h : e.headers) {
-    const std::uint32_t lens[2] = {static_cast<std::uint32_t>(h.name.size()),
-                                   static_cast<std::uint32_t>(h.value.size())};
-    std::memcpy(p, lens, sizeof lens);
-    p += sizeof lens;
-    if (!h.name.empty()) std::memcpy(p, h.name.data(), h.name.size());
-    p += h.name.size();
-    if (!h.value.empty()) std::memcpy(p, h.value.data(), h.value.size());
-    p += h.value.size();
-  }
+  encode_headers(e.headers, p + e.payload.size());
 }
 
 // Builds the handler's view of a record written by encode_record.
 inline Message decode_record(const char* rec, std::string_view topic, std::uint32_t partition,
-                             Offset offset, std::uint32_t attempt) noexcept {
+                             Offset offset, std::uint32_t attempt, std::uint64_t origin = 0) noexcept {
   RecordHead head;
   std::memcpy(&head, rec, sizeof head);
   const char* p = rec + sizeof head;
@@ -75,7 +162,8 @@ inline Message decode_record(const char* rec, std::string_view topic, std::uint3
                        p + head.key_len + head.payload_len,
                        head.headers_len,
                        head.header_count,
-                       attempt};
+                       attempt,
+                       origin};
   return Message(parts);
 }
 

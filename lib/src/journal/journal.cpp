@@ -161,6 +161,9 @@ Status Journal::init_meta() {
     MDB_val vk = as_val("version");
     MDB_val vv{sizeof kVersion, const_cast<std::uint32_t*>(&kVersion)};
     if ((rc = mdb_put(txn.get(), meta_dbi_, &vk, &vv, 0))) return lmdb_status(rc, "write version");
+    id_ = BusShared::random_id();
+    MDB_val ik = as_val("id"), iv{sizeof id_, &id_};
+    if ((rc = mdb_put(txn.get(), meta_dbi_, &ik, &iv, 0))) return lmdb_status(rc, "write id");
     return txn.commit();
   }
   if (rc) return lmdb_status(rc, "read format");
@@ -176,6 +179,10 @@ Status Journal::init_meta() {
     return Status::failed_precondition("journal in '" + options_.data_dir + "' has format version " +
                                        std::to_string(version) + "; this weir reads up to version " +
                                        std::to_string(kVersion));
+  MDB_val ik = as_val("id"), iv;
+  if (mdb_get(txn.get(), meta_dbi_, &ik, &iv) != 0 || iv.mv_size != sizeof id_)
+    return Status::data_loss("journal in '" + options_.data_dir + "' has no valid id");
+  std::memcpy(&id_, iv.mv_data, sizeof id_);
   return txn.commit();
 }
 

@@ -118,6 +118,10 @@ class Journal {
   // producer-woken slot).
   Doorbell& bell() noexcept { return bell_; }
 
+  // A random id stored when the journal was created: names its logs in
+  // derived event ids, so they survive restarts.
+  std::uint64_t id() const noexcept { return id_; }
+
   // For tests: current map size in bytes.
   std::size_t TEST_map_size() const;
 
@@ -144,6 +148,7 @@ class Journal {
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi offsets_dbi_ = 0;
   std::size_t map_size_;  // writer thread (and open) only
+  std::uint64_t id_ = 0;  // set by init_meta
 
   // Read transactions hold it shared; the writer holds it exclusively to
   // resize the map (LMDB forbids a resize while any transaction is active).
