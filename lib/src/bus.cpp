@@ -99,6 +99,8 @@ Status check_subscribe_options(const SubscribeOptions& o) {
         "SubscribeOptions::retry_backoff must be >= 0 and <= retry_backoff_max");
   if (o.start_from != StartFrom::kEarliest && o.start_from != StartFrom::kLatest)
     return Status::invalid_argument("SubscribeOptions::start_from is not a StartFrom value");
+  if (o.dedupe_window < std::chrono::seconds(1))
+    return Status::invalid_argument("SubscribeOptions::dedupe_window must be at least 1 s");
   if (o.offset_commit_events > 1000000)
     return Status::invalid_argument(
         field_range("SubscribeOptions::offset_commit_events", o.offset_commit_events, "0..1000000"));
@@ -184,6 +186,12 @@ class BusCore {
       return Status::already_exists("group '" + o.group + "' is already subscribed (to topic '" +
                                     groups_.find(o.group)->second->topic()->name() + "')");
     const bool journaled = it->second->journaled();
+    const bool stateful = std::holds_alternative<StateHandler>(h);
+    if ((o.dedupe || stateful) && !journaled)
+      return Status::invalid_argument("group '" + o.group + "': dedupe and state tables need a journaled topic; '" +
+                                      it->second->name() + "' is a memory topic");
+    if (o.dedupe && std::holds_alternative<BatchHandler>(h))
+      return Status::invalid_argument("group '" + o.group + "': dedupe works with per-event handlers, not batch handlers");
     std::vector<Offset> resume;
     if (journaled) {
       auto stored = journal_->load_offsets(o.group, it->second->name(), it->second->partitions());
@@ -272,6 +280,14 @@ class BusCore {
     if (rem.first != t.name()) rem = {t.name(), std::vector<Offset>(t.partitions(), kUnsetOffset)};
     for (const auto& [p, off] : moves) rem.second[p] = off;
     return Status::ok();
+  }
+
+  Result<std::optional<std::string>> read_state(std::string_view group, std::string_view table,
+                                                std::string_view key) const {
+    if (!journal_) return Status::failed_precondition("state tables live in the journal; the bus has no data_dir");
+    if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+    if (table.empty()) return Status::invalid_argument("state table name is empty");
+    return journal_->state_get(Journal::state_key(group, table, key));
   }
 
   Result<GroupStatus> describe_group(std::string_view name) const {
@@ -457,6 +473,11 @@ Status Bus::subscribe(std::string_view topic, const SubscribeOptions& options,
   return core_->subscribe(topic, options, std::move(handler));
 }
 
+Status Bus::subscribe(std::string_view topic, const SubscribeOptions& options, StateHandler handler) {
+  if (!handler) return Status::invalid_argument("state handler for group '" + options.group + "' is empty");
+  return core_->subscribe(topic, options, std::move(handler));
+}
+
 Result<CloseReport> Bus::unsubscribe(std::string_view group, const CloseOptions& options) {
   return core_->unsubscribe(group, options);
 }
@@ -464,6 +485,11 @@ Result<CloseReport> Bus::unsubscribe(std::string_view group, const CloseOptions&
 Status Bus::seek(std::string_view group, std::string_view topic, const SeekTo& to,
                  std::optional<std::uint32_t> partition) {
   return core_->seek(group, topic, to, partition);
+}
+
+Result<std::optional<std::string>> Bus::read_state(std::string_view group, std::string_view table,
+                                                   std::string_view key) const {
+  return core_->read_state(group, table, key);
 }
 
 Result<GroupStatus> Bus::describe_group(std::string_view group) const {

@@ -100,6 +100,8 @@ struct GroupStatus {
   std::string group;
   std::string topic;
   std::vector<PartitionStatus> partitions;
+  // Redelivered events the dedupe store recognised and skipped.
+  std::uint64_t duplicates_skipped = 0;
 };
 
 // What close() left behind.
@@ -160,6 +162,9 @@ class Bus {
   // 64 groups on one topic), kClosed. Thread-safe.
   Status subscribe(std::string_view topic, const SubscribeOptions& options, Handler handler);
   Status subscribe(std::string_view topic, const SubscribeOptions& options, BatchHandler handler);
+  // A handler with transactional state tables (see State); implies
+  // SubscribeOptions::dedupe. kInvalidArgument on a memory topic.
+  Status subscribe(std::string_view topic, const SubscribeOptions& options, StateHandler handler);
 
   // Stops a group: with kDrain its workers first handle what is already
   // published (bounded by timeout), with kStopAtBatch they stop after their
@@ -177,6 +182,12 @@ class Bus {
   // naming the valid range). Thread-safe.
   Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
               std::optional<std::uint32_t> partition = std::nullopt);
+
+  // The committed value of `key` in state table `table` of group `group`
+  // (journaled topics; see State), or nullopt. For inspection and tools: it
+  // does not see writes not yet committed. Thread-safe.
+  Result<std::optional<std::string>> read_state(std::string_view group, std::string_view table,
+                                                std::string_view key) const;
 
   // Offsets and lag of a group per partition. Thread-safe.
   Result<GroupStatus> describe_group(std::string_view group) const;

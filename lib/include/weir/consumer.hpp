@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "weir/event.hpp"
+#include "weir/status.hpp"
 
 namespace weir {
 
@@ -71,6 +73,35 @@ using Handler = std::function<Outcome(const Message&)>;
 // Handles up to SubscribeOptions::max_batch consecutive events of one
 // partition, in offset order. Same threading and exception rules as Handler.
 using BatchHandler = std::function<BatchOutcome(std::span<const Message>)>;
+
+// The group's state tables as one event's handler sees them: key-value
+// tables kept in the journal, per group. What a handler writes while
+// handling an event is committed in the same LMDB transaction as the event's
+// dedupe record and the group's offset past it, by the journal writer's next
+// group commit; if the handler does not return done, its writes are dropped.
+// Reads see this event's own writes, then the group's writes not yet
+// committed, then the journal: read-your-writes across the group's events.
+//
+// Thread-safety: one State per worker; use it only inside the handler call
+// it was passed to.
+class State {
+ public:
+  virtual ~State() = default;
+  // The value of `key` in `table`, or nullopt. Errors: kInvalidArgument
+  // (bad table name or key too long), kIoError/kDataLoss from LMDB.
+  virtual Result<std::optional<std::string>> get(std::string_view table, std::string_view key) = 0;
+  // Sets `key` in `table`. Tables: 1..64 characters of [A-Za-z0-9._-]; the
+  // group name, table and key together must fit LMDB's key limit (at most
+  // 500 bytes); values up to 64 MiB.
+  virtual Status put(std::string_view table, std::string_view key, std::string_view value) = 0;
+  // Removes `key` from `table` (no error if absent).
+  virtual Status erase(std::string_view table, std::string_view key) = 0;
+};
+
+// A handler with transactional state (journaled topics): its state writes,
+// the dedupe record and the offset commit are atomic. Same threading and
+// exception rules as Handler.
+using StateHandler = std::function<Outcome(const Message&, State&)>;
 
 // Why a group's partition could not go on normally.
 enum class FailureKind : std::uint8_t {

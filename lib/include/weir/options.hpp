@@ -250,6 +250,20 @@ struct SubscribeOptions {
   // REQUIRES: <= 1,000,000.
   std::uint32_t offset_commit_events = 0;
 
+  // Journaled topics, per-event handlers: remember the id of every event the
+  // group handled (the dedupe store, keyed by group and Message::id()) and
+  // skip a redelivered duplicate: it is acked without calling the handler
+  // and counted in GroupStatus::duplicates_skipped. The dedupe record, the
+  // handler's state writes (StateHandler) and the offset past the event are
+  // committed in one LMDB transaction. Default false; a StateHandler turns
+  // it on. REQUIRES: a journaled topic, not a BatchHandler.
+  bool dedupe = false;
+
+  // How long dedupe records are kept (by the time the event was handled);
+  // older ones are purged in the background. A duplicate arriving later than
+  // this is handled again. Default 7 days. REQUIRES: >= 1 s.
+  std::chrono::seconds dedupe_window{7 * 24 * 3600};
+
   // --- affects performance -------------------------------------------------
   // Most events handed to the handler at once (batch handler) or handled
   // between two offset advances (single-event handler). Default 256.

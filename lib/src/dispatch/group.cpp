@@ -51,7 +51,9 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
       bus_(bus),
       idle_spin_(idle_spin),
       worker_count_(std::min(options.workers, topic_->partitions())),
-      journal_(journal) {
+      journal_(journal),
+      txn_mode_(journal != nullptr &&
+                (options.dedupe || std::holds_alternative<StateHandler>(handler_))) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     auto ps = std::make_unique<PartitionState>();
@@ -61,7 +63,11 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
   }
 }
 
-Group::~Group() { stop(CloseOptions{CloseMode::kStopAtBatch, {}}); }
+Group::~Group() {
+  stop(CloseOptions{CloseMode::kStopAtBatch, {}});
+  std::lock_guard<std::mutex> lock(sink_ref_->mu);
+  sink_ref_->sink = nullptr;  // write sets still queued report to nobody
+}
 
 bool Group::on_worker_thread() const noexcept { return t_current_group == this; }
 
@@ -93,6 +99,10 @@ void Group::start(const std::vector<Offset>& resume) {
     }
   }
   if (journal_) journal_->track(this);
+  {
+    std::lock_guard<std::mutex> lock(sink_ref_->mu);
+    sink_ref_->sink = this;
+  }
   {
     std::lock_guard<std::mutex> lock(exit_mu_);
     live_workers_ = worker_count_;
@@ -233,7 +243,17 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
   std::uint32_t done = 0;
   bool decided = false;
 
-  if (const auto* h = std::get_if<Handler>(&handler_)) {
+  if (txn_mode_) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (serve_txn(ps, scratch[i])) {
+        ++done;
+        ps.attempt = 1;
+        continue;
+      }
+      decided = true;
+      break;
+    }
+  } else if (const auto* h = std::get_if<Handler>(&handler_)) {
     for (std::uint32_t i = 0; i < n; ++i) {
       const Message m = journal_ ? scratch[i]
                                  : decode_record(log.record(c + i), topic, ps.index, c + i,
@@ -292,6 +312,158 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     }
   }
   return done + (decided ? 1 : 0);
+}
+
+// State as one event's handler sees it: its own writes, then the group's
+// uncommitted writes, then the journal.
+class StateImpl final : public State {
+ public:
+  StateImpl(const Group& g, const std::string& group, Journal& j) : g_(g), group_(group), j_(j) {}
+
+  Result<std::optional<std::string>> get(std::string_view table, std::string_view key) override {
+    auto k = key_of(table, key);
+    if (!k) return k.status();
+    for (auto it = writes_.rbegin(); it != writes_.rend(); ++it)
+      if (it->first == *k) return it->second;
+    if (auto o = g_.overlay_get(*k)) return *o;
+    return j_.state_get(*k);
+  }
+  Status put(std::string_view table, std::string_view key, std::string_view value) override {
+    auto k = key_of(table, key);
+    if (!k) return k.status();
+    if (value.size() > (64u << 20))
+      return Status::invalid_argument("state value of " + std::to_string(value.size()) + " bytes exceeds 64 MiB");
+    writes_.emplace_back(std::move(k).value(), std::string(value));
+    return Status::ok();
+  }
+  Status erase(std::string_view table, std::string_view key) override {
+    auto k = key_of(table, key);
+    if (!k) return k.status();
+    writes_.emplace_back(std::move(k).value(), std::nullopt);
+    return Status::ok();
+  }
+  std::vector<std::pair<std::string, std::optional<std::string>>>& writes() { return writes_; }
+
+ private:
+  Result<std::string> key_of(std::string_view table, std::string_view key) const {
+    if (table.empty() || table.size() > 64)
+      return Status::invalid_argument("state table name must be 1..64 characters");
+    for (char c : table)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+            c == '_' || c == '-'))
+        return Status::invalid_argument("state table '" + std::string(table) +
+                                        "' has a character outside [A-Za-z0-9._-]");
+    if (group_.size() + table.size() + key.size() + 2 > 500)
+      return Status::invalid_argument("state key of " + std::to_string(key.size()) +
+                                      " bytes is too long for table '" + std::string(table) +
+                                      "' (group, table and key must fit in 500 bytes)");
+    return Journal::state_key(group_, table, key);
+  }
+
+  const Group& g_;
+  const std::string& group_;
+  Journal& j_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
+};
+
+std::optional<std::optional<std::string>> Group::overlay_get(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(overlay_mu_);
+  auto it = overlay_.find(key);
+  if (it == overlay_.end()) return std::nullopt;
+  return it->second.first;
+}
+
+bool Group::serve_txn(PartitionState& ps, const Message& m) {
+  std::string dkey;
+  if (options_.dedupe || std::holds_alternative<StateHandler>(handler_)) {
+    dkey = Journal::dedupe_key(options_.group, m.id());
+    bool seen;
+    {
+      std::lock_guard<std::mutex> lock(overlay_mu_);
+      seen = overlay_.count(dkey) != 0;
+    }
+    if (!seen) {
+      auto stored = journal_->dedupe_seen(dkey);
+      if (!stored) {
+        ps.retry_at = Clock::now() + std::chrono::milliseconds(5);  // transient: read again soon
+        return false;
+      }
+      seen = *stored;
+    }
+    if (seen) {
+      // A redelivered duplicate: ack it (its offset moves on) without
+      // calling the handler.
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      submit(ps, m, {}, {});
+      return true;
+    }
+  }
+  Outcome o = Outcome::done();
+  StateImpl state(*this, options_.group, *journal_);
+  if (const auto* sh = std::get_if<StateHandler>(&handler_)) {
+    try {
+      o = (*sh)(m, state);
+    } catch (...) {
+      o = Outcome::retry();
+    }
+  } else {
+    o = invoke(std::get<Handler>(handler_), m);
+  }
+  if (!o.is_done()) {
+    apply(ps, m, o);  // retry or fail: the event's writes are dropped
+    return false;
+  }
+  submit(ps, m, std::move(dkey), std::move(state.writes()));
+  return true;
+}
+
+void Group::submit(PartitionState& ps, const Message& m, std::string dedupe_key,
+                   std::vector<std::pair<std::string, std::optional<std::string>>> writes) {
+  auto ws = std::make_unique<WriteSet>();
+  ws->sink = sink_ref_;
+  ws->offsets_key = Journal::offsets_key(options_.group, topic_->name(), ps.index);
+  ws->next = m.offset() + 1;
+  if (!dedupe_key.empty()) {
+    ws->expire_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        (std::chrono::system_clock::now() + options_.dedupe_window).time_since_epoch())
+                        .count();
+  }
+  {
+    std::unique_lock<std::mutex> lock(overlay_mu_);
+    // Bound what waits for the writer: at most 65,536 uncommitted events.
+    overlay_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return uncommitted_ < 65536; });
+    ws->seq = ++next_seq_;
+    ++uncommitted_;
+    auto& keys = overlay_keys_[ws->seq];
+    for (const auto& [k, v] : writes) {
+      overlay_[k] = {v, ws->seq};
+      keys.push_back(k);
+    }
+    if (!dedupe_key.empty()) {
+      overlay_[dedupe_key] = {std::string(), ws->seq};
+      keys.push_back(dedupe_key);
+    }
+  }
+  ws->dedupe_key = std::move(dedupe_key);
+  ws->writes = std::move(writes);
+  journal_->submit(std::move(ws));
+}
+
+void Group::committed(std::uint64_t seq) {
+  {
+    std::lock_guard<std::mutex> lock(overlay_mu_);
+    auto it = overlay_keys_.find(seq);
+    if (it != overlay_keys_.end()) {
+      for (const auto& k : it->second) {
+        auto o = overlay_.find(k);
+        // A later write set may have overwritten the key: keep that one.
+        if (o != overlay_.end() && o->second.second == seq) overlay_.erase(o);
+      }
+      overlay_keys_.erase(it);
+    }
+    --uncommitted_;
+  }
+  overlay_cv_.notify_all();
 }
 
 void Group::stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt,
@@ -371,7 +543,20 @@ CloseReport Group::stop(const CloseOptions& options) {
   for (auto& t : threads_) t.join();
   threads_.clear();
   if (journal_) {
-    if (Status s = journal_->untrack(this); !s) report.journal_status = s;
+    if (txn_mode_) {
+      // Every write set must be committed before the group goes away (the
+      // writer reports commits back to it).
+      std::unique_lock<std::mutex> lock(overlay_mu_);
+      const bool all = overlay_cv_.wait_for(lock, std::chrono::seconds(30), [&] {
+        journal_->nudge();
+        return uncommitted_ == 0;
+      });
+      if (!all && report.journal_status.is_ok())
+        report.journal_status = Status::deadline_exceeded(
+            std::to_string(uncommitted_) + " handled events of group '" + options_.group +
+            "' were not committed within 30 s; they will be handed again after a restart");
+    }
+    if (Status s = journal_->untrack(this); !s && report.journal_status.is_ok()) report.journal_status = s;
   }
   for (auto& ps : parts_) {
     if (!journal_) ps->log->remove_reader(&ps->cursor);
@@ -403,6 +588,7 @@ GroupStatus Group::status() const {
     p.stopped = ps->stopped.load(std::memory_order_relaxed);
     s.partitions.push_back(p);
   }
+  s.duplicates_skipped = duplicates_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -38,9 +39,17 @@ namespace weir::internal {
 // workers copy each batch out of a short LMDB read transaction, the journal
 // writer wakes them after commits, and persists their offsets (the group is
 // an OffsetSource) so a restart resumes where they were.
-class Group final : public OffsetSource {
+//
+// Transactional groups (dedupe on, or a StateHandler): every event the
+// handler finishes becomes a WriteSet (state writes, dedupe record, offset
+// past the event) submitted to the journal writer, which commits it in its
+// next group commit; the group's persisted offsets come only from committed
+// write sets. Until then the writes stay in the group's overlay (guarded by
+// overlay_mu_), so later events read them (read-your-writes) and a
+// redelivered duplicate is recognised before its record is committed.
+class Group final : public OffsetSource, public TxnSink {
  public:
-  using AnyHandler = std::variant<Handler, BatchHandler>;
+  using AnyHandler = std::variant<Handler, BatchHandler, StateHandler>;
 
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
         std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
@@ -51,6 +60,13 @@ class Group final : public OffsetSource {
   const std::string& group_name() const override { return options_.group; }
   const std::string& topic_name() const override;
   std::vector<Offset> current_offsets() const override { return offsets(); }
+  bool offsets_in_write_sets() const override { return txn_mode_; }
+  // TxnSink: a write set of this group is committed (writer thread).
+  void committed(std::uint64_t seq) override;
+
+  // For StateImpl: the overlay's view of a state key (nullopt: not in the
+  // overlay; optional<nullopt>: erased there).
+  std::optional<std::optional<std::string>> overlay_get(const std::string& key) const;
 
   // Registers the group's cursors (at `resume` offsets where given, else
   // per start_from) and starts the workers. Not thread-safe (called once).
@@ -90,6 +106,11 @@ class Group final : public OffsetSource {
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
   std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb);
+  // Transactional handling of one event; true if it is done (handled or a
+  // skipped duplicate), false if the outcome was retry/fail (applied).
+  bool serve_txn(PartitionState& ps, const Message& m);
+  void submit(PartitionState& ps, const Message& m, std::string dedupe_key,
+              std::vector<std::pair<std::string, std::optional<std::string>>> writes);
   static thread_local std::uint64_t unsynced_;  // events since the worker's last durable offset
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
@@ -109,6 +130,17 @@ class Group final : public OffsetSource {
   const std::chrono::microseconds idle_spin_;
   const std::uint32_t worker_count_;
   Journal* const journal_;  // null for memory topics
+  const bool txn_mode_;     // dedupe or a StateHandler (journaled only)
+
+  // Transactional state, see the class comment.
+  mutable std::mutex overlay_mu_;
+  std::unordered_map<std::string, std::pair<std::optional<std::string>, std::uint64_t>> overlay_;  // key -> (value, seq)
+  std::unordered_map<std::uint64_t, std::vector<std::string>> overlay_keys_;  // seq -> keys it wrote
+  std::condition_variable overlay_cv_;
+  std::uint64_t next_seq_ = 0;        // GUARDED_BY(overlay_mu_)
+  std::uint64_t uncommitted_ = 0;     // GUARDED_BY(overlay_mu_): write sets submitted, not committed
+  std::atomic<std::uint64_t> duplicates_{0};
+  const std::shared_ptr<SinkRef> sink_ref_ = std::make_shared<SinkRef>();
 
   std::vector<std::unique_ptr<PartitionState>> parts_;
   std::vector<std::thread> threads_;

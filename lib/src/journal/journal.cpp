@@ -46,7 +46,9 @@ std::string partition_dbi_name(std::string_view topic, std::uint32_t p) {
   return "p/" + std::string(topic) + "/" + std::to_string(p);
 }
 
-std::string offsets_key(std::string_view group, std::string_view topic, std::uint32_t p) {
+}  // namespace
+
+std::string Journal::offsets_key(std::string_view group, std::string_view topic, std::uint32_t p) {
   std::string k;
   k.reserve(group.size() + topic.size() + 6);
   k.append(group).push_back('\0');
@@ -56,6 +58,51 @@ std::string offsets_key(std::string_view group, std::string_view topic, std::uin
   k.append(be, 4);
   return k;
 }
+
+namespace {
+
+// A 128-bit digest of an over-long id (two independent 64-bit hashes).
+std::string digest128(std::string_view s) {
+  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (unsigned char c : s) {
+    a = (a ^ c) * 0x100000001b3ull;
+    b = (b + c + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+    b ^= b >> 29;
+  }
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  return std::string(out, 32);
+}
+
+constexpr std::size_t kMaxKey = 500;  // below LMDB's 511-byte key limit
+
+}  // namespace
+
+std::string Journal::dedupe_key(std::string_view group, std::string_view event_id) {
+  std::string k;
+  k.append(group).push_back('\0');
+  if (k.size() + event_id.size() <= kMaxKey) {
+    k.append(event_id);
+  } else {
+    // Over-long ids: a prefix (for humans) and a 128-bit digest of the whole
+    // id, marked by a 0x01 byte ids cannot start a suffix with here.
+    k.append(event_id.substr(0, kMaxKey - k.size() - 34)).push_back('\x01');
+    k.append(digest128(event_id));
+  }
+  return k;
+}
+
+std::string Journal::state_key(std::string_view group, std::string_view table, std::string_view key) {
+  std::string k;
+  k.reserve(group.size() + table.size() + key.size() + 2);
+  k.append(group).push_back('\0');
+  k.append(table).push_back('\0');
+  k.append(key);
+  return k;
+}
+
+namespace {
 
 Status errno_status(const std::string& what) {
   return Status::io_error(what + ": " + std::strerror(errno));
@@ -112,7 +159,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& o, std::shared_ptr
     ::close(fd);
     return lmdb_status(code, what);
   };
-  if ((rc = mdb_env_set_maxdbs(env, o.journal_max_partitions + 2))) return fail(rc, "mdb_env_set_maxdbs");
+  if ((rc = mdb_env_set_maxdbs(env, o.journal_max_partitions + 5))) return fail(rc, "mdb_env_set_maxdbs");
   if ((rc = mdb_env_set_maxreaders(env, o.journal_max_readers))) return fail(rc, "mdb_env_set_maxreaders");
   if ((rc = mdb_env_set_mapsize(env, o.journal_initial_map_bytes))) return fail(rc, "mdb_env_set_mapsize");
   rc = mdb_env_open(env, o.data_dir.c_str(), MDB_NOTLS, 0600);
@@ -141,6 +188,8 @@ Journal::Journal(const Options& o, std::shared_ptr<BusShared> bus, MDB_env* env)
 
 Journal::~Journal() {
   stop();
+  WriteSet* left;
+  while (ws_queue_.try_dequeue(left)) delete left;  // never committed (stalled journal)
   mdb_env_close(env_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -152,6 +201,12 @@ Status Journal::init_meta() {
   if (rc) return lmdb_status(rc, "open weir.meta");
   rc = mdb_dbi_open(txn.get(), "weir.offsets", MDB_CREATE, &offsets_dbi_);
   if (rc) return lmdb_status(rc, "open weir.offsets");
+  if ((rc = mdb_dbi_open(txn.get(), "weir.dedupe", MDB_CREATE, &dedupe_dbi_)))
+    return lmdb_status(rc, "open weir.dedupe");
+  if ((rc = mdb_dbi_open(txn.get(), "weir.dedupe.time", MDB_CREATE, &dedupe_time_dbi_)))
+    return lmdb_status(rc, "open weir.dedupe.time");
+  if ((rc = mdb_dbi_open(txn.get(), "weir.state", MDB_CREATE, &state_dbi_)))
+    return lmdb_status(rc, "open weir.state");
   MDB_val k = as_val("format"), v;
   rc = mdb_get(txn.get(), meta_dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) {
@@ -283,7 +338,7 @@ Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, cons
   std::vector<Offset> out(partitions, kUnsetOffset);
   bool any = false;
   for (std::uint32_t p = 0; p < partitions; ++p) {
-    const std::string key = offsets_key(group, topic, p);
+    const std::string key = Journal::offsets_key(group, topic, p);
     MDB_val k = as_val(key), v;
     int rc = mdb_get(txn.get(), offsets_dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) continue;
@@ -306,9 +361,9 @@ Status Journal::untrack(OffsetSource* src) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     sources_.erase(std::remove(sources_.begin(), sources_.end(), src), sources_.end());
-    const auto offs = src->current_offsets();
+    const auto offs = src->offsets_in_write_sets() ? std::vector<Offset>{} : src->current_offsets();
     for (std::uint32_t p = 0; p < offs.size(); ++p)
-      final_offsets_.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), offs[p]);
+      final_offsets_.emplace_back(Journal::offsets_key(src->group_name(), src->topic_name(), p), offs[p]);
     persisted_.erase(std::remove_if(persisted_.begin(), persisted_.end(),
                                     [&](const auto& e) { return e.first == src; }),
                      persisted_.end());
@@ -357,12 +412,13 @@ Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string,
     taken.swap(final_offsets_);
     writes = taken;
     for (OffsetSource* src : sources_) {
+      if (src->offsets_in_write_sets()) continue;
       auto now = src->current_offsets();
       auto it = std::find_if(persisted_.begin(), persisted_.end(),
                              [&](const auto& e) { return e.first == src; });
       for (std::uint32_t p = 0; p < now.size(); ++p) {
         if (it != persisted_.end() && p < it->second.size() && it->second[p] == now[p]) continue;
-        writes.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), now[p]);
+        writes.emplace_back(Journal::offsets_key(src->group_name(), src->topic_name(), p), now[p]);
       }
       if (it == persisted_.end()) {
         persisted_.emplace_back(src, std::move(now));
@@ -426,7 +482,16 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
       total_events += take;
     }
   }
-  if (work.empty() && !offsets_pending && !final_pass) return std::size_t{0};
+  // Take the write sets handed in so far (bounded per commit).
+  {
+    WriteSet* taken[256];
+    std::size_t n;
+    while (pending_ws_.size() < 65536 && (n = ws_queue_.try_dequeue_bulk(taken, 256)) > 0) {
+      for (std::size_t i = 0; i < n; ++i) pending_ws_.emplace_back(taken[i]);
+      ws_taken_.fetch_add(n, std::memory_order_acq_rel);
+    }
+  }
+  if (work.empty() && !offsets_pending && pending_ws_.empty() && !final_pass) return std::size_t{0};
 
   for (int attempt = 0;; ++attempt) {
     Status failed;
@@ -460,6 +525,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
         seal_batch_header(h);
         std::memcpy(out, &h, sizeof h);
       }
+      if (failed.is_ok()) failed = apply_write_sets(txn.get());
       if (failed.is_ok()) {
         failed = persist_offsets(txn.get(), taken);
         if (failed.is_ok()) failed = txn.commit();
@@ -484,6 +550,12 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
     w.topic->log(w.partition).reader_advanced();
   }
   for (const auto& t : topics) t->notify_committed();
+  for (const auto& ws : pending_ws_) {
+    std::lock_guard<std::mutex> lock(ws->sink->mu);
+    if (ws->sink->sink) ws->sink->sink->committed(ws->seq);
+  }
+  total_events += pending_ws_.size();
+  pending_ws_.clear();
   return total_events;
 }
 
@@ -531,6 +603,7 @@ void Journal::writer_main() {
     if (std::chrono::steady_clock::now() >= next_retention) {
       auto cut = enforce_retention();
       if (!cut) bus_->set_journal_error(cut.status());
+      if (auto purged = purge_dedupe(); !purged) bus_->set_journal_error(purged.status());
       // Keep going soon while there is more to delete.
       next_retention = std::chrono::steady_clock::now() +
                        (cut && *cut > 0 ? std::chrono::milliseconds(0) : kRetentionInterval);
@@ -544,6 +617,7 @@ void Journal::writer_main() {
         for (std::uint32_t p = 0; p < t->partitions() && !work; ++p)
           work = t->log(p).end_seq_cst() > t->journal_part(p).writer.next.load(std::memory_order_relaxed);
       work = work || !final_offsets_.empty() ||
+             ws_submitted_.load(std::memory_order_seq_cst) > ws_taken_.load(std::memory_order_acquire) ||
              cycle_wanted_.load(std::memory_order_seq_cst) > cycle_done_.load(std::memory_order_acquire);
     }
     if (!work && !stop_.load(std::memory_order_acquire))
@@ -563,6 +637,103 @@ void Journal::stop() {
   }
   bell_.ring();
   if (writer_.joinable()) writer_.join();
+}
+
+void Journal::submit(std::unique_ptr<WriteSet> ws) {
+  ws_queue_.enqueue(ws.release());
+  ws_submitted_.fetch_add(1, std::memory_order_seq_cst);
+  bell_.ring();
+}
+
+Status Journal::apply_write_sets(MDB_txn* txn) {
+  std::vector<std::pair<const std::string*, Offset>> offsets;  // last (highest) per key wins
+  for (const auto& ws : pending_ws_) {
+    for (const auto& [key, value] : ws->writes) {
+      MDB_val k = as_val(key);
+      int rc;
+      if (value) {
+        MDB_val v = as_val(*value);
+        rc = mdb_put(txn, state_dbi_, &k, &v, 0);
+      } else {
+        rc = mdb_del(txn, state_dbi_, &k, nullptr);
+        if (rc == MDB_NOTFOUND) rc = 0;
+      }
+      if (rc) return lmdb_status(rc, "write state");
+    }
+    if (!ws->dedupe_key.empty()) {
+      char be[8];
+      put_be64(be, static_cast<std::uint64_t>(ws->expire_us));
+      MDB_val k = as_val(ws->dedupe_key), v{8, be};
+      if (int rc = mdb_put(txn, dedupe_dbi_, &k, &v, 0)) return lmdb_status(rc, "write dedupe record");
+      std::string tk(be, 8);
+      tk += ws->dedupe_key;
+      MDB_val tkv = as_val(tk), empty{0, nullptr};
+      if (int rc = mdb_put(txn, dedupe_time_dbi_, &tkv, &empty, 0)) return lmdb_status(rc, "write dedupe index");
+    }
+    offsets.emplace_back(&ws->offsets_key, ws->next);
+  }
+  for (const auto& [key, next] : offsets) {
+    char be[8];
+    put_be64(be, next);
+    MDB_val k = as_val(*key), v{8, be};
+    // Write sets of one partition arrive in offset order, so the last wins.
+    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
+  }
+  return Status::ok();
+}
+
+Result<bool> Journal::dedupe_seen(std::string_view key) const {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  MDB_val k = as_val(key), v;
+  const int rc = mdb_get(txn.get(), dedupe_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc) return lmdb_status(rc, "read dedupe record");
+  return true;
+}
+
+Result<std::optional<std::string>> Journal::state_get(std::string_view key) const {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  MDB_val k = as_val(key), v;
+  const int rc = mdb_get(txn.get(), state_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
+  if (rc) return lmdb_status(rc, "read state");
+  return std::optional<std::string>(std::string(as_view(v)));
+}
+
+Result<std::size_t> Journal::purge_dedupe() {
+  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), dedupe_time_dbi_, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+  std::size_t n = 0;
+  MDB_val k, v;
+  // The index is ordered by expiry: delete from the front, 4096 per pass.
+  while (n < 4096 && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size > 8 &&
+         static_cast<std::int64_t>(get_be64(static_cast<const char*>(k.mv_data))) < now_us) {
+    MDB_val dk{k.mv_size - 8, static_cast<char*>(k.mv_data) + 8};
+    const int rc = mdb_del(txn.get(), dedupe_dbi_, &dk, nullptr);
+    if (rc && rc != MDB_NOTFOUND) {
+      mdb_cursor_close(cur);
+      return lmdb_status(rc, "purge dedupe record");
+    }
+    if (int rc2 = mdb_cursor_del(cur, 0)) {
+      mdb_cursor_close(cur);
+      return lmdb_status(rc2, "purge dedupe index");
+    }
+    ++n;
+  }
+  mdb_cursor_close(cur);
+  if (n == 0) return std::size_t{0};
+  if (Status s = txn.commit(); !s) return s;
+  return n;
 }
 
 Result<std::size_t> Journal::enforce_retention() {
@@ -675,7 +846,7 @@ Status Journal::store_offsets(const std::string& group, const std::string& topic
   Txn txn;
   if (Status s = txn.begin(env_, 0); !s) return s;
   for (const auto& [p, off] : offsets) {
-    const std::string key = offsets_key(group, topic, p);
+    const std::string key = Journal::offsets_key(group, topic, p);
     char be[8];
     put_be64(be, off);
     MDB_val k = as_val(key), v{8, be};

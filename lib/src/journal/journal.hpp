@@ -33,7 +33,10 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <optional>
 #include <vector>
+
+#include <concurrentqueue/concurrentqueue.h>
 
 #include "internal/doorbell.hpp"
 #include "journal/lmdb.hpp"
@@ -68,6 +71,38 @@ class OffsetSource {
   virtual const std::string& topic_name() const = 0;
   // Current next-offset per partition (acquire loads).
   virtual std::vector<Offset> current_offsets() const = 0;
+  // True when the group's offsets travel in its write sets instead (dedupe
+  // or state tables): then the writer must not persist current_offsets().
+  virtual bool offsets_in_write_sets() const { return false; }
+};
+
+// Told by the writer when write sets have been committed.
+class TxnSink {
+ public:
+  virtual ~TxnSink() = default;
+  // The write set `seq` of this sink is committed. Called on the writer
+  // thread, in no particular order across a sink's worker threads.
+  virtual void committed(std::uint64_t seq) = 0;
+};
+
+// How the writer reaches a sink: the sink clears `sink` (under `mu`) before
+// it goes away, so a write set that outlives its group reports to nobody.
+struct SinkRef {
+  std::mutex mu;
+  TxnSink* sink = nullptr;  // GUARDED_BY(mu)
+};
+
+// What handling one event of a transactional group changes, committed as a
+// unit: state writes, the dedupe record, and the group's offset past the
+// event (all in the writer's next group commit).
+struct WriteSet {
+  std::shared_ptr<SinkRef> sink;
+  std::uint64_t seq = 0;           // per sink, unique
+  std::string offsets_key;         // Journal::offsets_key(group, topic, partition)
+  Offset next = 0;                 // the offset after the event
+  std::string dedupe_key;          // empty: no dedupe record
+  std::int64_t expire_us = 0;      // when the dedupe record may be purged
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes;  // state key -> value / erase
 };
 
 class Journal {
@@ -96,6 +131,18 @@ class Journal {
   // Blocks until a commit that read every offset stored before this call
   // has committed (synchronous offset commit).
   Status wait_offsets_durable(std::chrono::milliseconds timeout);
+
+  // Hands a write set to the writer (taking ownership); it is applied in
+  // the next group commit and then reported to its sink. Thread-safe.
+  void submit(std::unique_ptr<WriteSet> ws);
+  // Whether a dedupe record for `key` is stored. Thread-safe.
+  Result<bool> dedupe_seen(std::string_view key) const;
+  // A committed state value. Thread-safe.
+  Result<std::optional<std::string>> state_get(std::string_view key) const;
+  // Keys of the offsets, dedupe and state tables.
+  static std::string offsets_key(std::string_view group, std::string_view topic, std::uint32_t p);
+  static std::string dedupe_key(std::string_view group, std::string_view event_id);
+  static std::string state_key(std::string_view group, std::string_view table, std::string_view key);
 
   // Reads up to `max` records of `partition` from `from` (below the committed
   // watermark) into `out`. kDataLoss names the bad record's location;
@@ -136,6 +183,10 @@ class Journal {
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
   // Deletes batches past the topics' retention limits; returns how many.
   Result<std::size_t> enforce_retention();
+  // Deletes expired dedupe records; returns how many.
+  Result<std::size_t> purge_dedupe();
+  // Applies the write sets taken for this commit into `txn`.
+  Status apply_write_sets(MDB_txn* txn);
   // Writes changed group offsets and untracked groups' final offsets into
   // `txn`; `taken` receives the final offsets it took.
   Status persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken);
@@ -147,6 +198,9 @@ class Journal {
   MDB_env* env_;
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi offsets_dbi_ = 0;
+  MDB_dbi dedupe_dbi_ = 0;       // dedupe key -> be64(expire_us)
+  MDB_dbi dedupe_time_dbi_ = 0;  // be64(expire_us) + dedupe key -> "" (purge order)
+  MDB_dbi state_dbi_ = 0;        // group \0 table \0 key -> value
   std::size_t map_size_;  // writer thread (and open) only
   std::uint64_t id_ = 0;  // set by init_meta
 
@@ -160,6 +214,14 @@ class Journal {
   // Last persisted offsets per source (to skip unchanged ones).
   std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_;
   std::vector<std::pair<std::string, Offset>> final_offsets_;  // from untrack, not yet written
+
+  // Write sets from group workers: a lock-free MPSC handoff to the writer
+  // (moodycamel ConcurrentQueue: many producers, one bulk consumer). The
+  // writer moves them to pending_ws_ (writer thread only) until committed.
+  moodycamel::ConcurrentQueue<WriteSet*> ws_queue_;
+  std::vector<std::unique_ptr<WriteSet>> pending_ws_;
+  std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
+  std::atomic<std::uint64_t> ws_taken_{0};      // by the writer
 
   Doorbell bell_;
   std::atomic<bool> stop_{false};
