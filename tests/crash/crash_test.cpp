@@ -8,6 +8,9 @@
 //   - the group's committed offsets never move backwards and never pass
 //     what the child handled (at-least-once), and the group is handed every
 //     event from its committed offset on.
+//   - exactly-once effect: a StateHandler group counts each event id in a
+//     state table; after it catches up, every id counts exactly 1 (none
+//     lost, none doubled), however the kills fell.
 // The same directory is reused across iterations, so each restart also
 // recovers the previous iteration's crash. WEIR_CRASH_ITERATIONS (default
 // 200) and WEIR_CRASH_SEED control the run; the seed is printed.
@@ -50,6 +53,16 @@ int fail(const std::string& why) {
   return 1;
 }
 
+// Increments count[event id] in the group's state table: with the dedupe
+// store and the state write in one transaction, every id must end at 1.
+weir::Outcome count_event(const weir::Message& m, weir::State& st) {
+  auto cur = st.get("count", m.id());
+  if (!cur) return weir::Outcome::retry();
+  const long n = cur->has_value() ? std::stol(**cur) : 0;
+  if (!st.put("count", m.id(), std::to_string(n + 1))) return weir::Outcome::retry();
+  return weir::Outcome::done();
+}
+
 // One write() per line: a line is atomic on the pipe, so SIGKILL can never
 // leave half of it.
 void emit(const std::string& line) {
@@ -77,6 +90,9 @@ int child_main(const char* dir, int iteration, std::uint64_t seed) {
                                 return weir::Outcome::done();
                               });
   if (!st) return fail("child subscribe: " + st.to_string());
+  // The exactly-once check: a state table counts each event id's handlings.
+  st = (*bus)->subscribe("crash", {.group = "counter", .workers = 2, .max_batch = kMaxBatch}, count_event);
+  if (!st) return fail("child subscribe counter: " + st.to_string());
   auto topic = (*bus)->topic("crash").value();
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
@@ -199,6 +215,7 @@ struct Drained {
   std::vector<weir::Offset> first = std::vector<weir::Offset>(kPartitions, ~weir::Offset{0});
   std::vector<weir::Offset> end = std::vector<weir::Offset>(kPartitions, 0);
   std::vector<std::map<weir::Offset, std::string>> events = std::vector<std::map<weir::Offset, std::string>>(kPartitions);
+  std::vector<std::string> ids;  // Message::id() of every event handed out
   std::string failure;
 };
 
@@ -215,6 +232,7 @@ bool drain(weir::Bus& bus, const std::string& group, Drained& d, std::string& er
     auto& evs = d.events[m.partition()];
     if (evs.empty() && d.first[m.partition()] == ~weir::Offset{0}) d.first[m.partition()] = m.offset();
     evs[m.offset()] = std::string(m.payload());
+    d.ids.emplace_back(m.id());
     ++count;
     return weir::Outcome::done();
   });
@@ -268,6 +286,8 @@ int parent_main(const std::string& self) {
   std::vector<weir::Offset> g_prev(kPartitions, 0);  // g's committed offsets after the last check
   std::vector<weir::Offset> v_prev(kPartitions, 0);  // where the verifier group stands
   std::uint64_t total_acked = 0;
+  std::vector<std::string> all_ids;  // every event id, for the exactly-once check
+  std::size_t exactly_once_checked = 0;
   for (int it = 0; it < iterations; ++it) {
     ChildRun run;
     std::string err;
@@ -354,13 +374,43 @@ int parent_main(const std::string& self) {
                       " not redelivered to the group");
       g_prev[p] = g.end[p];
     }
+    // 3. Exactly-once effect: the counter group finishes what the child left,
+    //    then every event id published so far counts exactly 1.
+    {
+      if (auto s = (*bus)->subscribe("crash", {.group = "counter", .workers = 2}, count_event); !s)
+        return fail("subscribe counter: " + s.to_string());
+      const auto until = std::chrono::steady_clock::now() + 20s;
+      for (;;) {
+        auto st = (*bus)->describe_group("counter");
+        bool done = true;
+        for (const auto& p : st->partitions) done = done && p.lag == 0;
+        if (done) break;
+        if (std::chrono::steady_clock::now() > until) return fail("counter group did not drain");
+        std::this_thread::sleep_for(1ms);
+      }
+      auto rep = (*bus)->unsubscribe("counter");  // waits for its write sets to commit
+      if (!rep || !rep->journal_status) return fail("unsubscribe counter failed");
+      all_ids.insert(all_ids.end(), v.ids.begin(), v.ids.end());
+      const bool last = it + 1 == iterations;
+      // New ids every iteration; all ids again at the end.
+      const std::size_t from = last ? 0 : all_ids.size() - v.ids.size();
+      for (std::size_t i = from; i < all_ids.size(); ++i) {
+        auto c = (*bus)->read_state("counter", "count", all_ids[i]);
+        if (!c) return fail("read_state: " + c.status().to_string());
+        if (!c->has_value() || **c != "1")
+          return fail("iteration " + std::to_string(it) + ": event " + all_ids[i] + " was applied " +
+                      (c->has_value() ? **c : std::string("0")) + " times, not exactly once");
+      }
+      exactly_once_checked = all_ids.size();
+    }
+
     auto rep = (*bus)->close();
     if (!rep || !rep->journal_status)
       return fail("close: " + (rep ? rep->journal_status.to_string() : rep.status().to_string()));
   }
   std::filesystem::remove_all(dir);
-  std::printf("weir crash: %d kills, %llu acknowledged events checked\n", iterations,
-              static_cast<unsigned long long>(total_acked));
+  std::printf("weir crash: %d kills, %llu acknowledged events checked, %zu state effects exactly once\n",
+              iterations, static_cast<unsigned long long>(total_acked), exactly_once_checked);
   std::printf("1 passed, 0 failed\n");
   return 0;
 }
