@@ -124,7 +124,28 @@ std::vector<Result> run_custom(const Config& c) {
   for (std::uint32_t g = 0; g < c.groups; ++g) {
     tallies.push_back(std::make_unique<Tallies>());
     Tallies* t = tallies.back().get();
-    Status s = bus.subscribe("custom", {.group = "g" + std::to_string(g), .workers = c.workers, .max_batch = 256},
+    const SubscribeOptions so{.group = "g" + std::to_string(g), .workers = c.workers, .max_batch = 256};
+    if (c.state) {
+      // Idempotent consumer: dedupe record + a per-key counter in a state
+      // table + the offset, committed together.
+      Status st = bus.subscribe("custom", so, [t](const Message& m, State& state) {
+        auto cur = state.get("counts", m.key());
+        if (!cur) return Outcome::retry();
+        const long n = cur->has_value() ? std::stol(**cur) : 0;
+        if (!state.put("counts", m.key(), std::to_string(n + 1))) return Outcome::retry();
+        Tally& mine = t->mine();
+        Stamp stamp;
+        std::memcpy(&stamp, m.payload().data(), sizeof stamp);
+        const std::uint64_t now = now_ns();
+        mine.latency.record(now > stamp.sent_ns ? now - stamp.sent_ns : 0);
+        mine.id_sum += stamp.id;
+        ++mine.events;
+        return Outcome::done();
+      });
+      if (!st) return {Result{"weir", "custom", 0, 0, false, st.to_string(), {}, {}}};
+      continue;
+    }
+    Status s = bus.subscribe("custom", so,
                              [t](std::span<const Message> ms) {
                                Tally& mine = t->mine();
                                const std::uint64_t now = now_ns();
@@ -253,9 +274,9 @@ std::vector<Result> run_custom(const Config& c) {
   }
   r.latency = lat;
   char desc[256];
-  std::snprintf(desc, sizeof desc, "%dp %up %ug %uw %uB %s %s ack=%s batch=%u rate=%.0f", c.producers, c.partitions,
-                c.groups, c.workers, c.payload, c.key_dist.c_str(), c.durability.c_str(), c.ack.c_str(), c.batch,
-                c.rate);
+  std::snprintf(desc, sizeof desc, "%dp %up %ug %uw %uB %s %s ack=%s batch=%u rate=%.0f%s", c.producers,
+                c.partitions, c.groups, c.workers, c.payload, c.key_dist.c_str(), c.durability.c_str(), c.ack.c_str(),
+                c.batch, c.rate, c.state ? " state+dedupe" : "");
   if (r.note.empty()) r.note = desc;
   if (journaled) std::filesystem::remove_all(dir);
   return {r};

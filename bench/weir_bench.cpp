@@ -115,9 +115,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e9));
   app.add_option("--duration", c.duration_s, "custom: seconds to run instead of --events")->check(CLI::Range(0.0, 3600.0));
   app.add_flag("--progress", c.progress, "custom: live progress line on stderr (when a terminal)");
+  app.add_flag("--state", c.state,
+               "custom: idempotent handlers (dedupe + a counter per key in a state table); implies --durability journaled");
   CLI11_PARSE(app, argc, argv);
   c.baselines = baselines;
   if (c.workload == "custom" && app.count("--batch") == 0) c.batch = 1;  // custom: one publish per event unless asked
+  if (c.state) c.durability = "journaled";
   const bool memory = c.workload.rfind("m1", 0) == 0;
   const bool custom = c.workload == "custom";
   if (c.events == 0) c.events = memory ? 10'000'000 : 1'000'000;

@@ -54,6 +54,7 @@ struct Config {
   std::string ack = "none";           // none, journal, fsync (journaled)
   double rate = 0;                    // events/s over all producers; 0 = closed loop
   double duration_s = 0;              // run for this long instead of `events`
+  bool state = false;                 // groups use a StateHandler (dedupe + state table), journaled
 };
 
 // Pins the calling thread to one CPU (mod the CPUs present), so producer and

@@ -244,14 +244,19 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
   bool decided = false;
 
   if (txn_mode_) {
+    std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
     for (std::uint32_t i = 0; i < n; ++i) {
-      if (serve_txn(ps, scratch[i])) {
+      if (serve_txn(ps, scratch[i], ws)) {
         ++done;
         ps.attempt = 1;
         continue;
       }
       decided = true;
       break;
+    }
+    if (ws) {
+      journal_->submit(std::move(ws));
+      journal_->nudge();
     }
   } else if (const auto* h = std::get_if<Handler>(&handler_)) {
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -373,7 +378,7 @@ std::optional<std::optional<std::string>> Group::overlay_get(const std::string& 
   return it->second.first;
 }
 
-bool Group::serve_txn(PartitionState& ps, const Message& m) {
+bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<WriteSet>& ws) {
   std::string dkey;
   if (options_.dedupe || std::holds_alternative<StateHandler>(handler_)) {
     dkey = Journal::dedupe_key(options_.group, m.id());
@@ -394,7 +399,7 @@ bool Group::serve_txn(PartitionState& ps, const Message& m) {
       // A redelivered duplicate: ack it (its offset moves on) without
       // calling the handler.
       duplicates_.fetch_add(1, std::memory_order_relaxed);
-      submit(ps, m, {}, {});
+      add_to_write_set(ps, m, {}, {}, ws);
       return true;
     }
   }
@@ -413,55 +418,56 @@ bool Group::serve_txn(PartitionState& ps, const Message& m) {
     apply(ps, m, o);  // retry or fail: the event's writes are dropped
     return false;
   }
-  submit(ps, m, std::move(dkey), std::move(state.writes()));
+  add_to_write_set(ps, m, std::move(dkey), std::move(state.writes()), ws);
   return true;
 }
 
-void Group::submit(PartitionState& ps, const Message& m, std::string dedupe_key,
-                   std::vector<std::pair<std::string, std::optional<std::string>>> writes) {
-  auto ws = std::make_unique<WriteSet>();
-  ws->sink = sink_ref_;
-  ws->offsets_key = Journal::offsets_key(options_.group, topic_->name(), ps.index);
-  ws->next = m.offset() + 1;
-  if (!dedupe_key.empty()) {
+void Group::add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,
+                             std::vector<std::pair<std::string, std::optional<std::string>>>&& writes,
+                             std::unique_ptr<WriteSet>& ws) {
+  std::unique_lock<std::mutex> lock(overlay_mu_);
+  if (!ws) {
+    // Bound what waits for the writer: at most 4,096 uncommitted batches.
+    overlay_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return uncommitted_ < 4096; });
+    ws = std::make_unique<WriteSet>();
+    ws->sink = sink_ref_;
+    ws->seq = ++next_seq_;
+    ws->offsets_key = Journal::offsets_key(options_.group, topic_->name(), ps.index);
     ws->expire_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         (std::chrono::system_clock::now() + options_.dedupe_window).time_since_epoch())
                         .count();
-  }
-  {
-    std::unique_lock<std::mutex> lock(overlay_mu_);
-    // Bound what waits for the writer: at most 65,536 uncommitted events.
-    overlay_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return uncommitted_ < 65536; });
-    ws->seq = ++next_seq_;
     ++uncommitted_;
-    auto& keys = overlay_keys_[ws->seq];
-    for (const auto& [k, v] : writes) {
-      overlay_[k] = {v, ws->seq};
-      keys.push_back(k);
-    }
-    if (!dedupe_key.empty()) {
-      overlay_[dedupe_key] = {std::string(), ws->seq};
-      keys.push_back(dedupe_key);
-    }
   }
-  ws->dedupe_key = std::move(dedupe_key);
-  ws->writes = std::move(writes);
-  journal_->submit(std::move(ws));
+  ws->next = m.offset() + 1;
+  if (writes.empty() && dedupe_key.empty()) return;
+  auto& keys = overlay_keys_[ws->seq];
+  for (auto& [k, v] : writes) {
+    overlay_[k] = {v, ws->seq};
+    keys.push_back(k);
+    ws->writes.emplace_back(std::move(k), std::move(v));
+  }
+  if (!dedupe_key.empty()) {
+    overlay_[dedupe_key] = {std::string(), ws->seq};
+    keys.push_back(dedupe_key);
+    ws->dedupe_keys.push_back(std::move(dedupe_key));
+  }
 }
 
-void Group::committed(std::uint64_t seq) {
+void Group::committed(std::span<const std::uint64_t> seqs) {
   {
     std::lock_guard<std::mutex> lock(overlay_mu_);
-    auto it = overlay_keys_.find(seq);
-    if (it != overlay_keys_.end()) {
-      for (const auto& k : it->second) {
-        auto o = overlay_.find(k);
-        // A later write set may have overwritten the key: keep that one.
-        if (o != overlay_.end() && o->second.second == seq) overlay_.erase(o);
+    for (const std::uint64_t seq : seqs) {
+      auto it = overlay_keys_.find(seq);
+      if (it != overlay_keys_.end()) {
+        for (const auto& k : it->second) {
+          auto o = overlay_.find(k);
+          // A later write set may have overwritten the key: keep that one.
+          if (o != overlay_.end() && o->second.second == seq) overlay_.erase(o);
+        }
+        overlay_keys_.erase(it);
       }
-      overlay_keys_.erase(it);
     }
-    --uncommitted_;
+    uncommitted_ -= seqs.size();
   }
   overlay_cv_.notify_all();
 }

@@ -61,8 +61,8 @@ class Group final : public OffsetSource, public TxnSink {
   const std::string& topic_name() const override;
   std::vector<Offset> current_offsets() const override { return offsets(); }
   bool offsets_in_write_sets() const override { return txn_mode_; }
-  // TxnSink: a write set of this group is committed (writer thread).
-  void committed(std::uint64_t seq) override;
+  // TxnSink: write sets of this group are committed (writer thread).
+  void committed(std::span<const std::uint64_t> seqs) override;
 
   // For StateImpl: the overlay's view of a state key (nullopt: not in the
   // overlay; optional<nullopt>: erased there).
@@ -106,11 +106,14 @@ class Group final : public OffsetSource, public TxnSink {
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
   std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb);
-  // Transactional handling of one event; true if it is done (handled or a
-  // skipped duplicate), false if the outcome was retry/fail (applied).
-  bool serve_txn(PartitionState& ps, const Message& m);
-  void submit(PartitionState& ps, const Message& m, std::string dedupe_key,
-              std::vector<std::pair<std::string, std::optional<std::string>>> writes);
+  // Transactional handling of one event, adding what it changed to `ws`
+  // (the batch's write set); true if it is done (handled or a skipped
+  // duplicate), false if the outcome was retry/fail (applied).
+  bool serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<WriteSet>& ws);
+  // Adds one finished event to the batch's write set (and the overlay).
+  void add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,
+                        std::vector<std::pair<std::string, std::optional<std::string>>>&& writes,
+                        std::unique_ptr<WriteSet>& ws);
   static thread_local std::uint64_t unsynced_;  // events since the worker's last durable offset
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <unordered_map>
 
 #include "journal/batch.hpp"
 #include "topic.hpp"
@@ -188,6 +189,7 @@ Journal::Journal(const Options& o, std::shared_ptr<BusShared> bus, MDB_env* env)
 
 Journal::~Journal() {
   stop();
+  for (MDB_txn* t : read_pool_) mdb_txn_abort(t);
   WriteSet* left;
   while (ws_queue_.try_dequeue(left)) delete left;  // never committed (stalled journal)
   mdb_env_close(env_);
@@ -550,9 +552,12 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
     w.topic->log(w.partition).reader_advanced();
   }
   for (const auto& t : topics) t->notify_committed();
-  for (const auto& ws : pending_ws_) {
-    std::lock_guard<std::mutex> lock(ws->sink->mu);
-    if (ws->sink->sink) ws->sink->sink->committed(ws->seq);
+  // One report per sink per commit (each takes the sink's lock once).
+  std::unordered_map<SinkRef*, std::vector<std::uint64_t>> by_sink;
+  for (const auto& ws : pending_ws_) by_sink[ws->sink.get()].push_back(ws->seq);
+  for (auto& [ref, seqs] : by_sink) {
+    std::lock_guard<std::mutex> lock(ref->mu);
+    if (ref->sink) ref->sink->committed(seqs);
   }
   total_events += pending_ws_.size();
   pending_ws_.clear();
@@ -642,11 +647,12 @@ void Journal::stop() {
 void Journal::submit(std::unique_ptr<WriteSet> ws) {
   ws_queue_.enqueue(ws.release());
   ws_submitted_.fetch_add(1, std::memory_order_seq_cst);
-  bell_.ring();
 }
 
 Status Journal::apply_write_sets(MDB_txn* txn) {
-  std::vector<std::pair<const std::string*, Offset>> offsets;  // last (highest) per key wins
+  // One offset per (group, topic, partition): write sets of one partition
+  // arrive in offset order (one worker, one producer queue), so the last wins.
+  std::unordered_map<std::string_view, Offset> offsets;
   for (const auto& ws : pending_ws_) {
     for (const auto& [key, value] : ws->writes) {
       MDB_val k = as_val(key);
@@ -660,45 +666,66 @@ Status Journal::apply_write_sets(MDB_txn* txn) {
       }
       if (rc) return lmdb_status(rc, "write state");
     }
-    if (!ws->dedupe_key.empty()) {
-      char be[8];
-      put_be64(be, static_cast<std::uint64_t>(ws->expire_us));
-      MDB_val k = as_val(ws->dedupe_key), v{8, be};
+    char be[8];
+    put_be64(be, static_cast<std::uint64_t>(ws->expire_us));
+    std::string tk(be, 8);
+    for (const auto& dk : ws->dedupe_keys) {
+      MDB_val k = as_val(dk), v{8, be};
       if (int rc = mdb_put(txn, dedupe_dbi_, &k, &v, 0)) return lmdb_status(rc, "write dedupe record");
-      std::string tk(be, 8);
-      tk += ws->dedupe_key;
+      tk.resize(8);
+      tk += dk;
       MDB_val tkv = as_val(tk), empty{0, nullptr};
       if (int rc = mdb_put(txn, dedupe_time_dbi_, &tkv, &empty, 0)) return lmdb_status(rc, "write dedupe index");
     }
-    offsets.emplace_back(&ws->offsets_key, ws->next);
+    offsets[ws->offsets_key] = ws->next;
   }
   for (const auto& [key, next] : offsets) {
     char be[8];
     put_be64(be, next);
-    MDB_val k = as_val(*key), v{8, be};
-    // Write sets of one partition arrive in offset order, so the last wins.
+    MDB_val k = as_val(key), v{8, be};
     if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
   }
   return Status::ok();
 }
 
+Journal::ReadLease::ReadLease(const Journal& j) : j_(j), lock_(j.resize_mu_) {
+  {
+    std::lock_guard<std::mutex> pool(j.pool_mu_);
+    if (!j.read_pool_.empty()) {
+      txn_ = j.read_pool_.back();
+      j.read_pool_.pop_back();
+    }
+  }
+  int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(j.env_, nullptr, MDB_RDONLY, &txn_);
+  if (rc) {
+    if (txn_) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+    status_ = lmdb_status(rc, "begin read transaction");
+  }
+}
+
+Journal::ReadLease::~ReadLease() {
+  if (!txn_) return;
+  mdb_txn_reset(txn_);
+  std::lock_guard<std::mutex> pool(j_.pool_mu_);
+  j_.read_pool_.push_back(txn_);
+}
+
 Result<bool> Journal::dedupe_seen(std::string_view key) const {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
-  Txn txn;
-  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
   MDB_val k = as_val(key), v;
-  const int rc = mdb_get(txn.get(), dedupe_dbi_, &k, &v);
+  const int rc = mdb_get(lease.txn(), dedupe_dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return false;
   if (rc) return lmdb_status(rc, "read dedupe record");
   return true;
 }
 
 Result<std::optional<std::string>> Journal::state_get(std::string_view key) const {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
-  Txn txn;
-  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
   MDB_val k = as_val(key), v;
-  const int rc = mdb_get(txn.get(), state_dbi_, &k, &v);
+  const int rc = mdb_get(lease.txn(), state_dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
   if (rc) return lmdb_status(rc, "read state");
   return std::optional<std::string>(std::string(as_view(v)));
@@ -864,11 +891,10 @@ Status Journal::read(const TopicState& topic, std::uint32_t partition, Offset fr
   if (from >= committed || max == 0) return Status::ok();
   max = static_cast<std::uint32_t>(std::min<Offset>(max, committed - from));
 
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
-  Txn txn;
-  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
   MDB_cursor* cur = nullptr;
-  if (int rc = mdb_cursor_open(txn.get(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+  if (int rc = mdb_cursor_open(lease.txn(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
   char key[8];
   put_be64(key, from);
   MDB_val k{8, key}, v;

@@ -34,6 +34,7 @@
 #include <string>
 #include <thread>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -80,9 +81,10 @@ class OffsetSource {
 class TxnSink {
  public:
   virtual ~TxnSink() = default;
-  // The write set `seq` of this sink is committed. Called on the writer
-  // thread, in no particular order across a sink's worker threads.
-  virtual void committed(std::uint64_t seq) = 0;
+  // These write sets of this sink are committed. Called on the writer
+  // thread once per commit, seqs in no particular order across the sink's
+  // worker threads.
+  virtual void committed(std::span<const std::uint64_t> seqs) = 0;
 };
 
 // How the writer reaches a sink: the sink clears `sink` (under `mu`) before
@@ -92,16 +94,17 @@ struct SinkRef {
   TxnSink* sink = nullptr;  // GUARDED_BY(mu)
 };
 
-// What handling one event of a transactional group changes, committed as a
-// unit: state writes, the dedupe record, and the group's offset past the
-// event (all in the writer's next group commit).
+// What handling a run of events of one partition of a transactional group
+// changes, committed as a unit: state writes, dedupe records, and the
+// group's offset past the last event (all in the writer's next group
+// commit). A worker submits one per batch it handled.
 struct WriteSet {
   std::shared_ptr<SinkRef> sink;
   std::uint64_t seq = 0;           // per sink, unique
   std::string offsets_key;         // Journal::offsets_key(group, topic, partition)
-  Offset next = 0;                 // the offset after the event
-  std::string dedupe_key;          // empty: no dedupe record
-  std::int64_t expire_us = 0;      // when the dedupe record may be purged
+  Offset next = 0;                 // the offset after the last event
+  std::vector<std::string> dedupe_keys;
+  std::int64_t expire_us = 0;      // when the dedupe records may be purged
   std::vector<std::pair<std::string, std::optional<std::string>>> writes;  // state key -> value / erase
 };
 
@@ -133,7 +136,9 @@ class Journal {
   Status wait_offsets_durable(std::chrono::milliseconds timeout);
 
   // Hands a write set to the writer (taking ownership); it is applied in
-  // the next group commit and then reported to its sink. Thread-safe.
+  // the next group commit and then reported to its sink. Call nudge() after
+  // a run of submits (the writer also looks every offset_commit_interval).
+  // Thread-safe.
   void submit(std::unique_ptr<WriteSet> ws);
   // Whether a dedupe record for `key` is stored. Thread-safe.
   Result<bool> dedupe_seen(std::string_view key) const;
@@ -181,6 +186,28 @@ class Journal {
   Result<std::size_t> commit_once(bool final_pass);
   Status grow_map(std::size_t needed_hint);
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
+
+  // A read transaction from the pool, renewed, with resize_mu_ held shared:
+  // mdb_txn_begin allocates and clears per-DBI arrays (tens of KiB with many
+  // partitions), so hot readers reuse reset handles instead (LMDB's
+  // reset/renew), returned to the pool when the lease ends.
+  class ReadLease {
+   public:
+    explicit ReadLease(const Journal& j);
+    ~ReadLease();
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    MDB_txn* txn() const noexcept { return txn_; }
+    const Status& status() const noexcept { return status_; }
+
+   private:
+    const Journal& j_;
+    std::shared_lock<std::shared_mutex> lock_;
+    MDB_txn* txn_ = nullptr;
+    Status status_;
+  };
+  mutable std::mutex pool_mu_;
+  mutable std::vector<MDB_txn*> read_pool_;  // GUARDED_BY(pool_mu_): reset read txns
   // Deletes batches past the topics' retention limits; returns how many.
   Result<std::size_t> enforce_retention();
   // Deletes expired dedupe records; returns how many.
