@@ -99,6 +99,10 @@ Status check_subscribe_options(const SubscribeOptions& o) {
         "SubscribeOptions::retry_backoff must be >= 0 and <= retry_backoff_max");
   if (o.start_from != StartFrom::kEarliest && o.start_from != StartFrom::kLatest)
     return Status::invalid_argument("SubscribeOptions::start_from is not a StartFrom value");
+  if (o.max_attempts < 1 || o.max_attempts > 1000)
+    return Status::invalid_argument(field_range("SubscribeOptions::max_attempts", o.max_attempts, "1..1000"));
+  if (o.handler_timeout.count() < 0)
+    return Status::invalid_argument("SubscribeOptions::handler_timeout must be >= 0");
   if (o.dedupe_window < std::chrono::seconds(1))
     return Status::invalid_argument("SubscribeOptions::dedupe_window must be at least 1 s");
   if (o.offset_commit_events > 1000000)
@@ -200,13 +204,47 @@ class BusCore {
     } else if (auto r = remembered_.find(o.group); r != remembered_.end() && r->second.first == topic) {
       resume = r->second.second;
     }
+    std::shared_ptr<TopicState> dlq;
+    if (o.dead_letter) {
+      auto d = dead_letter_topic(o.group, *it->second);
+      if (!d) return d.status();
+      dlq = std::move(d).value();
+    }
     auto slot = it->second->acquire_group_slot(journaled);
     if (!slot) return slot.status();
     auto g = std::make_unique<Group>(it->second, o, std::move(h), *slot, shared_.get(),
-                                     options_.idle_spin, journaled ? journal_.get() : nullptr);
+                                     options_.idle_spin, journaled ? journal_.get() : nullptr,
+                                     std::move(dlq));
     g->start(resume);
     groups_.emplace(o.group, std::move(g));
     return Status::ok();
+  }
+
+  // The group's dead-letter topic "<group>.dlq", created on first use: one
+  // partition, journaled when the source is. Caller holds mu_.
+  Result<std::shared_ptr<TopicState>> dead_letter_topic(const std::string& group, const TopicState& source) {
+    const std::string name = group + ".dlq";
+    if (name.size() > 249)
+      return Status::invalid_argument("group name '" + group + "' is too long for its dead-letter topic '" +
+                                      name + "' (at most 245 characters)");
+    if (auto it = topics_.find(name); it != topics_.end()) return it->second;
+    TopicOptions to{.partitions = 1, .capacity = 1u << 16, .full_policy = FullPolicy::kBlock,
+                    .max_payload_bytes = source.options().max_payload_bytes,
+                    .max_key_bytes = source.options().max_key_bytes};
+    auto t = std::make_shared<TopicState>(shared_, name, to.durability == Durability::kMemory && source.journaled()
+                                                             ? journaled_copy(to)
+                                                             : to);
+    if (t->journaled()) {
+      t->set_writer_bell(&journal_->bell());
+      t->set_origin(journal_->id());
+      if (Status s = journal_->attach_topic(t); !s) return s;
+    }
+    topics_.emplace(name, t);
+    return t;
+  }
+  static TopicOptions journaled_copy(TopicOptions o) {
+    o.durability = Durability::kJournaled;
+    return o;
   }
 
   Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co) {

@@ -273,7 +273,15 @@ TEST(Typed, UndecodableEventsFailPermanently) {
     EXPECT_NE(reasons[0].find("cannot decode"), std::string::npos);
     EXPECT_NE(reasons[0].find("'shop.refund' is not 'shop.order.placed'"), std::string::npos) << reasons[0];
   }
-  EXPECT_TRUE(bus->describe_group("wrong-type")->partitions[0].stopped);
+  // Dead-lettered with the reason, then acked: the partition goes on.
+  EXPECT_FALSE(bus->describe_group("wrong-type")->partitions[0].stopped);
+  std::atomic<bool> in_dlq{false};
+  ASSERT_TRUE(bus->subscribe("wrong-type.dlq", {.group = "triage"}, [&](const Message& m) {
+    in_dlq = m.type() == "shop.refund" &&
+             m.header("weir.dlq.reason").value_or("").find("cannot decode") != std::string_view::npos;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(eventually([&] { return in_dlq.load(); }));
 
   // Newer than the consumer knows, and a v3 payload that does not parse.
   ASSERT_TRUE(bus->create_topic("more", {}));

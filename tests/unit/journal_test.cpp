@@ -595,7 +595,8 @@ TEST_F(JournalTest, ReaderTableSmallerThanWorkers) {
 
 // The longest names still make offset keys under LMDB's 511-byte key limit.
 TEST_F(JournalTest, LongestNamesFitLmdbKeys) {
-  const std::string topic(249, 't'), group(249, 'g');
+  // 245: the longest group whose dead-letter topic ("<group>.dlq") is a valid name.
+  const std::string topic(249, 't'), group(245, 'g');
   {
     auto bus = open(opts());
     ASSERT_TRUE(bus->create_topic(topic, journaled()));
@@ -606,6 +607,10 @@ TEST_F(JournalTest, LongestNamesFitLmdbKeys) {
   }
   auto bus = open(opts());
   EXPECT_EQ(consume(*bus, topic, group, 1), std::vector<std::string>{"b"});
+  const Status too_long = bus->subscribe(topic, {.group = std::string(249, 'g')},
+                                         [](const Message&) { return Outcome::done(); });
+  EXPECT_EQ(too_long.code(), Code::kInvalidArgument);
+  EXPECT_NE(too_long.message().find("dead-letter topic"), std::string::npos);
 }
 
 }  // namespace

@@ -21,10 +21,12 @@ namespace weir {
 //   retry  a transient failure: deliver the same event again later (after
 //          `delay`, or the group's backoff when delay is zero). Later events
 //          of the partition wait behind it, so per-key order holds.
-//   fail   a permanent failure: retrying cannot help. The partition stops at
-//          the event for this group (it is not acked, never skipped) and the
-//          group's on_failure callback hears of it. Dead-letter routing
-//          replaces the stop once dead-letter topics exist.
+//   fail   a permanent failure: retrying cannot help. The event goes to the
+//          group's dead-letter topic with the reason and is then acked
+//          (SubscribeOptions::dead_letter; with it off, the partition stops
+//          at the event, unacked). on_failure hears of it either way.
+// A retry past SubscribeOptions::max_attempts is dead-lettered the same way:
+// every path ends acked, dead-lettered, or still pending.
 //
 // Thread-safety: a plain value.
 class Outcome {
@@ -105,7 +107,8 @@ using StateHandler = std::function<Outcome(const Message&, State&)>;
 
 // Why a group's partition could not go on normally.
 enum class FailureKind : std::uint8_t {
-  // The handler returned Outcome::fail(reason). The partition stops there.
+  // The handler returned Outcome::fail(reason) and dead-lettering is off:
+  // the partition stops there.
   kHandler = 0,
   // A stored record failed validation (checksum, framing). The partition
   // stops there; `reason` names topic, partition and offset.
@@ -115,6 +118,9 @@ enum class FailureKind : std::uint8_t {
   // RetentionGapPolicy::kJumpToEarliest the group goes on from the earliest
   // retained event; with kStop the partition stops.
   kRetentionGap = 2,
+  // The event failed permanently or ran out of attempts and was moved to the
+  // group's dead-letter topic (then acked); `reason` says why.
+  kDeadLettered = 3,
 };
 
 // Reported to SubscribeOptions::on_failure. Views are valid during the

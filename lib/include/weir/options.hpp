@@ -226,12 +226,40 @@ struct SubscribeOptions {
   // so events published before the subscription are not missed.
   StartFrom start_from = StartFrom::kEarliest;
 
-  // First delay before a handler that returned Outcome::retry() without a
-  // delay sees the event again; it doubles per attempt up to retry_backoff_max.
-  // Other partitions of the worker keep flowing meanwhile.
-  // Defaults 10 ms and 1 s. REQUIRES: 0 <= initial <= max.
-  std::chrono::milliseconds retry_backoff{10};
-  std::chrono::milliseconds retry_backoff_max{1000};
+  // --- failure handling (the retry loop) --------------------------------------
+  // Deliveries of one event to this group, first included: after the
+  // max_attempts-th transient failure the event is dead-lettered (see
+  // dead_letter). Default 5. REQUIRES: 1..1000.
+  std::uint32_t max_attempts = 5;
+
+  // Delay before attempt n+1 when the handler returned Outcome::retry()
+  // without a delay: exponential, base * 2^(n-1) capped at retry_backoff_max,
+  // with "full jitter" (a uniform random delay between 0 and that value, as
+  // in AWS's "Exponential Backoff and Jitter") unless `jitter` is false. Other
+  // partitions of the worker keep flowing meanwhile; the event's partition
+  // waits, so per-key order holds. Defaults 100 ms, 30 s, jitter on.
+  // REQUIRES: 0 <= retry_backoff <= retry_backoff_max.
+  std::chrono::milliseconds retry_backoff{100};
+  std::chrono::milliseconds retry_backoff_max{30000};
+  bool jitter = true;
+
+  // An exception escaping the handler is a transient failure (retried) when
+  // true, a permanent one (dead-lettered at once, reason "exception: ...")
+  // when false. Default true.
+  bool exceptions_are_transient = true;
+
+  // A handler call that takes longer than this counts as a transient failure,
+  // whatever it returned (its writes are dropped; the event is retried). A
+  // running handler cannot be interrupted: the verdict is taken when it
+  // returns. 0 (default): no limit.
+  std::chrono::milliseconds handler_timeout{0};
+
+  // Where events go that failed permanently or ran out of attempts: true
+  // (default) publishes them, with provenance headers (weir.dlq.*), to the
+  // group's dead-letter topic "<group>.dlq" (journaled if the source topic
+  // is, one partition) and then acks them; false stops the partition at the
+  // event instead (it stays unacked; on_failure is told).
+  bool dead_letter = true;
 
   // Called (on the worker thread) when a partition cannot go on normally:
   // the handler failed an event permanently, a stored record is corrupt, or

@@ -1,6 +1,7 @@
 #include "dispatch/group.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "internal/record.hpp"
 
@@ -23,13 +24,6 @@ constexpr std::chrono::milliseconds kMaxPark{50};
 constexpr Offset kOffsetCommitEvents = 1000;
 using Clock = std::chrono::steady_clock;
 
-Outcome invoke(const Handler& h, const Message& m) {
-  try {
-    return h(m);
-  } catch (...) {
-    return Outcome::retry();
-  }
-}
 BatchOutcome invoke(const BatchHandler& h, std::span<const Message> ms) {
   try {
     return h(ms);
@@ -43,7 +37,8 @@ thread_local std::uint64_t Group::unsynced_ = 0;
 
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
-             std::chrono::microseconds idle_spin, Journal* journal)
+             std::chrono::microseconds idle_spin, Journal* journal,
+             std::shared_ptr<TopicState> dead_letters)
     : topic_(std::move(topic)),
       options_(options),
       handler_(std::move(handler)),
@@ -52,6 +47,7 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
       idle_spin_(idle_spin),
       worker_count_(std::min(options.workers, topic_->partitions())),
       journal_(journal),
+      dead_letters_(std::move(dead_letters)),
       txn_mode_(journal != nullptr &&
                 (options.dedupe || std::holds_alternative<StateHandler>(handler_))) {
   parts_.reserve(topic_->partitions());
@@ -263,7 +259,8 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
       const Message m = journal_ ? scratch[i]
                                  : decode_record(log.record(c + i), topic, ps.index, c + i,
                                                  i == 0 ? ps.attempt : 1, topic_->origin());
-      const Outcome o = invoke(*h, m);
+      (void)h;
+      const Outcome o = call(m, nullptr);
       if (o.is_done()) {
         ++done;
         ps.attempt = 1;
@@ -403,20 +400,15 @@ bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<Writ
       return true;
     }
   }
-  Outcome o = Outcome::done();
   StateImpl state(*this, options_.group, *journal_);
-  if (const auto* sh = std::get_if<StateHandler>(&handler_)) {
-    try {
-      o = (*sh)(m, state);
-    } catch (...) {
-      o = Outcome::retry();
-    }
-  } else {
-    o = invoke(std::get<Handler>(handler_), m);
-  }
+  const Outcome o = call(m, &state);
   if (!o.is_done()) {
-    apply(ps, m, o);  // retry or fail: the event's writes are dropped
-    return false;
+    // Retry or fail: the event's writes are dropped. Dead-lettered: its
+    // offset still moves on with the batch (no dedupe record, so a redrive
+    // of the same id is handled).
+    if (!apply(ps, m, o)) return false;
+    add_to_write_set(ps, m, {}, {}, ws);
+    return true;
   }
   add_to_write_set(ps, m, std::move(dkey), std::move(state.writes()), ws);
   return true;
@@ -490,30 +482,121 @@ void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
   }
 }
 
-bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
-  switch (o.kind()) {
-    case Outcome::Kind::kDone:
-      ps.attempt = 1;
-      return true;
-    case Outcome::Kind::kRetry: {
-      auto delay = o.delay();
-      if (delay.count() <= 0) {
-        // Exponential: base * 2^(attempt-1), capped (and safe from overflow).
-        const std::int64_t base = options_.retry_backoff.count();
-        const std::int64_t cap = options_.retry_backoff_max.count();
-        std::int64_t d = base;
-        for (std::uint32_t a = 1; a < ps.attempt && d < cap; ++a) d *= 2;
-        delay = std::chrono::milliseconds(std::min(d, cap));
+Outcome Group::call(const Message& m, State* state) {
+  const bool timed = options_.handler_timeout.count() > 0;
+  const auto t0 = timed ? Clock::now() : Clock::time_point{};
+  Outcome o = Outcome::done();
+  try {
+    if (state) {
+      if (const auto* sh = std::get_if<StateHandler>(&handler_)) {
+        o = (*sh)(m, *state);
+      } else {
+        o = std::get<Handler>(handler_)(m);
       }
-      ++ps.attempt;
-      ps.retry_at = Clock::now() + delay;
-      return false;
+    } else {
+      o = std::get<Handler>(handler_)(m);
     }
-    case Outcome::Kind::kFail:
-    default:
-      stop_partition(ps, m.offset(), m.attempt(), o.reason(), FailureKind::kHandler);
-      return false;
+  } catch (const std::exception& e) {
+    o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail(std::string("exception: ") + e.what());
+  } catch (...) {
+    o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail("exception (not a std::exception)");
   }
+  if (timed && Clock::now() - t0 > options_.handler_timeout) {
+    // Too slow: a transient failure whatever it returned (writes dropped).
+    return Outcome::retry();
+  }
+  return o;
+}
+
+bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
+  const auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  if (o.kind() == Outcome::Kind::kDone) {
+    ps.attempt = 1;
+    ps.first_failure_us = 0;
+    return true;
+  }
+  if (ps.first_failure_us == 0) ps.first_failure_us = now_us();
+  if (o.kind() == Outcome::Kind::kRetry && ps.attempt < options_.max_attempts) {
+    auto delay = o.delay();
+    if (delay.count() <= 0) {
+      // Exponential: base * 2^(attempt-1), capped (and safe from overflow),
+      // then full jitter: uniform in [0, that].
+      const std::int64_t base = options_.retry_backoff.count();
+      const std::int64_t cap = options_.retry_backoff_max.count();
+      std::int64_t d = base;
+      for (std::uint32_t a = 1; a < ps.attempt && d < cap; ++a) d *= 2;
+      d = std::min(d, cap);
+      if (options_.jitter && d > 0) {
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        d = std::uniform_int_distribution<std::int64_t>(0, d)(rng);
+      }
+      delay = std::chrono::milliseconds(d);
+    }
+    ++ps.attempt;
+    ps.retry_at = Clock::now() + delay;
+    return false;
+  }
+  // Permanent, or out of attempts.
+  const std::string reason = o.kind() == Outcome::Kind::kFail
+                                 ? o.reason()
+                                 : "gave up after " + std::to_string(ps.attempt) + " attempts";
+  if (!dead_letters_) {
+    stop_partition(ps, m.offset(), m.attempt(), reason, FailureKind::kHandler);
+    return false;
+  }
+  if (!dead_letter(ps, m, reason)) {
+    // Could not store it (DLQ full, journal stalled): keep the event and try
+    // the dead-letter write again shortly. Nothing is dropped.
+    ps.retry_at = Clock::now() + std::chrono::milliseconds(100);
+    return false;
+  }
+  report(ps, m.offset(), m.attempt(), reason, FailureKind::kDeadLettered);
+  ps.attempt = 1;
+  ps.first_failure_us = 0;
+  return true;
+}
+
+bool Group::dead_letter(PartitionState& ps, const Message& m, std::string_view reason) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::string attempts = std::to_string(m.attempt()), first = std::to_string(ps.first_failure_us),
+                    last = std::to_string(now), partition = std::to_string(ps.index),
+                    offset = std::to_string(m.offset());
+  // The original's free headers, then provenance under stable names.
+  std::vector<Header> headers;
+  for (std::size_t i = 0; i < m.header_count(); ++i) {
+    const Header h = m.header_at(i);
+    if (!is_reserved_header(h.name) && h.name.substr(0, 9) != "weir.dlq.") headers.push_back(h);
+  }
+  headers.push_back({"weir.dlq.reason", reason});
+  headers.push_back({"weir.dlq.attempts", attempts});
+  headers.push_back({"weir.dlq.first_failure_us", first});
+  headers.push_back({"weir.dlq.last_failure_us", last});
+  headers.push_back({"weir.dlq.topic", topic_->name()});
+  headers.push_back({"weir.dlq.partition", partition});
+  headers.push_back({"weir.dlq.offset", offset});
+  headers.push_back({"weir.dlq.group", options_.group});
+  Event e;
+  e.key = m.key();
+  e.payload = m.payload();
+  e.headers = headers;
+  e.time_us = m.time_us();
+  e.id = m.id();  // materialised: a redriven event keeps its id
+  e.source = m.source();
+  e.type = m.type();
+  e.content_type = m.content_type();
+  e.dataschema = m.dataschema();
+  e.schema_version = m.schema_version();
+  e.traceparent = m.traceparent();
+  PublishOptions po;
+  po.timeout = std::chrono::milliseconds(1000);
+  if (dead_letters_->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
+  return dead_letters_->publish(e, po).is_ok();
 }
 
 CloseReport Group::stop(const CloseOptions& options) {

@@ -53,7 +53,7 @@ class Group final : public OffsetSource, public TxnSink {
 
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
         std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
-        Journal* journal);
+        Journal* journal, std::shared_ptr<TopicState> dead_letters);
   ~Group() override;
 
   // OffsetSource
@@ -98,6 +98,7 @@ class Group final : public OffsetSource, public TxnSink {
     std::uint32_t attempt = 1;                        // owner only
     std::chrono::steady_clock::time_point retry_at{};  // owner only
     Offset nudged_at = 0;                              // owner only: last offset-commit nudge
+    std::int64_t first_failure_us = 0;                 // owner only: of the event at the cursor
     std::atomic<bool> stopped{false};
     Offset drain_target = 0;  // written before stop_mode_ (release)
   };
@@ -121,8 +122,13 @@ class Group final : public OffsetSource, public TxnSink {
                       FailureKind kind);
   void report(const PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,
               FailureKind kind) const;
-  // Applies a verdict on the event at `offset`; true if the cursor may pass.
+  // Applies a verdict on the event at `offset`; true if the cursor may pass
+  // (the event was dead-lettered).
   bool apply(PartitionState& ps, const Message& m, const Outcome& o);
+  // Calls the handler with the group's exception and timeout rules.
+  Outcome call(const Message& m, State* state);
+  // Moves `m` to the dead-letter topic; true once it is safely there.
+  bool dead_letter(PartitionState& ps, const Message& m, std::string_view reason);
   bool partition_finished(const PartitionState& ps, int mode) const;
 
   const std::shared_ptr<TopicState> topic_;
@@ -133,6 +139,7 @@ class Group final : public OffsetSource, public TxnSink {
   const std::chrono::microseconds idle_spin_;
   const std::uint32_t worker_count_;
   Journal* const journal_;  // null for memory topics
+  const std::shared_ptr<TopicState> dead_letters_;  // null when dead_letter is off
   const bool txn_mode_;     // dedupe or a StateHandler (journaled only)
 
   // Transactional state, see the class comment.

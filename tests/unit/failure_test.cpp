@@ -1,0 +1,257 @@
+// The retry loop: bounded attempts, backoff, exceptions, timeouts, and dead
+// letters with provenance.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace weir {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::open_bus;
+using Clock = std::chrono::steady_clock;
+
+struct DeadLetters {
+  std::mutex mu;
+  std::vector<std::map<std::string, std::string>> seen;
+  void watch(Bus& bus, const std::string& group) {
+    ASSERT_TRUE(bus.subscribe(group + ".dlq", {.group = group + "-triage"}, [this](const Message& m) {
+      std::map<std::string, std::string> row{{"id", std::string(m.id())},
+                                             {"key", std::string(m.key())},
+                                             {"payload", std::string(m.payload())},
+                                             {"type", std::string(m.type())},
+                                             {"x-tenant", std::string(m.header("x-tenant").value_or(""))}};
+      for (const char* h : {"weir.dlq.reason", "weir.dlq.attempts", "weir.dlq.first_failure_us",
+                            "weir.dlq.last_failure_us", "weir.dlq.topic", "weir.dlq.partition",
+                            "weir.dlq.offset", "weir.dlq.group"})
+        row[h] = std::string(m.header(h).value_or("<missing>"));
+      std::lock_guard<std::mutex> l(mu);
+      seen.push_back(row);
+      return Outcome::done();
+    }));
+  }
+  std::size_t size() {
+    std::lock_guard<std::mutex> l(mu);
+    return seen.size();
+  }
+};
+
+TEST(Retries, BoundedThenDeadLetteredWithProvenance) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("pay", {.partitions = 2}));
+  std::atomic<int> attempts{0};
+  std::atomic<int> later{0};
+  SubscribeOptions so{.group = "charger", .max_attempts = 3};
+  so.retry_backoff = 1ms;
+  so.retry_backoff_max = 2ms;
+  ASSERT_TRUE(bus->subscribe("pay", so, [&](const Message& m) {
+    if (m.payload() == "flaky-forever") {
+      EXPECT_EQ(m.attempt(), static_cast<std::uint32_t>(attempts.load() + 1));
+      ++attempts;
+      return Outcome::retry();
+    }
+    ++later;
+    return Outcome::done();
+  }));
+  DeadLetters dl;
+  dl.watch(*bus, "charger");
+  const Header h[] = {{"x-tenant", "acme"}};
+  ASSERT_TRUE(bus->publish("pay", {.key = "order-7", .payload = "flaky-forever", .headers = h,
+                                   .id = "order-7/charge", .type = "shop.charge"},
+                           {.partition = 1}));
+  ASSERT_TRUE(bus->publish("pay", {.key = "order-7", .payload = "next"}, {.partition = 1}));
+  ASSERT_TRUE(eventually([&] { return dl.size() == 1 && later.load() == 1; }));
+  EXPECT_EQ(attempts.load(), 3);
+  auto& r = dl.seen[0];
+  EXPECT_EQ(r["id"], "order-7/charge");  // redrives keep the id
+  EXPECT_EQ(r["key"], "order-7");
+  EXPECT_EQ(r["payload"], "flaky-forever");
+  EXPECT_EQ(r["type"], "shop.charge");
+  EXPECT_EQ(r["x-tenant"], "acme");
+  EXPECT_EQ(r["weir.dlq.reason"], "gave up after 3 attempts");
+  EXPECT_EQ(r["weir.dlq.attempts"], "3");
+  EXPECT_EQ(r["weir.dlq.topic"], "pay");
+  EXPECT_EQ(r["weir.dlq.partition"], "1");
+  EXPECT_EQ(r["weir.dlq.offset"], "0");
+  EXPECT_EQ(r["weir.dlq.group"], "charger");
+  EXPECT_LE(std::stoll(r["weir.dlq.first_failure_us"]), std::stoll(r["weir.dlq.last_failure_us"]));
+  auto st = bus->describe_group("charger");
+  EXPECT_EQ(st->partitions[1].lag, 0u);  // acked once it was safely dead-lettered
+  EXPECT_FALSE(st->partitions[1].stopped);
+}
+
+TEST(Retries, PermanentFailuresSkipTheRetriesAndDerivedIdsAreKept) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  std::atomic<int> calls{0};
+  std::string original_id;
+  std::mutex mu;
+  std::vector<FailureKind> kinds;
+  SubscribeOptions so{.group = "g"};
+  so.on_failure = [&](const FailureReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    kinds.push_back(r.kind);
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    ++calls;
+    std::lock_guard<std::mutex> l(mu);
+    original_id = std::string(m.id());
+    return Outcome::fail("card declined");
+  }));
+  DeadLetters dl;
+  dl.watch(*bus, "g");
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] { return dl.size() == 1; }));
+  EXPECT_EQ(calls.load(), 1);
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(dl.seen[0]["weir.dlq.reason"], "card declined");
+  EXPECT_EQ(dl.seen[0]["weir.dlq.attempts"], "1");
+  EXPECT_EQ(dl.seen[0]["id"], original_id);  // the derived id was materialised
+  EXPECT_EQ(kinds, std::vector<FailureKind>{FailureKind::kDeadLettered});
+}
+
+TEST(Retries, BackoffGrowsExponentiallyWithoutJitter) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  std::vector<Clock::time_point> at;
+  std::mutex mu;
+  SubscribeOptions so{.group = "g", .max_attempts = 4};
+  so.retry_backoff = 20ms;
+  so.retry_backoff_max = 1000ms;
+  so.jitter = false;
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    at.push_back(Clock::now());
+    return m.attempt() < 4 ? Outcome::retry() : Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return at.size() == 4;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_GE(at[1] - at[0], 20ms);
+  EXPECT_GE(at[2] - at[1], 40ms);
+  EXPECT_GE(at[3] - at[2], 80ms);
+}
+
+TEST(Retries, JitteredDelaysStayWithinTheCap) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  std::vector<Clock::time_point> at;
+  std::mutex mu;
+  SubscribeOptions so{.group = "g", .max_attempts = 6};
+  so.retry_backoff = 30ms;
+  so.retry_backoff_max = 30ms;  // full jitter: each delay uniform in [0, 30 ms]
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    at.push_back(Clock::now());
+    return m.attempt() < 6 ? Outcome::retry() : Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return at.size() == 6;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  // Each gap is the jittered delay plus scheduling; 5 gaps well under 5 x 30 ms + slack.
+  EXPECT_LT(at[5] - at[0], 150ms + 100ms);
+}
+
+TEST(Retries, ExceptionsTransientOrPermanent) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  std::atomic<int> transient_calls{0}, permanent_calls{0};
+  SubscribeOptions a{.group = "transient"};
+  a.retry_backoff = 0ms;
+  ASSERT_TRUE(bus->subscribe("t", a, [&](const Message&) -> Outcome {
+    if (++transient_calls < 3) throw std::runtime_error("flaky");
+    return Outcome::done();
+  }));
+  SubscribeOptions b{.group = "permanent"};
+  b.exceptions_are_transient = false;
+  ASSERT_TRUE(bus->subscribe("t", b, [&](const Message&) -> Outcome {
+    ++permanent_calls;
+    throw std::runtime_error("schema mismatch");
+  }));
+  DeadLetters dl;
+  dl.watch(*bus, "permanent");
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] { return dl.size() == 1 && transient_calls.load() == 3; }));
+  EXPECT_EQ(permanent_calls.load(), 1);
+  EXPECT_EQ(dl.seen[0]["weir.dlq.reason"], "exception: schema mismatch");
+}
+
+TEST(Retries, SlowHandlerCountsAsTransientFailure) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  std::vector<std::uint32_t> attempts;
+  std::mutex mu;
+  SubscribeOptions so{.group = "g"};
+  so.handler_timeout = 20ms;
+  so.retry_backoff = 0ms;
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      attempts.push_back(m.attempt());
+    }
+    if (m.attempt() == 1) std::this_thread::sleep_for(60ms);  // hangs past the timeout
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return attempts.size() == 2;
+  }));
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2}));
+}
+
+TEST(Retries, BadOptions) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  auto h = [](const Message&) { return Outcome::done(); };
+  EXPECT_EQ(bus->subscribe("t", {.group = "g", .max_attempts = 0}, h).code(), Code::kInvalidArgument);
+  EXPECT_EQ(bus->subscribe("t", {.group = "g", .max_attempts = 1001}, h).code(), Code::kInvalidArgument);
+  SubscribeOptions neg{.group = "g"};
+  neg.handler_timeout = -1ms;
+  EXPECT_EQ(bus->subscribe("t", neg, h).code(), Code::kInvalidArgument);
+}
+
+TEST(DeadLetters, JournaledDeadLettersSurviveRestart) {
+  const auto dir = std::filesystem::temp_directory_path() / ("weir-dlq-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  Options o;
+  o.data_dir = dir.string();
+  {
+    auto bus = Bus::open(o).value();
+    ASSERT_TRUE(bus->create_topic("t", {.durability = Durability::kJournaled}));
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [](const Message&) { return Outcome::fail("poison"); }));
+    ASSERT_TRUE(bus->publish("t", {.payload = "p", .id = "evt-1"}));
+    ASSERT_TRUE(eventually([&] { return bus->describe_group("g")->partitions[0].lag == 0; }));
+    ASSERT_TRUE(bus->close());
+  }
+  auto bus = Bus::open(o).value();
+  const auto topics = bus->topics();
+  EXPECT_NE(std::find(topics.begin(), topics.end(), "g.dlq"), topics.end());
+  DeadLetters dl;
+  dl.watch(*bus, "g");
+  ASSERT_TRUE(eventually([&] { return dl.size() == 1; }));
+  EXPECT_EQ(dl.seen[0]["id"], "evt-1");
+  EXPECT_EQ(dl.seen[0]["weir.dlq.reason"], "poison");
+  ASSERT_TRUE(bus->close());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace weir
