@@ -228,7 +228,7 @@ class BusCore {
       return Status::invalid_argument("group name '" + group + "' is too long for its dead-letter topic '" +
                                       name + "' (at most 245 characters)");
     if (auto it = topics_.find(name); it != topics_.end()) return it->second;
-    TopicOptions to{.partitions = 1, .capacity = 1u << 16, .full_policy = FullPolicy::kBlock,
+    TopicOptions to{.partitions = 1, .capacity = 4096, .full_policy = FullPolicy::kBlock,
                     .max_payload_bytes = source.options().max_payload_bytes,
                     .max_key_bytes = source.options().max_key_bytes};
     auto t = std::make_shared<TopicState>(shared_, name, to.durability == Durability::kMemory && source.journaled()

@@ -86,7 +86,7 @@ TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
 
 void TopicState::attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end,
                                           std::uint64_t bytes) {
-  logs_[p] = std::make_unique<PartitionLog>(logs_[p]->capacity(), end);
+  logs_[p]->restart_at(end);
   JournalPart& jp = *jparts_[p];
   jp.dbi = dbi;
   jp.start.store(start, std::memory_order_release);

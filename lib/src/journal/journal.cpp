@@ -293,8 +293,12 @@ Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
                    static_cast<std::uint32_t>(o.durability), static_cast<std::uint32_t>(o.default_ack),
                    o.retention_age.count(), o.retention_bytes, o.retention_events, o.quota_bytes};
     const std::string mk = topic_meta_key(topic->name());
-    MDB_val k = as_val(mk), v{sizeof st, &st};
-    int rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
+    MDB_val k = as_val(mk), v{sizeof st, &st}, old;
+    // A stored topic re-attached at open changes nothing, so its transaction
+    // commits without a sync.
+    int rc = mdb_get(txn.get(), meta_dbi_, &k, &old);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (old.mv_size != sizeof st || std::memcmp(old.mv_data, &st, sizeof st) != 0)))
+      rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
     if (rc) return lmdb_status(rc, "record topic '" + topic->name() + "'");
     for (std::uint32_t p = 0; p < o.partitions; ++p) {
       MDB_dbi dbi;

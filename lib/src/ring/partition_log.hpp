@@ -77,6 +77,13 @@ class PartitionLog {
 
   std::uint32_t capacity() const noexcept { return static_cast<std::uint32_t>(mask_ + 1); }
 
+  // Moves an unused log's first offset to `start` (a journaled partition
+  // continues where its journal ends). Only before any claim or reader.
+  void restart_at(Offset start) noexcept {
+    tail_.store(start, std::memory_order_relaxed);
+    head_.store(start, std::memory_order_relaxed);
+  }
+
   enum class ClaimError : std::uint8_t { kNone, kClosed, kFull, kTimedOut };
   // Reserves `n` consecutive offsets (1 <= n <= capacity) and stores the first
   // in `first`. Fails with kClosed; kFull if full and `block` is false;
