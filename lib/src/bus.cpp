@@ -7,9 +7,12 @@
 #include <bit>
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "dispatch/group.hpp"
+#include "dlq/dead_letters.hpp"
+#include "internal/record.hpp"
 #include "journal/journal.hpp"
 #include "weir/partitioner.hpp"
 #include "topic.hpp"
@@ -320,6 +323,124 @@ class BusCore {
     return Status::ok();
   }
 
+  // --- dead letters -------------------------------------------------------------
+
+  Result<std::shared_ptr<TopicState>> dlq_topic(std::string_view group) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = topics_.find(std::string(group) + ".dlq");
+    if (it == topics_.end())
+      return Status::not_found("group '" + std::string(group) + "' has no dead-letter topic");
+    return it->second;
+  }
+
+  bool settled(std::string_view group, const TopicState& dlq, Offset off) const {
+    if (dlq.journaled()) {
+      auto v = journal_->state_get(settled_key(group, off));
+      return v && v->has_value();
+    }
+    std::lock_guard<std::mutex> lock(dlq_mu_);
+    auto it = dlq_settled_.find(group);
+    return it != dlq_settled_.end() && it->second.count(off);
+  }
+
+  Status settle(std::string_view group, const TopicState& dlq, const std::vector<Offset>& offs,
+                std::string_view how) {
+    if (offs.empty()) return Status::ok();
+    if (dlq.journaled()) {
+      std::vector<std::pair<std::string, std::string>> values;
+      for (Offset o : offs) values.emplace_back(settled_key(group, o), std::string(how));
+      return journal_->state_put(values);
+    }
+    std::lock_guard<std::mutex> lock(dlq_mu_);
+    auto& set = dlq_settled_[std::string(group)];
+    set.insert(offs.begin(), offs.end());
+    return Status::ok();
+  }
+
+  // Unsettled dead letters matching `f`, oldest first, at most `limit`.
+  Result<std::vector<DeadLetterEvent>> dlq_select(std::string_view group, const DeadLetterFilter& f,
+                                                  std::size_t limit) const {
+    if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+    auto dlq = dlq_topic(group);
+    if (!dlq) return dlq.status();
+    std::vector<DeadLetterEvent> out;
+    Status s = for_each_dead_letter(**dlq, journal_.get(), [&](const DeadLetterEvent& e) {
+      if (matches(e.letter, f) && !settled(group, **dlq, e.letter.dlq_offset)) out.push_back(e);
+      return out.size() < limit;
+    });
+    if (!s) return s;
+    return out;
+  }
+
+  Result<RedriveReport> dlq_redrive(std::string_view group, const DeadLetterFilter& f, const RedriveOptions& o) {
+    if (o.max_per_second < 0) return Status::invalid_argument("RedriveOptions::max_per_second must be >= 0");
+    auto dlq = dlq_topic(group);
+    if (!dlq) return dlq.status();
+    auto picked = dlq_select(group, f, o.limit);
+    if (!picked) return picked.status();
+    RedriveReport report;
+    report.matched = picked->size();
+    for (const auto& e : *picked) report.letters.push_back(e.letter);
+    if (o.dry_run) return report;
+    const auto gap = o.max_per_second > 0 ? std::chrono::duration<double>(1.0 / o.max_per_second)
+                                          : std::chrono::duration<double>(0);
+    auto next = std::chrono::steady_clock::now();
+    for (const auto& e : *picked) {
+      std::this_thread::sleep_until(next);
+      next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap);
+      auto source = find_topic(e.letter.topic);
+      if (!source) return Status(source.status().code(), "redrive of dead letter " + std::to_string(e.letter.dlq_offset) +
+                                                             ": " + source.status().message() + " (moved " +
+                                                             std::to_string(report.moved) + ")");
+      // The original event: envelope attributes back into their fields, free
+      // headers without the dead-letter provenance, and the group it is for.
+      Event ev;
+      std::vector<Header> headers;
+      std::string_view source_attr, content_type, dataschema, traceparent, version;
+      for (const auto& [name, value] : e.headers) {
+        if (name == hdr::kSource) source_attr = value;
+        else if (name == hdr::kContentType) content_type = value;
+        else if (name == hdr::kDataSchema) dataschema = value;
+        else if (name == hdr::kTraceparent) traceparent = value;
+        else if (name == hdr::kSchemaVersion) version = value;
+        else if (!is_reserved_header(name) && name.rfind("weir.dlq.", 0) != 0 && name != kRedriveGroupHeader)
+          headers.push_back({name, value});
+      }
+      headers.push_back({kRedriveGroupHeader, group});
+      ev.key = e.letter.key;
+      ev.payload = e.payload;
+      ev.headers = headers;
+      ev.time_us = e.letter.time_us;
+      ev.id = e.letter.id;
+      ev.source = source_attr;
+      ev.type = e.letter.type;
+      ev.content_type = content_type;
+      ev.dataschema = dataschema;
+      ev.traceparent = traceparent;
+      for (char c : version) ev.schema_version = ev.schema_version * 10 + static_cast<std::uint32_t>(c - '0');
+      PublishOptions po;
+      if ((*source)->journaled()) po.ack = Ack::kJournal;
+      auto r = (*source)->publish(ev, po);
+      if (!r) return Status(r.status().code(), "redrive of dead letter " + std::to_string(e.letter.dlq_offset) +
+                                                   ": " + r.status().message() + " (moved " +
+                                                   std::to_string(report.moved) + ")");
+      if (Status s = settle(group, **dlq, {e.letter.dlq_offset}, "redriven"); !s) return s;
+      ++report.moved;
+    }
+    return report;
+  }
+
+  Result<std::size_t> dlq_purge(std::string_view group, const DeadLetterFilter& f) {
+    auto dlq = dlq_topic(group);
+    if (!dlq) return dlq.status();
+    auto picked = dlq_select(group, f, ~std::size_t{0});
+    if (!picked) return picked.status();
+    std::vector<Offset> offs;
+    for (const auto& e : *picked) offs.push_back(e.letter.dlq_offset);
+    if (Status s = settle(group, **dlq, offs, "purged"); !s) return s;
+    return offs.size();
+  }
+
   Result<std::optional<std::string>> read_state(std::string_view group, std::string_view table,
                                                 std::string_view key) const {
     if (!journal_) return Status::failed_precondition("state tables live in the journal; the bus has no data_dir");
@@ -404,6 +525,9 @@ class BusCore {
   // (topic, offsets per partition). GUARDED_BY(mu_)
   std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
   std::unique_ptr<Journal> journal_;  // null for a memory-only bus
+  // Settled (redriven or purged) dead letters of memory DLQs, per group.
+  mutable std::mutex dlq_mu_;
+  std::map<std::string, std::set<Offset>, std::less<>> dlq_settled_;  // GUARDED_BY(dlq_mu_)
 };
 
 }  // namespace internal
@@ -523,6 +647,35 @@ Result<CloseReport> Bus::unsubscribe(std::string_view group, const CloseOptions&
 Status Bus::seek(std::string_view group, std::string_view topic, const SeekTo& to,
                  std::optional<std::uint32_t> partition) {
   return core_->seek(group, topic, to, partition);
+}
+
+Result<std::vector<DeadLetter>> Bus::dlq_list(std::string_view group, const DeadLetterFilter& filter,
+                                              std::size_t limit) const {
+  auto picked = core_->dlq_select(group, filter, limit);
+  if (!picked) return picked.status();
+  std::vector<DeadLetter> out;
+  for (auto& e : *picked) out.push_back(std::move(e.letter));
+  return out;
+}
+
+Result<DeadLetterEvent> Bus::dlq_show(std::string_view group, Offset dlq_offset) const {
+  DeadLetterFilter f;
+  f.dlq_offset = dlq_offset;
+  auto picked = core_->dlq_select(group, f, 1);
+  if (!picked) return picked.status();
+  if (picked->empty())
+    return Status::not_found("group '" + std::string(group) + "' has no unsettled dead letter at offset " +
+                             std::to_string(dlq_offset));
+  return std::move(picked->front());
+}
+
+Result<RedriveReport> Bus::dlq_redrive(std::string_view group, const DeadLetterFilter& filter,
+                                       const RedriveOptions& options) {
+  return core_->dlq_redrive(group, filter, options);
+}
+
+Result<std::size_t> Bus::dlq_purge(std::string_view group, const DeadLetterFilter& filter) {
+  return core_->dlq_purge(group, filter);
 }
 
 Result<std::optional<std::string>> Bus::read_state(std::string_view group, std::string_view table,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "weir/consumer.hpp"
+#include "weir/dlq.hpp"
 #include "weir/event.hpp"
 #include "weir/options.hpp"
 #include "weir/status.hpp"
@@ -182,6 +183,23 @@ class Bus {
   // naming the valid range). Thread-safe.
   Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
               std::optional<std::uint32_t> partition = std::nullopt);
+
+  // --- Dead letters (see dlq.hpp) ---------------------------------------------
+  // Dead letters of `group` not yet redriven or purged, oldest first, at most
+  // `limit`. kNotFound if the group never had a dead-letter topic.
+  Result<std::vector<DeadLetter>> dlq_list(std::string_view group, const DeadLetterFilter& filter = {},
+                                           std::size_t limit = 1000) const;
+  // One dead letter in full. kNotFound if there is none at that offset.
+  Result<DeadLetterEvent> dlq_show(std::string_view group, Offset dlq_offset) const;
+  // Republishes matching dead letters to their source topic for `group`
+  // only (other groups of the topic skip them), keeping key, payload,
+  // headers and id, so the group's dedupe store still protects side
+  // effects; marks them redriven. Rate-limited; dry_run reports only.
+  Result<RedriveReport> dlq_redrive(std::string_view group, const DeadLetterFilter& filter = {},
+                                    const RedriveOptions& options = {});
+  // Marks matching dead letters purged (they stop being listed); returns how
+  // many. The events stay in the log until its retention removes them.
+  Result<std::size_t> dlq_purge(std::string_view group, const DeadLetterFilter& filter = {});
 
   // The committed value of `key` in state table `table` of group `group`
   // (journaled topics; see State), or nullopt. For inspection and tools: it

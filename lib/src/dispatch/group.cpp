@@ -3,12 +3,20 @@
 #include <algorithm>
 #include <random>
 
+#include "dlq/dead_letters.hpp"
 #include "internal/record.hpp"
 
 namespace weir::internal {
 
 namespace {
 thread_local const Group* t_current_group = nullptr;
+
+// A redriven dead letter meant for another group: this group skips (acks) it.
+bool redriven_for_other(const Message& m, std::string_view group) noexcept {
+  if (m.header_count() == 0) return false;
+  const auto target = m.header(kRedriveGroupHeader);
+  return target && *target != group;
+}
 
 // Tells the core we are spinning (frees pipeline resources for the sibling
 // hyperthread and slows the poll rate on the contended line).
@@ -260,6 +268,10 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
                                  : decode_record(log.record(c + i), topic, ps.index, c + i,
                                                  i == 0 ? ps.attempt : 1, topic_->origin());
       (void)h;
+      if (redriven_for_other(m, options_.group)) {
+        ++done;
+        continue;
+      }
       const Outcome o = call(m, nullptr);
       if (o.is_done()) {
         ++done;
@@ -276,6 +288,16 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
       for (std::uint32_t i = 0; i < n; ++i)
         scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1,
                                    topic_->origin());
+    // Redriven events for other groups: skip a leading one, stop the batch
+    // before a later one.
+    std::uint32_t own = 0;
+    while (own < n && !redriven_for_other(scratch[own], options_.group)) ++own;
+    if (own == 0) {
+      ps.cursor.next.store(c + 1, std::memory_order_release);
+      if (!journal_) log.reader_advanced();
+      return 1;
+    }
+    n = own;
     const BatchOutcome bo = invoke(bh, std::span<const Message>(scratch.data(), n));
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (done > 0) ps.attempt = 1;
@@ -376,6 +398,10 @@ std::optional<std::optional<std::string>> Group::overlay_get(const std::string& 
 }
 
 bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<WriteSet>& ws) {
+  if (redriven_for_other(m, options_.group)) {
+    add_to_write_set(ps, m, {}, {}, ws);
+    return true;
+  }
   std::string dkey;
   if (options_.dedupe || std::holds_alternative<StateHandler>(handler_)) {
     dkey = Journal::dedupe_key(options_.group, m.id());

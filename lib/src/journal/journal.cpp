@@ -735,6 +735,17 @@ Result<std::optional<std::string>> Journal::state_get(std::string_view key) cons
   return std::optional<std::string>(std::string(as_view(v)));
 }
 
+Status Journal::state_put(const std::vector<std::pair<std::string, std::string>>& values) {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  for (const auto& [key, value] : values) {
+    MDB_val k = as_val(key), v = as_val(value);
+    if (int rc = mdb_put(txn.get(), state_dbi_, &k, &v, 0)) return lmdb_status(rc, "write state");
+  }
+  return txn.commit();
+}
+
 Result<std::size_t> Journal::purge_dedupe() {
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())

@@ -142,6 +142,9 @@ class Journal {
   void submit(std::unique_ptr<WriteSet> ws);
   // Whether a dedupe record for `key` is stored. Thread-safe.
   Result<bool> dedupe_seen(std::string_view key) const;
+  // Writes state values in a transaction of their own (administration, not
+  // the handler path). Thread-safe.
+  Status state_put(const std::vector<std::pair<std::string, std::string>>& values);
   // A committed state value. Thread-safe.
   Result<std::optional<std::string>> state_get(std::string_view key) const;
   // Keys of the offsets, dedupe and state tables.

@@ -1,0 +1,98 @@
+#include "dlq/dead_letters.hpp"
+
+#include <charconv>
+#include <cstring>
+
+#include "internal/record.hpp"
+#include "journal/lmdb.hpp"
+
+namespace weir::internal {
+
+namespace {
+
+template <typename T>
+T number(std::optional<std::string_view> v) {
+  T out{};
+  if (v) std::from_chars(v->data(), v->data() + v->size(), out);
+  return out;
+}
+
+DeadLetterEvent to_event(const Message& m) {
+  DeadLetterEvent e;
+  DeadLetter& d = e.letter;
+  d.dlq_offset = m.offset();
+  d.id = std::string(m.id());
+  d.key = std::string(m.key());
+  d.type = std::string(m.type());
+  d.reason = std::string(m.header("weir.dlq.reason").value_or(""));
+  d.attempts = number<std::uint32_t>(m.header("weir.dlq.attempts"));
+  d.first_failure_us = number<std::int64_t>(m.header("weir.dlq.first_failure_us"));
+  d.last_failure_us = number<std::int64_t>(m.header("weir.dlq.last_failure_us"));
+  d.topic = std::string(m.header("weir.dlq.topic").value_or(""));
+  d.partition = number<std::uint32_t>(m.header("weir.dlq.partition"));
+  d.offset = number<Offset>(m.header("weir.dlq.offset"));
+  d.payload_bytes = m.payload().size();
+  d.time_us = m.time_us();
+  e.payload = std::string(m.payload());
+  for (std::size_t i = 0; i < m.header_count(); ++i) {
+    const Header h = m.header_at(i);
+    e.headers.emplace_back(std::string(h.name), std::string(h.value));
+  }
+  return e;
+}
+
+}  // namespace
+
+Status for_each_dead_letter(TopicState& dlq, Journal* journal,
+                            const std::function<bool(const DeadLetterEvent&)>& fn) {
+  if (dlq.journaled()) {
+    const TopicState::JournalPart& jp = dlq.journal_part(0);
+    Offset next = jp.start.load(std::memory_order_acquire);
+    const Offset end = jp.committed.load(std::memory_order_acquire);
+    ReadBatch rb;
+    while (next < end) {
+      Status s = journal->read(dlq, 0, next, 256, rb);
+      if (s.code() == Code::kNotFound) {  // retention moved the start meanwhile
+        next = jp.start.load(std::memory_order_acquire);
+        continue;
+      }
+      if (!s) return s;
+      if (rb.recs.empty()) break;
+      for (const auto& r : rb.recs) {
+        const Message m = decode_record(rb.bytes.data() + r.pos, dlq.name(), 0, r.offset, 1, dlq.origin());
+        if (!fn(to_event(m))) return Status::ok();
+        next = r.offset + 1;
+      }
+    }
+    return Status::ok();
+  }
+  // Memory: pin the held slots with a temporary reader while we read them.
+  PartitionLog& log = dlq.log(0);
+  ReaderCursor pin;
+  log.add_reader(&pin, 0);
+  const Offset end = log.end();
+  for (Offset o = pin.next.load(std::memory_order_relaxed); o < end && log.readable(o, 1); ++o) {
+    const Message m = decode_record(log.record(o), dlq.name(), 0, o, 1, dlq.origin());
+    if (!fn(to_event(m))) break;
+  }
+  log.remove_reader(&pin);
+  return Status::ok();
+}
+
+bool matches(const DeadLetter& d, const DeadLetterFilter& f) {
+  if (f.dlq_offset && *f.dlq_offset != d.dlq_offset) return false;
+  if (f.key && *f.key != d.key) return false;
+  if (f.type && *f.type != d.type) return false;
+  if (f.reason_contains && d.reason.find(*f.reason_contains) == std::string::npos) return false;
+  if (f.failed_from_us && d.last_failure_us < f.failed_from_us) return false;
+  if (f.failed_to_us && d.last_failure_us >= f.failed_to_us) return false;
+  return true;
+}
+
+std::string settled_key(std::string_view group, Offset dlq_offset) {
+  char be[8];
+  put_be64(be, dlq_offset);
+  return Journal::state_key(std::string(group) + ".dlq", "settled", std::string_view(be, 8));
+}
+
+}  // namespace weir::internal
