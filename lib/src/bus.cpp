@@ -102,6 +102,15 @@ Status check_subscribe_options(const SubscribeOptions& o) {
         "SubscribeOptions::retry_backoff must be >= 0 and <= retry_backoff_max");
   if (o.start_from != StartFrom::kEarliest && o.start_from != StartFrom::kLatest)
     return Status::invalid_argument("SubscribeOptions::start_from is not a StartFrom value");
+  if (o.breaker.enabled) {
+    if (!(o.breaker.failure_ratio > 0 && o.breaker.failure_ratio <= 1))
+      return Status::invalid_argument("SubscribeOptions::breaker.failure_ratio must be in (0, 1]");
+    if (o.breaker.min_calls < 1) return Status::invalid_argument("SubscribeOptions::breaker.min_calls must be >= 1");
+    if (o.breaker.window < std::chrono::milliseconds(2))
+      return Status::invalid_argument("SubscribeOptions::breaker.window must be at least 2 ms");
+    if (o.breaker.cool_down.count() <= 0)
+      return Status::invalid_argument("SubscribeOptions::breaker.cool_down must be > 0");
+  }
   if (o.max_attempts < 1 || o.max_attempts > 1000)
     return Status::invalid_argument(field_range("SubscribeOptions::max_attempts", o.max_attempts, "1..1000"));
   if (o.handler_timeout.count() < 0)

@@ -255,3 +255,71 @@ TEST(DeadLetters, JournaledDeadLettersSurviveRestart) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST(Breaker, OpensOnFailuresProbesAndCloses) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  std::atomic<bool> down{true};
+  std::atomic<int> calls{0}, handled{0};
+  std::mutex mu;
+  std::vector<std::pair<BreakerState, BreakerState>> changes;
+  std::vector<Clock::time_point> call_times;
+  SubscribeOptions so{.group = "g", .max_attempts = 1000};
+  so.retry_backoff = 0ms;
+  so.breaker = {.enabled = true, .failure_ratio = 0.5, .min_calls = 5, .window = 1000ms, .cool_down = 150ms};
+  so.on_breaker = [&](std::string_view group, BreakerState from, BreakerState to) {
+    EXPECT_EQ(group, "g");
+    std::lock_guard<std::mutex> l(mu);
+    changes.emplace_back(from, to);
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message&) {
+    ++calls;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      call_times.push_back(Clock::now());
+    }
+    if (down.load()) return Outcome::retry();
+    ++handled;
+    return Outcome::done();
+  }));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  // It opens after 5 failed calls, then probes once per cool-down.
+  ASSERT_TRUE(eventually([&] { return bus->describe_group("g")->breaker_trips >= 3; }));
+  EXPECT_EQ(bus->describe_group("g")->breaker, BreakerState::kOpen);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    // No retry storm: 5 calls to trip, then one probe per cool-down.
+    EXPECT_LE(call_times.size(), 5u + bus->describe_group("g")->breaker_trips);
+    for (std::size_t i = 6; i < call_times.size(); ++i) EXPECT_GE(call_times[i] - call_times[i - 1], 140ms);
+  }
+  down = false;  // the dependency recovers: the next probe closes the breaker
+  ASSERT_TRUE(eventually([&] { return handled.load() == 20; }));
+  EXPECT_EQ(bus->describe_group("g")->breaker, BreakerState::kClosed);
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_GE(changes.size(), 4u);
+  EXPECT_EQ(changes[0], std::make_pair(BreakerState::kClosed, BreakerState::kOpen));
+  EXPECT_EQ(changes[1], std::make_pair(BreakerState::kOpen, BreakerState::kHalfOpen));
+  EXPECT_EQ(changes[2], std::make_pair(BreakerState::kHalfOpen, BreakerState::kOpen));
+  EXPECT_EQ(changes.back(), std::make_pair(BreakerState::kHalfOpen, BreakerState::kClosed));
+}
+
+TEST(Breaker, BadOptions) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  auto h = [](const Message&) { return Outcome::done(); };
+  for (BreakerOptions b : {BreakerOptions{.enabled = true, .failure_ratio = 0},
+                           BreakerOptions{.enabled = true, .failure_ratio = 1.5},
+                           BreakerOptions{.enabled = true, .min_calls = 0},
+                           BreakerOptions{.enabled = true, .window = 1ms},
+                           BreakerOptions{.enabled = true, .cool_down = 0ms}}) {
+    SubscribeOptions so{.group = "g"};
+    so.breaker = b;
+    EXPECT_EQ(bus->subscribe("t", so, h).code(), Code::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace weir

@@ -103,6 +103,9 @@ struct GroupStatus {
   std::vector<PartitionStatus> partitions;
   // Redelivered events the dedupe store recognised and skipped.
   std::uint64_t duplicates_skipped = 0;
+  // Circuit breaker (kClosed when the group has none) and times it opened.
+  BreakerState breaker = BreakerState::kClosed;
+  std::uint64_t breaker_trips = 0;
 };
 
 // What close() left behind.

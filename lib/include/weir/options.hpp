@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "weir/consumer.hpp"
 #include "weir/event.hpp"
@@ -186,6 +187,30 @@ enum class RetentionGapPolicy : std::uint8_t {
   kStop = 1,            // report it and stop the partition for this group
 };
 
+// Circuit breaker states (see SubscribeOptions::breaker).
+enum class BreakerState : std::uint8_t { kClosed = 0, kOpen = 1, kHalfOpen = 2 };
+
+// Told of every breaker state change (on a worker thread).
+using BreakerCallback = std::function<void(std::string_view group, BreakerState from, BreakerState to)>;
+
+// A group's circuit breaker: when handlers keep failing (a dependency is
+// down), stop calling them for a while instead of retrying into it.
+struct BreakerOptions {
+  // Default false (no breaker).
+  bool enabled = false;
+  // Opens when failures / outcomes over `window` reach this... Default 0.5.
+  // REQUIRES: 0 < failure_ratio <= 1.
+  double failure_ratio = 0.5;
+  // ...with at least this many outcomes in the window. Default 20. REQUIRES: >= 1.
+  std::uint32_t min_calls = 20;
+  // Default 10 s. REQUIRES: >= 2 ms.
+  std::chrono::milliseconds window{10000};
+  // How long it stays open before one probe event is let through
+  // (half-open): success closes it, failure opens it again. Default 5 s.
+  // REQUIRES: > 0.
+  std::chrono::milliseconds cool_down{5000};
+};
+
 // Where Bus::seek moves a group.
 struct SeekTo {
   enum class Kind : std::uint8_t { kEarliest, kLatest, kOffset, kTime };
@@ -253,6 +278,12 @@ struct SubscribeOptions {
   // running handler cannot be interrupted: the verdict is taken when it
   // returns. 0 (default): no limit.
   std::chrono::milliseconds handler_timeout{0};
+
+  // Circuit breaker (off by default). A failure is a retry or fail outcome,
+  // an exception or a timeout; while open, the group hands out no events
+  // (they wait, unacked), and on_breaker hears of every state change.
+  BreakerOptions breaker;
+  BreakerCallback on_breaker;
 
   // Where events go that failed permanently or ran out of attempts: true
   // (default) publishes them, with provenance headers (weir.dlq.*), to the

@@ -42,6 +42,8 @@ BatchOutcome invoke(const BatchHandler& h, std::span<const Message> ms) {
 }  // namespace
 
 thread_local std::uint64_t Group::unsynced_ = 0;
+thread_local std::uint32_t Group::t_ok = 0;
+thread_local std::uint32_t Group::t_failed = 0;
 
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
@@ -56,6 +58,9 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
       worker_count_(std::min(options.workers, topic_->partitions())),
       journal_(journal),
       dead_letters_(std::move(dead_letters)),
+      breaker_(options.breaker.enabled
+                   ? std::make_unique<CircuitBreaker>(options.group, options.breaker, options.on_breaker)
+                   : nullptr),
       txn_mode_(journal != nullptr &&
                 (options.dedupe || std::holds_alternative<StateHandler>(handler_))) {
   parts_.reserve(topic_->partitions());
@@ -137,6 +142,13 @@ void Group::worker_main(std::uint32_t w) {
   // end() check must be a seq_cst load: it is our half of the handshake
   // with the producer's claim CAS (see Doorbell).
   auto ready = [&](int mode, Clock::time_point& next_retry, bool parking) {
+    if (breaker_) {  // an open breaker hands out nothing until its cool-down ends
+      const auto reopen = breaker_->reopen_at();
+      if (reopen != Clock::time_point{}) {
+        next_retry = std::min(next_retry, reopen);
+        if (Clock::now() < reopen) return false;
+      }
+    }
     for (PartitionState* ps : mine) {
       if (partition_finished(*ps, mode)) continue;
       if (ps->retry_at != Clock::time_point{}) {
@@ -167,7 +179,12 @@ void Group::worker_main(std::uint32_t w) {
         }
         ps->retry_at = Clock::time_point{};
       }
-      progress += serve(*ps, scratch, rb);
+      bool probe = false;
+      if (breaker_ && !breaker_->allow(probe)) {
+        any_retry_pending = true;  // sleep bounded, until the cool-down ends
+        continue;
+      }
+      progress += serve(*ps, scratch, rb, probe);
       if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
     }
     if (mode == kDrain && all_finished) break;
@@ -207,7 +224,21 @@ void Group::worker_main(std::uint32_t w) {
   if (--live_workers_ == 0) exit_cv_.notify_all();
 }
 
-std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb) {
+std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe) {
+  const std::uint32_t handled = serve_events(ps, scratch, rb, probe);
+  if (breaker_) {
+    if (probe && t_ok + t_failed == 0) {
+      breaker_->release_probe();  // nothing was handed out: no verdict
+    } else {
+      breaker_->record(t_ok, t_failed, probe);
+    }
+    t_ok = t_failed = 0;
+  }
+  return handled;
+}
+
+std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
+                                  bool probe) {
   PartitionLog& log = *ps.log;
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
   const std::string_view topic = topic_->name();
@@ -243,6 +274,7 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
   } else {
     n = log.readable(c, options_.max_batch);
   }
+  if (probe) n = std::min<std::uint32_t>(n, 1);  // half-open: one event decides
   if (n == 0) return 0;
   std::uint32_t done = 0;
   bool decided = false;
@@ -299,6 +331,8 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     }
     n = own;
     const BatchOutcome bo = invoke(bh, std::span<const Message>(scratch.data(), n));
+    t_ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
+    if (bo.done < n) ++(bo.rest.is_done() ? t_ok : t_failed);
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (done > 0) ps.attempt = 1;
     if (done < n) {
@@ -529,8 +563,9 @@ Outcome Group::call(const Message& m, State* state) {
   }
   if (timed && Clock::now() - t0 > options_.handler_timeout) {
     // Too slow: a transient failure whatever it returned (writes dropped).
-    return Outcome::retry();
+    o = Outcome::retry();
   }
+  ++(o.is_done() ? t_ok : t_failed);
   return o;
 }
 
@@ -704,6 +739,10 @@ GroupStatus Group::status() const {
     s.partitions.push_back(p);
   }
   s.duplicates_skipped = duplicates_.load(std::memory_order_relaxed);
+  if (breaker_) {
+    s.breaker = breaker_->state();
+    s.breaker_trips = breaker_->trips();
+  }
   return s;
 }
 

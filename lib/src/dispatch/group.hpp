@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "dispatch/breaker.hpp"
 #include "journal/journal.hpp"
 #include "ring/partition_log.hpp"
 #include "topic.hpp"
@@ -106,7 +107,13 @@ class Group final : public OffsetSource, public TxnSink {
   void worker_main(std::uint32_t w);
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
-  std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb);
+  // Handles one batch of `ps` (one event when `probe`: the breaker's
+  // half-open probe) and reports the handler outcomes to the breaker.
+  std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe);
+  std::uint32_t serve_events(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe);
+  // Handler outcomes in the current serve() call (worker thread only).
+  static thread_local std::uint32_t t_ok;
+  static thread_local std::uint32_t t_failed;
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
@@ -140,6 +147,7 @@ class Group final : public OffsetSource, public TxnSink {
   const std::uint32_t worker_count_;
   Journal* const journal_;  // null for memory topics
   const std::shared_ptr<TopicState> dead_letters_;  // null when dead_letter is off
+  const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
   const bool txn_mode_;     // dedupe or a StateHandler (journaled only)
 
   // Transactional state, see the class comment.
