@@ -20,6 +20,14 @@ namespace weir::internal {
 // The header a redrive adds: only this group handles the event again.
 inline constexpr std::string_view kRedriveGroupHeader = "weir.redrive.group";
 
+// A redriven dead letter meant for another group: that group handles it,
+// this one skips (acks) it.
+inline bool redriven_for_other(const Message& m, std::string_view group) noexcept {
+  if (m.header_count() == 0) return false;
+  const auto target = m.header(kRedriveGroupHeader);
+  return target && *target != group;
+}
+
 // Calls fn(event) for each dead letter in `dlq` from its first stored offset
 // to its end, oldest first, until fn returns false.
 Status for_each_dead_letter(TopicState& dlq, Journal* journal,

@@ -1,0 +1,152 @@
+// The failure loop of a group: handler calls with exception and timeout
+// rules, retries with backoff, dead letters, stops and reports.
+#include <chrono>
+#include <random>
+
+#include "dispatch/group.hpp"
+#include "dlq/dead_letters.hpp"
+#include "internal/record.hpp"
+
+namespace weir::internal {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+}  // namespace
+
+void Group::stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt,
+                           std::string_view reason, FailureKind kind) {
+  ps.stopped.store(true, std::memory_order_relaxed);
+  report(ps, at, attempt, reason, kind);
+}
+
+void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
+                   std::string_view reason, FailureKind kind) const {
+  if (!options_.on_failure) return;
+  FailureReport r{options_.group, topic_->name(), ps.index, at, attempt, reason, kind};
+  try {
+    options_.on_failure(r);
+  } catch (...) {
+    // A throwing callback must not take the worker down; the stop is still
+    // visible through describe_group.
+  }
+}
+
+Outcome Group::call(const Message& m, State* state) {
+  const bool timed = options_.handler_timeout.count() > 0;
+  const auto t0 = timed ? Clock::now() : Clock::time_point{};
+  Outcome o = Outcome::done();
+  try {
+    if (state) {
+      if (const auto* sh = std::get_if<StateHandler>(&handler_)) {
+        o = (*sh)(m, *state);
+      } else {
+        o = std::get<Handler>(handler_)(m);
+      }
+    } else {
+      o = std::get<Handler>(handler_)(m);
+    }
+  } catch (const std::exception& e) {
+    o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail(std::string("exception: ") + e.what());
+  } catch (...) {
+    o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail("exception (not a std::exception)");
+  }
+  if (timed && Clock::now() - t0 > options_.handler_timeout) {
+    // Too slow: a transient failure whatever it returned (writes dropped).
+    o = Outcome::retry();
+  }
+  ++(o.is_done() ? t_ok : t_failed);
+  return o;
+}
+
+bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
+  const auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  if (o.kind() == Outcome::Kind::kDone) {
+    ps.attempt = 1;
+    ps.first_failure_us = 0;
+    return true;
+  }
+  if (ps.first_failure_us == 0) ps.first_failure_us = now_us();
+  if (o.kind() == Outcome::Kind::kRetry && ps.attempt < options_.max_attempts) {
+    auto delay = o.delay();
+    if (delay.count() <= 0) {
+      // Exponential: base * 2^(attempt-1), capped (and safe from overflow),
+      // then full jitter: uniform in [0, that].
+      const std::int64_t base = options_.retry_backoff.count();
+      const std::int64_t cap = options_.retry_backoff_max.count();
+      std::int64_t d = base;
+      for (std::uint32_t a = 1; a < ps.attempt && d < cap; ++a) d *= 2;
+      d = std::min(d, cap);
+      if (options_.jitter && d > 0) {
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        d = std::uniform_int_distribution<std::int64_t>(0, d)(rng);
+      }
+      delay = std::chrono::milliseconds(d);
+    }
+    ++ps.attempt;
+    ps.retry_at = Clock::now() + delay;
+    return false;
+  }
+  // Permanent, or out of attempts.
+  const std::string reason = o.kind() == Outcome::Kind::kFail
+                                 ? o.reason()
+                                 : "gave up after " + std::to_string(ps.attempt) + " attempts";
+  if (!dead_letters_) {
+    stop_partition(ps, m.offset(), m.attempt(), reason, FailureKind::kHandler);
+    return false;
+  }
+  if (!dead_letter(ps, m, reason)) {
+    // Could not store it (DLQ full, journal stalled): keep the event and try
+    // the dead-letter write again shortly. Nothing is dropped.
+    ps.retry_at = Clock::now() + std::chrono::milliseconds(100);
+    return false;
+  }
+  report(ps, m.offset(), m.attempt(), reason, FailureKind::kDeadLettered);
+  ps.attempt = 1;
+  ps.first_failure_us = 0;
+  return true;
+}
+
+bool Group::dead_letter(PartitionState& ps, const Message& m, std::string_view reason) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::string attempts = std::to_string(m.attempt()), first = std::to_string(ps.first_failure_us),
+                    last = std::to_string(now), partition = std::to_string(ps.index),
+                    offset = std::to_string(m.offset());
+  // The original's free headers, then provenance under stable names.
+  std::vector<Header> headers;
+  for (std::size_t i = 0; i < m.header_count(); ++i) {
+    const Header h = m.header_at(i);
+    if (!is_reserved_header(h.name) && h.name.substr(0, 9) != "weir.dlq.") headers.push_back(h);
+  }
+  headers.push_back({"weir.dlq.reason", reason});
+  headers.push_back({"weir.dlq.attempts", attempts});
+  headers.push_back({"weir.dlq.first_failure_us", first});
+  headers.push_back({"weir.dlq.last_failure_us", last});
+  headers.push_back({"weir.dlq.topic", topic_->name()});
+  headers.push_back({"weir.dlq.partition", partition});
+  headers.push_back({"weir.dlq.offset", offset});
+  headers.push_back({"weir.dlq.group", options_.group});
+  Event e;
+  e.key = m.key();
+  e.payload = m.payload();
+  e.headers = headers;
+  e.time_us = m.time_us();
+  e.id = m.id();  // materialised: a redriven event keeps its id
+  e.source = m.source();
+  e.type = m.type();
+  e.content_type = m.content_type();
+  e.dataschema = m.dataschema();
+  e.schema_version = m.schema_version();
+  e.traceparent = m.traceparent();
+  PublishOptions po;
+  po.timeout = std::chrono::milliseconds(1000);
+  if (dead_letters_->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
+  return dead_letters_->publish(e, po).is_ok();
+}
+
+}  // namespace weir::internal

@@ -1,0 +1,176 @@
+// The journal's key-value side: group offsets keys, the dedupe store, state
+// tables, and the write sets of transactional groups (see journal.hpp).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include "journal/batch.hpp"
+#include "journal/journal.hpp"
+#include "topic.hpp"
+
+namespace weir::internal {
+
+std::string Journal::offsets_key(std::string_view group, std::string_view topic, std::uint32_t p) {
+  std::string k;
+  k.reserve(group.size() + topic.size() + 6);
+  k.append(group).push_back('\0');
+  k.append(topic).push_back('\0');
+  char be[4];
+  put_be32(be, p);
+  k.append(be, 4);
+  return k;
+}
+
+namespace {
+
+// A 128-bit digest of an over-long id (two independent 64-bit hashes).
+std::string digest128(std::string_view s) {
+  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (unsigned char c : s) {
+    a = (a ^ c) * 0x100000001b3ull;
+    b = (b + c + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+    b ^= b >> 29;
+  }
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  return std::string(out, 32);
+}
+
+constexpr std::size_t kMaxKey = 500;  // below LMDB's 511-byte key limit
+
+}  // namespace
+
+std::string Journal::dedupe_key(std::string_view group, std::string_view event_id) {
+  std::string k;
+  k.append(group).push_back('\0');
+  if (k.size() + event_id.size() <= kMaxKey) {
+    k.append(event_id);
+  } else {
+    // Over-long ids: a prefix (for humans) and a 128-bit digest of the whole
+    // id, marked by a 0x01 byte ids cannot start a suffix with here.
+    k.append(event_id.substr(0, kMaxKey - k.size() - 34)).push_back('\x01');
+    k.append(digest128(event_id));
+  }
+  return k;
+}
+
+std::string Journal::state_key(std::string_view group, std::string_view table, std::string_view key) {
+  std::string k;
+  k.reserve(group.size() + table.size() + key.size() + 2);
+  k.append(group).push_back('\0');
+  k.append(table).push_back('\0');
+  k.append(key);
+  return k;
+}
+
+void Journal::submit(std::unique_ptr<WriteSet> ws) {
+  ws_queue_.enqueue(ws.release());
+  ws_submitted_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+Status Journal::apply_write_sets(MDB_txn* txn) {
+  // One offset per (group, topic, partition): write sets of one partition
+  // arrive in offset order (one worker, one producer queue), so the last wins.
+  std::unordered_map<std::string_view, Offset> offsets;
+  for (const auto& ws : pending_ws_) {
+    for (const auto& [key, value] : ws->writes) {
+      MDB_val k = as_val(key);
+      int rc;
+      if (value) {
+        MDB_val v = as_val(*value);
+        rc = mdb_put(txn, state_dbi_, &k, &v, 0);
+      } else {
+        rc = mdb_del(txn, state_dbi_, &k, nullptr);
+        if (rc == MDB_NOTFOUND) rc = 0;
+      }
+      if (rc) return lmdb_status(rc, "write state");
+    }
+    char be[8];
+    put_be64(be, static_cast<std::uint64_t>(ws->expire_us));
+    std::string tk(be, 8);
+    for (const auto& dk : ws->dedupe_keys) {
+      MDB_val k = as_val(dk), v{8, be};
+      if (int rc = mdb_put(txn, dedupe_dbi_, &k, &v, 0)) return lmdb_status(rc, "write dedupe record");
+      tk.resize(8);
+      tk += dk;
+      MDB_val tkv = as_val(tk), empty{0, nullptr};
+      if (int rc = mdb_put(txn, dedupe_time_dbi_, &tkv, &empty, 0)) return lmdb_status(rc, "write dedupe index");
+    }
+    offsets[ws->offsets_key] = ws->next;
+  }
+  for (const auto& [key, next] : offsets) {
+    char be[8];
+    put_be64(be, next);
+    MDB_val k = as_val(key), v{8, be};
+    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
+  }
+  return Status::ok();
+}
+
+Result<bool> Journal::dedupe_seen(std::string_view key) const {
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
+  MDB_val k = as_val(key), v;
+  const int rc = mdb_get(lease.txn(), dedupe_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc) return lmdb_status(rc, "read dedupe record");
+  return true;
+}
+
+Result<std::optional<std::string>> Journal::state_get(std::string_view key) const {
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
+  MDB_val k = as_val(key), v;
+  const int rc = mdb_get(lease.txn(), state_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
+  if (rc) return lmdb_status(rc, "read state");
+  return std::optional<std::string>(std::string(as_view(v)));
+}
+
+Status Journal::state_put(const std::vector<std::pair<std::string, std::string>>& values) {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  for (const auto& [key, value] : values) {
+    MDB_val k = as_val(key), v = as_val(value);
+    if (int rc = mdb_put(txn.get(), state_dbi_, &k, &v, 0)) return lmdb_status(rc, "write state");
+  }
+  return txn.commit();
+}
+
+Result<std::size_t> Journal::purge_dedupe() {
+  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_, 0); !s) return s;
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), dedupe_time_dbi_, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+  std::size_t n = 0;
+  MDB_val k, v;
+  // The index is ordered by expiry: delete from the front, 4096 per pass.
+  while (n < 4096 && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size > 8 &&
+         static_cast<std::int64_t>(get_be64(static_cast<const char*>(k.mv_data))) < now_us) {
+    MDB_val dk{k.mv_size - 8, static_cast<char*>(k.mv_data) + 8};
+    const int rc = mdb_del(txn.get(), dedupe_dbi_, &dk, nullptr);
+    if (rc && rc != MDB_NOTFOUND) {
+      mdb_cursor_close(cur);
+      return lmdb_status(rc, "purge dedupe record");
+    }
+    if (int rc2 = mdb_cursor_del(cur, 0)) {
+      mdb_cursor_close(cur);
+      return lmdb_status(rc2, "purge dedupe index");
+    }
+    ++n;
+  }
+  mdb_cursor_close(cur);
+  if (n == 0) return std::size_t{0};
+  if (Status s = txn.commit(); !s) return s;
+  return n;
+}
+
+}  // namespace weir::internal
