@@ -12,7 +12,7 @@ build: deps
 	@cmake --build --preset release
 
 demo: build
-	build/bin/weir-example-quickstart
+	build/bin/weir-example-flash_sale
 
 test: build
 	ctest --preset release

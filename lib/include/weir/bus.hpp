@@ -130,7 +130,8 @@ class Bus {
   // kDataLoss for an unreadable journal; kIoError for file-system failures.
   static Result<std::unique_ptr<Bus>> open(const Options& options);
 
-  // Closes with CloseMode::kDrain if close() was not called.
+  // Closes with CloseMode::kDrain if close() was not called, and releases
+  // the data directory (another Bus may open it only after this).
   ~Bus();
   Bus(const Bus&) = delete;
   Bus& operator=(const Bus&) = delete;
