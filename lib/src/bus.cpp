@@ -111,6 +111,9 @@ Status check_subscribe_options(const SubscribeOptions& o) {
     if (o.breaker.cool_down.count() <= 0)
       return Status::invalid_argument("SubscribeOptions::breaker.cool_down must be > 0");
   }
+  if (o.alerts.retry_window < std::chrono::seconds(1))
+    return Status::invalid_argument("SubscribeOptions::alerts.retry_window must be at least 1 s");
+  if (o.alerts.retry_rate < 0) return Status::invalid_argument("SubscribeOptions::alerts.retry_rate must be >= 0");
   if (o.max_attempts < 1 || o.max_attempts > 1000)
     return Status::invalid_argument(field_range("SubscribeOptions::max_attempts", o.max_attempts, "1..1000"));
   if (o.handler_timeout.count() < 0)
@@ -343,27 +346,11 @@ class BusCore {
   }
 
   bool settled(std::string_view group, const TopicState& dlq, Offset off) const {
-    if (dlq.journaled()) {
-      auto v = journal_->state_get(settled_key(group, off));
-      return v && v->has_value();
-    }
-    std::lock_guard<std::mutex> lock(dlq_mu_);
-    auto it = dlq_settled_.find(group);
-    return it != dlq_settled_.end() && it->second.count(off);
+    return is_settled(group, dlq, journal_.get(), off);
   }
 
-  Status settle(std::string_view group, const TopicState& dlq, const std::vector<Offset>& offs,
-                std::string_view how) {
-    if (offs.empty()) return Status::ok();
-    if (dlq.journaled()) {
-      std::vector<std::pair<std::string, std::string>> values;
-      for (Offset o : offs) values.emplace_back(settled_key(group, o), std::string(how));
-      return journal_->state_put(values);
-    }
-    std::lock_guard<std::mutex> lock(dlq_mu_);
-    auto& set = dlq_settled_[std::string(group)];
-    set.insert(offs.begin(), offs.end());
-    return Status::ok();
+  Status settle(std::string_view group, TopicState& dlq, const std::vector<Offset>& offs, std::string_view how) {
+    return internal::settle(group, dlq, journal_.get(), offs, how);
   }
 
   // Unsettled dead letters matching `f`, oldest first, at most `limit`.
@@ -534,9 +521,6 @@ class BusCore {
   // (topic, offsets per partition). GUARDED_BY(mu_)
   std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
   std::unique_ptr<Journal> journal_;  // null for a memory-only bus
-  // Settled (redriven or purged) dead letters of memory DLQs, per group.
-  mutable std::mutex dlq_mu_;
-  std::map<std::string, std::set<Offset>, std::less<>> dlq_settled_;  // GUARDED_BY(dlq_mu_)
 };
 
 }  // namespace internal

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,17 @@ class TopicState {
   // Closes every partition (later claims fail with kClosed).
   void close_partitions() noexcept;
 
+  // Dead-letter topics of memory buses: offsets redriven or purged (the
+  // journal keeps this ledger for journaled ones). Thread-safe.
+  bool memory_settled(Offset o) const {
+    std::lock_guard<std::mutex> lock(settled_mu_);
+    return settled_.count(o) != 0;
+  }
+  void memory_settle(const std::vector<Offset>& offs) {
+    std::lock_guard<std::mutex> lock(settled_mu_);
+    settled_.insert(offs.begin(), offs.end());
+  }
+
  private:
   Status admit() const;
   Status validate(const Event& e) const;
@@ -140,6 +152,8 @@ class TopicState {
   std::vector<std::unique_ptr<JournalPart>> jparts_;  // journaled topics only
   Doorbell* writer_bell_ = nullptr;  // the journal writer's; set before use
   std::uint64_t origin_ = 0;
+  mutable std::mutex settled_mu_;
+  std::set<Offset> settled_;  // GUARDED_BY(settled_mu_)
   mutable Doorbell commit_bell_;     // ack waiters sleep here
 };
 

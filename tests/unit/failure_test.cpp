@@ -323,3 +323,78 @@ TEST(Breaker, BadOptions) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+struct AlertLog {
+  std::mutex mu;
+  std::vector<Alert> seen;
+  AlertCallback sink() {
+    return [this](const Alert& a) {
+      std::lock_guard<std::mutex> l(mu);
+      seen.push_back(a);
+    };
+  }
+  bool has(AlertKind k, bool raised) {
+    std::lock_guard<std::mutex> l(mu);
+    for (const auto& a : seen)
+      if (a.kind == k && a.raised == raised) return true;
+    return false;
+  }
+};
+
+TEST(Alerts, DlqDepthRaisedThenClearedByPurge) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  AlertLog log;
+  SubscribeOptions so{.group = "g"};
+  so.alerts.dlq_depth = 2;
+  so.alerts.on_alert = log.sink();
+  ASSERT_TRUE(bus->subscribe("t", so, [](const Message&) { return Outcome::fail("nope"); }));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] { return log.has(AlertKind::kDlqDepth, true); }));
+  ASSERT_TRUE(bus->dlq_purge("g"));
+  ASSERT_TRUE(eventually([&] { return log.has(AlertKind::kDlqDepth, false); }));
+  std::lock_guard<std::mutex> l(log.mu);
+  EXPECT_EQ(log.seen[0].group, "g");
+  EXPECT_GE(log.seen[0].value, 2.0);
+  EXPECT_EQ(log.seen[0].threshold, 2.0);
+}
+
+TEST(Alerts, OldestDeadLetterPastTheTriageSla) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  AlertLog log;
+  SubscribeOptions so{.group = "g"};
+  so.alerts.dlq_oldest_age = std::chrono::seconds(1);
+  so.alerts.on_alert = log.sink();
+  ASSERT_TRUE(bus->subscribe("t", so, [](const Message&) { return Outcome::fail("nope"); }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] { return log.has(AlertKind::kDlqAge, true); }, std::chrono::seconds(5)));
+  std::lock_guard<std::mutex> l(log.mu);
+  EXPECT_GT(log.seen[0].value, 1.0);
+}
+
+TEST(Alerts, SustainedRetryRate) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  AlertLog log;
+  std::atomic<bool> failing{true};
+  SubscribeOptions so{.group = "g", .max_attempts = 1000};
+  so.retry_backoff = 1ms;
+  so.retry_backoff_max = 1ms;
+  so.alerts.retry_rate = 20;
+  so.alerts.retry_window = std::chrono::seconds(1);
+  so.alerts.on_alert = log.sink();
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message&) {
+    return failing.load() ? Outcome::retry() : Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] { return log.has(AlertKind::kRetryRate, true); }, std::chrono::seconds(5)));
+  failing = false;
+  ASSERT_TRUE(eventually([&] { return log.has(AlertKind::kRetryRate, false); }, std::chrono::seconds(5)));
+}
+
+}  // namespace
+}  // namespace weir

@@ -211,6 +211,34 @@ struct BreakerOptions {
   std::chrono::milliseconds cool_down{5000};
 };
 
+// What an alert is about (see SubscribeOptions::alerts).
+enum class AlertKind : std::uint8_t {
+  kDlqDepth = 0,   // unsettled dead letters of the group reached the threshold
+  kDlqAge = 1,     // the oldest unsettled dead letter is older than the threshold (s)
+  kRetryRate = 2,  // retries per second stayed above the threshold for a whole window
+};
+
+struct Alert {
+  AlertKind kind;
+  std::string_view group;
+  double value;      // the measurement
+  double threshold;  // what it crossed
+  bool raised;       // true when crossing up; false when it is back below
+};
+using AlertCallback = std::function<void(const Alert&)>;
+
+// Alert thresholds of a group, checked about once a second by one of its
+// workers; each alert is raised once when crossed and cleared once when back
+// below. 0 turns a threshold off (all off by default).
+struct AlertOptions {
+  std::uint64_t dlq_depth = 0;
+  // The seed article's triage SLA: e.g. 15 minutes.
+  std::chrono::seconds dlq_oldest_age{0};
+  double retry_rate = 0;               // retries per second...
+  std::chrono::seconds retry_window{60};  // ...sustained over this long. REQUIRES: >= 1 s.
+  AlertCallback on_alert;
+};
+
 // Where Bus::seek moves a group.
 struct SeekTo {
   enum class Kind : std::uint8_t { kEarliest, kLatest, kOffset, kTime };
@@ -278,6 +306,9 @@ struct SubscribeOptions {
   // running handler cannot be interrupted: the verdict is taken when it
   // returns. 0 (default): no limit.
   std::chrono::milliseconds handler_timeout{0};
+
+  // DLQ depth / age and retry-rate alerts (off by default).
+  AlertOptions alerts;
 
   // Circuit breaker (off by default). A failure is a retry or fail outcome,
   // an exception or a timeout; while open, the group hands out no events

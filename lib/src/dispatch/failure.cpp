@@ -6,6 +6,7 @@
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
 #include "internal/record.hpp"
+#include "dlq/dead_letters.hpp"
 
 namespace weir::internal {
 
@@ -88,6 +89,7 @@ bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
     }
     ++ps.attempt;
     ps.retry_at = Clock::now() + delay;
+    retries_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   // Permanent, or out of attempts.
@@ -147,6 +149,51 @@ bool Group::dead_letter(PartitionState& ps, const Message& m, std::string_view r
   po.timeout = std::chrono::milliseconds(1000);
   if (dead_letters_->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
   return dead_letters_->publish(e, po).is_ok();
+}
+
+void Group::monitor() {
+  const AlertOptions& a = options_.alerts;
+  if (!a.on_alert || (!a.dlq_depth && !a.dlq_oldest_age.count() && a.retry_rate <= 0)) return;
+  const auto now = Clock::now();
+  if (now < next_monitor_) return;
+  next_monitor_ = now + std::chrono::seconds(1);
+  auto fire = [&](AlertKind kind, double value, double threshold, bool over) {
+    bool& raised = alert_raised_[static_cast<int>(kind)];
+    if (over == raised) return;
+    raised = over;
+    try {
+      a.on_alert(Alert{kind, options_.group, value, threshold, over});
+    } catch (...) {
+      // An alert sink that throws must not take the worker down.
+    }
+  };
+  if (dead_letters_ && (a.dlq_depth || a.dlq_oldest_age.count())) {
+    auto d = dlq_depth(options_.group, *dead_letters_, journal_);
+    if (d) {
+      if (a.dlq_depth)
+        fire(AlertKind::kDlqDepth, static_cast<double>(d->count), static_cast<double>(a.dlq_depth),
+             d->count >= a.dlq_depth);
+      if (a.dlq_oldest_age.count()) {
+        const std::int64_t wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch()).count();
+        const double age_s = d->count ? static_cast<double>(wall_us - d->oldest_failure_us) / 1e6 : 0.0;
+        fire(AlertKind::kDlqAge, age_s, static_cast<double>(a.dlq_oldest_age.count()),
+             age_s > static_cast<double>(a.dlq_oldest_age.count()));
+      }
+    }
+  }
+  if (a.retry_rate > 0) {
+    // Rate over the whole window: only judged once a window of samples exists.
+    retry_samples_.emplace_back(now, retries_.load(std::memory_order_relaxed));
+    while (retry_samples_.size() > 2 && now - retry_samples_[1].first >= a.retry_window)
+      retry_samples_.erase(retry_samples_.begin());
+    const auto& first = retry_samples_.front();
+    const double span = std::chrono::duration<double>(now - first.first).count();
+    if (span + 0.5 >= static_cast<double>(a.retry_window.count())) {
+      const double rate = static_cast<double>(retry_samples_.back().second - first.second) / std::max(span, 1e-3);
+      fire(AlertKind::kRetryRate, rate, a.retry_rate, rate > a.retry_rate);
+    }
+  }
 }
 
 }  // namespace weir::internal

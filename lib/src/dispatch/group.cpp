@@ -182,6 +182,7 @@ void Group::worker_main(std::uint32_t w) {
       if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
     }
     if (mode == kDrain && all_finished) break;
+    if (w == 0) monitor();
     if (progress) continue;
 
     // Idle: spin briefly, then park on the group's doorbell.

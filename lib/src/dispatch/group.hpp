@@ -148,6 +148,14 @@ class Group final : public OffsetSource, public TxnSink {
   Journal* const journal_;  // null for memory topics
   const std::shared_ptr<TopicState> dead_letters_;  // null when dead_letter is off
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
+
+  // Alerts: evaluated by worker 0 about once a second (monitor()); the
+  // retry counter is bumped by every worker.
+  void monitor();
+  std::atomic<std::uint64_t> retries_{0};
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> retry_samples_;  // worker 0 only
+  bool alert_raised_[3] = {false, false, false};  // worker 0 only
+  std::chrono::steady_clock::time_point next_monitor_{};  // worker 0 only
   const bool txn_mode_;     // dedupe or a StateHandler (journaled only)
 
   // Transactional state, see the class comment.

@@ -95,4 +95,35 @@ std::string settled_key(std::string_view group, Offset dlq_offset) {
   return Journal::state_key(std::string(group) + ".dlq", "settled", std::string_view(be, 8));
 }
 
+bool is_settled(std::string_view group, const TopicState& dlq, Journal* journal, Offset o) {
+  if (dlq.journaled()) {
+    auto v = journal->state_get(settled_key(group, o));
+    return v && v->has_value();
+  }
+  return dlq.memory_settled(o);
+}
+
+Status settle(std::string_view group, TopicState& dlq, Journal* journal, const std::vector<Offset>& offs,
+              std::string_view how) {
+  if (offs.empty()) return Status::ok();
+  if (dlq.journaled()) {
+    std::vector<std::pair<std::string, std::string>> values;
+    for (Offset o : offs) values.emplace_back(settled_key(group, o), std::string(how));
+    return journal->state_put(values);
+  }
+  dlq.memory_settle(offs);
+  return Status::ok();
+}
+
+Result<DlqDepth> dlq_depth(std::string_view group, TopicState& dlq, Journal* journal) {
+  DlqDepth d;
+  Status s = for_each_dead_letter(dlq, journal, [&](const DeadLetterEvent& e) {
+    if (is_settled(group, dlq, journal, e.letter.dlq_offset)) return true;
+    if (d.count++ == 0) d.oldest_failure_us = e.letter.last_failure_us;
+    return true;
+  });
+  if (!s) return s;
+  return d;
+}
+
 }  // namespace weir::internal

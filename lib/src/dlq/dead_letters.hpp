@@ -38,4 +38,17 @@ bool matches(const DeadLetter& d, const DeadLetterFilter& f);
 // Settled ledger helpers for journaled DLQs.
 std::string settled_key(std::string_view group, Offset dlq_offset);
 
+// Whether a dead letter was redriven or purged; marks some as such.
+bool is_settled(std::string_view group, const TopicState& dlq, Journal* journal, Offset o);
+Status settle(std::string_view group, TopicState& dlq, Journal* journal, const std::vector<Offset>& offs,
+              std::string_view how);
+
+// Unsettled dead letters of `group`: how many, and the last-failure time of
+// the oldest (0 if none). Reads the whole dead-letter log.
+struct DlqDepth {
+  std::uint64_t count = 0;
+  std::int64_t oldest_failure_us = 0;
+};
+Result<DlqDepth> dlq_depth(std::string_view group, TopicState& dlq, Journal* journal);
+
 }  // namespace weir::internal
