@@ -398,3 +398,48 @@ TEST(Alerts, SustainedRetryRate) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST(Retries, AttemptCountsSurviveARestart) {
+  const auto dir = std::filesystem::temp_directory_path() / ("weir-attempts-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  Options o;
+  o.data_dir = dir.string();
+  std::mutex mu;
+  std::vector<std::uint32_t> attempts;
+  auto handler = [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    attempts.push_back(m.attempt());
+    return m.attempt() < 3 ? Outcome::retry(std::chrono::milliseconds(m.attempt() == 1 ? 1 : 60000))
+                           : Outcome::done();
+  };
+  {
+    auto bus = Bus::open(o).value();
+    ASSERT_TRUE(bus->create_topic("t", {.durability = Durability::kJournaled}));
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, handler));
+    ASSERT_TRUE(bus->publish("t", {.payload = "flaky"}));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return attempts.size() == 2;  // attempt 2 failed; attempt 3 is a minute away
+    }));
+    ASSERT_TRUE(bus->close({.mode = CloseMode::kStopAtBatch}));
+  }
+  {
+    auto bus = Bus::open(o).value();
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, handler));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return attempts.size() == 3;
+    }));
+    ASSERT_TRUE(bus->close());
+  }
+  std::lock_guard<std::mutex> l(mu);
+  // 1 and 2 failed; the restart counts as one more: the next delivery is 4.
+  EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 4}));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace weir

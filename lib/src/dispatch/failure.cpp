@@ -1,6 +1,7 @@
 // The failure loop of a group: handler calls with exception and timeout
 // rules, retries with backoff, dead letters, stops and reports.
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "dispatch/group.hpp"
@@ -90,6 +91,15 @@ bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
     ++ps.attempt;
     ps.retry_at = Clock::now() + delay;
     retries_.fetch_add(1, std::memory_order_relaxed);
+    if (journal_) {
+      // Remember the count so a restart does not reset it (best effort: if
+      // the journal cannot take it now, the count restarts after a crash).
+      char rec[12];
+      const Offset off = m.offset();
+      std::memcpy(rec, &off, 8);
+      std::memcpy(rec + 8, &ps.attempt, 4);
+      (void)journal_->state_put({{attempts_key(ps.index), std::string(rec, 12)}});
+    }
     return false;
   }
   // Permanent, or out of attempts.
@@ -149,6 +159,12 @@ bool Group::dead_letter(PartitionState& ps, const Message& m, std::string_view r
   po.timeout = std::chrono::milliseconds(1000);
   if (dead_letters_->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
   return dead_letters_->publish(e, po).is_ok();
+}
+
+std::string Group::attempts_key(std::uint32_t partition) const {
+  char be[4] = {static_cast<char>(partition >> 24), static_cast<char>(partition >> 16),
+                static_cast<char>(partition >> 8), static_cast<char>(partition)};
+  return Journal::state_key(options_.group + ".attempts", topic_->name(), std::string_view(be, 4));
 }
 
 void Group::monitor() {

@@ -1,6 +1,7 @@
 #include "dispatch/group.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "dlq/dead_letters.hpp"
@@ -97,6 +98,16 @@ void Group::start(const std::vector<Offset>& resume) {
                             : 0;
       ps->cursor.next.store(std::clamp(start, lo, committed), std::memory_order_release);
       ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
+      // An event that had failed before the restart goes on counting: the
+      // restart itself (a crash before its ack) counts as one more attempt.
+      auto rec = journal_->state_get(attempts_key(ps->index));
+      if (rec && rec->has_value() && (*rec)->size() == 12) {
+        Offset off;
+        std::uint32_t attempt;
+        std::memcpy(&off, (*rec)->data(), 8);
+        std::memcpy(&attempt, (*rec)->data() + 8, 4);
+        if (off == ps->cursor.next.load(std::memory_order_relaxed)) ps->attempt = attempt + 1;
+      }
     } else {
       ps->log->add_reader(&ps->cursor, start);
     }

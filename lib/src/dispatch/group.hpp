@@ -149,6 +149,11 @@ class Group final : public OffsetSource, public TxnSink {
   const std::shared_ptr<TopicState> dead_letters_;  // null when dead_letter is off
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
 
+  // Journaled groups: where the attempt count of a partition's failing
+  // event is kept across restarts (state table of pseudo-group
+  // "<group>.attempts"; value: offset (8 bytes) + attempt (4 bytes)).
+  std::string attempts_key(std::uint32_t partition) const;
+
   // Alerts: evaluated by worker 0 about once a second (monitor()); the
   // retry counter is bumped by every worker.
   void monitor();
