@@ -260,7 +260,9 @@ int main(int argc, char** argv) {
                           const_cast<char*>("--dir"), dir.data(), const_cast<char*>("--orders"),
                           const_cast<char*>(n.c_str()), nullptr};
   pid_t pid;
-  if (posix_spawn(&pid, self, &fa, nullptr, args.data(), environ) != 0) return 1;
+  const int spawned = posix_spawn(&pid, self, &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (spawned != 0) return 1;
   ::close(fds[1]);
   std::vector<bool> accepted(orders, false);
   std::size_t accepted_before_crash = 0;
