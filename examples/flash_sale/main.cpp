@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
   posix_spawn_file_actions_destroy(&fa);
   if (spawned != 0) return 1;
   ::close(fds[1]);
-  std::vector<bool> accepted(orders, false);
+  std::vector<std::uint8_t> accepted(orders, 0);  // not vector<bool>: threads write distinct bytes
   std::size_t accepted_before_crash = 0;
   std::string buf;
   char chunk[65536];
@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
   // 3. The verdict.
   std::size_t charged = 0, double_charged = 0, lost = 0, poisoned = 0;
   std::map<std::string, std::size_t> reasons;
-  std::vector<bool> in_dlq(orders, false);
+  std::vector<std::uint8_t> in_dlq(orders, 0);
   for (const auto& d : dead) {
     ++reasons[d.reason];
     in_dlq[order_of(d.key)] = true;
