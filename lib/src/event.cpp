@@ -89,7 +89,7 @@ bool all_zero(std::string_view s) noexcept {
 }  // namespace
 
 std::string_view Message::id() const noexcept {
-  if (auto given = header("ce_id")) return *given;
+  if (auto given = header(envelope_header::kId)) return *given;
   if (derived_id_[0] == 0) {
     // A UUIDv7 from the event's time and its place in the log: the same on
     // every delivery, distinct for distinct (log, topic, partition, offset).
@@ -103,7 +103,7 @@ std::string_view Message::id() const noexcept {
 }
 
 std::uint32_t Message::schema_version() const noexcept {
-  const auto v = header("ce_schemaversion");
+  const auto v = header(envelope_header::kSchemaVersion);
   if (!v) return 0;
   std::uint64_t n = 0;
   for (char c : *v) {

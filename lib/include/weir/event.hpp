@@ -13,6 +13,20 @@ namespace weir {
 // Position of an event in its partition: 0, 1, 2, ... in append order.
 using Offset = std::uint64_t;
 
+// Header names under which envelope attributes are stored: the CloudEvents
+// Kafka protocol binding's, plus W3C trace context. Reserved: a publish with
+// a free header of one of these names is refused.
+namespace envelope_header {
+inline constexpr std::string_view kId = "ce_id";
+inline constexpr std::string_view kSource = "ce_source";
+inline constexpr std::string_view kType = "ce_type";
+inline constexpr std::string_view kSpecVersion = "ce_specversion";
+inline constexpr std::string_view kContentType = "content-type";
+inline constexpr std::string_view kDataSchema = "ce_dataschema";
+inline constexpr std::string_view kSchemaVersion = "ce_schemaversion";
+inline constexpr std::string_view kTraceparent = "traceparent";
+}  // namespace envelope_header
+
 // A free-form header: name and value are arbitrary bytes.
 // Consumers ignore headers they do not know.
 struct Header {
@@ -96,13 +110,13 @@ class Message {
   // event's time and its (log, partition, offset), identical on every
   // delivery and, for journaled topics, across restarts.
   std::string_view id() const noexcept;
-  std::string_view source() const noexcept { return header(kSourceName).value_or(""); }
-  std::string_view type() const noexcept { return header(kTypeName).value_or(""); }
-  std::string_view spec_version() const noexcept { return header(kSpecVersionName).value_or(""); }
-  std::string_view content_type() const noexcept { return header(kContentTypeName).value_or(""); }
-  std::string_view dataschema() const noexcept { return header(kDataSchemaName).value_or(""); }
+  std::string_view source() const noexcept { return header(envelope_header::kSource).value_or(""); }
+  std::string_view type() const noexcept { return header(envelope_header::kType).value_or(""); }
+  std::string_view spec_version() const noexcept { return header(envelope_header::kSpecVersion).value_or(""); }
+  std::string_view content_type() const noexcept { return header(envelope_header::kContentType).value_or(""); }
+  std::string_view dataschema() const noexcept { return header(envelope_header::kDataSchema).value_or(""); }
   std::uint32_t schema_version() const noexcept;
-  std::string_view traceparent() const noexcept { return header(kTraceparentName).value_or(""); }
+  std::string_view traceparent() const noexcept { return header(envelope_header::kTraceparent).value_or(""); }
 
   std::size_t header_count() const noexcept { return header_count_; }
   // The i-th header, in publish order. REQUIRES: i < header_count().
@@ -132,12 +146,6 @@ class Message {
         origin_(p.origin) {}
 
  private:
-  static constexpr std::string_view kSourceName = "ce_source";
-  static constexpr std::string_view kTypeName = "ce_type";
-  static constexpr std::string_view kSpecVersionName = "ce_specversion";
-  static constexpr std::string_view kContentTypeName = "content-type";
-  static constexpr std::string_view kDataSchemaName = "ce_dataschema";
-  static constexpr std::string_view kTraceparentName = "traceparent";
 
   std::string_view topic_;
   std::string_view key_;

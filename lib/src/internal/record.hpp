@@ -37,17 +37,8 @@ inline std::size_t headers_bytes(std::span<const Header> headers) noexcept {
   return n;
 }
 
-// Header names reserved for envelope attributes.
-namespace hdr {
-inline constexpr std::string_view kId = "ce_id";
-inline constexpr std::string_view kSource = "ce_source";
-inline constexpr std::string_view kType = "ce_type";
-inline constexpr std::string_view kSpecVersion = "ce_specversion";
-inline constexpr std::string_view kContentType = "content-type";
-inline constexpr std::string_view kDataSchema = "ce_dataschema";
-inline constexpr std::string_view kSchemaVersion = "ce_schemaversion";
-inline constexpr std::string_view kTraceparent = "traceparent";
-}  // namespace hdr
+// Header names reserved for envelope attributes (defined in the public API).
+namespace hdr = weir::envelope_header;
 
 inline bool is_reserved_header(std::string_view name) noexcept {
   return name == hdr::kId || name == hdr::kSource || name == hdr::kType ||
