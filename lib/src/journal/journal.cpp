@@ -379,12 +379,16 @@ Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string,
       }
     }
   }
-  for (const auto& [key, off] : writes) {
-    char be[8];
-    put_be64(be, off);
-    MDB_val k = as_val(key), v{8, be};
-    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
-  }
+  for (const auto& [key, off] : writes)
+    if (Status s = put_offset(txn, key, off); !s) return s;
+  return Status::ok();
+}
+
+Status Journal::put_offset(MDB_txn* txn, std::string_view key, Offset next) {
+  char be[8];
+  put_be64(be, next);
+  MDB_val k = as_val(key), v{8, be};
+  if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
   return Status::ok();
 }
 

@@ -189,6 +189,8 @@ class Journal {
   Result<std::size_t> commit_once(bool final_pass);
   Status grow_map(std::size_t needed_hint);
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
+  // Stores one group offset (key from offsets_key) in `txn`.
+  Status put_offset(MDB_txn* txn, std::string_view key, Offset next);
 
   // A read transaction from the pool, renewed, with resize_mu_ held shared:
   // mdb_txn_begin allocates and clears per-DBI arrays (tens of KiB with many

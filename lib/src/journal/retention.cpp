@@ -125,14 +125,9 @@ Status Journal::store_offsets(const std::string& group, const std::string& topic
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_, 0); !s) return s;
-  for (const auto& [p, off] : offsets) {
-    const std::string key = Journal::offsets_key(group, topic, p);
-    char be[8];
-    put_be64(be, off);
-    MDB_val k = as_val(key), v{8, be};
-    if (int rc = mdb_put(txn.get(), offsets_dbi_, &k, &v, 0))
-      return lmdb_status(rc, "store offsets of group '" + group + "'");
-  }
+  for (const auto& [p, off] : offsets)
+    if (Status s = put_offset(txn.get(), offsets_key(group, topic, p), off); !s)
+      return Status(s.code(), "store offsets of group '" + group + "': " + s.message());
   return txn.commit();
 }
 

@@ -101,12 +101,8 @@ Status Journal::apply_write_sets(MDB_txn* txn) {
     }
     offsets[ws->offsets_key] = ws->next;
   }
-  for (const auto& [key, next] : offsets) {
-    char be[8];
-    put_be64(be, next);
-    MDB_val k = as_val(key), v{8, be};
-    if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
-  }
+  for (const auto& [key, next] : offsets)
+    if (Status s = put_offset(txn, key, next); !s) return s;
   return Status::ok();
 }
 
