@@ -132,10 +132,8 @@ TEST(Envelope, DerivedIdsAreStableUuidV7sDistinctPerOffset) {
 }
 
 TEST(Envelope, DerivedIdsSurviveJournalRestart) {
-  const auto dir = std::filesystem::temp_directory_path() / ("weir-envelope-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  Options o;
-  o.data_dir = dir.string();
+  testing::ScratchDir dir("envelope");
+  Options o = dir.options();
   std::vector<std::string> first, second;
   for (auto* out : {&first, &second}) {
     auto bus = Bus::open(o).value();
@@ -155,7 +153,6 @@ TEST(Envelope, DerivedIdsSurviveJournalRestart) {
     ASSERT_TRUE(bus->close());
   }
   EXPECT_EQ(first, second);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Envelope, NewEventIdsAreOrderedPerThreadAndUniqueAcrossThreads) {
@@ -331,10 +328,8 @@ TEST(Typed, VersionChecksAndMissingUpcasters) {
 }
 
 TEST(Typed, UpcastOnReplayOfOldJournalData) {
-  const auto dir = std::filesystem::temp_directory_path() / ("weir-replay-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  Options o;
-  o.data_dir = dir.string();
+  testing::ScratchDir dir("replay");
+  Options o = dir.options();
   {
     // Yesterday's producer wrote v1 and v2 events.
     auto bus = Bus::open(o).value();
@@ -359,7 +354,6 @@ TEST(Typed, UpcastOnReplayOfOldJournalData) {
   }));
   EXPECT_EQ(got, (std::vector<std::string>{"tea/0/EUR", "cake/450/EUR"}));
   ASSERT_TRUE(bus->close());
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -229,10 +229,8 @@ TEST(Retries, BadOptions) {
 }
 
 TEST(DeadLetters, JournaledDeadLettersSurviveRestart) {
-  const auto dir = std::filesystem::temp_directory_path() / ("weir-dlq-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  Options o;
-  o.data_dir = dir.string();
+  testing::ScratchDir dir("dlq");
+  Options o = dir.options();
   {
     auto bus = Bus::open(o).value();
     ASSERT_TRUE(bus->create_topic("t", {.durability = Durability::kJournaled}));
@@ -250,7 +248,6 @@ TEST(DeadLetters, JournaledDeadLettersSurviveRestart) {
   EXPECT_EQ(dl.seen[0]["id"], "evt-1");
   EXPECT_EQ(dl.seen[0]["weir.dlq.reason"], "poison");
   ASSERT_TRUE(bus->close());
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -403,10 +400,8 @@ namespace weir {
 namespace {
 
 TEST(Retries, AttemptCountsSurviveARestart) {
-  const auto dir = std::filesystem::temp_directory_path() / ("weir-attempts-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  Options o;
-  o.data_dir = dir.string();
+  testing::ScratchDir dir("attempts");
+  Options o = dir.options();
   std::mutex mu;
   std::vector<std::uint32_t> attempts;
   auto handler = [&](const Message& m) {
@@ -438,7 +433,6 @@ TEST(Retries, AttemptCountsSurviveARestart) {
   std::lock_guard<std::mutex> l(mu);
   // 1 and 2 failed; the restart counts as one more: the next delivery is 4.
   EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 4}));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <memory>
 #include <thread>
 
@@ -28,5 +32,27 @@ inline bool eventually(const std::function<bool()>& pred,
   }
   return pred();
 }
+
+// A fresh, empty directory under the system temp directory, removed on
+// destruction; options() points a bus at it.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() / ("weir-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  Options options() const {
+    Options o;
+    o.data_dir = path_.string();
+    return o;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace weir::testing
