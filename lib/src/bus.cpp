@@ -118,6 +118,10 @@ Status check_subscribe_options(const SubscribeOptions& o) {
     return Status::invalid_argument(field_range("SubscribeOptions::max_attempts", o.max_attempts, "1..1000"));
   if (o.handler_timeout.count() < 0)
     return Status::invalid_argument("SubscribeOptions::handler_timeout must be >= 0");
+  if (o.retry_mode != RetryMode::kBlocking && o.retry_mode != RetryMode::kNonBlocking)
+    return Status::invalid_argument("SubscribeOptions::retry_mode is not a RetryMode value");
+  if (o.max_parked < 1 || o.max_parked > 1000000)
+    return Status::invalid_argument(field_range("SubscribeOptions::max_parked", o.max_parked, "1..1000000"));
   if (o.dedupe_window < std::chrono::seconds(1))
     return Status::invalid_argument("SubscribeOptions::dedupe_window must be at least 1 s");
   if (o.offset_commit_events > 1000000)

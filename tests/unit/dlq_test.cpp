@@ -153,7 +153,9 @@ TEST_P(DlqTest, PurgeHidesThemForGood) {
 }
 
 INSTANTIATE_TEST_SUITE_P(MemoryAndJournaled, DlqTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? std::string("journaled") : std::string("memory"); });
+                         [](const auto& param_info) {
+                           return param_info.param ? std::string("journaled") : std::string("memory");
+                         });
 
 }  // namespace
 }  // namespace weir

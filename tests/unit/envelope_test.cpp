@@ -138,8 +138,9 @@ TEST(Envelope, DerivedIdsSurviveJournalRestart) {
   for (auto* out : {&first, &second}) {
     auto bus = Bus::open(o).value();
     ASSERT_TRUE(bus->create_topic("t", {.durability = Durability::kJournaled}));
-    if (out == &first)
+    if (out == &first) {
       for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+    }
     std::mutex mu;
     ASSERT_TRUE(bus->subscribe("t", {.group = out == &first ? "a" : "b"}, [&](const Message& m) {
       std::lock_guard<std::mutex> l(mu);
@@ -168,7 +169,9 @@ TEST(Envelope, NewEventIdsAreOrderedPerThreadAndUniqueAcrossThreads) {
   for (const auto& v : ids) {
     for (std::size_t i = 0; i < v.size(); ++i) {
       ASSERT_TRUE(std::regex_match(v[i], kUuidV7)) << v[i];
-      if (i) ASSERT_LT(v[i - 1], v[i]) << "ids of one thread must sort in generation order";
+      if (i) {
+        ASSERT_LT(v[i - 1], v[i]) << "ids of one thread must sort in generation order";
+      }
     }
     all.insert(v.begin(), v.end());
   }

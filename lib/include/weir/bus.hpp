@@ -95,6 +95,9 @@ struct PartitionStatus {
   Offset end = 0;        // next offset a publish will get
   Offset lag = 0;        // end - committed
   bool stopped = false;  // a handler failed an event permanently here
+  // RetryMode::kNonBlocking: events waiting behind failing keys (the failing
+  // events included). `committed` is the oldest of them when non-zero.
+  std::uint64_t parked = 0;
 };
 
 struct GroupStatus {

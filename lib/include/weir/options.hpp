@@ -265,6 +265,9 @@ enum class CloseMode : std::uint8_t {
 };
 
 // Options for one consumer group, given to Bus::subscribe.
+// See SubscribeOptions::retry_mode.
+enum class RetryMode { kBlocking, kNonBlocking };
+
 struct SubscribeOptions {
   // --- affects behaviour ---------------------------------------------------
   // Group name: unique within the bus. REQUIRES: same rules as topic names.
@@ -290,7 +293,7 @@ struct SubscribeOptions {
   // with "full jitter" (a uniform random delay between 0 and that value, as
   // in AWS's "Exponential Backoff and Jitter") unless `jitter` is false. Other
   // partitions of the worker keep flowing meanwhile; the event's partition
-  // waits, so per-key order holds. Defaults 100 ms, 30 s, jitter on.
+  // (or, with RetryMode::kNonBlocking, its key) waits, so per-key order holds. Defaults 100 ms, 30 s, jitter on.
   // REQUIRES: 0 <= retry_backoff <= retry_backoff_max.
   std::chrono::milliseconds retry_backoff{100};
   std::chrono::milliseconds retry_backoff_max{30000};
@@ -306,6 +309,22 @@ struct SubscribeOptions {
   // running handler cannot be interrupted: the verdict is taken when it
   // returns. 0 (default): no limit.
   std::chrono::milliseconds handler_timeout{0};
+
+  // What waits while an event is retried. kBlocking (default): its whole
+  // partition waits (simplest; the committed offset is always "everything
+  // before the failing event"). kNonBlocking: only its key waits - later
+  // events with the same key are parked behind it, other keys of the
+  // partition flow on, and the committed offset stays at the oldest
+  // unfinished event (so a restart redelivers the finished events after it:
+  // at-least-once, harmless with dedupe). Per-key order holds in both modes;
+  // events without a key share one key (""), so they wait together.
+  RetryMode retry_mode = RetryMode::kBlocking;
+
+  // kNonBlocking: most events parked per partition (failing events plus the
+  // later events of their keys). When reached, the partition reads no new
+  // events until a parked key finishes, so memory stays bounded.
+  // Default 10,000. REQUIRES: 1..1,000,000.
+  std::uint32_t max_parked = 10000;
 
   // DLQ depth / age and retry-rate alerts (off by default).
   AlertOptions alerts;

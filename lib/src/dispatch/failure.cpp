@@ -7,7 +7,6 @@
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
 #include "internal/record.hpp"
-#include "dlq/dead_letters.hpp"
 
 namespace weir::internal {
 
@@ -60,19 +59,19 @@ Outcome Group::call(const Message& m, State* state) {
   return o;
 }
 
-bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
+bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outcome& o) {
   const auto now_us = [] {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   };
   if (o.kind() == Outcome::Kind::kDone) {
-    ps.attempt = 1;
-    ps.first_failure_us = 0;
+    a.attempt = 1;
+    a.first_failure_us = 0;
     return true;
   }
-  if (ps.first_failure_us == 0) ps.first_failure_us = now_us();
-  if (o.kind() == Outcome::Kind::kRetry && ps.attempt < options_.max_attempts) {
+  if (a.first_failure_us == 0) a.first_failure_us = now_us();
+  if (o.kind() == Outcome::Kind::kRetry && a.attempt < options_.max_attempts) {
     auto delay = o.delay();
     if (delay.count() <= 0) {
       // Exponential: base * 2^(attempt-1), capped (and safe from overflow),
@@ -80,7 +79,7 @@ bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
       const std::int64_t base = options_.retry_backoff.count();
       const std::int64_t cap = options_.retry_backoff_max.count();
       std::int64_t d = base;
-      for (std::uint32_t a = 1; a < ps.attempt && d < cap; ++a) d *= 2;
+      for (std::uint32_t i = 1; i < a.attempt && d < cap; ++i) d *= 2;
       d = std::min(d, cap);
       if (options_.jitter && d > 0) {
         thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -88,46 +87,65 @@ bool Group::apply(PartitionState& ps, const Message& m, const Outcome& o) {
       }
       delay = std::chrono::milliseconds(d);
     }
-    ++ps.attempt;
-    ps.retry_at = Clock::now() + delay;
+    ++a.attempt;
+    a.retry_at = Clock::now() + delay;
     retries_.fetch_add(1, std::memory_order_relaxed);
-    if (journal_) {
-      // Remember the count so a restart does not reset it (best effort: if
-      // the journal cannot take it now, the count restarts after a crash).
-      char rec[12];
-      const Offset off = m.offset();
-      std::memcpy(rec, &off, 8);
-      std::memcpy(rec + 8, &ps.attempt, 4);
-      (void)journal_->state_put({{attempts_key(ps.index), std::string(rec, 12)}});
-    }
+    save_attempts(ps, m.offset(), a.attempt);
     return false;
   }
   // Permanent, or out of attempts.
   const std::string reason = o.kind() == Outcome::Kind::kFail
                                  ? o.reason()
-                                 : "gave up after " + std::to_string(ps.attempt) + " attempts";
+                                 : "gave up after " + std::to_string(a.attempt) + " attempts";
   if (!dead_letters_) {
     stop_partition(ps, m.offset(), m.attempt(), reason, FailureKind::kHandler);
     return false;
   }
-  if (!dead_letter(ps, m, reason)) {
+  if (!dead_letter(m, a, reason)) {
     // Could not store it (DLQ full, journal stalled): keep the event and try
     // the dead-letter write again shortly. Nothing is dropped.
-    ps.retry_at = Clock::now() + std::chrono::milliseconds(100);
+    a.retry_at = Clock::now() + std::chrono::milliseconds(100);
     return false;
   }
   report(ps, m.offset(), m.attempt(), reason, FailureKind::kDeadLettered);
-  ps.attempt = 1;
-  ps.first_failure_us = 0;
+  a.attempt = 1;
+  a.first_failure_us = 0;
   return true;
 }
 
-bool Group::dead_letter(PartitionState& ps, const Message& m, std::string_view reason) {
+void Group::save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt) {
+  if (!journal_) return;
+  // Best effort: if the journal cannot take it now, the count restarts after
+  // a crash. Value: (offset u64, attempt u32) pairs in host order.
+  std::string rec;
+  auto add = [&rec](Offset off, std::uint32_t att) {
+    char e[12];
+    std::memcpy(e, &off, 8);
+    std::memcpy(e + 8, &att, 4);
+    rec.append(e, 12);
+  };
+  if (nonblocking()) {
+    // Every failing head of the partition, oldest first (at most 256: the
+    // oldest are redelivered first after a restart).
+    if (attempt > 1) {
+      ps.failing[offset] = attempt;
+    } else if (ps.failing.erase(offset) == 0) {
+      return;
+    }
+    for (auto it = ps.failing.begin(); it != ps.failing.end() && rec.size() < 256 * 12; ++it)
+      add(it->first, it->second);
+  } else {
+    add(offset, attempt);
+  }
+  (void)journal_->state_put({{attempts_key(ps.index), std::move(rec)}});
+}
+
+bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view reason) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-  const std::string attempts = std::to_string(m.attempt()), first = std::to_string(ps.first_failure_us),
-                    last = std::to_string(now), partition = std::to_string(ps.index),
+  const std::string attempts = std::to_string(m.attempt()), first = std::to_string(a.first_failure_us),
+                    last = std::to_string(now), partition = std::to_string(m.partition()),
                     offset = std::to_string(m.offset());
   // The original's free headers, then provenance under stable names.
   std::vector<Header> headers;

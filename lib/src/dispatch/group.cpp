@@ -26,14 +26,6 @@ constexpr std::chrono::milliseconds kMaxPark{50};
 // A worker asks the journal to persist offsets after this many events.
 constexpr Offset kOffsetCommitEvents = 1000;
 using Clock = std::chrono::steady_clock;
-
-BatchOutcome invoke(const BatchHandler& h, std::span<const Message> ms) {
-  try {
-    return h(ms);
-  } catch (...) {
-    return BatchOutcome{0, Outcome::retry()};
-  }
-}
 }  // namespace
 
 thread_local std::uint64_t Group::unsynced_ = 0;
@@ -78,7 +70,11 @@ bool Group::on_worker_thread() const noexcept { return t_current_group == this; 
 const std::string& Group::topic_name() const { return topic_->name(); }
 
 bool Group::has_events(const PartitionState& ps, bool seq_cst) const noexcept {
-  const Offset c = ps.cursor.next.load(std::memory_order_relaxed);
+  Offset c = ps.cursor.next.load(std::memory_order_relaxed);
+  if (nonblocking()) {
+    if (ps.parked_offsets.size() >= options_.max_parked) return false;  // full: retries only
+    c = ps.read_pos;
+  }
   if (journal_)
     return topic_->journal_part(ps.index).committed.load(std::memory_order_acquire) > c;
   return seq_cst ? ps.log->end_seq_cst() > c : ps.log->readable(c, 1) != 0;
@@ -100,17 +96,27 @@ void Group::start(const std::vector<Offset>& resume) {
       ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
       // An event that had failed before the restart goes on counting: the
       // restart itself (a crash before its ack) counts as one more attempt.
+      // (Value: (offset, attempt) pairs, see save_attempts.)
       auto rec = journal_->state_get(attempts_key(ps->index));
-      if (rec && rec->has_value() && (*rec)->size() == 12) {
-        Offset off;
-        std::uint32_t attempt;
-        std::memcpy(&off, (*rec)->data(), 8);
-        std::memcpy(&attempt, (*rec)->data() + 8, 4);
-        if (off == ps->cursor.next.load(std::memory_order_relaxed)) ps->attempt = attempt + 1;
+      if (rec && rec->has_value() && (*rec)->size() % 12 == 0) {
+        const Offset at = ps->cursor.next.load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < (*rec)->size(); i += 12) {
+          Offset off;
+          std::uint32_t attempt;
+          std::memcpy(&off, (*rec)->data() + i, 8);
+          std::memcpy(&attempt, (*rec)->data() + i + 8, 4);
+          if (nonblocking() && off >= at) {
+            ps->restored[off] = attempt + 1;
+            ps->failing[off] = attempt + 1;
+          } else if (off == at) {
+            ps->cur.attempt = attempt + 1;
+          }
+        }
       }
     } else {
       ps->log->add_reader(&ps->cursor, start);
     }
+    ps->read_pos = ps->cursor.next.load(std::memory_order_relaxed);
   }
   if (journal_) journal_->track(this);
   {
@@ -139,7 +145,8 @@ void Group::worker_main(std::uint32_t w) {
   for (auto& ps : parts_)
     if (ps->index % worker_count_ == w) mine.push_back(ps.get());
   std::vector<Message> scratch;
-  if (std::holds_alternative<BatchHandler>(handler_) || journal_) scratch.resize(options_.max_batch);
+  if (std::holds_alternative<BatchHandler>(handler_) || journal_ || nonblocking())
+    scratch.resize(options_.max_batch);
   ReadBatch rb;
   Doorbell& bell = topic_->group_bell(bell_slot_);
 
@@ -156,10 +163,14 @@ void Group::worker_main(std::uint32_t w) {
     }
     for (PartitionState* ps : mine) {
       if (partition_finished(*ps, mode)) continue;
-      if (ps->retry_at != Clock::time_point{}) {
-        next_retry = std::min(next_retry, ps->retry_at);
-        if (Clock::now() < ps->retry_at) continue;
+      if (ps->cur.retry_at != Clock::time_point{}) {
+        next_retry = std::min(next_retry, ps->cur.retry_at);
+        if (Clock::now() < ps->cur.retry_at) continue;
         return true;
+      }
+      if (!ps->due.empty()) {  // a parked key's retry (kNonBlocking)
+        next_retry = std::min(next_retry, ps->due.begin()->first);
+        if (Clock::now() >= ps->due.begin()->first) return true;
       }
       // Poll the claim counter, not the next slot: the producer is writing
       // that slot's line, and polling it would bounce the line mid-write.
@@ -177,12 +188,12 @@ void Group::worker_main(std::uint32_t w) {
     for (PartitionState* ps : mine) {
       if (partition_finished(*ps, mode)) continue;
       all_finished = false;
-      if (ps->retry_at != Clock::time_point{}) {
-        if (Clock::now() < ps->retry_at) {
+      if (ps->cur.retry_at != Clock::time_point{}) {
+        if (Clock::now() < ps->cur.retry_at) {
           any_retry_pending = true;
           continue;
         }
-        ps->retry_at = Clock::time_point{};
+        ps->cur.retry_at = Clock::time_point{};
       }
       bool probe = false;
       if (breaker_ && !breaker_->allow(probe)) {
@@ -231,7 +242,8 @@ void Group::worker_main(std::uint32_t w) {
 }
 
 std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe) {
-  const std::uint32_t handled = serve_events(ps, scratch, rb, probe);
+  const std::uint32_t handled =
+      nonblocking() ? serve_nonblocking(ps, scratch, rb, probe) : serve_events(ps, scratch, rb, probe);
   if (breaker_) {
     if (probe && t_ok + t_failed == 0) {
       breaker_->release_probe();  // nothing was handed out: no verdict
@@ -254,29 +266,29 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
     // with no LMDB transaction open, however slow they are.
     if (Status s = journal_->read(*topic_, ps.index, c, options_.max_batch, rb); !s) {
       if (s.code() == Code::kDataLoss) {
-        stop_partition(ps, c, ps.attempt, s.to_string(), FailureKind::kCorruptRecord);
+        stop_partition(ps, c, ps.cur.attempt, s.to_string(), FailureKind::kCorruptRecord);
         return 1;
       }
       if (s.code() != Code::kNotFound) {
         // Transient (reader table full, I/O hiccup): try again shortly.
-        ps.retry_at = Clock::now() + std::chrono::milliseconds(5);
+        ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);
         return 1;
       }
       // Retention deleted events this group had not handled.
       if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
-        stop_partition(ps, c, ps.attempt, s.message(), FailureKind::kRetentionGap);
+        stop_partition(ps, c, ps.cur.attempt, s.message(), FailureKind::kRetentionGap);
         return 1;
       }
-      report(ps, c, ps.attempt, s.message(), FailureKind::kRetentionGap);
+      report(ps, c, ps.cur.attempt, s.message(), FailureKind::kRetentionGap);
       const Offset start = topic_->journal_part(ps.index).start.load(std::memory_order_acquire);
-      ps.attempt = 1;
+      ps.cur = Attempts{};
       ps.cursor.next.store(std::max(start, c), std::memory_order_release);
       return 1;
     }
     n = static_cast<std::uint32_t>(rb.recs.size());
     for (std::uint32_t i = 0; i < n; ++i)
       scratch[i] = decode_record(rb.bytes.data() + rb.recs[i].pos, topic, ps.index,
-                                 rb.recs[i].offset, i == 0 ? ps.attempt : 1, topic_->origin());
+                                 rb.recs[i].offset, i == 0 ? ps.cur.attempt : 1, topic_->origin());
   } else {
     n = log.readable(c, options_.max_batch);
   }
@@ -288,9 +300,8 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   if (txn_mode_) {
     std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
     for (std::uint32_t i = 0; i < n; ++i) {
-      if (serve_txn(ps, scratch[i], ws)) {
+      if (serve_txn(ps, ps.cur, scratch[i], ws) == Verdict::kPassed) {
         ++done;
-        ps.attempt = 1;
         continue;
       }
       decided = true;
@@ -304,7 +315,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
     for (std::uint32_t i = 0; i < n; ++i) {
       const Message m = journal_ ? scratch[i]
                                  : decode_record(log.record(c + i), topic, ps.index, c + i,
-                                                 i == 0 ? ps.attempt : 1, topic_->origin());
+                                                 i == 0 ? ps.cur.attempt : 1, topic_->origin());
       (void)h;
       if (redriven_for_other(m, options_.group)) {
         ++done;
@@ -313,10 +324,10 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
       const Outcome o = call(m, nullptr);
       if (o.is_done()) {
         ++done;
-        ps.attempt = 1;
+        ps.cur = Attempts{};
         continue;
       }
-      if (apply(ps, m, o)) ++done;
+      if (apply(ps, ps.cur, m, o)) ++done;
       decided = true;
       break;
     }
@@ -324,7 +335,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
     const auto& bh = std::get<BatchHandler>(handler_);
     if (!journal_)
       for (std::uint32_t i = 0; i < n; ++i)
-        scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.attempt : 1,
+        scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.cur.attempt : 1,
                                    topic_->origin());
     // Redriven events for other groups: skip a leading one, stop the batch
     // before a later one.
@@ -336,18 +347,18 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
       return 1;
     }
     n = own;
-    const BatchOutcome bo = invoke(bh, std::span<const Message>(scratch.data(), n));
+    const BatchOutcome bo = invoke_batch(bh, std::span<const Message>(scratch.data(), n));
     t_ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (bo.done < n) ++(bo.rest.is_done() ? t_ok : t_failed);
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
-    if (done > 0) ps.attempt = 1;
+    if (done > 0) ps.cur = Attempts{};
     if (done < n) {
       if (bo.rest.is_done()) {
         ++done;
-        ps.attempt = 1;
+        ps.cur = Attempts{};
       } else {
         decided = true;
-        if (apply(ps, scratch[done], bo.rest)) ++done;
+        if (apply(ps, ps.cur, scratch[done], bo.rest)) ++done;
       }
     }
   }
@@ -454,6 +465,7 @@ GroupStatus Group::status() const {
     p.end = ps->log->end();
     p.lag = p.end > p.committed ? p.end - p.committed : 0;
     p.stopped = ps->stopped.load(std::memory_order_relaxed);
+    p.parked = ps->parked_count.load(std::memory_order_relaxed);
     s.partitions.push_back(p);
   }
   s.duplicates_skipped = duplicates_.load(std::memory_order_relaxed);

@@ -2,8 +2,8 @@
 //
 // Ownership: partition p belongs to worker p % workers for the group's life,
 // so a partition is handled by one thread at a time and per-key order holds.
-// Each partition's state (cursor, attempt, retry time, stop flag) is touched
-// only by its owning worker, except where noted.
+// Each partition's state (cursor, attempt, retry time, parked keys, stop
+// flag) is touched only by its owning worker, except where noted.
 //
 // Threads: `workers` std::threads, started by start(), joined by stop().
 // Shared with other threads:
@@ -20,8 +20,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +38,16 @@
 #include "weir/bus.hpp"
 
 namespace weir::internal {
+
+// Calls a batch handler; an exception is a transient failure of the first
+// event (the batch is handed again).
+inline BatchOutcome invoke_batch(const BatchHandler& h, std::span<const Message> ms) {
+  try {
+    return h(ms);
+  } catch (...) {
+    return BatchOutcome{0, Outcome::retry()};
+  }
+}
 
 // On a journaled topic the group reads the journal (`journal` non-null):
 // workers copy each batch out of a short LMDB read transaction, the journal
@@ -92,16 +105,44 @@ class Group final : public OffsetSource, public TxnSink {
  private:
   enum StopMode : int { kRunning = 0, kDrain = 1, kStopNow = 2 };
 
+  // Retry state of one failing event: the partition's (blocking mode, or a
+  // partition-wide wait such as a transient read error) or a parked key's.
+  struct Attempts {
+    std::uint32_t attempt = 1;
+    std::chrono::steady_clock::time_point retry_at{};
+    std::int64_t first_failure_us = 0;  // of the event
+  };
+  // A key waiting behind its failing event (RetryMode::kNonBlocking).
+  struct ParkedKey {
+    Attempts head;               // retry state of offsets.front()
+    std::deque<Offset> offsets;  // the failing event, then later events of the key
+  };
+  // What became of one event handed to the handler.
+  enum class Verdict {
+    kPassed,   // finished: done, skipped, or dead-lettered
+    kLater,    // retry at Attempts::retry_at
+    kStopped,  // the partition stopped (permanent failure, no dead letters)
+    kWait,     // not handled: the partition waits (cur.retry_at), then reads it again
+  };
+
   struct PartitionState {
     std::uint32_t index = 0;
     PartitionLog* log = nullptr;
     ReaderCursor cursor;
-    std::uint32_t attempt = 1;                        // owner only
-    std::chrono::steady_clock::time_point retry_at{};  // owner only
+    Attempts cur;                                      // owner only
     Offset nudged_at = 0;                              // owner only: last offset-commit nudge
-    std::int64_t first_failure_us = 0;                 // owner only: of the event at the cursor
     std::atomic<bool> stopped{false};
     Offset drain_target = 0;  // written before stop_mode_ (release)
+
+    // RetryMode::kNonBlocking, owner only. The cursor (what is committed)
+    // is the oldest parked offset, or read_pos when nothing is parked.
+    Offset read_pos = 0;                                   // next offset to read
+    std::unordered_map<std::string, ParkedKey> parked;     // key -> its queue
+    std::set<Offset> parked_offsets;                       // every parked offset
+    std::multimap<std::chrono::steady_clock::time_point, std::string> due;  // heads by retry time
+    std::map<Offset, std::uint32_t> failing;   // attempts of failing heads (persisted)
+    std::map<Offset, std::uint32_t> restored;  // attempts stored before a restart
+    std::atomic<std::uint64_t> parked_count{0};  // for status(); relaxed
   };
 
   void worker_main(std::uint32_t w);
@@ -117,7 +158,19 @@ class Group final : public OffsetSource, public TxnSink {
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
-  bool serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<WriteSet>& ws);
+  Verdict serve_txn(PartitionState& ps, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
+  // RetryMode::kNonBlocking: due retries of parked keys, then new events.
+  std::uint32_t serve_nonblocking(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
+                                  bool probe);
+  // One event through the handler (any kind) with the retry rules.
+  Verdict handle_one(PartitionState& ps, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
+  // Parks `offset` under `key` (a new failing head when `head` is given).
+  void park(PartitionState& ps, const std::string& key, Offset offset, const Attempts* head);
+  // The parked key's head finished: the next event of the key becomes due.
+  void finish_head(PartitionState& ps, const std::string& key);
+  // Persists the attempt count of a failing event (1: it no longer fails).
+  void save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt);
+  bool nonblocking() const noexcept { return options_.retry_mode == RetryMode::kNonBlocking; }
   // Adds one finished event to the batch's write set (and the overlay).
   void add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,
                         std::vector<std::pair<std::string, std::optional<std::string>>>&& writes,
@@ -131,11 +184,11 @@ class Group final : public OffsetSource, public TxnSink {
               FailureKind kind) const;
   // Applies a verdict on the event at `offset`; true if the cursor may pass
   // (the event was dead-lettered).
-  bool apply(PartitionState& ps, const Message& m, const Outcome& o);
+  bool apply(PartitionState& ps, Attempts& a, const Message& m, const Outcome& o);
   // Calls the handler with the group's exception and timeout rules.
   Outcome call(const Message& m, State* state);
   // Moves `m` to the dead-letter topic; true once it is safely there.
-  bool dead_letter(PartitionState& ps, const Message& m, std::string_view reason);
+  bool dead_letter(const Message& m, const Attempts& a, std::string_view reason);
   bool partition_finished(const PartitionState& ps, int mode) const;
 
   const std::shared_ptr<TopicState> topic_;

@@ -72,10 +72,11 @@ std::optional<std::optional<std::string>> Group::overlay_get(const std::string& 
   return it->second.first;
 }
 
-bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<WriteSet>& ws) {
+Group::Verdict Group::serve_txn(PartitionState& ps, Attempts& a, const Message& m,
+                               std::unique_ptr<WriteSet>& ws) {
   if (redriven_for_other(m, options_.group)) {
     add_to_write_set(ps, m, {}, {}, ws);
-    return true;
+    return Verdict::kPassed;
   }
   std::string dkey;
   if (options_.dedupe || std::holds_alternative<StateHandler>(handler_)) {
@@ -88,8 +89,8 @@ bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<Writ
     if (!seen) {
       auto stored = journal_->dedupe_seen(dkey);
       if (!stored) {
-        ps.retry_at = Clock::now() + std::chrono::milliseconds(5);  // transient: read again soon
-        return false;
+        ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);  // transient: read again soon
+        return Verdict::kWait;
       }
       seen = *stored;
     }
@@ -98,7 +99,7 @@ bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<Writ
       // calling the handler.
       duplicates_.fetch_add(1, std::memory_order_relaxed);
       add_to_write_set(ps, m, {}, {}, ws);
-      return true;
+      return Verdict::kPassed;
     }
   }
   StateImpl state(*this, options_.group, *journal_);
@@ -107,12 +108,14 @@ bool Group::serve_txn(PartitionState& ps, const Message& m, std::unique_ptr<Writ
     // Retry or fail: the event's writes are dropped. Dead-lettered: its
     // offset still moves on with the batch (no dedupe record, so a redrive
     // of the same id is handled).
-    if (!apply(ps, m, o)) return false;
+    if (!apply(ps, a, m, o)) return ps.stopped.load(std::memory_order_relaxed) ? Verdict::kStopped : Verdict::kLater;
     add_to_write_set(ps, m, {}, {}, ws);
-    return true;
+    return Verdict::kPassed;
   }
+  a.attempt = 1;
+  a.first_failure_us = 0;
   add_to_write_set(ps, m, std::move(dkey), std::move(state.writes()), ws);
-  return true;
+  return Verdict::kPassed;
 }
 
 void Group::add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,

@@ -1,0 +1,266 @@
+// RetryMode::kNonBlocking: key-level parking.
+//
+// A partition's owner reads new events at read_pos. An event whose key has
+// a failing event parked is parked behind it (in offset order); any other
+// event goes to the handler. An event that fails transiently parks its key:
+// it becomes the key's head, retried at its backoff time while the rest of
+// the partition flows. When a head finishes (done, or dead-lettered) the
+// key's next parked event becomes due at once; an empty key is unparked.
+//
+// The committed offset (the cursor: what the journal persists and what a
+// memory ring keeps) is the oldest parked offset, or read_pos when nothing
+// is parked: "offsets commit only up to the oldest unfinished event". It
+// only grows: parked offsets are all below read_pos, new ones are added at
+// read_pos, and removing one can only raise the minimum. Parked events are
+// held as offsets, not copies: a memory ring keeps them (its slots are not
+// reused past the cursor), and a journaled one reads each again, in its own
+// short read transaction, when it is retried.
+//
+// Everything here runs on the partition's owning worker.
+#include <algorithm>
+
+#include "dispatch/group.hpp"
+#include "dlq/dead_letters.hpp"
+#include "internal/record.hpp"
+
+namespace weir::internal {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+}  // namespace
+
+void Group::park(PartitionState& ps, const std::string& key, Offset offset, const Attempts* head) {
+  ParkedKey& pk = ps.parked[key];
+  pk.offsets.push_back(offset);
+  ps.parked_offsets.insert(offset);
+  if (head) {
+    pk.head = *head;
+    ps.due.emplace(head->retry_at, key);
+  }
+}
+
+void Group::finish_head(PartitionState& ps, const std::string& key) {
+  auto it = ps.parked.find(key);
+  ParkedKey& pk = it->second;
+  const Offset off = pk.offsets.front();
+  pk.offsets.pop_front();
+  ps.parked_offsets.erase(off);
+  save_attempts(ps, off, 1);
+  if (pk.offsets.empty()) {
+    ps.parked.erase(it);
+    return;
+  }
+  // The key's next event is handed out now, as a first attempt (or as the
+  // attempt a restart left it at).
+  pk.head = Attempts{};
+  if (auto r = ps.restored.find(pk.offsets.front()); r != ps.restored.end()) {
+    pk.head.attempt = r->second;
+    ps.restored.erase(r);
+  }
+  ps.due.emplace(Clock::now(), key);
+}
+
+Group::Verdict Group::handle_one(PartitionState& ps, Attempts& a, const Message& m,
+                                 std::unique_ptr<WriteSet>& ws) {
+  if (txn_mode_) return serve_txn(ps, a, m, ws);
+  if (redriven_for_other(m, options_.group)) return Verdict::kPassed;
+  Outcome o = Outcome::done();
+  if (const auto* bh = std::get_if<BatchHandler>(&handler_)) {
+    const BatchOutcome bo = invoke_batch(*bh, std::span<const Message>(&m, 1));
+    if (bo.done == 0) o = bo.rest;
+    ++(o.is_done() ? t_ok : t_failed);
+  } else {
+    o = call(m, nullptr);
+  }
+  if (apply(ps, a, m, o)) return Verdict::kPassed;
+  return ps.stopped.load(std::memory_order_relaxed) ? Verdict::kStopped : Verdict::kLater;
+}
+
+std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
+                                       bool probe) {
+  PartitionLog& log = *ps.log;
+  const std::string_view topic = topic_->name();
+  std::uint32_t budget = probe ? 1 : options_.max_batch;
+  std::uint32_t progress = 0;
+  std::unique_ptr<WriteSet> ws;
+  const Offset committed_before = ps.cursor.next.load(std::memory_order_relaxed);
+
+  // 1. Parked keys whose head is due, oldest due first.
+  const auto now = Clock::now();
+  while (budget > 0 && !ps.due.empty() && ps.due.begin()->first <= now &&
+         !ps.stopped.load(std::memory_order_relaxed)) {
+    const std::string key = std::move(ps.due.begin()->second);
+    ps.due.erase(ps.due.begin());
+    ParkedKey& pk = ps.parked.at(key);
+    const Offset off = pk.offsets.front();
+    Message m;
+    if (journal_) {
+      if (Status s = journal_->read(*topic_, ps.index, off, 1, rb); !s || rb.recs.empty()) {
+        if (s.code() == Code::kDataLoss) {
+          stop_partition(ps, off, pk.head.attempt, s.to_string(), FailureKind::kCorruptRecord);
+          break;
+        }
+        if (s.code() == Code::kNotFound || (s && rb.recs.empty())) {
+          // Retention deleted it while it waited: report, and let the key go on.
+          report(ps, off, pk.head.attempt, s ? "parked event removed by retention" : s.message(),
+                 FailureKind::kRetentionGap);
+          finish_head(ps, key);
+          ++progress;
+          continue;
+        }
+        ps.due.emplace(now + std::chrono::milliseconds(5), key);  // transient: soon again
+        continue;
+      }
+      m = decode_record(rb.bytes.data() + rb.recs[0].pos, topic, ps.index, off, pk.head.attempt,
+                        topic_->origin());
+    } else {
+      m = decode_record(log.record(off), topic, ps.index, off, pk.head.attempt, topic_->origin());
+    }
+    --budget;
+    ++progress;
+    switch (handle_one(ps, pk.head, m, ws)) {
+      case Verdict::kPassed:
+        finish_head(ps, key);
+        break;
+      case Verdict::kLater:
+        ps.due.emplace(pk.head.retry_at, key);
+        break;
+      case Verdict::kWait:
+        ps.due.emplace(ps.cur.retry_at, key);
+        ps.cur.retry_at = Clock::time_point{};  // only this key waits
+        break;
+      case Verdict::kStopped:
+        budget = 0;
+        break;
+    }
+  }
+
+  // 2. New events, from read_pos.
+  const Offset rp = ps.read_pos;
+  std::uint32_t n = 0;
+  if (budget > 0 && !ps.stopped.load(std::memory_order_relaxed) &&
+      ps.parked_offsets.size() < options_.max_parked) {
+    if (journal_) {
+      if (Status s = journal_->read(*topic_, ps.index, rp, budget, rb); !s) {
+        if (s.code() == Code::kDataLoss) {
+          stop_partition(ps, rp, 1, s.to_string(), FailureKind::kCorruptRecord);
+        } else if (s.code() != Code::kNotFound) {
+          ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);
+        } else if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
+          stop_partition(ps, rp, 1, s.message(), FailureKind::kRetentionGap);
+        } else {
+          report(ps, rp, 1, s.message(), FailureKind::kRetentionGap);
+          ps.read_pos = std::max(rp, topic_->journal_part(ps.index).start.load(std::memory_order_acquire));
+        }
+        ++progress;
+      } else {
+        n = static_cast<std::uint32_t>(rb.recs.size());
+      }
+    } else {
+      n = log.readable(rp, budget);
+    }
+  }
+  auto attempt_for = [&ps](Offset o) -> std::uint32_t {
+    if (ps.restored.empty()) return 1;
+    auto r = ps.restored.find(o);
+    if (r == ps.restored.end()) return 1;
+    const std::uint32_t a = r->second;
+    ps.restored.erase(r);
+    return a;
+  };
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const Offset o = rp + i;
+    const char* rec = journal_ ? rb.bytes.data() + rb.recs[i].pos : log.record(o);
+    scratch[i] = decode_record(rec, topic, ps.index, o, attempt_for(o), topic_->origin());
+  }
+  progress += n;
+
+  const auto* bh = std::get_if<BatchHandler>(&handler_);
+  std::uint32_t i = 0;
+  while (i < n && !ps.stopped.load(std::memory_order_relaxed)) {
+    const Message& m = scratch[i];
+    const std::string key(m.key());
+    if (ps.parked.count(key)) {
+      // Behind its key's failing event. A full parking lot stops reading here.
+      if (ps.parked_offsets.size() >= options_.max_parked) break;
+      park(ps, key, m.offset(), nullptr);
+      ++i;
+      continue;
+    }
+    if (bh && !txn_mode_) {
+      // The run of events from i whose keys are not parked, cut before an
+      // event redriven for another group (skipped on its own).
+      if (redriven_for_other(m, options_.group)) {
+        ++i;
+        continue;
+      }
+      std::uint32_t j = i + 1;
+      while (j < n && !redriven_for_other(scratch[j], options_.group) &&
+             !ps.parked.count(std::string(scratch[j].key())))
+        ++j;
+      const BatchOutcome bo = invoke_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
+      const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
+      t_ok += ok;
+      i += ok;
+      if (i == j) continue;
+      ++(bo.rest.is_done() ? t_ok : t_failed);
+      Attempts a;
+      a.attempt = scratch[i].attempt();
+      if (!apply(ps, a, scratch[i], bo.rest) && !ps.stopped.load(std::memory_order_relaxed))
+        park(ps, std::string(scratch[i].key()), scratch[i].offset(), &a);
+      if (ps.stopped.load(std::memory_order_relaxed)) break;
+      ++i;  // the rest of the run is looked at again: its keys may be parked now
+      continue;
+    }
+    Attempts a;
+    a.attempt = m.attempt();
+    const Verdict v = handle_one(ps, a, m, ws);
+    if (v == Verdict::kWait || v == Verdict::kStopped) break;  // this event is read again / never
+    if (v == Verdict::kLater) park(ps, key, m.offset(), &a);
+    ++i;
+  }
+  ps.read_pos = std::max(ps.read_pos, rp + i);
+  // Events that failed before a restart and have now passed at once: forget
+  // their stored attempt counts.
+  for (auto it = ps.failing.lower_bound(rp); it != ps.failing.end() && it->first < rp + i;) {
+    const Offset o = it->first;
+    ++it;
+    if (!ps.parked_offsets.count(o)) save_attempts(ps, o, 1);
+  }
+  if (i < n) {
+    // Unread restored attempts must survive for the next read of these events.
+    for (std::uint32_t k = i; k < n; ++k)
+      if (scratch[k].attempt() > 1) ps.restored[rp + k] = scratch[k].attempt();
+  }
+
+  // What is committed: everything before the oldest unfinished event.
+  const Offset commit = ps.parked_offsets.empty() ? ps.read_pos
+                                                  : std::min(*ps.parked_offsets.begin(), ps.read_pos);
+  ps.parked_count.store(ps.parked_offsets.size(), std::memory_order_relaxed);
+  if (ws) {
+    ws->next = commit;
+    journal_->submit(std::move(ws));
+    journal_->nudge();
+  }
+  if (commit > committed_before) {
+    ps.cursor.next.store(commit, std::memory_order_release);
+    if (journal_) {
+      if (options_.offset_commit_events) {
+        unsynced_ += commit - committed_before;
+        if (unsynced_ >= options_.offset_commit_events) {
+          unsynced_ = 0;
+          ps.nudged_at = commit;
+          journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
+        }
+      } else if (commit - ps.nudged_at >= 1000) {
+        ps.nudged_at = commit;
+        journal_->nudge();
+      }
+    } else {
+      log.reader_advanced();
+    }
+  }
+  return progress;
+}
+
+}  // namespace weir::internal
