@@ -17,7 +17,9 @@ T number(std::optional<std::string_view> v) {
   return out;
 }
 
-DeadLetterEvent to_event(const Message& m) {
+}  // namespace
+
+DeadLetterEvent dead_letter_event(const Message& m) {
   DeadLetterEvent e;
   DeadLetter& d = e.letter;
   d.dlq_offset = m.offset();
@@ -41,8 +43,6 @@ DeadLetterEvent to_event(const Message& m) {
   return e;
 }
 
-}  // namespace
-
 Status for_each_dead_letter(TopicState& dlq, Journal* journal,
                             const std::function<bool(const DeadLetterEvent&)>& fn) {
   if (dlq.journaled()) {
@@ -60,7 +60,7 @@ Status for_each_dead_letter(TopicState& dlq, Journal* journal,
       if (rb.recs.empty()) break;
       for (const auto& r : rb.recs) {
         const Message m = decode_record(rb.bytes.data() + r.pos, dlq.name(), 0, r.offset, 1, dlq.origin());
-        if (!fn(to_event(m))) return Status::ok();
+        if (!fn(dead_letter_event(m))) return Status::ok();
         next = r.offset + 1;
       }
     }
@@ -73,7 +73,7 @@ Status for_each_dead_letter(TopicState& dlq, Journal* journal,
   const Offset end = log.end();
   for (Offset o = pin.next.load(std::memory_order_relaxed); o < end && log.readable(o, 1); ++o) {
     const Message m = decode_record(log.record(o), dlq.name(), 0, o, 1, dlq.origin());
-    if (!fn(to_event(m))) break;
+    if (!fn(dead_letter_event(m))) break;
   }
   log.remove_reader(&pin);
   return Status::ok();

@@ -28,6 +28,10 @@ inline bool redriven_for_other(const Message& m, std::string_view group) noexcep
   return target && *target != group;
 }
 
+// A dead letter as listed and shown, from the event in the dead-letter topic
+// (its weir.dlq.* provenance headers decoded).
+DeadLetterEvent dead_letter_event(const Message& m);
+
 // Calls fn(event) for each dead letter in `dlq` from its first stored offset
 // to its end, oldest first, until fn returns false.
 Status for_each_dead_letter(TopicState& dlq, Journal* journal,

@@ -12,40 +12,18 @@
 #include <unordered_map>
 
 #include "journal/batch.hpp"
+#include "journal/layout.hpp"
 #include "topic.hpp"
 
 namespace weir::internal {
 
 namespace {
 
-constexpr std::string_view kFormat = "weir-journal";
-constexpr std::uint32_t kVersion = 1;
+constexpr std::string_view kFormat = kJournalFormat;
+constexpr std::uint32_t kVersion = kJournalVersion;
 constexpr std::size_t kMaxTxnBytes = 64u << 20;
 constexpr auto kStalledRetry = std::chrono::milliseconds(100);
 constexpr auto kRetentionInterval = std::chrono::milliseconds(100);
-
-// TopicOptions as stored in weir.meta (host byte order, fixed layout).
-struct StoredTopic {
-  std::uint32_t layout = 1;
-  std::uint32_t partitions;
-  std::uint32_t capacity;
-  std::uint32_t full_policy;
-  std::int64_t block_timeout_ms;
-  std::uint32_t max_payload_bytes;
-  std::uint32_t max_key_bytes;
-  std::uint32_t durability;
-  std::uint32_t default_ack;
-  std::int64_t retention_age_s;
-  std::uint64_t retention_bytes;
-  std::uint64_t retention_events;
-  std::uint64_t quota_bytes;
-};
-
-std::string topic_meta_key(std::string_view name) { return "topic/" + std::string(name); }
-
-std::string partition_dbi_name(std::string_view topic, std::uint32_t p) {
-  return "p/" + std::string(topic) + "/" + std::to_string(p);
-}
 
 }  // namespace
 
@@ -201,27 +179,13 @@ Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const std::string_view key = as_view(k);
     if (key.substr(0, 6) != "topic/") break;
-    if (v.mv_size != sizeof(StoredTopic)) {
+    const auto o = decode_topic_options(as_view(v));
+    if (!o) {
       mdb_cursor_close(cur);
       return Status::data_loss("journal in '" + options_.data_dir + "': metadata of topic '" +
                                std::string(key.substr(6)) + "' is malformed");
     }
-    StoredTopic st;
-    std::memcpy(&st, v.mv_data, sizeof st);
-    TopicOptions o;
-    o.partitions = st.partitions;
-    o.capacity = st.capacity;
-    o.full_policy = static_cast<FullPolicy>(st.full_policy);
-    o.block_timeout = std::chrono::milliseconds(st.block_timeout_ms);
-    o.max_payload_bytes = st.max_payload_bytes;
-    o.max_key_bytes = st.max_key_bytes;
-    o.durability = static_cast<Durability>(st.durability);
-    o.default_ack = static_cast<Ack>(st.default_ack);
-    o.retention_age = std::chrono::seconds(st.retention_age_s);
-    o.retention_bytes = st.retention_bytes;
-    o.retention_events = st.retention_events;
-    o.quota_bytes = st.quota_bytes;
-    out.emplace_back(std::string(key.substr(6)), o);
+    out.emplace_back(std::string(key.substr(6)), *o);
   }
   mdb_cursor_close(cur);
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "read topic metadata");
@@ -234,10 +198,7 @@ Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
     std::shared_lock<std::shared_mutex> rl(resize_mu_);  // no resize while we hold a txn
     Txn txn;
     if (Status s = txn.begin(env_, 0); !s) return s;
-    StoredTopic st{1, o.partitions, o.capacity, static_cast<std::uint32_t>(o.full_policy),
-                   o.block_timeout.count(), o.max_payload_bytes, o.max_key_bytes,
-                   static_cast<std::uint32_t>(o.durability), static_cast<std::uint32_t>(o.default_ack),
-                   o.retention_age.count(), o.retention_bytes, o.retention_events, o.quota_bytes};
+    StoredTopic st = encode_topic_options(o);
     const std::string mk = topic_meta_key(topic->name());
     MDB_val k = as_val(mk), v{sizeof st, &st}, old;
     // A stored topic re-attached at open changes nothing, so its transaction
@@ -255,25 +216,9 @@ Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
                                           " partitions; topic '" + topic->name() + "' needs more");
       if (rc) return lmdb_status(rc, "open partition " + std::to_string(p) + " of '" + topic->name() + "'");
       // Where appends continue: one past the last stored offset.
-      Offset end = 0;
-      MDB_cursor* cur = nullptr;
-      if ((rc = mdb_cursor_open(txn.get(), dbi, &cur))) return lmdb_status(rc, "mdb_cursor_open");
-      MDB_val ck, cv;
-      if (mdb_cursor_get(cur, &ck, &cv, MDB_LAST) == 0 && ck.mv_size == 8 &&
-          cv.mv_size >= sizeof(BatchHeader)) {
-        BatchHeader h;
-        std::memcpy(&h, cv.mv_data, sizeof h);
-        end = get_be64(static_cast<const char*>(ck.mv_data)) + h.count;
-      }
-      Offset start = end;
-      std::uint64_t bytes = 0;
-      if (mdb_cursor_get(cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8) {
-        start = get_be64(static_cast<const char*>(ck.mv_data));
-        do bytes += cv.mv_size;
-        while (mdb_cursor_get(cur, &ck, &cv, MDB_NEXT) == 0);
-      }
-      mdb_cursor_close(cur);
-      topic->attach_journal_partition(p, dbi, start, end, bytes);
+      auto bounds = partition_bounds(txn.get(), dbi);
+      if (!bounds) return bounds.status();
+      topic->attach_journal_partition(p, dbi, bounds->start, bounds->end, bounds->bytes);
     }
     if (Status s = txn.commit(); !s) return s;
   }
@@ -631,59 +576,7 @@ Status Journal::read(const TopicState& topic, std::uint32_t partition, Offset fr
 
   ReadLease lease(*this);
   if (!lease.txn()) return lease.status();
-  MDB_cursor* cur = nullptr;
-  if (int rc = mdb_cursor_open(lease.txn(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
-  char key[8];
-  put_be64(key, from);
-  MDB_val k{8, key}, v;
-  // Below the first stored batch: retention deleted it.
-  MDB_val fk, fv;
-  if (mdb_cursor_get(cur, &fk, &fv, MDB_FIRST) == 0 && fk.mv_size == 8 &&
-      get_be64(static_cast<const char*>(fk.mv_data)) > from) {
-    const Offset first = get_be64(static_cast<const char*>(fk.mv_data));
-    mdb_cursor_close(cur);
-    return Status::not_found("retention deleted offsets " + std::to_string(from) + ".." +
-                             std::to_string(first - 1) + " of topic '" + topic.name() +
-                             "' partition " + std::to_string(partition));
-  }
-  // The batch holding `from` has the greatest base offset <= from.
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  if (rc == MDB_NOTFOUND) {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  } else if (rc == 0 && get_be64(static_cast<const char*>(k.mv_data)) > from) {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  }
-  Status status;
-  Offset next = from;
-  while (rc == 0 && out.recs.size() < max) {
-    if (k.mv_size != 8) {
-      status = Status::data_loss("topic '" + topic.name() + "' partition " + std::to_string(partition) +
-                                 ": malformed batch key");
-      break;
-    }
-    const Offset base = get_be64(static_cast<const char*>(k.mv_data));
-    status = scan_batch(as_view(v), topic.name(), partition, base, next, [&](Offset off, std::string_view rec) {
-      if (off != next) return false;  // a gap: stop, reported below
-      const std::size_t pos = out.bytes.size();
-      out.bytes.insert(out.bytes.end(), rec.begin(), rec.end());
-      out.recs.push_back({off, pos, static_cast<std::uint32_t>(rec.size())});
-      ++next;
-      return out.recs.size() < max;
-    });
-    if (!status) break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  // Hand out the good records before a bad one; the next read, starting at
-  // the bad record, reports it.
-  if (!status && out.recs.empty()) return status;
-  if (!status) return Status::ok();
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "read partition");
-  if (out.recs.empty() && from < committed)
-    return Status::data_loss("topic '" + topic.name() + "' partition " + std::to_string(partition) +
-                             " offset " + std::to_string(from) + ": committed but not found in the journal");
-  return Status::ok();
+  return read_log(lease.txn(), jp.dbi, topic.name(), partition, from, committed, max, out);
 }
 
 }  // namespace weir::internal

@@ -8,6 +8,7 @@
 
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"
+#include "journal/layout.hpp"
 #include "topic.hpp"
 
 namespace weir::internal {
@@ -92,32 +93,7 @@ Result<Offset> Journal::offset_for_time(const TopicState& topic, std::uint32_t p
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
-  MDB_cursor* cur = nullptr;
-  if (int rc = mdb_cursor_open(txn.get(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
-  MDB_val k, v;
-  Offset found = end;
-  bool done = false;
-  Status status;
-  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !done;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    BatchHeader h;
-    if (v.mv_size < sizeof h) break;
-    std::memcpy(&h, v.mv_data, sizeof h);
-    if (h.max_time_us < time_us) continue;  // nothing in this batch is late enough
-    status = scan_batch(as_view(v), topic.name(), partition, h.base_offset, h.base_offset,
-                        [&](Offset off, std::string_view rec) {
-                          std::int64_t t;
-                          std::memcpy(&t, rec.data(), sizeof t);
-                          if (t < time_us) return true;
-                          found = off;
-                          done = true;
-                          return false;
-                        });
-    if (!status) break;
-  }
-  mdb_cursor_close(cur);
-  if (!status) return status;
-  return found;
+  return log_offset_for_time(txn.get(), jp.dbi, topic.name(), partition, end, time_us);
 }
 
 Status Journal::store_offsets(const std::string& group, const std::string& topic,
