@@ -120,6 +120,18 @@ Status check_subscribe_options(const SubscribeOptions& o) {
     return Status::invalid_argument("SubscribeOptions::handler_timeout must be >= 0");
   if (o.retry_mode != RetryMode::kBlocking && o.retry_mode != RetryMode::kNonBlocking)
     return Status::invalid_argument("SubscribeOptions::retry_mode is not a RetryMode value");
+  if (o.autoscale.enabled) {
+    const auto& a = o.autoscale;
+    if (a.min_workers < 1 || a.min_workers > 256)
+      return Status::invalid_argument(field_range("SubscribeOptions::autoscale.min_workers", a.min_workers, "1..256"));
+    if (a.max_workers != 0 && (a.max_workers < a.min_workers || a.max_workers > 256))
+      return Status::invalid_argument("SubscribeOptions::autoscale.max_workers is " + std::to_string(a.max_workers) +
+                                      "; must be 0 (the partition count) or min_workers.." + "256");
+    if (a.window < std::chrono::milliseconds(10))
+      return Status::invalid_argument("SubscribeOptions::autoscale.window must be at least 10 ms");
+    if (a.grow_after < 1 || a.shrink_after < 1)
+      return Status::invalid_argument("SubscribeOptions::autoscale.grow_after and shrink_after must be >= 1");
+  }
   if (o.max_parked < 1 || o.max_parked > 1000000)
     return Status::invalid_argument(field_range("SubscribeOptions::max_parked", o.max_parked, "1..1000000"));
   if (o.dedupe_window < std::chrono::seconds(1))
@@ -449,6 +461,48 @@ class BusCore {
     return journal_->state_get(Journal::state_key(group, table, key));
   }
 
+  MetricsSnapshot metrics() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    MetricsSnapshot m;
+    m.taken_at = std::chrono::system_clock::now();
+    for (const auto& [name, t] : topics_) {
+      TopicMetrics tm;
+      tm.topic = name;
+      tm.journaled = t->journaled();
+      for (std::uint32_t p = 0; p < t->partitions(); ++p) {
+        PartitionMetrics pm;
+        pm.partition = p;
+        pm.end = t->log(p).end();
+        if (t->journaled()) {
+          pm.start = t->journal_part(p).start.load(std::memory_order_acquire);
+          pm.bytes = t->journal_part(p).bytes.load(std::memory_order_acquire);
+        } else {
+          pm.start = t->log(p).head();
+        }
+        tm.partitions.push_back(pm);
+      }
+      m.topics.push_back(std::move(tm));
+    }
+    for (const auto& [name, g] : groups_) m.groups.push_back(g->metrics());
+    return m;
+  }
+
+  // The group, under mu_ (for the operations below); kNotFound if none.
+  template <typename Fn>
+  auto with_group(std::string_view name, Fn&& fn) const -> decltype(fn(std::declval<Group&>())) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
+    return fn(*it->second);
+  }
+  static Status check_partition(const Group& g, std::optional<std::uint32_t> p) {
+    if (p && *p >= g.topic()->partitions())
+      return Status::invalid_argument("partition " + std::to_string(*p) + " out of range: topic '" +
+                                      g.topic()->name() + "' has partitions 0.." +
+                                      std::to_string(g.topic()->partitions() - 1));
+    return Status::ok();
+  }
+
   Result<GroupStatus> describe_group(std::string_view name) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = groups_.find(name);
@@ -682,6 +736,35 @@ Result<std::optional<std::string>> Bus::read_state(std::string_view group, std::
 
 Result<GroupStatus> Bus::describe_group(std::string_view group) const {
   return core_->describe_group(group);
+}
+
+Result<MetricsSnapshot> Bus::metrics() const { return core_->metrics(); }
+
+Result<std::vector<HotKey>> Bus::hot_keys(std::string_view group, std::uint32_t partition, std::size_t k) const {
+  return core_->with_group(group, [&](internal::Group& g) -> Result<std::vector<HotKey>> {
+    if (Status s = internal::BusCore::check_partition(g, partition); !s) return s;
+    return g.hot_keys(partition, k);
+  });
+}
+
+Status Bus::pause(std::string_view group, std::optional<std::uint32_t> partition) {
+  return core_->with_group(group, [&](internal::Group& g) -> Status {
+    if (Status s = internal::BusCore::check_partition(g, partition); !s) return s;
+    g.set_paused(partition, true);
+    return Status::ok();
+  });
+}
+
+Status Bus::resume(std::string_view group, std::optional<std::uint32_t> partition) {
+  return core_->with_group(group, [&](internal::Group& g) -> Status {
+    if (Status s = internal::BusCore::check_partition(g, partition); !s) return s;
+    g.set_paused(partition, false);
+    return Status::ok();
+  });
+}
+
+Status Bus::set_workers(std::string_view group, std::uint32_t workers) {
+  return core_->with_group(group, [&](internal::Group& g) -> Status { return g.set_workers(workers); });
 }
 
 Result<CloseReport> Bus::close(const CloseOptions& options) { return core_->close(options); }

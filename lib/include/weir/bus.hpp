@@ -22,6 +22,7 @@
 
 #include "weir/consumer.hpp"
 #include "weir/dlq.hpp"
+#include "weir/metrics.hpp"
 #include "weir/event.hpp"
 #include "weir/options.hpp"
 #include "weir/status.hpp"
@@ -216,6 +217,31 @@ class Bus {
 
   // Offsets and lag of a group per partition. Thread-safe.
   Result<GroupStatus> describe_group(std::string_view group) const;
+
+  // --- Operations (see metrics.hpp) -------------------------------------------
+  // A snapshot of every topic and group: offsets, lag (events and seconds),
+  // in-flight, processed, retries, DLQ depth and age, skew, rebalances,
+  // handler and end-to-end latency percentiles. Costs no lock on the publish
+  // or dispatch paths. Thread-safe.
+  Result<MetricsSnapshot> metrics() const;
+  // The dominant keys among events of `partition` that `group` handled while
+  // it was behind (sampled since the partition last caught up), most
+  // frequent first, at most `k`. Errors: kNotFound (group),
+  // kInvalidArgument (partition). Thread-safe.
+  Result<std::vector<HotKey>> hot_keys(std::string_view group, std::uint32_t partition,
+                                       std::size_t k = 10) const;
+  // Pauses a group (all partitions, or one): its workers stop handing out
+  // events of it after their current batch (events wait, unacknowledged;
+  // retries pending stay pending). resume() undoes it. Errors: kNotFound,
+  // kInvalidArgument (partition). Thread-safe.
+  Status pause(std::string_view group, std::optional<std::uint32_t> partition = std::nullopt);
+  Status resume(std::string_view group, std::optional<std::uint32_t> partition = std::nullopt);
+  // Sets a group's worker count now (clamped to its partition count; within
+  // [min_workers, max_workers] when it autoscales). Partitions move
+  // cooperatively: the old owner finishes and commits its in-flight batch
+  // before the new owner starts, so per-key order and at-least-once hold.
+  // Errors: kNotFound, kInvalidArgument (0 workers). Thread-safe.
+  Status set_workers(std::string_view group, std::uint32_t workers);
 
   // Stops the bus: publishes from outside handlers fail with kClosed at once;
   // then every group drains (or stops at a batch boundary) and every worker

@@ -211,6 +211,30 @@ struct BreakerOptions {
   std::chrono::milliseconds cool_down{5000};
 };
 
+// A group's worker pool sized by per-partition lag (see
+// SubscribeOptions::autoscale). Every `window` the group looks at each
+// partition's lag: when some partition's lag (above min_lag) rose over the
+// previous window for `grow_after` windows in a row, one worker is added;
+// when every partition's lag stayed below min_lag for `shrink_after`
+// windows in a row, one is removed. Never fewer than min_workers, never
+// more than max_workers or the partition count.
+struct AutoscaleOptions {
+  // Default false: the pool stays at SubscribeOptions::workers (Bus::set_workers
+  // still resizes it).
+  bool enabled = false;
+  // Bounds. REQUIRES: 1 <= min_workers <= max_workers <= 256; max_workers 0
+  // means the partition count.
+  std::uint32_t min_workers = 1;
+  std::uint32_t max_workers = 0;
+  // Default 1 s. REQUIRES: >= 10 ms.
+  std::chrono::milliseconds window{1000};
+  // Defaults 3 and 10 windows. REQUIRES: >= 1.
+  std::uint32_t grow_after = 3;
+  std::uint32_t shrink_after = 10;
+  // Lag (events) a partition needs before rising lag counts. Default 1,000.
+  std::uint64_t min_lag = 1000;
+};
+
 // What an alert is about (see SubscribeOptions::alerts).
 enum class AlertKind : std::uint8_t {
   kDlqDepth = 0,   // unsettled dead letters of the group reached the threshold
@@ -281,6 +305,12 @@ struct SubscribeOptions {
   // Where to start a partition this group has no offset for. Default kEarliest,
   // so events published before the subscription are not missed.
   StartFrom start_from = StartFrom::kEarliest;
+
+  // Grow and shrink the worker pool on per-partition lag (off by default).
+  // Partitions move between workers cooperatively (the old owner finishes
+  // and commits its in-flight batch first), so per-key order and
+  // at-least-once hold across a rebalance.
+  AutoscaleOptions autoscale;
 
   // --- failure handling (the retry loop) --------------------------------------
   // Deliveries of one event to this group, first included: after the

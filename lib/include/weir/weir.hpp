@@ -6,6 +6,8 @@
 #include "weir/consumer.hpp"
 #include "weir/dlq.hpp"
 #include "weir/event.hpp"
+#include "weir/inspect.hpp"
+#include "weir/metrics.hpp"
 #include "weir/options.hpp"
 #include "weir/partitioner.hpp"
 #include "weir/status.hpp"

@@ -33,8 +33,9 @@ void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
 }
 
 Outcome Group::call(const Message& m, State* state) {
+  const bool sampled = (++t_calls & 15) == 0;  // handler latency: one call in 16
   const bool timed = options_.handler_timeout.count() > 0;
-  const auto t0 = timed ? Clock::now() : Clock::time_point{};
+  const auto t0 = timed || sampled ? Clock::now() : Clock::time_point{};
   Outcome o = Outcome::done();
   try {
     if (state) {
@@ -51,9 +52,12 @@ Outcome Group::call(const Message& m, State* state) {
   } catch (...) {
     o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail("exception (not a std::exception)");
   }
-  if (timed && Clock::now() - t0 > options_.handler_timeout) {
+  if (timed || sampled) {
+    const auto took = Clock::now() - t0;
+    if (sampled)
+      handler_hist_.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
     // Too slow: a transient failure whatever it returned (writes dropped).
-    o = Outcome::retry();
+    if (timed && took > options_.handler_timeout) o = Outcome::retry();
   }
   ++(o.is_done() ? t_ok : t_failed);
   return o;
@@ -186,6 +190,16 @@ std::string Group::attempts_key(std::uint32_t partition) const {
 }
 
 void Group::monitor() {
+  const auto t = Clock::now();
+  if (rate_samples_.empty() || t - rate_samples_.back().first >= std::chrono::seconds(1)) {
+    // Retry rate for metrics: over the last ~10 s.
+    rate_samples_.emplace_back(t, retries_.load(std::memory_order_relaxed));
+    while (rate_samples_.size() > 11) rate_samples_.erase(rate_samples_.begin());
+    const double span = std::chrono::duration<double>(t - rate_samples_.front().first).count();
+    if (span > 0)
+      retry_rate_.store(static_cast<double>(rate_samples_.back().second - rate_samples_.front().second) / span,
+                        std::memory_order_relaxed);
+  }
   const AlertOptions& a = options_.alerts;
   if (!a.on_alert || (!a.dlq_depth && !a.dlq_oldest_age.count() && a.retry_rate <= 0)) return;
   const auto now = Clock::now();

@@ -31,6 +31,8 @@ using Clock = std::chrono::steady_clock;
 thread_local std::uint64_t Group::unsynced_ = 0;
 thread_local std::uint32_t Group::t_ok = 0;
 thread_local std::uint32_t Group::t_failed = 0;
+thread_local std::int64_t Group::t_acked_time_us = 0;
+thread_local std::uint32_t Group::t_calls = 0;
 
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
@@ -42,7 +44,11 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
       bell_slot_(bell_slot),
       bus_(bus),
       idle_spin_(idle_spin),
-      worker_count_(std::min(options.workers, topic_->partitions())),
+      initial_workers_(std::min(options.workers, topic_->partitions())),
+      min_workers_(options.autoscale.enabled ? std::min(options.autoscale.min_workers, topic_->partitions()) : 1),
+      max_workers_(options.autoscale.enabled && options.autoscale.max_workers
+                       ? std::min(options.autoscale.max_workers, topic_->partitions())
+                       : topic_->partitions()),
       journal_(journal),
       dead_letters_(std::move(dead_letters)),
       breaker_(options.breaker.enabled
@@ -123,17 +129,25 @@ void Group::start(const std::vector<Offset>& resume) {
     std::lock_guard<std::mutex> lock(sink_ref_->mu);
     sink_ref_->sink = this;
   }
-  {
-    std::lock_guard<std::mutex> lock(exit_mu_);
-    live_workers_ = worker_count_;
-  }
-  threads_.reserve(worker_count_);
-  for (std::uint32_t w = 0; w < worker_count_; ++w)
-    threads_.emplace_back([this, w] { worker_main(w); });
+  std::lock_guard<std::mutex> lock(scale_mu_);
+  const std::uint32_t n = std::clamp(initial_workers_, min_workers_, max_workers_);
+  target_workers_.store(n, std::memory_order_release);
+  spawn_workers(n);
+}
+
+void Group::note_head_time(PartitionState& ps) const {
+  if (journal_) return;  // metrics() reads the journal instead
+  // Memory topics: the publish time of the oldest unacknowledged event (its
+  // slot stays ours while the cursor is on it).
+  const Offset c = ps.cursor.next.load(std::memory_order_relaxed);
+  const std::int64_t head = ps.log->readable(c, 1) ? record_time_us(ps.log->record(c)) : 0;
+  if (head != ps.head_time_us.load(std::memory_order_relaxed)) ps.head_time_us.store(head, std::memory_order_relaxed);
 }
 
 bool Group::partition_finished(const PartitionState& ps, int mode) const {
   if (ps.stopped.load(std::memory_order_relaxed)) return true;
+  // A paused partition hands nothing out; a drain leaves it as it is.
+  if (ps.paused.load(std::memory_order_relaxed)) return true;
   if (mode != kDrain) return false;
   return ps.cursor.next.load(std::memory_order_relaxed) >= ps.drain_target;
 }
@@ -142,8 +156,8 @@ void Group::worker_main(std::uint32_t w) {
   t_worker_of = bus_;
   t_current_group = this;
   std::vector<PartitionState*> mine;
-  for (auto& ps : parts_)
-    if (ps->index % worker_count_ == w) mine.push_back(ps.get());
+  std::uint64_t seen_epoch = ~std::uint64_t{0};
+  bool pending = false;  // a partition assigned to me is still with its old owner
   std::vector<Message> scratch;
   if (std::holds_alternative<BatchHandler>(handler_) || journal_ || nonblocking())
     scratch.resize(options_.max_batch);
@@ -182,10 +196,24 @@ void Group::worker_main(std::uint32_t w) {
   for (;;) {
     const int mode = stop_mode_.load(std::memory_order_acquire);
     if (mode == kStopNow) break;
+    // Between batches: follow the assignment (cooperative rebalance).
+    if (pending || assign_epoch_.load(std::memory_order_acquire) != seen_epoch) {
+      seen_epoch = assign_epoch_.load(std::memory_order_acquire);
+      if (rebalance(w, mine, pending)) {
+        std::lock_guard<std::mutex> lock(scale_mu_);
+        if (w >= target_workers_.load(std::memory_order_acquire)) {
+          alive_[w] = 0;  // retired: set_workers joins this thread before reusing its slot
+          break;
+        }
+        seen_epoch = ~std::uint64_t{0};  // the target grew again meanwhile
+        continue;
+      }
+    }
     std::uint32_t progress = 0;
-    bool all_finished = true;
+    bool all_finished = !pending;
     bool any_retry_pending = false;
     for (PartitionState* ps : mine) {
+      if (ps->paused.load(std::memory_order_relaxed)) note_head_time(*ps);  // its lag keeps ageing
       if (partition_finished(*ps, mode)) continue;
       all_finished = false;
       if (ps->cur.retry_at != Clock::time_point{}) {
@@ -204,7 +232,10 @@ void Group::worker_main(std::uint32_t w) {
       if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
     }
     if (mode == kDrain && all_finished) break;
-    if (w == 0) monitor();
+    if (w == 0) {
+      monitor();
+      if (options_.autoscale.enabled) autoscale();
+    }
     if (progress) continue;
 
     // Idle: spin briefly, then park on the group's doorbell.
@@ -213,8 +244,8 @@ void Group::worker_main(std::uint32_t w) {
     bool found = false;
     // Read the clock only every 64 polls: on VMs it can cost more than a poll.
     for (unsigned polls = 0; !found && ((polls & 63) != 0 || Clock::now() < spin_until); ++polls) {
-      found = ready(mode, next_retry, false) ||
-              stop_mode_.load(std::memory_order_acquire) != mode;
+      found = ready(mode, next_retry, false) || stop_mode_.load(std::memory_order_acquire) != mode ||
+              assign_epoch_.load(std::memory_order_relaxed) != seen_epoch;
       // After the first polls, give the core away between polls: a producer
       // that shares it may be preempted mid-publish, holding the very slot
       // we wait for.
@@ -227,11 +258,15 @@ void Group::worker_main(std::uint32_t w) {
     if (found) continue;
     const std::uint32_t epoch = bell.prepare();
     next_retry = Clock::time_point::max();
-    if (!ready(mode, next_retry, true) && stop_mode_.load(std::memory_order_acquire) == mode) {
+    if (!ready(mode, next_retry, true) && stop_mode_.load(std::memory_order_acquire) == mode &&
+        assign_epoch_.load(std::memory_order_acquire) == seen_epoch) {
       auto sleep = std::chrono::nanoseconds(kMaxPark);
       if (any_retry_pending || next_retry != Clock::time_point::max())
         sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     next_retry - Clock::now()));
+      // Waiting for a partition's old owner: look again soon (it rings the
+      // bell when it lets go, but may do so before we prepared).
+      if (pending) sleep = std::min<std::chrono::nanoseconds>(sleep, std::chrono::milliseconds(1));
       bell.wait(epoch, sleep);
     }
     bell.finish();
@@ -242,8 +277,31 @@ void Group::worker_main(std::uint32_t w) {
 }
 
 std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe) {
+  const Offset before = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
+  t_acked_time_us = 0;
+  if (ps.head_time_us.load(std::memory_order_relaxed) == 0) note_head_time(ps);  // events arrived since
   const std::uint32_t handled =
       nonblocking() ? serve_nonblocking(ps, scratch, rb, probe) : serve_events(ps, scratch, rb, probe);
+  // Metrics: relaxed counters and one lock-free histogram sample per batch.
+  const Offset after = ps.cursor.next.load(std::memory_order_relaxed);
+  if (after > before) {
+    ps.processed.fetch_add(after - before, std::memory_order_relaxed);
+    if (t_acked_time_us > 0) {
+      const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+      e2e_hist_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - t_acked_time_us, 0)) * 1000);
+    }
+  }
+  note_head_time(ps);
+  if (ps.sketch_dirty && after >= ps.log->end()) {
+    // Caught up: the hot keys of the next backlog start afresh.
+    std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
+    if (lock.owns_lock()) {
+      ps.sketch.clear();
+      ps.sketch_dirty = false;
+    }
+  }
   if (breaker_) {
     if (probe && t_ok + t_failed == 0) {
       breaker_->release_probe();  // nothing was handed out: no verdict
@@ -294,6 +352,16 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   }
   if (probe) n = std::min<std::uint32_t>(n, 1);  // half-open: one event decides
   if (n == 0) return 0;
+  ps.handed_end.store(c + n, std::memory_order_relaxed);
+  if (log.end() > c + n) {  // behind: sample the backlog's keys
+    if (journal_) {
+      sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
+    } else {
+      sample_keys(ps, n, [&](std::uint32_t i) {
+        return decode_record(log.record(c + i), topic, ps.index, c + i, 1).key();
+      });
+    }
+  }
   std::uint32_t done = 0;
   bool decided = false;
 
@@ -347,7 +415,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
       return 1;
     }
     n = own;
-    const BatchOutcome bo = invoke_batch(bh, std::span<const Message>(scratch.data(), n));
+    const BatchOutcome bo = call_batch(bh, std::span<const Message>(scratch.data(), n));
     t_ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (bo.done < n) ++(bo.rest.is_done() ? t_ok : t_failed);
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
@@ -364,6 +432,9 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   }
 
   if (done) {
+    t_acked_time_us = journal_ || std::holds_alternative<BatchHandler>(handler_)
+                          ? scratch[done - 1].time_us()
+                          : record_time_us(log.record(c + done - 1));
     // Release pairs with advance_head()'s acquire: our reads of these slots
     // are finished before a producer may reuse them. (Journal: with the
     // writer's acquire when it persists offsets.)
@@ -395,6 +466,10 @@ CloseReport Group::stop(const CloseOptions& options) {
     if (stopped_) return {};
     stopped_ = true;
   }
+  {
+    std::lock_guard<std::mutex> lock(scale_mu_);
+    scaling_closed_ = true;  // the pool keeps its size from here
+  }
   CloseReport report;
   Doorbell& bell = topic_->group_bell(bell_slot_);
   if (options.mode == CloseMode::kDrain) {
@@ -419,8 +494,12 @@ CloseReport Group::stop(const CloseOptions& options) {
       bell.ring();
     }
   }
-  for (auto& t : threads_) t.join();
-  threads_.clear();
+  {
+    std::lock_guard<std::mutex> lock(scale_mu_);
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+  }
   if (journal_) {
     if (txn_mode_) {
       // Every write set must be committed before the group goes away (the

@@ -1,7 +1,9 @@
 // Group: one consumer group's workers over one topic.
 //
-// Ownership: partition p belongs to worker p % workers for the group's life,
-// so a partition is handled by one thread at a time and per-key order holds.
+// Ownership: partition p belongs to worker p % workers, where `workers` is
+// the pool's current size (Bus::set_workers, autoscaling). A partition is
+// handled by one thread at a time - moves are cooperative, see
+// PartitionState::owner - so per-key order holds.
 // Each partition's state (cursor, attempt, retry time, parked keys, stop
 // flag) is touched only by its owning worker, except where noted.
 //
@@ -21,6 +23,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "dispatch/breaker.hpp"
+#include "metrics/histogram.hpp"
 #include "journal/journal.hpp"
 #include "ring/partition_log.hpp"
 #include "topic.hpp"
@@ -95,6 +100,12 @@ class Group final : public OffsetSource, public TxnSink {
   bool caught_up() const;
 
   GroupStatus status() const;              // Thread-safe.
+  GroupMetrics metrics() const;            // Thread-safe.
+  std::vector<HotKey> hot_keys(std::uint32_t partition, std::size_t k) const;  // Thread-safe.
+  // Bus::pause / resume (all partitions when `partition` is empty). Thread-safe.
+  void set_paused(std::optional<std::uint32_t> partition, bool paused);
+  // Bus::set_workers. Thread-safe; kFailedPrecondition once stopping.
+  Status set_workers(std::uint32_t n);
   std::vector<Offset> offsets() const;     // Thread-safe.
   const std::string& name() const noexcept { return options_.group; }
   const std::shared_ptr<TopicState>& topic() const noexcept { return topic_; }
@@ -143,9 +154,41 @@ class Group final : public OffsetSource, public TxnSink {
     std::map<Offset, std::uint32_t> failing;   // attempts of failing heads (persisted)
     std::map<Offset, std::uint32_t> restored;  // attempts stored before a restart
     std::atomic<std::uint64_t> parked_count{0};  // for status(); relaxed
+
+    // Ownership: the worker serving it, -1 while it is handed over. The old
+    // owner stores -1 (release) after its last batch; the new one takes it
+    // with a CAS (acquire), so everything above passes between them.
+    std::atomic<int> owner{-1};
+    std::atomic<bool> paused{false};  // Bus::pause; read by the owner (relaxed)
+
+    // Metrics, written by the owner (relaxed), read by metrics().
+    std::atomic<std::uint64_t> processed{0};    // events acknowledged
+    std::atomic<Offset> handed_end{0};          // end of what the handler was handed
+    std::atomic<std::int64_t> head_time_us{0};  // memory: publish time of the event at the cursor
+    std::uint64_t uncommitted_ws = 0;           // GUARDED_BY(overlay_mu_): write sets in the journal queue
+    // Hot keys of the backlog (sampled while behind). The owner takes the
+    // mutex with try_lock once per full batch; hot_keys() takes it.
+    mutable std::mutex sketch_mu;
+    std::vector<HotKey> sketch;  // GUARDED_BY(sketch_mu): Space-Saving, <= kSketchKeys
+    bool sketch_dirty = false;   // owner only
   };
+  static constexpr std::size_t kSketchKeys = 64;
 
   void worker_main(std::uint32_t w);
+  // Worker w's view of the assignment (partition p -> worker p % target):
+  // releases partitions no longer its own (after its last batch), takes
+  // those handed to it. Returns true if w should retire (beyond the target
+  // and owning nothing). `pending`: a partition is assigned to w but its
+  // old owner has not released it yet.
+  bool rebalance(std::uint32_t w, std::vector<PartitionState*>& mine, bool& pending);
+  void release_partition(PartitionState& ps);
+  // Starts worker threads up to `n` (under scale_mu_).
+  void spawn_workers(std::uint32_t n);
+  // Autoscaling decision (worker 0, every autoscale.window).
+  void autoscale();
+  // Metrics sampling of one serve() (owner).
+  void sample_keys(PartitionState& ps, std::uint32_t n, const std::function<std::string_view(std::uint32_t)>& key_at);
+  BatchOutcome call_batch(const BatchHandler& h, std::span<const Message> ms);
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
   // Handles one batch of `ps` (one event when `probe`: the breaker's
@@ -155,6 +198,8 @@ class Group final : public OffsetSource, public TxnSink {
   // Handler outcomes in the current serve() call (worker thread only).
   static thread_local std::uint32_t t_ok;
   static thread_local std::uint32_t t_failed;
+  static thread_local std::int64_t t_acked_time_us;  // publish time of the last event acked in serve()
+  static thread_local std::uint32_t t_calls;         // handler calls on this thread (latency sampling)
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
@@ -190,6 +235,8 @@ class Group final : public OffsetSource, public TxnSink {
   // Moves `m` to the dead-letter topic; true once it is safely there.
   bool dead_letter(const Message& m, const Attempts& a, std::string_view reason);
   bool partition_finished(const PartitionState& ps, int mode) const;
+  // Memory topics: records the publish time of the event at the cursor (owner).
+  void note_head_time(PartitionState& ps) const;
 
   const std::shared_ptr<TopicState> topic_;
   const SubscribeOptions options_;
@@ -197,7 +244,8 @@ class Group final : public OffsetSource, public TxnSink {
   const std::uint32_t bell_slot_;
   const BusShared* const bus_;
   const std::chrono::microseconds idle_spin_;
-  const std::uint32_t worker_count_;
+  const std::uint32_t initial_workers_;
+  const std::uint32_t min_workers_, max_workers_;
   Journal* const journal_;  // null for memory topics
   const std::shared_ptr<TopicState> dead_letters_;  // null when dead_letter is off
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
@@ -220,6 +268,7 @@ class Group final : public OffsetSource, public TxnSink {
   mutable std::mutex overlay_mu_;
   std::unordered_map<std::string, std::pair<std::optional<std::string>, std::uint64_t>> overlay_;  // key -> (value, seq)
   std::unordered_map<std::uint64_t, std::vector<std::string>> overlay_keys_;  // seq -> keys it wrote
+  std::unordered_map<std::uint64_t, std::uint32_t> ws_partition_;  // GUARDED_BY(overlay_mu_): seq -> partition
   std::condition_variable overlay_cv_;
   std::uint64_t next_seq_ = 0;        // GUARDED_BY(overlay_mu_)
   std::uint64_t uncommitted_ = 0;     // GUARDED_BY(overlay_mu_): write sets submitted, not committed
@@ -227,7 +276,29 @@ class Group final : public OffsetSource, public TxnSink {
   const std::shared_ptr<SinkRef> sink_ref_ = std::make_shared<SinkRef>();
 
   std::vector<std::unique_ptr<PartitionState>> parts_;
-  std::vector<std::thread> threads_;
+
+  // The worker pool. target_workers_ is stored (release) before
+  // assign_epoch_ is bumped; workers load the epoch (acquire), then the
+  // target. Threads start and retire under scale_mu_.
+  std::atomic<std::uint32_t> target_workers_{0};
+  std::atomic<std::uint64_t> assign_epoch_{0};
+  std::mutex scale_mu_;
+  std::vector<std::thread> threads_;  // GUARDED_BY(scale_mu_)
+  std::vector<char> alive_;           // GUARDED_BY(scale_mu_): thread w runs
+  bool scaling_closed_ = false;       // GUARDED_BY(scale_mu_): stop() began
+  // Rebalances: start time (steady ns) of the one in progress, 0 if none.
+  std::atomic<std::int64_t> rebalance_started_ns_{0};
+  std::atomic<std::uint64_t> rebalances_{0};
+  // Autoscaling state (worker 0 only).
+  std::vector<std::uint64_t> prev_lag_;
+  std::uint32_t rising_windows_ = 0, idle_windows_ = 0;
+  std::chrono::steady_clock::time_point next_scale_check_{};
+
+  // Latency samples (any worker; lock-free) and the retry rate (worker 0
+  // writes, metrics() reads; relaxed).
+  AtomicLatencyHistogram handler_hist_, e2e_hist_, rebalance_hist_;
+  std::atomic<double> retry_rate_{0};
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;  // worker 0 only
   std::atomic<int> stop_mode_{kRunning};
 
   std::mutex exit_mu_;

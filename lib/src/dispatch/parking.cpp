@@ -66,7 +66,7 @@ Group::Verdict Group::handle_one(PartitionState& ps, Attempts& a, const Message&
   if (redriven_for_other(m, options_.group)) return Verdict::kPassed;
   Outcome o = Outcome::done();
   if (const auto* bh = std::get_if<BatchHandler>(&handler_)) {
-    const BatchOutcome bo = invoke_batch(*bh, std::span<const Message>(&m, 1));
+    const BatchOutcome bo = call_batch(*bh, std::span<const Message>(&m, 1));
     if (bo.done == 0) o = bo.rest;
     ++(o.is_done() ? t_ok : t_failed);
   } else {
@@ -198,10 +198,11 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
       while (j < n && !redriven_for_other(scratch[j], options_.group) &&
              !ps.parked.count(std::string(scratch[j].key())))
         ++j;
-      const BatchOutcome bo = invoke_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
+      const BatchOutcome bo = call_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
       t_ok += ok;
       i += ok;
+      if (ok) t_acked_time_us = scratch[i - 1].time_us();
       if (i == j) continue;
       ++(bo.rest.is_done() ? t_ok : t_failed);
       Attempts a;
@@ -217,6 +218,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     const Verdict v = handle_one(ps, a, m, ws);
     if (v == Verdict::kWait || v == Verdict::kStopped) break;  // this event is read again / never
     if (v == Verdict::kLater) park(ps, key, m.offset(), &a);
+    if (v == Verdict::kPassed) t_acked_time_us = m.time_us();
     ++i;
   }
   ps.read_pos = std::max(ps.read_pos, rp + i);
@@ -237,6 +239,9 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
   const Offset commit = ps.parked_offsets.empty() ? ps.read_pos
                                                   : std::min(*ps.parked_offsets.begin(), ps.read_pos);
   ps.parked_count.store(ps.parked_offsets.size(), std::memory_order_relaxed);
+  ps.handed_end.store(ps.read_pos, std::memory_order_relaxed);
+  if (n > 0 && ps.log->end() > rp + n)  // behind: sample the backlog's keys
+    sample_keys(ps, n, [&scratch](std::uint32_t k) { return scratch[k].key(); });
   if (ws) {
     ws->next = commit;
     journal_->submit(std::move(ws));

@@ -128,6 +128,8 @@ void Group::add_to_write_set(PartitionState& ps, const Message& m, std::string d
     ws = std::make_unique<WriteSet>();
     ws->sink = sink_ref_;
     ws->seq = ++next_seq_;
+    ws_partition_[ws->seq] = ps.index;
+    ++ps.uncommitted_ws;
     ws->offsets_key = Journal::offsets_key(options_.group, topic_->name(), ps.index);
     ws->expire_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         (std::chrono::system_clock::now() + options_.dedupe_window).time_since_epoch())
@@ -153,6 +155,10 @@ void Group::committed(std::span<const std::uint64_t> seqs) {
   {
     std::lock_guard<std::mutex> lock(overlay_mu_);
     for (const std::uint64_t seq : seqs) {
+      if (auto wp = ws_partition_.find(seq); wp != ws_partition_.end()) {
+        --parts_[wp->second]->uncommitted_ws;
+        ws_partition_.erase(wp);
+      }
       auto it = overlay_keys_.find(seq);
       if (it != overlay_keys_.end()) {
         for (const auto& k : it->second) {

@@ -139,6 +139,13 @@ inline void encode_record(const Event& e, std::int64_t time_us, char* out) noexc
 }
 
 // Builds the handler's view of a record written by encode_record.
+// The publish time stored in a record (microseconds since the epoch).
+inline std::int64_t record_time_us(const char* rec) noexcept {
+  RecordHead head;
+  std::memcpy(&head, rec, sizeof head);
+  return head.time_us;
+}
+
 inline Message decode_record(const char* rec, std::string_view topic, std::uint32_t partition,
                              Offset offset, std::uint32_t attempt, std::uint64_t origin = 0) noexcept {
   RecordHead head;

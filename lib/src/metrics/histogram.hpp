@@ -3,11 +3,12 @@
 // most 1/64, about 1.6%) covering 1 ns .. 2^44 ns (about 4.9 hours).
 //
 // Thread-safety: record() and merge() are not thread-safe; use one
-// histogram per thread and merge them.
+// histogram per thread and merge them, or AtomicLatencyHistogram below.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 
@@ -38,6 +39,13 @@ class LatencyHistogram {
     total_ += o.total_;
     max_ = std::max(max_, o.max_);
   }
+  // Adds `n` samples to bucket `i` (see AtomicLatencyHistogram).
+  void add_bucket(std::size_t i, std::uint64_t n) noexcept {
+    counts_[i] += n;
+    total_ += n;
+  }
+  void note_max(std::uint64_t v) noexcept { max_ = std::max(max_, v); }
+  static constexpr std::size_t kBuckets = (kMaxExp + 1) * kSub;
   std::uint64_t count() const noexcept { return total_; }
   std::uint64_t max() const noexcept { return max_; }
 
@@ -54,7 +62,6 @@ class LatencyHistogram {
     return max_;
   }
 
- private:
   static std::size_t index(std::uint64_t v) noexcept {
     if (v < kSub) return static_cast<std::size_t>(v);
     const int exp = std::min(63 - std::countl_zero(v), kMaxExp + kSubBits - 1);
@@ -69,9 +76,37 @@ class LatencyHistogram {
     return ((kSub + sub + 1) << shift) - 1;
   }
 
+ private:
+
   std::array<std::uint64_t, (kMaxExp + 1) * kSub> counts_{};
   std::uint64_t total_ = 0;
   std::uint64_t max_ = 0;
+};
+
+// The same histogram, recorded from several threads at once: each record()
+// is one relaxed atomic increment (plus a max update when it grows), no
+// lock. snapshot() reads the counts without stopping writers, so it may miss
+// samples recorded meanwhile (each count is exact once writers are done).
+// Thread-safety: all methods are thread-safe.
+class AtomicLatencyHistogram {
+ public:
+  void record(std::uint64_t ns) noexcept {
+    counts_[LatencyHistogram::index(ns)].fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t m = max_.load(std::memory_order_relaxed);
+    while (ns > m && !max_.compare_exchange_weak(m, ns, std::memory_order_relaxed)) {
+    }
+  }
+  LatencyHistogram snapshot() const noexcept {
+    LatencyHistogram h;
+    for (std::size_t i = 0; i < counts_.size(); ++i)
+      if (const auto n = counts_[i].load(std::memory_order_relaxed)) h.add_bucket(i, n);
+    h.note_max(max_.load(std::memory_order_relaxed));
+    return h;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, LatencyHistogram::kBuckets> counts_{};
+  std::atomic<std::uint64_t> max_{0};
 };
 
 }  // namespace weir::internal

@@ -1,0 +1,155 @@
+// A group's metrics: what the owners record on their hot path (relaxed
+// counters, lock-free histograms, a try_lock'ed key sketch while behind) and
+// the snapshot metrics() assembles from it on the caller's thread.
+#include <algorithm>
+
+#include "dispatch/group.hpp"
+#include "dlq/dead_letters.hpp"
+#include "internal/record.hpp"
+
+namespace weir::internal {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+LatencySummary summarise(const AtomicLatencyHistogram& h) {
+  const LatencyHistogram s = h.snapshot();
+  LatencySummary out;
+  out.count = s.count();
+  if (out.count == 0) return out;
+  auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  out.p50_us = us(s.quantile(0.50));
+  out.p90_us = us(s.quantile(0.90));
+  out.p99_us = us(s.quantile(0.99));
+  out.p999_us = us(s.quantile(0.999));
+  out.max_us = us(s.max());
+  return out;
+}
+
+std::int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+BatchOutcome Group::call_batch(const BatchHandler& h, std::span<const Message> ms) {
+  const auto t0 = Clock::now();
+  BatchOutcome bo = invoke_batch(h, ms);
+  handler_hist_.record(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()));
+  return bo;
+}
+
+void Group::sample_keys(PartitionState& ps, std::uint32_t n,
+                        const std::function<std::string_view(std::uint32_t)>& key_at) {
+  // Space-Saving (Metwally et al.): at most kSketchKeys counters; a new key
+  // replaces the smallest, inheriting its count as its possible overcount.
+  std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // hot_keys() is reading: skip this batch
+  for (std::uint32_t i = 0; i < n; i += 8) {
+    const std::string_view key = key_at(i);
+    auto it = std::find_if(ps.sketch.begin(), ps.sketch.end(), [&](const HotKey& h) { return h.key == key; });
+    if (it != ps.sketch.end()) {
+      ++it->count;
+    } else if (ps.sketch.size() < kSketchKeys) {
+      ps.sketch.push_back(HotKey{std::string(key), 1, 0});
+    } else {
+      auto min = std::min_element(ps.sketch.begin(), ps.sketch.end(),
+                                  [](const HotKey& a, const HotKey& b) { return a.count < b.count; });
+      min->key.assign(key);
+      min->error = min->count;
+      ++min->count;
+    }
+  }
+  ps.sketch_dirty = true;
+}
+
+std::vector<HotKey> Group::hot_keys(std::uint32_t partition, std::size_t k) const {
+  const PartitionState& ps = *parts_.at(partition);
+  std::vector<HotKey> out;
+  {
+    std::lock_guard<std::mutex> lock(ps.sketch_mu);
+    out = ps.sketch;
+  }
+  std::sort(out.begin(), out.end(), [](const HotKey& a, const HotKey& b) {
+    return a.count != b.count ? a.count > b.count : a.key < b.key;
+  });
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+GroupMetrics Group::metrics() const {
+  GroupMetrics g;
+  g.group = options_.group;
+  g.topic = topic_->name();
+  g.workers = target_workers_.load(std::memory_order_relaxed);
+  g.min_workers = min_workers_;
+  g.max_workers = max_workers_;
+  const std::int64_t now_us = wall_us();
+  ReadBatch rb;
+  bool all_paused = !parts_.empty();
+  for (const auto& up : parts_) {
+    const PartitionState& ps = *up;
+    GroupPartitionMetrics p;
+    p.partition = ps.index;
+    p.committed = ps.cursor.next.load(std::memory_order_acquire);
+    p.end = ps.log->end();
+    const Offset start = journal_ ? topic_->journal_part(ps.index).start.load(std::memory_order_acquire) : 0;
+    const Offset from = std::max(p.committed, start);
+    p.lag = p.end > from ? p.end - from : 0;
+    const Offset handed = ps.handed_end.load(std::memory_order_relaxed);
+    p.in_flight = handed > from ? std::min<std::uint64_t>(handed - from, p.lag) : 0;
+    if (p.lag > 0) {
+      std::int64_t t = 0;
+      if (journal_) {
+        // The oldest unacknowledged event, read in its own short transaction.
+        if (journal_->read(*topic_, ps.index, from, 1, rb) && !rb.recs.empty())
+          t = record_time_us(rb.bytes.data() + rb.recs[0].pos);
+      } else {
+        t = ps.head_time_us.load(std::memory_order_relaxed);
+      }
+      if (t > 0 && now_us > t) p.lag_seconds = static_cast<double>(now_us - t) / 1e6;
+    }
+    p.processed = ps.processed.load(std::memory_order_relaxed);
+    p.parked = ps.parked_count.load(std::memory_order_relaxed);
+    p.stopped = ps.stopped.load(std::memory_order_relaxed);
+    p.paused = ps.paused.load(std::memory_order_relaxed);
+    p.worker = ps.owner.load(std::memory_order_relaxed);
+    all_paused = all_paused && p.paused;
+    g.processed += p.processed;
+    g.partitions.push_back(p);
+  }
+  // Skew: lag above 5x the median of the group's partitions (and above one
+  // batch, so a handful of events is never "skew").
+  std::vector<std::uint64_t> lags;
+  for (const auto& p : g.partitions) lags.push_back(p.lag);
+  if (!lags.empty()) {
+    std::nth_element(lags.begin(), lags.begin() + static_cast<std::ptrdiff_t>(lags.size() / 2), lags.end());
+    const std::uint64_t median = lags[lags.size() / 2];
+    const std::uint64_t floor = std::max<std::uint64_t>(1, options_.max_batch);
+    for (auto& p : g.partitions) p.skewed = p.lag > 5 * median && p.lag > floor;
+  }
+  g.paused = all_paused;
+  g.retries = retries_.load(std::memory_order_relaxed);
+  g.retry_rate = retry_rate_.load(std::memory_order_relaxed);
+  if (dead_letters_) {
+    if (auto d = dlq_depth(options_.group, *dead_letters_, journal_); d) {
+      g.dlq_count = d->count;
+      if (d->count && now_us > d->oldest_failure_us)
+        g.dlq_oldest_age_seconds = static_cast<double>(now_us - d->oldest_failure_us) / 1e6;
+    }
+  }
+  g.duplicates_skipped = duplicates_.load(std::memory_order_relaxed);
+  if (breaker_) {
+    g.breaker = breaker_->state();
+    g.breaker_trips = breaker_->trips();
+  }
+  g.rebalances = rebalances_.load(std::memory_order_relaxed);
+  g.rebalance_duration = summarise(rebalance_hist_);
+  g.handler_latency = summarise(handler_hist_);
+  g.end_to_end_latency = summarise(e2e_hist_);
+  return g;
+}
+
+}  // namespace weir::internal
