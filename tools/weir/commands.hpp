@@ -1,0 +1,104 @@
+// The weir tool's subcommands. Each returns an exit code or throws
+// cli::Error (reported by main as "weir: <message>").
+//
+// Read-only commands open the directory with weir::Inspector (LMDB
+// read-only), so they work while the owning process runs. Commands that
+// change the directory (produce, consume, seek, dlq redrive/purge) need it
+// to themselves: they refuse when a live bus owns it, and otherwise open a
+// weir::Bus on it for their changes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "output.hpp"
+#include "positions.hpp"
+#include "weir/bus.hpp"
+#include "weir/inspect.hpp"
+
+namespace weir::cli {
+
+// Set by SIGINT/SIGTERM: long-running commands finish cleanly.
+extern std::atomic<bool> g_stop;
+
+struct Common {
+  std::string dir;
+  bool json = false;
+};
+
+struct ReadOptions {  // tail
+  std::string topic;
+  std::string from = "earliest";
+  std::optional<std::uint32_t> partition;
+  bool follow = false;
+  std::uint64_t max = 0;  // 0: no limit
+};
+struct ProduceOptions {
+  std::string topic;
+  std::uint32_t partitions = 0;  // 0: the topic must exist
+  std::string ack = "journal";
+};
+struct ConsumeOptions {
+  std::string topic;
+  std::string group;
+  std::string from;  // empty: the group's committed offsets
+  std::uint64_t max = 0;
+  std::optional<std::int64_t> idle_exit_ms;
+};
+struct SeekOptions {
+  std::string topic;
+  std::string group;
+  std::string to;
+  std::optional<std::uint32_t> partition;
+};
+struct DlqOptions {
+  std::string group;
+  std::optional<std::uint64_t> offset;  // filter (list/redrive/purge) or the one to show
+  std::optional<std::string> key, type, reason;
+  std::string failed_from, failed_to;
+  std::optional<std::size_t> limit;  // list: default 1000; redrive: all
+  double rate = 1000;
+  bool dry_run = false;
+  bool all = false;
+};
+struct TopOptions {
+  std::int64_t interval_ms = 1000;
+  std::uint64_t iterations = 0;  // 0: until interrupted
+};
+
+int cmd_topics(const Common& c);
+int cmd_describe(const Common& c, const std::string& topic);
+int cmd_groups(const Common& c, const std::string& group, const std::string& topic);
+int cmd_tail(const Common& c, const ReadOptions& o);
+int cmd_verify(const Common& c);
+int cmd_stats(const Common& c);
+int cmd_top(const Common& c, const TopOptions& o);
+int cmd_produce(const Common& c, const ProduceOptions& o);
+int cmd_consume(const Common& c, const ConsumeOptions& o);
+int cmd_seek(const Common& c, const SeekOptions& o);
+int cmd_dlq_list(const Common& c, const DlqOptions& o);
+int cmd_dlq_show(const Common& c, const DlqOptions& o);
+int cmd_dlq_redrive(const Common& c, const DlqOptions& o);
+int cmd_dlq_purge(const Common& c, const DlqOptions& o);
+
+// --- shared helpers (common.cpp) ---------------------------------------------
+std::unique_ptr<Inspector> open_inspector(const std::string& dir);
+// Refuses (cli::Error) when a live bus owns `dir`: `command` needs it alone.
+void refuse_if_owned(const std::string& dir, const std::string& command);
+// Opens a bus on an existing journal for a changing command; a directory
+// taken by another process in the meantime is refused like above.
+std::unique_ptr<Bus> open_bus(const std::string& dir, const std::string& command);
+// Rows of events (tail, consume): topic, partition, offset, key, value, id,
+// time, headers.
+const std::vector<std::string>& event_columns();
+Row event_row(const Record& r);
+// Where each selected partition starts for `from`; errors name the
+// partition and the valid range.
+std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position& from);
+[[noreturn]] void fail_status(const Status& s);
+std::int64_t now_us();
+
+}  // namespace weir::cli

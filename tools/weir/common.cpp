@@ -1,0 +1,93 @@
+#include <chrono>
+
+#include "commands.hpp"
+
+namespace weir::cli {
+
+std::atomic<bool> g_stop{false};
+
+void fail_status(const Status& s) { fail(s.message()); }
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<Inspector> open_inspector(const std::string& dir) {
+  auto in = Inspector::open(dir);
+  if (!in) fail_status(in.status());
+  return std::move(in).value();
+}
+
+namespace {
+std::string in_use(const std::string& dir, const std::string& command) {
+  return dir + " is in use by another process; `weir " + command +
+         "` needs the directory to itself (stop the owner, or do this from inside it through the Bus API)";
+}
+}  // namespace
+
+void refuse_if_owned(const std::string& dir, const std::string& command) {
+  auto owned = Inspector::owned(dir);
+  if (!owned) fail_status(owned.status());
+  if (*owned) fail(in_use(dir, command));
+}
+
+std::unique_ptr<Bus> open_bus(const std::string& dir, const std::string& command) {
+  Options o;
+  o.name = "weir-cli";
+  o.data_dir = dir;
+  auto bus = Bus::open(o);
+  if (!bus) {
+    auto owned = Inspector::owned(dir);
+    if (owned && *owned) fail(in_use(dir, command));
+    fail_status(bus.status());
+  }
+  return std::move(bus).value();
+}
+
+const std::vector<std::string>& event_columns() {
+  static const std::vector<std::string> cols = {"topic", "partition", "offset", "key",
+                                                "value", "id",        "time",   "headers"};
+  return cols;
+}
+
+Row event_row(const Record& r) {
+  Row row;
+  row["topic"] = r.topic;
+  row["partition"] = r.partition;
+  row["offset"] = r.offset;
+  put_bytes(row, "key", r.key);
+  put_bytes(row, "value", r.payload);
+  row["id"] = r.id;
+  row["time"] = iso_time(r.time_us);
+  Row headers = Row::array();
+  for (const auto& [name, value] : r.headers) {
+    Row h;
+    h["name"] = valid_utf8(name) ? name : base64(name);
+    put_bytes(h, "value", value);
+    headers.push_back(std::move(h));
+  }
+  row["headers"] = std::move(headers);
+  return row;
+}
+
+std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position& from) {
+  switch (from.kind) {
+    case Position::Kind::kEarliest: return p.start;
+    case Position::Kind::kLatest: return p.end;
+    case Position::Kind::kOffset:
+      if (from.offset < p.start || from.offset > p.end)
+        fail("offset " + std::to_string(from.offset) + " is outside partition " + std::to_string(p.partition) +
+             " of topic '" + p.topic + "': valid " + std::to_string(p.start) + ".." + std::to_string(p.end));
+      return from.offset;
+    case Position::Kind::kTime: {
+      auto o = in.offset_for_time(p.topic, p.partition, from.time_us);
+      if (!o) fail_status(o.status());
+      return std::max(*o, p.start);
+    }
+  }
+  return p.start;
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,181 @@
+// weir: the command line tool over a bus's data directory.
+//
+// Exit codes: 0 ok; 1 runtime error ("weir: <reason>" on stderr); 2 usage
+// error (bad arguments); 3 `weir verify` found problems.
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+namespace {
+
+using namespace weir::cli;
+
+void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // A closed stdout shows up as a failed write (consume then commits only
+  // what was written), not as a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+// DIR and --json on a subcommand.
+CLI::App* with_common(CLI::App* sub, Common& c) {
+  sub->add_option("DIR", c.dir, "data directory of the bus (its LMDB journal)")->required();
+  sub->add_flag("--json", c.json, "machine output: JSON lines, one object per row");
+  return sub;
+}
+
+const auto kPosition = CLI::Validator(position_problem, "earliest|latest|OFFSET|TIME", "position");
+const auto kTime = CLI::Validator(time_problem, "TIME", "time");
+
+void add_filters(CLI::App* sub, DlqOptions& d, bool with_offset) {
+  if (with_offset) sub->add_option("--offset", d.offset, "only the dead letter at this DLQ offset");
+  sub->add_option("--key", d.key, "only dead letters with this key");
+  sub->add_option("--type", d.type, "only dead letters of this event type");
+  sub->add_option("--reason", d.reason, "only dead letters whose reason contains this text");
+  sub->add_option("--failed-from", d.failed_from, "only those whose last failure is at or after TIME")
+      ->check(kTime);
+  sub->add_option("--failed-to", d.failed_to, "only those whose last failure is before TIME")->check(kTime);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  install_signals();
+  CLI::App app{
+      "weir: inspect and operate a weir bus's data directory.\n"
+      "Read-only commands (topics, describe, groups, tail, verify, stats, top, dlq list/show, dlq redrive "
+      "--dry-run) work while the owning process runs; produce, consume, seek and dlq redrive/purge need the "
+      "directory to themselves.\n"
+      "TIME is ISO-8601 with a zone (2026-11-27T10:00:00Z, 2026-11-27T11:00:00.5+01:00) or @unix-ms.\n"
+      "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 verify found problems.",
+      "weir"};
+  app.require_subcommand(1);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("weir: ") + e.what() + " (see --help)\n";
+  });
+
+  Common c;
+  std::string topic, group_filter, topic_filter;
+  ReadOptions ro;
+  ProduceOptions po;
+  ConsumeOptions co;
+  SeekOptions so;
+  DlqOptions dq;
+  TopOptions top;
+  std::int64_t idle_ms = -1;
+
+  auto* topics = with_common(app.add_subcommand("topics", "topics stored in DIR, with sizes and retention"), c);
+  auto* describe = with_common(app.add_subcommand("describe", "partitions of TOPIC: start, end, bytes"), c);
+  describe->add_option("TOPIC", topic, "topic name")->required();
+  auto* groups = with_common(
+      app.add_subcommand("groups", "committed offset, end, lag and skew flag per group and partition"), c);
+  groups->add_option("--group", group_filter, "only this group");
+  groups->add_option("--topic", topic_filter, "only this topic");
+
+  auto* tail = with_common(app.add_subcommand("tail", "print events of TOPIC (read-only: commits nothing)"), c);
+  tail->add_option("TOPIC", ro.topic, "topic name")->required();
+  tail->add_option("--from", ro.from, "where to start in each partition (default earliest)")->check(kPosition);
+  tail->add_option("--partition", ro.partition, "only this partition");
+  tail->add_flag("--follow,-f", ro.follow, "keep printing new events until interrupted");
+  tail->add_option("--max", ro.max, "stop after N events");
+
+  auto* produce = with_common(
+      app.add_subcommand("produce",
+                         "publish stdin lines key<TAB>value; prints partition<TAB>offset per line once acked"),
+      c);
+  produce->add_option("TOPIC", po.topic, "topic name")->required();
+  produce->add_option("--partitions", po.partitions, "create the topic (journaled) with N partitions if absent")
+      ->check(CLI::Range(1u, 4096u));
+  produce->add_option("--ack", po.ack, "ack level to wait for before printing (default journal)")
+      ->check(CLI::IsMember({"none", "journal", "fsync"}));
+
+  auto* consume = with_common(
+      app.add_subcommand("consume", "print events for group G from its committed offsets, then commit them"), c);
+  consume->add_option("TOPIC", co.topic, "topic name")->required();
+  consume->add_option("--group", co.group, "consumer group")->required();
+  consume->add_option("--from", co.from, "start here instead of the group's committed offsets")->check(kPosition);
+  consume->add_option("--max", co.max, "stop after printing N events");
+  consume->add_option("--idle-exit-ms", idle_ms, "stop when no new event arrived for T ms")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400000}));
+
+  auto* seek = with_common(app.add_subcommand("seek", "move group G's committed offsets on TOPIC"), c);
+  seek->add_option("TOPIC", so.topic, "topic name")->required();
+  seek->add_option("--group", so.group, "consumer group")->required();
+  seek->add_option("--to", so.to, "earliest, latest, an offset or a time")->required()->check(kPosition);
+  seek->add_option("--partition", so.partition, "only this partition (default: all)");
+
+  auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
+  dlq->require_subcommand(1);
+  auto* dlq_list = with_common(dlq->add_subcommand("list", "unsettled dead letters, oldest first"), c);
+  dlq_list->add_option("--group", dq.group, "only this group (default: every group)");
+  dlq_list->add_option("--limit", dq.limit, "at most N (default 1000)");
+  add_filters(dlq_list, dq, true);
+  auto* dlq_show = with_common(dlq->add_subcommand("show", "one dead letter in full"), c);
+  dlq_show->add_option("DLQ_OFFSET", dq.offset, "its offset in <group>.dlq")->required();
+  dlq_show->add_option("--group", dq.group, "consumer group")->required();
+  auto* dlq_redrive = with_common(
+      dlq->add_subcommand("redrive", "republish matching dead letters to their topic, for their group only"), c);
+  dlq_redrive->add_option("--group", dq.group, "consumer group")->required();
+  dlq_redrive->add_option("--limit", dq.limit, "at most N (default: all that match)");
+  dlq_redrive->add_option("--rate", dq.rate, "at most this many per second (default 1000; 0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  dlq_redrive->add_flag("--dry-run", dq.dry_run, "list what would move, move nothing (read-only)");
+  add_filters(dlq_redrive, dq, true);
+  auto* dlq_purge = with_common(dlq->add_subcommand("purge", "mark matching dead letters purged"), c);
+  dlq_purge->add_option("--group", dq.group, "consumer group")->required();
+  dlq_purge->add_flag("--all", dq.all, "purge every dead letter of the group (needed when no filter is given)");
+  add_filters(dlq_purge, dq, true);
+
+  auto* verify = with_common(
+      app.add_subcommand("verify", "check every record checksum and the journal's invariants (exit 3 on problems)"),
+      c);
+  auto* stats = with_common(
+      app.add_subcommand("stats", "events and bytes per topic, lag per group, DLQ depths, journal size"), c);
+  auto* topc = with_common(
+      app.add_subcommand("top", "live view: lag per partition, publish/consume rates, DLQ depths"), c);
+  topc->add_option("--interval-ms", top.interval_ms, "refresh period (default 1000)")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
+  topc->add_option("--iterations", top.iterations, "stop after N refreshes (default: until interrupted)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (topics->parsed()) return cmd_topics(c);
+    if (describe->parsed()) return cmd_describe(c, topic);
+    if (groups->parsed()) return cmd_groups(c, group_filter, topic_filter);
+    if (tail->parsed()) return cmd_tail(c, ro);
+    if (produce->parsed()) return cmd_produce(c, po);
+    if (consume->parsed()) {
+      if (idle_ms >= 0) co.idle_exit_ms = idle_ms;
+      return cmd_consume(c, co);
+    }
+    if (seek->parsed()) return cmd_seek(c, so);
+    if (dlq_list->parsed()) return cmd_dlq_list(c, dq);
+    if (dlq_show->parsed()) return cmd_dlq_show(c, dq);
+    if (dlq_redrive->parsed()) return cmd_dlq_redrive(c, dq);
+    if (dlq_purge->parsed()) return cmd_dlq_purge(c, dq);
+    if (verify->parsed()) return cmd_verify(c);
+    if (stats->parsed()) return cmd_stats(c);
+    if (topc->parsed()) return cmd_top(c, top);
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "weir: %s\n", e.message.c_str());
+    return e.code;
+  }
+  return kExitUsage;
+}
