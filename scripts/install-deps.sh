@@ -10,7 +10,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       liblmdb-dev lmdb-utils libconcurrentqueue-dev libboost-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      libcli11-dev nlohmann-json3-dev)
+      libcli11-dev nlohmann-json3-dev
+      librdkafka-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(gnuplot-nox python3)
 fi
