@@ -98,6 +98,12 @@ Row event_row(const Record& r);
 // Where each selected partition starts for `from`; errors name the
 // partition and the valid range.
 std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position& from);
+// Reads up to `want` records of `partition` from `next`. If retention
+// deleted `next` meanwhile, moves `next` to the partition's start and
+// returns an empty batch (the caller goes on, as the bus would); other
+// errors end the command.
+std::vector<Record> read_on(Inspector& in, const std::string& topic, std::uint32_t partition,
+                            std::uint64_t& next, std::size_t want);
 [[noreturn]] void fail_status(const Status& s);
 std::int64_t now_us();
 

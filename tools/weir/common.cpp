@@ -90,4 +90,18 @@ std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position
   return p.start;
 }
 
+std::vector<Record> read_on(Inspector& in, const std::string& topic, std::uint32_t partition,
+                            std::uint64_t& next, std::size_t want) {
+  auto recs = in.read(topic, partition, next, want);
+  if (recs) return std::move(recs).value();
+  if (recs.status().code() != Code::kNotFound) fail_status(recs.status());
+  // Retention deleted what we were about to read: go on from the earliest.
+  auto now = in.partitions(topic);
+  if (!now) fail_status(now.status());
+  const std::uint64_t start = (*now)[partition].start;
+  if (start <= next) fail_status(recs.status());
+  next = start;
+  return {};
+}
+
 }  // namespace weir::cli

@@ -126,25 +126,16 @@ int cmd_tail(const Common& c, const ReadOptions& o) {
     for (std::size_t i = 0; i < parts.size(); ++i) {
       if (o.max && printed >= o.max) break;
       const std::size_t want = o.max ? std::min<std::uint64_t>(256, o.max - printed) : 256;
-      auto recs = in->read(o.topic, parts[i].partition, next[i], want);
-      if (!recs) {
-        if (recs.status().code() != Code::kNotFound) fail_status(recs.status());
-        // Retention deleted what we were about to read: go on from the start.
-        auto now = in->partitions(o.topic);
-        if (!now) fail_status(now.status());
-        const std::uint64_t start = (*now)[parts[i].partition].start;
-        if (start <= next[i]) fail_status(recs.status());
-        next[i] = start;
-        got = true;
-        continue;
-      }
-      for (const Record& r : *recs) {
+      const std::uint64_t at = next[i];
+      const std::vector<Record> recs = read_on(*in, o.topic, parts[i].partition, next[i], want);
+      if (next[i] != at) got = true;  // moved past a retention gap
+      for (const Record& r : recs) {
         t.add(event_row(r));
         next[i] = r.offset + 1;
         ++printed;
         got = true;
       }
-      if (!recs->empty() && !t.flush()) return kExitRuntime;  // stdout closed
+      if (!recs.empty() && !t.flush()) return kExitRuntime;  // stdout closed
     }
     if (o.max && printed >= o.max) break;
     if (!got) {

@@ -223,18 +223,10 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
     for (std::size_t i = 0; i < parts.size() && !out_closed; ++i) {
       if (o.max && printed >= o.max) break;
       const std::size_t want = o.max ? std::min<std::uint64_t>(256, o.max - printed) : 256;
-      auto recs = in->read(o.topic, parts[i].partition, next[i], want);
-      if (!recs) {
-        if (recs.status().code() != Code::kNotFound) fail_status(recs.status());
-        auto now = in->partitions(o.topic);
-        if (!now) fail_status(now.status());
-        const std::uint64_t start = (*now)[parts[i].partition].start;
-        if (start <= next[i]) fail_status(recs.status());
-        next[i] = start;  // retention deleted them: go on from the earliest, as the bus would
-        got = true;
-        continue;
-      }
-      for (const Record& r : *recs) {
+      const std::uint64_t at = next[i];
+      const std::vector<Record> recs = read_on(*in, o.topic, parts[i].partition, next[i], want);
+      if (next[i] != at) got = true;  // moved past a retention gap
+      for (const Record& r : recs) {
         next[i] = r.offset + 1;
         got = true;
         // Redriven for another group: that group handles it, this one skips it.

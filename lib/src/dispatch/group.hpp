@@ -200,6 +200,7 @@ class Group final : public OffsetSource, public TxnSink {
   static thread_local std::uint32_t t_failed;
   static thread_local std::int64_t t_acked_time_us;  // publish time of the last event acked in serve()
   static thread_local std::uint32_t t_calls;         // handler calls on this thread (latency sampling)
+  static thread_local std::uint32_t t_e2e_batches;   // batches acked on this thread (latency sampling)
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
