@@ -33,7 +33,7 @@ void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
 }
 
 Outcome Group::call(const Message& m, State* state) {
-  const bool sampled = (++t_calls & 15) == 0;  // handler latency: one call in 16
+  const bool sampled = (t_calls++ & 15) == 0;  // handler latency: one call in 16 (the first included)
   const bool timed = options_.handler_timeout.count() > 0;
   const auto t0 = timed || sampled ? Clock::now() : Clock::time_point{};
   Outcome o = Outcome::done();

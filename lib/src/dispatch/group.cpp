@@ -291,7 +291,7 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
                        std::memory_order_relaxed);
     // End-to-end latency: one batch in 8 (a clock read costs more than a
     // small batch's dispatch).
-    if (t_acked_time_us > 0 && (++t_e2e_batches & 7) == 0) {
+    if (t_acked_time_us > 0 && (t_e2e_batches++ & 7) == 0) {
       const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
