@@ -9,6 +9,7 @@ cmake --install "$build" --prefix "$scratch/prefix" > /dev/null
 cmake -S "$src/tests/install/consumer" -B "$scratch/consumer" -DCMAKE_PREFIX_PATH="$scratch/prefix" > /dev/null
 cmake --build "$scratch/consumer" > /dev/null
 "$scratch/consumer/consumer"
+if [[ -x "$scratch/consumer/kafka_consumer" ]]; then "$scratch/consumer/kafka_consumer"; fi
 export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig"
 c++ -std=c++20 "$src/tests/install/consumer/main.cpp" -o "$scratch/pc-consumer" $(pkg-config --cflags --libs weir) $(pkg-config --libs lmdb)
 "$scratch/pc-consumer"
