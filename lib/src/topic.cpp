@@ -5,6 +5,7 @@
 #include <ctime>
 #include <random>
 
+#include "internal/clock.hpp"
 #include "internal/record.hpp"
 #include "weir/partitioner.hpp"
 
@@ -13,15 +14,6 @@ namespace weir::internal {
 thread_local const BusShared* t_worker_of = nullptr;
 
 namespace {
-// Event time for events published without one. The coarse clock is read
-// from memory the kernel updates each tick (a few ns, versus tens for the
-// precise clock on some VMs), so timestamps have tick resolution (1-4 ms),
-// like Kafka's millisecond timestamps.
-std::int64_t now_us() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return std::int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
-}
 // Runs of events for one partition are claimed in chunks of at most this.
 constexpr std::uint32_t kMaxRun = 1024;
 // sleeping_readers() result for journaled topics: "the writer sleeps".
@@ -283,7 +275,7 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   if (Status s = claim(p, 1, o, off); !s) return s;
   const std::uint64_t sleeping = sleeping_readers();
   PartitionLog& log = *logs_[p];
-  write_event(log, off, e, e.time_us ? e.time_us : now_us());
+  write_event(log, off, e, e.time_us ? e.time_us : coarse_now_us());
   log.publish(off);
   if (sleeping) wake_readers(sleeping);
   if (*ack != Ack::kNone)
@@ -301,7 +293,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
   if (Status s = admit(); !s) return {std::move(s), 0};
   auto ack = ack_level(o);
   if (!ack) return {ack.status(), 0};
-  const std::int64_t now = now_us();
+  const std::int64_t now = coarse_now_us();
   // Last offset published per partition, for the ack wait at the end.
   std::vector<std::pair<std::uint32_t, Offset>> last;
   const bool by_key = o.partition == -1 && partitions() > 1;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "dlq/dead_letters.hpp"
+#include "internal/clock.hpp"
 #include "internal/record.hpp"
 
 namespace weir::internal {
@@ -34,6 +35,7 @@ thread_local std::uint32_t Group::t_failed = 0;
 thread_local std::int64_t Group::t_acked_time_us = 0;
 thread_local std::uint32_t Group::t_calls = 0;
 thread_local std::uint32_t Group::t_e2e_batches = 0;
+thread_local bool Group::t_sample_e2e = false;
 
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
@@ -280,6 +282,9 @@ void Group::worker_main(std::uint32_t w) {
 std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe) {
   const Offset before = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
   t_acked_time_us = 0;
+  // End-to-end latency: one acked batch in 8 (the first included), so the
+  // clock read and the event's time are paid for on those only.
+  t_sample_e2e = (t_e2e_batches & 7) == 0;
   if (ps.head_time_us.load(std::memory_order_relaxed) == 0) note_head_time(ps);  // events arrived since
   const std::uint32_t handled =
       nonblocking() ? serve_nonblocking(ps, scratch, rb, probe) : serve_events(ps, scratch, rb, probe);
@@ -289,12 +294,9 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     // One writer at a time (the owner): a plain add, no locked instruction.
     ps.processed.store(ps.processed.load(std::memory_order_relaxed) + (after - before),
                        std::memory_order_relaxed);
-    // End-to-end latency: one batch in 8 (a clock read costs more than a
-    // small batch's dispatch).
-    if (t_acked_time_us > 0 && (t_e2e_batches++ & 7) == 0) {
-      const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count();
+    ++t_e2e_batches;
+    if (t_acked_time_us > 0) {
+      const std::int64_t now_us = coarse_now_us();  // the clock publish stamps with
       e2e_hist_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - t_acked_time_us, 0)) * 1000);
     }
   }
@@ -437,9 +439,10 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   }
 
   if (done) {
-    t_acked_time_us = journal_ || std::holds_alternative<BatchHandler>(handler_)
-                          ? scratch[done - 1].time_us()
-                          : record_time_us(log.record(c + done - 1));
+    if (t_sample_e2e)
+      t_acked_time_us = journal_ || std::holds_alternative<BatchHandler>(handler_)
+                            ? scratch[done - 1].time_us()
+                            : record_time_us(log.record(c + done - 1));
     // Release pairs with advance_head()'s acquire: our reads of these slots
     // are finished before a producer may reuse them. (Journal: with the
     // writer's acquire when it persists offsets.)
@@ -532,7 +535,8 @@ CloseReport Group::stop(const CloseOptions& options) {
 
 bool Group::caught_up() const {
   for (const auto& ps : parts_) {
-    if (ps->stopped.load(std::memory_order_relaxed)) continue;
+    // As in partition_finished(): a stopped or paused partition is left as it is.
+    if (ps->stopped.load(std::memory_order_relaxed) || ps->paused.load(std::memory_order_relaxed)) continue;
     if (ps->cursor.next.load(std::memory_order_acquire) < ps->log->end()) return false;
   }
   return true;

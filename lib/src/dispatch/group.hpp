@@ -23,7 +23,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <optional>
 #include <map>
 #include <memory>
@@ -96,7 +95,7 @@ class Group final : public OffsetSource, public TxnSink {
   CloseReport stop(const CloseOptions& options);
 
   // True when every partition is handled up to its end (or stopped by a
-  // permanent failure). Thread-safe.
+  // permanent failure, or paused). Thread-safe.
   bool caught_up() const;
 
   GroupStatus status() const;              // Thread-safe.
@@ -123,6 +122,12 @@ class Group final : public OffsetSource, public TxnSink {
     std::chrono::steady_clock::time_point retry_at{};
     std::int64_t first_failure_us = 0;  // of the event
   };
+  // Hashes keys given as string_view, so lookups by Message::key() need no
+  // std::string (heterogeneous lookup).
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+  };
   // A key waiting behind its failing event (RetryMode::kNonBlocking).
   struct ParkedKey {
     Attempts head;               // retry state of offsets.front()
@@ -148,7 +153,7 @@ class Group final : public OffsetSource, public TxnSink {
     // RetryMode::kNonBlocking, owner only. The cursor (what is committed)
     // is the oldest parked offset, or read_pos when nothing is parked.
     Offset read_pos = 0;                                   // next offset to read
-    std::unordered_map<std::string, ParkedKey> parked;     // key -> its queue
+    std::unordered_map<std::string, ParkedKey, KeyHash, std::equal_to<>> parked;  // key -> its queue
     std::set<Offset> parked_offsets;                       // every parked offset
     std::multimap<std::chrono::steady_clock::time_point, std::string> due;  // heads by retry time
     std::map<Offset, std::uint32_t> failing;   // attempts of failing heads (persisted)
@@ -187,7 +192,16 @@ class Group final : public OffsetSource, public TxnSink {
   // Autoscaling decision (worker 0, every autoscale.window).
   void autoscale();
   // Metrics sampling of one serve() (owner).
-  void sample_keys(PartitionState& ps, std::uint32_t n, const std::function<std::string_view(std::uint32_t)>& key_at);
+  // Feeds one key in 8 of a full batch (key_at(i): the i-th event's key) to
+  // the partition's hot-key sketch; skipped if hot_keys() holds it.
+  template <typename KeyAt>
+  void sample_keys(PartitionState& ps, std::uint32_t n, KeyAt&& key_at) {
+    std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    for (std::uint32_t i = 0; i < n; i += 8) sketch_add(ps, key_at(i));
+    ps.sketch_dirty = true;
+  }
+  static void sketch_add(PartitionState& ps, std::string_view key);  // REQUIRES: ps.sketch_mu held
   BatchOutcome call_batch(const BatchHandler& h, std::span<const Message> ms);
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
@@ -201,6 +215,7 @@ class Group final : public OffsetSource, public TxnSink {
   static thread_local std::int64_t t_acked_time_us;  // publish time of the last event acked in serve()
   static thread_local std::uint32_t t_calls;         // handler calls on this thread (latency sampling)
   static thread_local std::uint32_t t_e2e_batches;   // batches acked on this thread (latency sampling)
+  static thread_local bool t_sample_e2e;             // this serve() samples end-to-end latency
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
@@ -211,7 +226,11 @@ class Group final : public OffsetSource, public TxnSink {
   // One event through the handler (any kind) with the retry rules.
   Verdict handle_one(PartitionState& ps, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
   // Parks `offset` under `key` (a new failing head when `head` is given).
-  void park(PartitionState& ps, const std::string& key, Offset offset, const Attempts* head);
+  void park(PartitionState& ps, std::string_view key, Offset offset, const Attempts* head);
+  // True if `key` has a failing event parked (so its later events wait).
+  static bool is_parked(const PartitionState& ps, std::string_view key) {
+    return !ps.parked.empty() && ps.parked.find(key) != ps.parked.end();
+  }
   // The parked key's head finished: the next event of the key becomes due.
   void finish_head(PartitionState& ps, const std::string& key);
   // Persists the attempt count of a failing event (1: it no longer fails).

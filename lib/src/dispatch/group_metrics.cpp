@@ -5,6 +5,7 @@
 
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
+#include "internal/clock.hpp"
 #include "internal/record.hpp"
 
 namespace weir::internal {
@@ -25,12 +26,6 @@ LatencySummary summarise(const AtomicLatencyHistogram& h) {
   out.max_us = us(s.max());
   return out;
 }
-
-std::int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 BatchOutcome Group::call_batch(const BatchHandler& h, std::span<const Message> ms) {
@@ -41,28 +36,21 @@ BatchOutcome Group::call_batch(const BatchHandler& h, std::span<const Message> m
   return bo;
 }
 
-void Group::sample_keys(PartitionState& ps, std::uint32_t n,
-                        const std::function<std::string_view(std::uint32_t)>& key_at) {
+void Group::sketch_add(PartitionState& ps, std::string_view key) {
   // Space-Saving (Metwally et al.): at most kSketchKeys counters; a new key
   // replaces the smallest, inheriting its count as its possible overcount.
-  std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // hot_keys() is reading: skip this batch
-  for (std::uint32_t i = 0; i < n; i += 8) {
-    const std::string_view key = key_at(i);
-    auto it = std::find_if(ps.sketch.begin(), ps.sketch.end(), [&](const HotKey& h) { return h.key == key; });
-    if (it != ps.sketch.end()) {
-      ++it->count;
-    } else if (ps.sketch.size() < kSketchKeys) {
-      ps.sketch.push_back(HotKey{std::string(key), 1, 0});
-    } else {
-      auto min = std::min_element(ps.sketch.begin(), ps.sketch.end(),
-                                  [](const HotKey& a, const HotKey& b) { return a.count < b.count; });
-      min->key.assign(key);
-      min->error = min->count;
-      ++min->count;
-    }
+  auto it = std::find_if(ps.sketch.begin(), ps.sketch.end(), [&](const HotKey& h) { return h.key == key; });
+  if (it != ps.sketch.end()) {
+    ++it->count;
+  } else if (ps.sketch.size() < kSketchKeys) {
+    ps.sketch.push_back(HotKey{std::string(key), 1, 0});
+  } else {
+    auto min = std::min_element(ps.sketch.begin(), ps.sketch.end(),
+                                [](const HotKey& a, const HotKey& b) { return a.count < b.count; });
+    min->key.assign(key);
+    min->error = min->count;
+    ++min->count;
   }
-  ps.sketch_dirty = true;
 }
 
 std::vector<HotKey> Group::hot_keys(std::uint32_t partition, std::size_t k) const {
@@ -86,7 +74,7 @@ GroupMetrics Group::metrics() const {
   g.workers = target_workers_.load(std::memory_order_relaxed);
   g.min_workers = min_workers_;
   g.max_workers = max_workers_;
-  const std::int64_t now_us = wall_us();
+  const std::int64_t now_us = coarse_now_us();
   ReadBatch rb;
   bool all_paused = !parts_.empty();
   for (const auto& up : parts_) {

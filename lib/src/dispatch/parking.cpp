@@ -29,13 +29,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
-void Group::park(PartitionState& ps, const std::string& key, Offset offset, const Attempts* head) {
-  ParkedKey& pk = ps.parked[key];
+void Group::park(PartitionState& ps, std::string_view key, Offset offset, const Attempts* head) {
+  auto it = ps.parked.find(key);
+  if (it == ps.parked.end()) it = ps.parked.emplace(std::string(key), ParkedKey{}).first;
+  ParkedKey& pk = it->second;
   pk.offsets.push_back(offset);
   ps.parked_offsets.insert(offset);
   if (head) {
     pk.head = *head;
-    ps.due.emplace(head->retry_at, key);
+    ps.due.emplace(head->retry_at, it->first);
   }
 }
 
@@ -179,8 +181,8 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
   std::uint32_t i = 0;
   while (i < n && !ps.stopped.load(std::memory_order_relaxed)) {
     const Message& m = scratch[i];
-    const std::string key(m.key());
-    if (ps.parked.count(key)) {
+    const std::string_view key = m.key();
+    if (is_parked(ps, key)) {
       // Behind its key's failing event. A full parking lot stops reading here.
       if (ps.parked_offsets.size() >= options_.max_parked) break;
       park(ps, key, m.offset(), nullptr);
@@ -196,19 +198,19 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
       }
       std::uint32_t j = i + 1;
       while (j < n && !redriven_for_other(scratch[j], options_.group) &&
-             !ps.parked.count(std::string(scratch[j].key())))
+             !is_parked(ps, scratch[j].key()))
         ++j;
       const BatchOutcome bo = call_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
       t_ok += ok;
       i += ok;
-      if (ok) t_acked_time_us = scratch[i - 1].time_us();
+      if (ok && t_sample_e2e) t_acked_time_us = scratch[i - 1].time_us();
       if (i == j) continue;
       ++(bo.rest.is_done() ? t_ok : t_failed);
       Attempts a;
       a.attempt = scratch[i].attempt();
       if (!apply(ps, a, scratch[i], bo.rest) && !ps.stopped.load(std::memory_order_relaxed))
-        park(ps, std::string(scratch[i].key()), scratch[i].offset(), &a);
+        park(ps, scratch[i].key(), scratch[i].offset(), &a);
       if (ps.stopped.load(std::memory_order_relaxed)) break;
       ++i;  // the rest of the run is looked at again: its keys may be parked now
       continue;
@@ -218,7 +220,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     const Verdict v = handle_one(ps, a, m, ws);
     if (v == Verdict::kWait || v == Verdict::kStopped) break;  // this event is read again / never
     if (v == Verdict::kLater) park(ps, key, m.offset(), &a);
-    if (v == Verdict::kPassed) t_acked_time_us = m.time_us();
+    if (v == Verdict::kPassed && t_sample_e2e) t_acked_time_us = m.time_us();
     ++i;
   }
   ps.read_pos = std::max(ps.read_pos, rp + i);
