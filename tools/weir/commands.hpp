@@ -95,6 +95,11 @@ std::unique_ptr<Bus> open_bus(const std::string& dir, const std::string& command
 // time, headers.
 const std::vector<std::string>& event_columns();
 Row event_row(const Record& r);
+// One row of `groups` (also used by `seek` and `top`): group, topic,
+// partition, committed (null if none), end, lag, skewed.
+Row group_lag_row(const GroupLag& g);
+// One row of the dead-letter tables of `stats` and `top`.
+Row dlq_depth_row(const DeadLetterDepth& d);
 // Where each selected partition starts for `from`; errors name the
 // partition and the valid range.
 std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position& from);

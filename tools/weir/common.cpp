@@ -72,6 +72,27 @@ Row event_row(const Record& r) {
   return row;
 }
 
+Row group_lag_row(const GroupLag& g) {
+  Row r;
+  r["group"] = g.group;
+  r["topic"] = g.topic;
+  r["partition"] = g.partition;
+  r["committed"] = g.committed ? Row(*g.committed) : Row();
+  r["end"] = g.end;
+  r["lag"] = g.lag;
+  r["skewed"] = g.skewed;
+  return r;
+}
+
+Row dlq_depth_row(const DeadLetterDepth& d) {
+  Row r;
+  r["kind"] = "dlq";
+  r["dlq_group"] = d.group;
+  r["depth"] = d.count;
+  r["oldest_failure"] = d.oldest_failure_us ? Row(iso_time(d.oldest_failure_us)) : Row();
+  return r;
+}
+
 std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position& from) {
   switch (from.kind) {
     case Position::Kind::kEarliest: return p.start;

@@ -92,15 +92,7 @@ int cmd_groups(const Common& c, const std::string& group, const std::string& top
   for (const GroupLag& g : *lags) {
     if ((!group.empty() && g.group != group) || (!topic.empty() && g.topic != topic)) continue;
     any = true;
-    Row r;
-    r["group"] = g.group;
-    r["topic"] = g.topic;
-    r["partition"] = g.partition;
-    r["committed"] = g.committed ? Row(*g.committed) : Row();
-    r["end"] = g.end;
-    r["lag"] = g.lag;
-    r["skewed"] = g.skewed;
-    t.add(std::move(r));
+    t.add(group_lag_row(g));
   }
   if (!any && !group.empty()) fail("group '" + group + "' has no committed offsets in " + c.dir);
   t.flush();
@@ -219,14 +211,7 @@ int cmd_stats(const Common& c) {
   gt.flush();
   if (!c.json) std::printf("\n");
   Table dt({"dlq_group", "depth", "oldest_failure"}, c.json);
-  for (const DeadLetterDepth& d : *dlqs) {
-    Row r;
-    r["kind"] = "dlq";
-    r["dlq_group"] = d.group;
-    r["depth"] = d.count;
-    r["oldest_failure"] = d.oldest_failure_us ? Row(iso_time(d.oldest_failure_us)) : Row();
-    dt.add(std::move(r));
-  }
+  for (const DeadLetterDepth& d : *dlqs) dt.add(dlq_depth_row(d));
   dt.flush();
   if (!c.json) std::printf("\n");
   Table jt({"journal_file_bytes", "map_bytes", "used_bytes", "map_used_pct", "readers"}, c.json);
@@ -296,16 +281,9 @@ int cmd_top(const Common& c, const TopOptions& o) {
       const std::uint64_t at = std::max(g.committed.value_or(g.start), g.start);
       pos[key] = at;
       auto before = prev_pos.find(key);
-      Row r;
+      Row r = group_lag_row(g);
       r["kind"] = "partition";
       r["iteration"] = it;
-      r["group"] = g.group;
-      r["topic"] = g.topic;
-      r["partition"] = g.partition;
-      r["committed"] = g.committed ? Row(*g.committed) : Row();
-      r["end"] = g.end;
-      r["lag"] = g.lag;
-      r["skewed"] = g.skewed;
       r["consume_per_s"] = rate(before == prev_pos.end(), at, before == prev_pos.end() ? 0 : before->second);
       gt.add(std::move(r));
     }
@@ -313,12 +291,8 @@ int cmd_top(const Common& c, const TopOptions& o) {
     if (!c.json) std::printf("\n");
     Table dt({"dlq_group", "depth", "oldest_failure"}, c.json);
     for (const DeadLetterDepth& d : *dlqs) {
-      Row r;
-      r["kind"] = "dlq";
+      Row r = dlq_depth_row(d);
       r["iteration"] = it;
-      r["dlq_group"] = d.group;
-      r["depth"] = d.count;
-      r["oldest_failure"] = d.oldest_failure_us ? Row(iso_time(d.oldest_failure_us)) : Row();
       dt.add(std::move(r));
     }
     if (!dt.flush()) return kExitRuntime;

@@ -319,13 +319,8 @@ int cmd_seek(const Common& c, const SeekOptions& o) {
   Table t({"group", "topic", "partition", "committed", "end", "lag"}, c.json);
   for (const GroupLag& g : *lags) {
     if (g.group != o.group || g.topic != o.topic || (o.partition && g.partition != *o.partition)) continue;
-    Row r;
-    r["group"] = g.group;
-    r["topic"] = g.topic;
-    r["partition"] = g.partition;
-    r["committed"] = g.committed ? Row(*g.committed) : Row();
-    r["end"] = g.end;
-    r["lag"] = g.lag;
+    Row r = group_lag_row(g);
+    r.erase("skewed");  // seek reports positions, not the skew rule
     t.add(std::move(r));
   }
   t.flush();
