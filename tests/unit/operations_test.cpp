@@ -141,6 +141,60 @@ TEST(Metrics, PauseWholeGroupAndBadInputs) {
   EXPECT_EQ(bus->subscribe("t", so, [](const Message&) { return Outcome::done(); }).code(), Code::kInvalidArgument);
 }
 
+TEST(Metrics, LagExcludesEventsRetentionRemoved) {
+  testing::ScratchDir dir("metrics-retention");
+  auto bus = open_bus(dir.options());
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled,
+                                      .retention_events = 100}));
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [](const Message&) { return Outcome::done(); }));
+  ASSERT_TRUE(bus->pause("g"));
+  std::vector<Event> batch(50, Event{.payload = "x"});
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);  // 20 commits of 50
+  MetricsSnapshot m;
+  ASSERT_TRUE(eventually([&] {
+    m = bus->metrics().value();
+    for (const auto& t : m.topics)
+      if (t.topic == "t") return t.partitions[0].start > 0;
+    return false;
+  }));
+  Offset start = 0;
+  for (const auto& t : m.topics)
+    if (t.topic == "t") start = t.partitions[0].start;
+  const auto& p = group_of(m, "g").partitions[0];
+  EXPECT_EQ(p.committed, 0u);      // the group never got to the removed events
+  EXPECT_EQ(p.lag, 1000u - start);  // end - max(committed, start): no phantom lag
+}
+
+TEST(Metrics, DrainLeavesAPausedPartitionUndelivered) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 2}));
+  std::atomic<int> handled{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g", .workers = 2}, [&](const Message&) {
+    ++handled;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->pause("g", 0));
+  for (int p = 0; p < 2; ++p)
+    for (int i = 0; i < 7; ++i) ASSERT_TRUE(bus->publish("t", {.payload = "x"}, {.partition = p}));
+  auto rep = bus->unsubscribe("g", {.mode = CloseMode::kDrain, .timeout = std::chrono::seconds(10)});
+  ASSERT_TRUE(rep);
+  EXPECT_FALSE(rep->timed_out);     // the drain does not wait for the paused partition
+  EXPECT_EQ(rep->undelivered, 7u);  // ...and reports its events
+  EXPECT_EQ(handled.load(), 7);
+
+  // Closing the bus drains the same way: it does not wait out its timeout.
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g", .workers = 2}, [&](const Message&) {
+    ++handled;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->pause("g", 0));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto closed = bus->close({.mode = CloseMode::kDrain, .timeout = std::chrono::seconds(20)});
+  ASSERT_TRUE(closed);
+  EXPECT_FALSE(closed->timed_out);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
 TEST(Metrics, HotKeysOfABacklog) {
   auto bus = open_bus();
   ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .capacity = 1 << 14}));
