@@ -24,7 +24,7 @@
 
 #include <filesystem>
 
-#include "internal/record.hpp"
+#include "record/record.hpp"
 #include "journal/batch.hpp"
 #include "ring/partition_log.hpp"
 #include "weir/weir.hpp"

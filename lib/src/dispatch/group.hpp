@@ -38,7 +38,7 @@
 #include "metrics/histogram.hpp"
 #include "journal/journal.hpp"
 #include "ring/partition_log.hpp"
-#include "topic.hpp"
+#include "topic/topic.hpp"
 #include "weir/bus.hpp"
 
 namespace weir::internal {

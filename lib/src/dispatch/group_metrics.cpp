@@ -5,8 +5,8 @@
 
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
-#include "internal/clock.hpp"
-#include "internal/record.hpp"
+#include "base/clock.hpp"
+#include "record/record.hpp"
 
 namespace weir::internal {
 

@@ -21,7 +21,7 @@
 
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
-#include "internal/record.hpp"
+#include "record/record.hpp"
 
 namespace weir::internal {
 

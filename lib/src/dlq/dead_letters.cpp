@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "internal/record.hpp"
+#include "record/record.hpp"
 #include "journal/lmdb.hpp"
 
 namespace weir::internal {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "journal/journal.hpp"
-#include "topic.hpp"
+#include "topic/topic.hpp"
 #include "weir/dlq.hpp"
 
 namespace weir::internal {

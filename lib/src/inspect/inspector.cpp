@@ -17,10 +17,10 @@
 #include <set>
 
 #include "dlq/dead_letters.hpp"
-#include "internal/record.hpp"
+#include "record/record.hpp"
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"
-#include "journal/layout.hpp"
+#include "journal/format.hpp"
 #include "journal/lmdb.hpp"
 
 namespace weir {

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "journal/crc32c.hpp"
+#include "base/crc32c.hpp"
 #include "weir/event.hpp"
 #include "weir/status.hpp"
 

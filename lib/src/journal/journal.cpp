@@ -12,8 +12,8 @@
 #include <unordered_map>
 
 #include "journal/batch.hpp"
-#include "journal/layout.hpp"
-#include "topic.hpp"
+#include "journal/format.hpp"
+#include "topic/topic.hpp"
 
 namespace weir::internal {
 

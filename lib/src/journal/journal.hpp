@@ -39,7 +39,7 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
-#include "internal/doorbell.hpp"
+#include "base/doorbell.hpp"
 #include "journal/lmdb.hpp"
 #include "weir/options.hpp"
 #include "weir/status.hpp"

@@ -8,8 +8,8 @@
 
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"
-#include "journal/layout.hpp"
-#include "topic.hpp"
+#include "journal/format.hpp"
+#include "topic/topic.hpp"
 
 namespace weir::internal {
 

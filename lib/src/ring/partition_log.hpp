@@ -47,7 +47,7 @@
 #include <string_view>
 #include <vector>
 
-#include "internal/doorbell.hpp"
+#include "base/doorbell.hpp"
 #include "weir/event.hpp"
 #include "weir/status.hpp"
 

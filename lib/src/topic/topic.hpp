@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "internal/doorbell.hpp"
+#include "base/doorbell.hpp"
 #include "ring/partition_log.hpp"
 #include "weir/bus.hpp"
 

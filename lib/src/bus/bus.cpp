@@ -12,10 +12,10 @@
 
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
-#include "internal/record.hpp"
+#include "record/record.hpp"
 #include "journal/journal.hpp"
 #include "weir/partitioner.hpp"
-#include "topic.hpp"
+#include "topic/topic.hpp"
 
 namespace weir {
 namespace internal {

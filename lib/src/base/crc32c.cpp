@@ -1,4 +1,4 @@
-#include "journal/crc32c.hpp"
+#include "base/crc32c.hpp"
 
 #include <array>
 #include <cstring>

@@ -1,6 +1,6 @@
 // Log-reading helpers over any read transaction (see layout.hpp): used by
 // the bus's journal and by the read-only Inspector.
-#include "journal/layout.hpp"
+#include "journal/format.hpp"
 
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"

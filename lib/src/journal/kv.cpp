@@ -8,7 +8,7 @@
 
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"
-#include "topic.hpp"
+#include "topic/topic.hpp"
 
 namespace weir::internal {
 

@@ -1,12 +1,12 @@
-#include "topic.hpp"
+#include "topic/topic.hpp"
 
 #include <bit>
 #include <chrono>
 #include <ctime>
 #include <random>
 
-#include "internal/clock.hpp"
-#include "internal/record.hpp"
+#include "base/clock.hpp"
+#include "record/record.hpp"
 #include "weir/partitioner.hpp"
 
 namespace weir::internal {
