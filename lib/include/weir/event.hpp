@@ -10,6 +10,10 @@
 
 namespace weir {
 
+namespace internal {
+struct MessageAccess;
+}  // namespace internal
+
 // Position of an event in its partition: 0, 1, 2, ... in append order.
 using Offset = std::uint64_t;
 
@@ -146,6 +150,7 @@ class Message {
         origin_(p.origin) {}
 
  private:
+  friend struct internal::MessageAccess;
 
   std::string_view topic_;
   std::string_view key_;

@@ -10,10 +10,13 @@
 #include <set>
 #include <thread>
 
+#include "base/names.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/dead_letters.hpp"
 #include "record/record.hpp"
+#include "journal/format.hpp"
 #include "journal/journal.hpp"
+#include "log/storage.hpp"
 #include "weir/partitioner.hpp"
 #include "topic/topic.hpp"
 
@@ -68,26 +71,6 @@ bool same_options(const TopicOptions& a, const TopicOptions& b) {
          a.durability == b.durability && a.default_ack == b.default_ack &&
          a.retention_age == b.retention_age && a.retention_bytes == b.retention_bytes &&
          a.retention_events == b.retention_events && a.quota_bytes == b.quota_bytes;
-}
-
-// First offset in a memory partition whose event time is >= time_us. The
-// partition may be written concurrently: a temporary reader pins the held
-// slots while we look, and only published slots are read.
-Offset memory_offset_for_time(PartitionLog& log, std::int64_t time_us) {
-  ReaderCursor pin;
-  log.add_reader(&pin, 0);
-  const Offset end = log.end();
-  Offset found = end;
-  for (Offset o = pin.next.load(std::memory_order_relaxed); o < end; ++o) {
-    std::int64_t t = 0;
-    if (log.readable(o, 1)) std::memcpy(&t, log.record(o), sizeof t);
-    if (!log.readable(o, 1) || t >= time_us) {
-      found = o;
-      break;
-    }
-  }
-  log.remove_reader(&pin);
-  return found;
 }
 
 Status check_subscribe_options(const SubscribeOptions& o) {
@@ -148,24 +131,31 @@ Status check_subscribe_options(const SubscribeOptions& o) {
 
 class BusCore {
  public:
-  explicit BusCore(const Options& o) : options_(o), shared_(std::make_shared<BusShared>()) {}
+  explicit BusCore(const Options& o)
+      : options_(o), shared_(std::make_shared<BusShared>()), memory_(shared_->instance_id) {}
 
   // Opens the journal (if any) and restores its topics.
   Status open_journal() {
     if (options_.data_dir.empty()) return Status::ok();
-    auto j = Journal::open(options_, shared_);
+    auto j = Journal::open(options_);
     if (!j) return j.status();
     journal_ = std::move(j).value();
+    journal_storage_ = std::make_unique<JournalStorage>(*journal_);
     auto stored = journal_->stored_topics();
     if (!stored) return stored.status();
     for (auto& [name, o] : *stored) {
-      auto t = std::make_shared<TopicState>(shared_, name, o);
-      t->set_writer_bell(&journal_->bell());
-      t->set_origin(journal_->id());
-      if (Status s = journal_->attach_topic(t); !s) return s;
-      topics_.emplace(name, std::move(t));
+      auto t = TopicState::create(shared_, name, o, *journal_storage_);
+      if (!t) return t.status();
+      topics_.emplace(name, std::move(t).value());
     }
     return Status::ok();
+  }
+
+  // Where a topic of these options keeps its partitions; null when a
+  // journaled topic is asked of a memory-only bus.
+  Storage* storage_for(const TopicOptions& o) {
+    if (o.durability == Durability::kJournaled) return journal_storage_.get();
+    return &memory_;
   }
 
   Status create_topic(std::string_view name, const TopicOptions& o) {
@@ -178,16 +168,13 @@ class BusCore {
       return Status::already_exists("topic '" + std::string(name) +
                                     "' exists with different options");
     }
-    auto t = std::make_shared<TopicState>(shared_, std::string(name), o);
-    if (o.durability == Durability::kJournaled) {
-      if (!journal_)
-        return Status::invalid_argument("topic '" + std::string(name) +
-                                        "' is journaled, but the bus has no Options::data_dir");
-      t->set_writer_bell(&journal_->bell());
-      t->set_origin(journal_->id());
-      if (Status s = journal_->attach_topic(t); !s) return s;
-    }
-    topics_.emplace(std::string(name), std::move(t));
+    Storage* storage = storage_for(o);
+    if (!storage)
+      return Status::invalid_argument("topic '" + std::string(name) +
+                                      "' is journaled, but the bus has no Options::data_dir");
+    auto t = TopicState::create(shared_, std::string(name), o, *storage);
+    if (!t) return t.status();
+    topics_.emplace(std::string(name), std::move(t).value());
     return Status::ok();
   }
 
@@ -262,20 +249,11 @@ class BusCore {
     TopicOptions to{.partitions = 1, .capacity = 4096, .full_policy = FullPolicy::kBlock,
                     .max_payload_bytes = source.options().max_payload_bytes,
                     .max_key_bytes = source.options().max_key_bytes};
-    auto t = std::make_shared<TopicState>(shared_, name, to.durability == Durability::kMemory && source.journaled()
-                                                             ? journaled_copy(to)
-                                                             : to);
-    if (t->journaled()) {
-      t->set_writer_bell(&journal_->bell());
-      t->set_origin(journal_->id());
-      if (Status s = journal_->attach_topic(t); !s) return s;
-    }
-    topics_.emplace(name, t);
+    if (source.journaled()) to.durability = Durability::kJournaled;
+    auto t = TopicState::create(shared_, name, to, *storage_for(to));
+    if (!t) return t.status();
+    topics_.emplace(name, *t);
     return t;
-  }
-  static TopicOptions journaled_copy(TopicOptions o) {
-    o.durability = Durability::kJournaled;
-    return o;
   }
 
   Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co) {
@@ -314,10 +292,9 @@ class BusCore {
     std::vector<std::pair<std::uint32_t, Offset>> moves;
     for (std::uint32_t p = 0; p < t.partitions(); ++p) {
       if (partition && *partition != p) continue;
-      const Offset lo = t.journaled() ? t.journal_part(p).start.load(std::memory_order_acquire)
-                                      : t.log(p).head();
-      const Offset hi = t.journaled() ? t.journal_part(p).committed.load(std::memory_order_acquire)
-                                      : t.log(p).end();
+      Partition& part = t.partition(p);
+      const Offset lo = part.start();
+      const Offset hi = part.readable_end();
       Offset target = lo;
       switch (to.kind) {
         case SeekTo::Kind::kEarliest: target = lo; break;
@@ -331,13 +308,9 @@ class BusCore {
           target = to.offset;
           break;
         case SeekTo::Kind::kTime: {
-          if (t.journaled()) {
-            auto r = journal_->offset_for_time(t, p, to.time_us);
-            if (!r) return r.status();
-            target = *r;
-          } else {
-            target = memory_offset_for_time(t.log(p), to.time_us);
-          }
+          auto r = part.offset_for_time(to.time_us);
+          if (!r) return r.status();
+          target = *r;
           break;
         }
         default: return Status::invalid_argument("SeekTo::kind is not a SeekTo::Kind value");
@@ -458,7 +431,7 @@ class BusCore {
     if (!journal_) return Status::failed_precondition("state tables live in the journal; the bus has no data_dir");
     if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
     if (table.empty()) return Status::invalid_argument("state table name is empty");
-    return journal_->state_get(Journal::state_key(group, table, key));
+    return journal_->state_get(state_key(group, table, key));
   }
 
   MetricsSnapshot metrics() const {
@@ -472,13 +445,10 @@ class BusCore {
       for (std::uint32_t p = 0; p < t->partitions(); ++p) {
         PartitionMetrics pm;
         pm.partition = p;
-        pm.end = t->log(p).end();
-        if (t->journaled()) {
-          pm.start = t->journal_part(p).start.load(std::memory_order_acquire);
-          pm.bytes = t->journal_part(p).bytes.load(std::memory_order_acquire);
-        } else {
-          pm.start = t->log(p).head();
-        }
+        const Partition& part = t->partition(p);
+        pm.end = part.end();
+        pm.start = part.start();
+        pm.bytes = part.bytes();
         tm.partitions.push_back(pm);
       }
       m.topics.push_back(std::move(tm));
@@ -560,7 +530,7 @@ class BusCore {
     }
     if (journal_) {
       journal_->stop();  // commits what producers handed in before the close
-      if (Status e = shared_->journal_error(); !e && report.journal_status.is_ok())
+      if (Status e = journal_->error(); !e && report.journal_status.is_ok())
         report.journal_status = e;
     }
     return report;
@@ -578,7 +548,9 @@ class BusCore {
   // Offsets of groups that unsubscribed, for a later subscribe: group ->
   // (topic, offsets per partition). GUARDED_BY(mu_)
   std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
+  MemoryStorage memory_;
   std::unique_ptr<Journal> journal_;  // null for a memory-only bus
+  std::unique_ptr<JournalStorage> journal_storage_;  // with journal_
 };
 
 }  // namespace internal

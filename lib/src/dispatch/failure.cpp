@@ -183,10 +183,31 @@ bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view re
   return dead_letters_->publish(e, po).is_ok();
 }
 
+void Group::restore_attempts(PartitionState& ps) {
+  // An event that had failed before the restart goes on counting: the
+  // restart itself (a crash before its ack) counts as one more attempt.
+  // (Value: (offset, attempt) pairs, see save_attempts.)
+  auto rec = journal_->state_get(attempts_key(ps.index));
+  if (!rec || !rec->has_value() || (*rec)->size() % 12 != 0) return;
+  const Offset at = ps.cursor.next.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < (*rec)->size(); i += 12) {
+    Offset off;
+    std::uint32_t attempt;
+    std::memcpy(&off, (*rec)->data() + i, 8);
+    std::memcpy(&attempt, (*rec)->data() + i + 8, 4);
+    if (nonblocking() && off >= at) {
+      ps.restored[off] = attempt + 1;
+      ps.failing[off] = attempt + 1;
+    } else if (off == at) {
+      ps.cur.attempt = attempt + 1;
+    }
+  }
+}
+
 std::string Group::attempts_key(std::uint32_t partition) const {
   char be[4] = {static_cast<char>(partition >> 24), static_cast<char>(partition >> 16),
                 static_cast<char>(partition >> 8), static_cast<char>(partition)};
-  return Journal::state_key(options_.group + ".attempts", topic_->name(), std::string_view(be, 4));
+  return state_key(options_.group + ".attempts", topic_->name(), std::string_view(be, 4));
 }
 
 void Group::monitor() {

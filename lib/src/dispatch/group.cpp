@@ -63,7 +63,7 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     auto ps = std::make_unique<PartitionState>();
     ps->index = p;
-    ps->log = &topic_->log(p);
+    ps->part = &topic_->partition(p);
     parts_.push_back(std::move(ps));
   }
 }
@@ -84,47 +84,17 @@ bool Group::has_events(const PartitionState& ps, bool seq_cst) const noexcept {
     if (ps.parked_offsets.size() >= options_.max_parked) return false;  // full: retries only
     c = ps.read_pos;
   }
-  if (journal_)
-    return topic_->journal_part(ps.index).committed.load(std::memory_order_acquire) > c;
-  return seq_cst ? ps.log->end_seq_cst() > c : ps.log->readable(c, 1) != 0;
+  return ps.part->has_events(c, seq_cst);
 }
 
 void Group::start(const std::vector<Offset>& resume) {
   for (auto& ps : parts_) {
     Offset start = options_.start_from == StartFrom::kLatest ? ~Offset{0} : 0;
-    if (resume.size() == parts_.size() && resume[ps->index] != kUnsetOffset) start = resume[ps->index];
-    if (journal_) {
-      // A stored offset below the retained start is kept: the first read
-      // reports the retention gap to the group.
-      const auto& jp = topic_->journal_part(ps->index);
-      const Offset committed = jp.committed.load(std::memory_order_acquire);
-      const Offset lo = resume.empty() || resume[ps->index] == kUnsetOffset
-                            ? jp.start.load(std::memory_order_acquire)
-                            : 0;
-      ps->cursor.next.store(std::clamp(start, lo, committed), std::memory_order_release);
-      ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
-      // An event that had failed before the restart goes on counting: the
-      // restart itself (a crash before its ack) counts as one more attempt.
-      // (Value: (offset, attempt) pairs, see save_attempts.)
-      auto rec = journal_->state_get(attempts_key(ps->index));
-      if (rec && rec->has_value() && (*rec)->size() % 12 == 0) {
-        const Offset at = ps->cursor.next.load(std::memory_order_relaxed);
-        for (std::size_t i = 0; i < (*rec)->size(); i += 12) {
-          Offset off;
-          std::uint32_t attempt;
-          std::memcpy(&off, (*rec)->data() + i, 8);
-          std::memcpy(&attempt, (*rec)->data() + i + 8, 4);
-          if (nonblocking() && off >= at) {
-            ps->restored[off] = attempt + 1;
-            ps->failing[off] = attempt + 1;
-          } else if (off == at) {
-            ps->cur.attempt = attempt + 1;
-          }
-        }
-      }
-    } else {
-      ps->log->add_reader(&ps->cursor, start);
-    }
+    const bool resumed = resume.size() == parts_.size() && resume[ps->index] != kUnsetOffset;
+    if (resumed) start = resume[ps->index];
+    ps->part->attach(ps->cursor, start, resumed);
+    ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
+    if (journal_) restore_attempts(*ps);
     ps->read_pos = ps->cursor.next.load(std::memory_order_relaxed);
   }
   if (journal_) journal_->track(this);
@@ -143,7 +113,7 @@ void Group::note_head_time(PartitionState& ps) const {
   // Memory topics: the publish time of the oldest unacknowledged event (its
   // slot stays ours while the cursor is on it).
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);
-  const std::int64_t head = ps.log->readable(c, 1) ? record_time_us(ps.log->record(c)) : 0;
+  const std::int64_t head = ps.part->time_at(c);
   if (head != ps.head_time_us.load(std::memory_order_relaxed)) ps.head_time_us.store(head, std::memory_order_relaxed);
 }
 
@@ -162,8 +132,7 @@ void Group::worker_main(std::uint32_t w) {
   std::uint64_t seen_epoch = ~std::uint64_t{0};
   bool pending = false;  // a partition assigned to me is still with its old owner
   std::vector<Message> scratch;
-  if (std::holds_alternative<BatchHandler>(handler_) || journal_ || nonblocking())
-    scratch.resize(options_.max_batch);
+  scratch.resize(options_.max_batch);
   ReadBatch rb;
   Doorbell& bell = topic_->group_bell(bell_slot_);
 
@@ -301,7 +270,7 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     }
   }
   note_head_time(ps);
-  if (ps.sketch_dirty && after >= ps.log->end()) {
+  if (ps.sketch_dirty && after >= ps.part->end()) {
     // Caught up: the hot keys of the next backlog start afresh.
     std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
     if (lock.owns_lock()) {
@@ -320,55 +289,62 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
   return handled;
 }
 
+bool Group::read_failed(PartitionState& ps, Offset at, std::uint32_t attempt, const Status& s, Offset& resume_at) {
+  if (s.code() == Code::kDataLoss) {
+    stop_partition(ps, at, attempt, s.to_string(), FailureKind::kCorruptRecord);
+    return true;
+  }
+  if (s.code() != Code::kNotFound) {
+    // Transient (reader table full, I/O hiccup): try again shortly.
+    ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);
+    return true;
+  }
+  // Retention deleted events this group had not handled.
+  if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
+    stop_partition(ps, at, attempt, s.message(), FailureKind::kRetentionGap);
+    return true;
+  }
+  report(ps, at, attempt, s.message(), FailureKind::kRetentionGap);
+  resume_at = std::max(ps.part->start(), at);
+  return false;
+}
+
+void Group::commit_progress(PartitionState& ps, Offset from, Offset to) {
+  ps.part->advance(ps.cursor, to);
+  if (!journal_) return;
+  if (options_.offset_commit_events) {
+    unsynced_ += to - from;  // this worker's events since its last durable offset
+    if (unsynced_ >= options_.offset_commit_events) {
+      unsynced_ = 0;
+      ps.nudged_at = to;
+      // A failure (journal stalled, closing) leaves the offsets to the next
+      // commit: redelivery, never loss.
+      journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
+    }
+  } else if (to - ps.nudged_at >= kOffsetCommitEvents) {
+    ps.nudged_at = to;
+    journal_->nudge();
+  }
+}
+
 std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
                                   bool probe) {
-  PartitionLog& log = *ps.log;
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
-  const std::string_view topic = topic_->name();
-  std::uint32_t n;
-  if (journal_) {
-    // Copy the batch out of a short read transaction: handlers then run
-    // with no LMDB transaction open, however slow they are.
-    if (Status s = journal_->read(*topic_, ps.index, c, options_.max_batch, rb); !s) {
-      if (s.code() == Code::kDataLoss) {
-        stop_partition(ps, c, ps.cur.attempt, s.to_string(), FailureKind::kCorruptRecord);
-        return 1;
-      }
-      if (s.code() != Code::kNotFound) {
-        // Transient (reader table full, I/O hiccup): try again shortly.
-        ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);
-        return 1;
-      }
-      // Retention deleted events this group had not handled.
-      if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
-        stop_partition(ps, c, ps.cur.attempt, s.message(), FailureKind::kRetentionGap);
-        return 1;
-      }
-      report(ps, c, ps.cur.attempt, s.message(), FailureKind::kRetentionGap);
-      const Offset start = topic_->journal_part(ps.index).start.load(std::memory_order_acquire);
+  const std::uint32_t want = probe ? 1 : options_.max_batch;  // half-open: one event decides
+  auto read = ps.part->read(c, ps.cur.attempt, std::span<Message>(scratch.data(), want), rb);
+  if (!read) {
+    Offset resume_at = c;
+    if (!read_failed(ps, c, ps.cur.attempt, read.status(), resume_at)) {
       ps.cur = Attempts{};
-      ps.cursor.next.store(std::max(start, c), std::memory_order_release);
-      return 1;
+      ps.part->advance(ps.cursor, resume_at);
     }
-    n = static_cast<std::uint32_t>(rb.recs.size());
-    for (std::uint32_t i = 0; i < n; ++i)
-      scratch[i] = decode_record(rb.bytes.data() + rb.recs[i].pos, topic, ps.index,
-                                 rb.recs[i].offset, i == 0 ? ps.cur.attempt : 1, topic_->origin());
-  } else {
-    n = log.readable(c, options_.max_batch);
+    return 1;
   }
-  if (probe) n = std::min<std::uint32_t>(n, 1);  // half-open: one event decides
+  std::uint32_t n = *read;
   if (n == 0) return 0;
   ps.handed_end.store(c + n, std::memory_order_relaxed);
-  if (n == options_.max_batch && log.end() > c + n) {  // behind: sample the backlog's keys
-    if (journal_) {
-      sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
-    } else {
-      sample_keys(ps, n, [&](std::uint32_t i) {
-        return decode_record(log.record(c + i), topic, ps.index, c + i, 1).key();
-      });
-    }
-  }
+  if (n == options_.max_batch && ps.part->end() > c + n)  // behind: sample the backlog's keys
+    sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
   std::uint32_t done = 0;
   bool decided = false;
 
@@ -386,12 +362,9 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
       journal_->submit(std::move(ws));
       journal_->nudge();
     }
-  } else if (const auto* h = std::get_if<Handler>(&handler_)) {
+  } else if (std::holds_alternative<Handler>(handler_)) {
     for (std::uint32_t i = 0; i < n; ++i) {
-      const Message m = journal_ ? scratch[i]
-                                 : decode_record(log.record(c + i), topic, ps.index, c + i,
-                                                 i == 0 ? ps.cur.attempt : 1, topic_->origin());
-      (void)h;
+      const Message& m = scratch[i];
       if (redriven_for_other(m, options_.group)) {
         ++done;
         continue;
@@ -408,17 +381,12 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
     }
   } else {
     const auto& bh = std::get<BatchHandler>(handler_);
-    if (!journal_)
-      for (std::uint32_t i = 0; i < n; ++i)
-        scratch[i] = decode_record(log.record(c + i), topic, ps.index, c + i, i == 0 ? ps.cur.attempt : 1,
-                                   topic_->origin());
     // Redriven events for other groups: skip a leading one, stop the batch
     // before a later one.
     std::uint32_t own = 0;
     while (own < n && !redriven_for_other(scratch[own], options_.group)) ++own;
     if (own == 0) {
-      ps.cursor.next.store(c + 1, std::memory_order_release);
-      if (!journal_) log.reader_advanced();
+      ps.part->advance(ps.cursor, c + 1);
       return 1;
     }
     n = own;
@@ -439,31 +407,8 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   }
 
   if (done) {
-    if (t_sample_e2e)
-      t_acked_time_us = journal_ || std::holds_alternative<BatchHandler>(handler_)
-                            ? scratch[done - 1].time_us()
-                            : record_time_us(log.record(c + done - 1));
-    // Release pairs with advance_head()'s acquire: our reads of these slots
-    // are finished before a producer may reuse them. (Journal: with the
-    // writer's acquire when it persists offsets.)
-    ps.cursor.next.store(c + done, std::memory_order_release);
-    if (journal_) {
-      if (options_.offset_commit_events) {
-        unsynced_ += done;  // this worker's events since its last durable offset
-        if (unsynced_ >= options_.offset_commit_events) {
-          unsynced_ = 0;
-          ps.nudged_at = c + done;
-          // A failure (journal stalled, closing) leaves the offsets to the
-          // next commit: redelivery, never loss.
-          journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
-        }
-      } else if (c + done - ps.nudged_at >= kOffsetCommitEvents) {
-        ps.nudged_at = c + done;
-        journal_->nudge();
-      }
-    } else {
-      log.reader_advanced();
-    }
+    if (t_sample_e2e) t_acked_time_us = scratch[done - 1].time_us();
+    commit_progress(ps, c, c + done);
   }
   return done + (decided ? 1 : 0);
 }
@@ -481,7 +426,7 @@ CloseReport Group::stop(const CloseOptions& options) {
   CloseReport report;
   Doorbell& bell = topic_->group_bell(bell_slot_);
   if (options.mode == CloseMode::kDrain) {
-    for (auto& ps : parts_) ps->drain_target = ps->log->end();
+    for (auto& ps : parts_) ps->drain_target = ps->part->end();
     stop_mode_.store(kDrain, std::memory_order_release);
   } else {
     stop_mode_.store(kStopNow, std::memory_order_release);
@@ -525,9 +470,9 @@ CloseReport Group::stop(const CloseOptions& options) {
     if (Status s = journal_->untrack(this); !s && report.journal_status.is_ok()) report.journal_status = s;
   }
   for (auto& ps : parts_) {
-    if (!journal_) ps->log->remove_reader(&ps->cursor);
+    ps->part->detach(ps->cursor);
     const Offset c = ps->cursor.next.load(std::memory_order_acquire);
-    const Offset end = ps->log->end();
+    const Offset end = ps->part->end();
     report.undelivered += end > c ? end - c : 0;
   }
   return report;
@@ -537,7 +482,7 @@ bool Group::caught_up() const {
   for (const auto& ps : parts_) {
     // As in partition_finished(): a stopped or paused partition is left as it is.
     if (ps->stopped.load(std::memory_order_relaxed) || ps->paused.load(std::memory_order_relaxed)) continue;
-    if (ps->cursor.next.load(std::memory_order_acquire) < ps->log->end()) return false;
+    if (ps->cursor.next.load(std::memory_order_acquire) < ps->part->end()) return false;
   }
   return true;
 }
@@ -550,7 +495,7 @@ GroupStatus Group::status() const {
     PartitionStatus p;
     p.partition = ps->index;
     p.committed = ps->cursor.next.load(std::memory_order_acquire);
-    p.end = ps->log->end();
+    p.end = ps->part->end();
     p.lag = p.end > p.committed ? p.end - p.committed : 0;
     p.stopped = ps->stopped.load(std::memory_order_relaxed);
     p.parked = ps->parked_count.load(std::memory_order_relaxed);

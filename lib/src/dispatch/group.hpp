@@ -35,9 +35,9 @@
 #include <vector>
 
 #include "dispatch/breaker.hpp"
-#include "metrics/histogram.hpp"
+#include "journal/format.hpp"
 #include "journal/journal.hpp"
-#include "ring/partition_log.hpp"
+#include "metrics/histogram.hpp"
 #include "topic/topic.hpp"
 #include "weir/bus.hpp"
 
@@ -143,7 +143,7 @@ class Group final : public OffsetSource, public TxnSink {
 
   struct PartitionState {
     std::uint32_t index = 0;
-    PartitionLog* log = nullptr;
+    Partition* part = nullptr;
     ReaderCursor cursor;
     Attempts cur;                                      // owner only
     Offset nudged_at = 0;                              // owner only: last offset-commit nudge
@@ -233,6 +233,15 @@ class Group final : public OffsetSource, public TxnSink {
   }
   // The parked key's head finished: the next event of the key becomes due.
   void finish_head(PartitionState& ps, const std::string& key);
+  // A read of `ps` at `at` failed: stops the partition (corrupt record),
+  // schedules a retry (transient) and returns true; or reports a retention
+  // gap and returns false with `resume_at` where reading goes on.
+  bool read_failed(PartitionState& ps, Offset at, std::uint32_t attempt, const Status& s, Offset& resume_at);
+  // Everything of `ps` below `to` is finished (it was at `from`): advances
+  // the cursor and asks for the offset to be persisted as options say.
+  void commit_progress(PartitionState& ps, Offset from, Offset to);
+  // Journaled groups: attempt counts stored before a restart.
+  void restore_attempts(PartitionState& ps);
   // Persists the attempt count of a failing event (1: it no longer fails).
   void save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt);
   bool nonblocking() const noexcept { return options_.retry_mode == RetryMode::kNonBlocking; }

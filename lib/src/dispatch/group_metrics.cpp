@@ -75,28 +75,21 @@ GroupMetrics Group::metrics() const {
   g.min_workers = min_workers_;
   g.max_workers = max_workers_;
   const std::int64_t now_us = coarse_now_us();
-  ReadBatch rb;
   bool all_paused = !parts_.empty();
   for (const auto& up : parts_) {
     const PartitionState& ps = *up;
     GroupPartitionMetrics p;
     p.partition = ps.index;
     p.committed = ps.cursor.next.load(std::memory_order_acquire);
-    p.end = ps.log->end();
-    const Offset start = journal_ ? topic_->journal_part(ps.index).start.load(std::memory_order_acquire) : 0;
-    const Offset from = std::max(p.committed, start);
+    p.end = ps.part->end();
+    const Offset from = std::max(p.committed, ps.part->start());
     p.lag = p.end > from ? p.end - from : 0;
     const Offset handed = ps.handed_end.load(std::memory_order_relaxed);
     p.in_flight = handed > from ? std::min<std::uint64_t>(handed - from, p.lag) : 0;
     if (p.lag > 0) {
-      std::int64_t t = 0;
-      if (journal_) {
-        // The oldest unacknowledged event, read in its own short transaction.
-        if (journal_->read(*topic_, ps.index, from, 1, rb) && !rb.recs.empty())
-          t = record_time_us(rb.bytes.data() + rb.recs[0].pos);
-      } else {
-        t = ps.head_time_us.load(std::memory_order_relaxed);
-      }
+      // The oldest unacknowledged event: journaled topics read it in its own
+      // short read transaction; memory ones take the owner's last look.
+      const std::int64_t t = journal_ ? ps.part->time_at(from) : ps.head_time_us.load(std::memory_order_relaxed);
       if (t > 0 && now_us > t) p.lag_seconds = static_cast<double>(now_us - t) / 1e6;
     }
     p.processed = ps.processed.load(std::memory_order_relaxed);

@@ -80,8 +80,6 @@ Group::Verdict Group::handle_one(PartitionState& ps, Attempts& a, const Message&
 
 std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
                                        bool probe) {
-  PartitionLog& log = *ps.log;
-  const std::string_view topic = topic_->name();
   std::uint32_t budget = probe ? 1 : options_.max_batch;
   std::uint32_t progress = 0;
   std::unique_ptr<WriteSet> ws;
@@ -95,28 +93,26 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     ps.due.erase(ps.due.begin());
     ParkedKey& pk = ps.parked.at(key);
     const Offset off = pk.offsets.front();
+    // A journaled event is read again in its own short read transaction;
+    // a memory one is still in its ring slot (the cursor holds it).
     Message m;
-    if (journal_) {
-      if (Status s = journal_->read(*topic_, ps.index, off, 1, rb); !s || rb.recs.empty()) {
-        if (s.code() == Code::kDataLoss) {
-          stop_partition(ps, off, pk.head.attempt, s.to_string(), FailureKind::kCorruptRecord);
-          break;
-        }
-        if (s.code() == Code::kNotFound || (s && rb.recs.empty())) {
-          // Retention deleted it while it waited: report, and let the key go on.
-          report(ps, off, pk.head.attempt, s ? "parked event removed by retention" : s.message(),
-                 FailureKind::kRetentionGap);
-          finish_head(ps, key);
-          ++progress;
-          continue;
-        }
-        ps.due.emplace(now + std::chrono::milliseconds(5), key);  // transient: soon again
+    auto got = ps.part->read(off, pk.head.attempt, std::span<Message>(&m, 1), rb);
+    if (!got || *got == 0) {
+      const Status s = got ? Status::ok() : got.status();
+      if (s.code() == Code::kDataLoss) {
+        stop_partition(ps, off, pk.head.attempt, s.to_string(), FailureKind::kCorruptRecord);
+        break;
+      }
+      if (s.code() == Code::kNotFound || s.is_ok()) {
+        // Retention deleted it while it waited: report, and let the key go on.
+        report(ps, off, pk.head.attempt, s ? "parked event removed by retention" : s.message(),
+               FailureKind::kRetentionGap);
+        finish_head(ps, key);
+        ++progress;
         continue;
       }
-      m = decode_record(rb.bytes.data() + rb.recs[0].pos, topic, ps.index, off, pk.head.attempt,
-                        topic_->origin());
-    } else {
-      m = decode_record(log.record(off), topic, ps.index, off, pk.head.attempt, topic_->origin());
+      ps.due.emplace(now + std::chrono::milliseconds(5), key);  // transient: soon again
+      continue;
     }
     --budget;
     ++progress;
@@ -142,38 +138,21 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
   std::uint32_t n = 0;
   if (budget > 0 && !ps.stopped.load(std::memory_order_relaxed) &&
       ps.parked_offsets.size() < options_.max_parked) {
-    if (journal_) {
-      if (Status s = journal_->read(*topic_, ps.index, rp, budget, rb); !s) {
-        if (s.code() == Code::kDataLoss) {
-          stop_partition(ps, rp, 1, s.to_string(), FailureKind::kCorruptRecord);
-        } else if (s.code() != Code::kNotFound) {
-          ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);
-        } else if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
-          stop_partition(ps, rp, 1, s.message(), FailureKind::kRetentionGap);
-        } else {
-          report(ps, rp, 1, s.message(), FailureKind::kRetentionGap);
-          ps.read_pos = std::max(rp, topic_->journal_part(ps.index).start.load(std::memory_order_acquire));
-        }
-        ++progress;
-      } else {
-        n = static_cast<std::uint32_t>(rb.recs.size());
-      }
+    // Restored attempt counts are applied below, per event.
+    auto got = ps.part->read(rp, 1, std::span<Message>(scratch.data(), budget), rb);
+    if (!got) {
+      Offset resume_at = rp;
+      if (!read_failed(ps, rp, 1, got.status(), resume_at)) ps.read_pos = resume_at;
+      ++progress;
     } else {
-      n = log.readable(rp, budget);
+      n = *got;
     }
   }
-  auto attempt_for = [&ps](Offset o) -> std::uint32_t {
-    if (ps.restored.empty()) return 1;
-    auto r = ps.restored.find(o);
-    if (r == ps.restored.end()) return 1;
-    const std::uint32_t a = r->second;
+  for (std::uint32_t i = 0; i < n && !ps.restored.empty(); ++i) {
+    auto r = ps.restored.find(rp + i);
+    if (r == ps.restored.end()) continue;
+    MessageAccess::set_attempt(scratch[i], r->second);
     ps.restored.erase(r);
-    return a;
-  };
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const Offset o = rp + i;
-    const char* rec = journal_ ? rb.bytes.data() + rb.recs[i].pos : log.record(o);
-    scratch[i] = decode_record(rec, topic, ps.index, o, attempt_for(o), topic_->origin());
   }
   progress += n;
 
@@ -242,31 +221,14 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
                                                   : std::min(*ps.parked_offsets.begin(), ps.read_pos);
   ps.parked_count.store(ps.parked_offsets.size(), std::memory_order_relaxed);
   ps.handed_end.store(ps.read_pos, std::memory_order_relaxed);
-  if (n > 0 && n == options_.max_batch && ps.log->end() > rp + n)  // behind: sample the backlog's keys
+  if (n > 0 && n == options_.max_batch && ps.part->end() > rp + n)  // behind: sample the backlog's keys
     sample_keys(ps, n, [&scratch](std::uint32_t k) { return scratch[k].key(); });
   if (ws) {
     ws->next = commit;
     journal_->submit(std::move(ws));
     journal_->nudge();
   }
-  if (commit > committed_before) {
-    ps.cursor.next.store(commit, std::memory_order_release);
-    if (journal_) {
-      if (options_.offset_commit_events) {
-        unsynced_ += commit - committed_before;
-        if (unsynced_ >= options_.offset_commit_events) {
-          unsynced_ = 0;
-          ps.nudged_at = commit;
-          journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
-        }
-      } else if (commit - ps.nudged_at >= 1000) {
-        ps.nudged_at = commit;
-        journal_->nudge();
-      }
-    } else {
-      log.reader_advanced();
-    }
-  }
+  if (commit > committed_before) commit_progress(ps, committed_before, commit);
   return progress;
 }
 

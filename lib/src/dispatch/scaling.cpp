@@ -128,7 +128,7 @@ void Group::autoscale() {
   prev_lag_.resize(parts_.size(), 0);
   for (const auto& ps : parts_) {
     const Offset c = ps->cursor.next.load(std::memory_order_acquire);
-    const Offset end = ps->log->end();
+    const Offset end = ps->part->end();
     const std::uint64_t lag = end > c ? end - c : 0;
     if (lag >= a.min_lag) {
       idle = false;

@@ -56,7 +56,7 @@ class StateImpl final : public State {
       return Status::invalid_argument("state key of " + std::to_string(key.size()) +
                                       " bytes is too long for table '" + std::string(table) +
                                       "' (group, table and key must fit in 500 bytes)");
-    return Journal::state_key(group_, table, key);
+    return state_key(group_, table, key);
   }
 
   const Group& g_;
@@ -80,7 +80,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, Attempts& a, const Message& 
   }
   std::string dkey;
   if (options_.dedupe || std::holds_alternative<StateHandler>(handler_)) {
-    dkey = Journal::dedupe_key(options_.group, m.id());
+    dkey = dedupe_key(options_.group, m.id());
     bool seen;
     {
       std::lock_guard<std::mutex> lock(overlay_mu_);
@@ -130,7 +130,7 @@ void Group::add_to_write_set(PartitionState& ps, const Message& m, std::string d
     ws->seq = ++next_seq_;
     ws_partition_[ws->seq] = ps.index;
     ++ps.uncommitted_ws;
-    ws->offsets_key = Journal::offsets_key(options_.group, topic_->name(), ps.index);
+    ws->offsets_key = offsets_key(options_.group, topic_->name(), ps.index);
     ws->expire_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         (std::chrono::system_clock::now() + options_.dedupe_window).time_since_epoch())
                         .count();

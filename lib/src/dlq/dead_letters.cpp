@@ -4,7 +4,8 @@
 #include <cstring>
 
 #include "record/record.hpp"
-#include "journal/lmdb.hpp"
+#include "base/coding.hpp"
+#include "journal/format.hpp"
 
 namespace weir::internal {
 
@@ -43,40 +44,9 @@ DeadLetterEvent dead_letter_event(const Message& m) {
   return e;
 }
 
-Status for_each_dead_letter(TopicState& dlq, Journal* journal,
-                            const std::function<bool(const DeadLetterEvent&)>& fn) {
-  if (dlq.journaled()) {
-    const TopicState::JournalPart& jp = dlq.journal_part(0);
-    Offset next = jp.start.load(std::memory_order_acquire);
-    const Offset end = jp.committed.load(std::memory_order_acquire);
-    ReadBatch rb;
-    while (next < end) {
-      Status s = journal->read(dlq, 0, next, 256, rb);
-      if (s.code() == Code::kNotFound) {  // retention moved the start meanwhile
-        next = jp.start.load(std::memory_order_acquire);
-        continue;
-      }
-      if (!s) return s;
-      if (rb.recs.empty()) break;
-      for (const auto& r : rb.recs) {
-        const Message m = decode_record(rb.bytes.data() + r.pos, dlq.name(), 0, r.offset, 1, dlq.origin());
-        if (!fn(dead_letter_event(m))) return Status::ok();
-        next = r.offset + 1;
-      }
-    }
-    return Status::ok();
-  }
-  // Memory: pin the held slots with a temporary reader while we read them.
-  PartitionLog& log = dlq.log(0);
-  ReaderCursor pin;
-  log.add_reader(&pin, 0);
-  const Offset end = log.end();
-  for (Offset o = pin.next.load(std::memory_order_relaxed); o < end && log.readable(o, 1); ++o) {
-    const Message m = decode_record(log.record(o), dlq.name(), 0, o, 1, dlq.origin());
-    if (!fn(dead_letter_event(m))) break;
-  }
-  log.remove_reader(&pin);
-  return Status::ok();
+Status for_each_dead_letter(TopicState& dlq, Journal*, const std::function<bool(const DeadLetterEvent&)>& fn) {
+  Partition& part = dlq.partition(0);
+  return part.for_each(part.start(), [&](const Message& m) { return fn(dead_letter_event(m)); });
 }
 
 bool matches(const DeadLetter& d, const DeadLetterFilter& f) {
@@ -92,7 +62,7 @@ bool matches(const DeadLetter& d, const DeadLetterFilter& f) {
 std::string settled_key(std::string_view group, Offset dlq_offset) {
   char be[8];
   put_be64(be, dlq_offset);
-  return Journal::state_key(std::string(group) + ".dlq", "settled", std::string_view(be, 8));
+  return state_key(std::string(group) + ".dlq", "settled", std::string_view(be, 8));
 }
 
 bool is_settled(std::string_view group, const TopicState& dlq, Journal* journal, Offset o) {

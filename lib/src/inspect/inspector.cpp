@@ -19,7 +19,8 @@
 #include "dlq/dead_letters.hpp"
 #include "record/record.hpp"
 #include "journal/batch.hpp"
-#include "journal/journal.hpp"
+#include "journal/env.hpp"
+#include "journal/log_reader.hpp"
 #include "journal/format.hpp"
 #include "journal/lmdb.hpp"
 
@@ -28,23 +29,8 @@ namespace internal {
 
 namespace {
 
-constexpr std::uint32_t kExtraDbis = 8;  // weir.meta, weir.offsets, weir.dedupe(.time), weir.state
+constexpr std::uint32_t kExtraDbis = kInternalDbis;
 constexpr std::size_t kReadChunk = 256;
-
-// A key of weir.offsets: "<group>\0<topic>\0" be32(partition).
-struct OffsetsKey {
-  std::string group;
-  std::string topic;
-  std::uint32_t partition = 0;
-};
-std::optional<OffsetsKey> parse_offsets_key(std::string_view k) {
-  const auto a = k.find('\0');
-  if (a == std::string_view::npos) return std::nullopt;
-  const auto b = k.find('\0', a + 1);
-  if (b == std::string_view::npos || k.size() != b + 1 + 4) return std::nullopt;
-  return OffsetsKey{std::string(k.substr(0, a)), std::string(k.substr(a + 1, b - a - 1)),
-                    get_be32(k.data() + b + 1)};
-}
 
 // "topic 't' partition 1 offset 7: record checksum mismatch" -> the part
 // after the location, which callers report in columns of their own.
@@ -75,9 +61,7 @@ Record to_record(const Message& m) {
 class InspectorImpl {
  public:
   explicit InspectorImpl(std::string dir) : dir_(std::move(dir)) {}
-  ~InspectorImpl() {
-    if (env_) mdb_env_close(env_);
-  }
+  ~InspectorImpl() = default;
 
   Status open() {
     namespace fs = std::filesystem;
@@ -93,9 +77,8 @@ class InspectorImpl {
     if (!topics) return topics.status();
     std::uint64_t parts = 0;
     for (const auto& [name, o] : *topics) parts += o.partitions;
-    if (parts + kExtraDbis > max_dbs_) {
-      mdb_env_close(env_);
-      env_ = nullptr;
+    if (parts + kExtraDbis > env_->max_dbs()) {
+      env_.reset();
       dbis_.clear();
       if (Status s = open_env(static_cast<std::uint32_t>(parts + kExtraDbis)); !s) return s;
     }
@@ -108,12 +91,12 @@ class InspectorImpl {
    public:
     explicit Read(InspectorImpl& in) {
       for (int tries = 0; tries < 4; ++tries) {
-        const int rc = mdb_txn_begin(in.env_, nullptr, MDB_RDONLY, &txn_);
+        const int rc = mdb_txn_begin(in.env_->get(), nullptr, MDB_RDONLY, &txn_);
         if (rc == MDB_MAP_RESIZED) {
           // The owner grew the map: adopt its size (no transaction of ours
           // is active: Inspector is used by one thread at a time).
           txn_ = nullptr;
-          mdb_env_set_mapsize(in.env_, 0);
+          mdb_env_set_mapsize(in.env_->get(), 0);
           continue;
         }
         if (rc) {
@@ -414,54 +397,25 @@ class InspectorImpl {
   }
 
   Status open_env(std::uint32_t max_dbs) {
-    int rc = mdb_env_create(&env_);
-    if (rc) {
-      env_ = nullptr;
-      return lmdb_status(rc, "mdb_env_create");
-    }
-    auto fail = [&](int code, const std::string& what) {
-      mdb_env_close(env_);
-      env_ = nullptr;
-      return lmdb_status(code, what);
-    };
-    if ((rc = mdb_env_set_maxdbs(env_, max_dbs))) return fail(rc, "mdb_env_set_maxdbs");
-    // 0: adopt the map size stored in the environment.
-    if ((rc = mdb_env_set_mapsize(env_, 0))) return fail(rc, "mdb_env_set_mapsize");
-    rc = mdb_env_open(env_, dir_.c_str(), MDB_RDONLY | MDB_NOTLS, 0600);
-    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
-      mdb_env_close(env_);
-      env_ = nullptr;
-      return Status::data_loss("'" + dir_ + "' holds a data.mdb that is not a readable LMDB journal: " +
-                               mdb_strerror(rc));
-    }
-    if (rc) return fail(rc, "open journal '" + dir_ + "' read-only");
-    max_dbs_ = max_dbs;
+    EnvConfig c;
+    c.dir = dir_;
+    c.read_only = true;
+    c.max_dbs = max_dbs;
+    auto env = Env::open(c);
+    if (!env) return env.status();
+    env_ = std::move(env).value();
     Read r(*this);
     if (!r.txn()) return r.status();
-    auto meta = dbi(r.txn(), "weir.meta");
+    auto meta = dbi(r.txn(), kMetaDbi);
     if (!meta) return Status::failed_precondition("'" + dir_ + "' holds an LMDB environment that is not a weir journal");
-    MDB_val k = as_val("format"), v;
-    if (mdb_get(r.txn(), *meta, &k, &v) != 0 || as_view(v) != kJournalFormat)
-      return Status::failed_precondition("'" + dir_ + "' holds an LMDB environment that is not a weir journal");
-    MDB_val vk = as_val("version"), vv;
-    std::uint32_t version = 0;
-    if (mdb_get(r.txn(), *meta, &vk, &vv) == 0 && vv.mv_size == sizeof version)
-      std::memcpy(&version, vv.mv_data, sizeof version);
-    if (version == 0) return Status::data_loss("journal in '" + dir_ + "' has no valid version");
-    if (version > kJournalVersion)
-      return Status::failed_precondition("journal in '" + dir_ + "' has format version " +
-                                         std::to_string(version) + "; this weir reads up to version " +
-                                         std::to_string(kJournalVersion));
-    MDB_val ik = as_val("id"), iv;
-    if (mdb_get(r.txn(), *meta, &ik, &iv) != 0 || iv.mv_size != sizeof id_)
-      return Status::data_loss("journal in '" + dir_ + "' has no valid id");
-    std::memcpy(&id_, iv.mv_data, sizeof id_);
+    auto id = check_format(r.txn(), *meta, dir_, false);
+    if (!id) return id.status();
+    id_ = *id;
     return Status::ok();
   }
 
   const std::string dir_;
-  MDB_env* env_ = nullptr;
-  std::uint32_t max_dbs_ = 0;
+  std::unique_ptr<Env> env_;
   std::uint64_t id_ = 0;  // the journal's id: names its logs in derived event ids
   std::map<std::string, MDB_dbi, std::less<>> dbis_;
 };
@@ -676,8 +630,8 @@ Result<JournalUsage> Inspector::usage() {
   }
   MDB_envinfo info;
   MDB_stat ms;
-  if (int rc = mdb_env_info(impl_->env_, &info)) return internal::lmdb_status(rc, "mdb_env_info");
-  if (int rc = mdb_env_stat(impl_->env_, &ms)) return internal::lmdb_status(rc, "mdb_env_stat");
+  if (int rc = mdb_env_info(impl_->env_->get(), &info)) return internal::lmdb_status(rc, "mdb_env_info");
+  if (int rc = mdb_env_stat(impl_->env_->get(), &ms)) return internal::lmdb_status(rc, "mdb_env_stat");
   u.map_bytes = info.me_mapsize;
   u.page_size = ms.ms_psize;
   u.used_bytes = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * ms.ms_psize;

@@ -19,10 +19,42 @@
 
 namespace weir::internal {
 
-struct ReadBatch;
-
 inline constexpr std::string_view kJournalFormat = "weir-journal";
 inline constexpr std::uint32_t kJournalVersion = 1;
+
+// Named databases of the environment:
+//   weir.meta         "format" -> "weir-journal", "version" -> u32, "id" -> u64,
+//                     "topic/<name>" -> StoredTopic
+//   weir.offsets      offsets_key(group, topic, partition) -> be64(next offset)
+//   weir.dedupe       dedupe_key(group, id) -> be64(expire_us)
+//   weir.dedupe.time  be64(expire_us) + dedupe key -> "" (purge order)
+//   weir.state        state_key(group, table, key) -> value
+//   p/<topic>/<p>     be64(base offset) -> record batch (journal/batch.hpp)
+inline constexpr const char* kMetaDbi = "weir.meta";
+inline constexpr const char* kOffsetsDbi = "weir.offsets";
+inline constexpr const char* kDedupeDbi = "weir.dedupe";
+inline constexpr const char* kDedupeTimeDbi = "weir.dedupe.time";
+inline constexpr const char* kStateDbi = "weir.state";
+// Named databases besides the partition logs (with room to spare).
+inline constexpr std::uint32_t kInternalDbis = 8;
+inline constexpr std::string_view kMetaFormatKey = "format";
+inline constexpr std::string_view kMetaVersionKey = "version";
+inline constexpr std::string_view kMetaIdKey = "id";
+
+// Key encoders, and the decoder of offsets keys.
+// "<group>\0<topic>\0" be32(partition)
+std::string offsets_key(std::string_view group, std::string_view topic, std::uint32_t p);
+struct OffsetsKey {
+  std::string group;
+  std::string topic;
+  std::uint32_t partition = 0;
+};
+std::optional<OffsetsKey> parse_offsets_key(std::string_view k);
+// "<group>\0<id>"; an id too long for LMDB's key limit is kept as a prefix
+// plus a 128-bit digest of the whole id.
+std::string dedupe_key(std::string_view group, std::string_view event_id);
+// "<group>\0<table>\0<key>"
+std::string state_key(std::string_view group, std::string_view table, std::string_view key);
 
 // TopicOptions as stored in weir.meta under "topic/<name>" (host byte order,
 // fixed layout).
@@ -79,28 +111,5 @@ inline std::optional<TopicOptions> decode_topic_options(std::string_view value) 
   o.quota_bytes = st.quota_bytes;
   return o;
 }
-
-// What a partition's log holds: first stored offset, one past the last, and
-// the bytes of its record batches.
-struct PartitionBounds {
-  std::uint64_t start = 0;
-  std::uint64_t end = 0;
-  std::uint64_t bytes = 0;
-};
-// Reads the bounds of the partition log `dbi` (walks every batch for bytes).
-Result<PartitionBounds> partition_bounds(MDB_txn* txn, MDB_dbi dbi);
-
-// Reads up to `max` records of a partition log from `from`, below `end`
-// (the committed watermark), into `out`. kDataLoss names the bad record's
-// location (good records before it are returned first); kNotFound means
-// retention deleted `from`.
-Status read_log(MDB_txn* txn, MDB_dbi dbi, std::string_view topic, std::uint32_t partition,
-                std::uint64_t from, std::uint64_t end, std::uint32_t max, ReadBatch& out);
-
-// First offset below `end` of a partition log whose event time is >=
-// time_us (`end` if none).
-Result<std::uint64_t> log_offset_for_time(MDB_txn* txn, MDB_dbi dbi, std::string_view topic,
-                                          std::uint32_t partition, std::uint64_t end,
-                                          std::int64_t time_us);
 
 }  // namespace weir::internal

@@ -13,157 +13,58 @@
 
 #include "journal/batch.hpp"
 #include "journal/format.hpp"
-#include "topic/topic.hpp"
+#include "record/record.hpp"
 
 namespace weir::internal {
 
 namespace {
 
-constexpr std::string_view kFormat = kJournalFormat;
-constexpr std::uint32_t kVersion = kJournalVersion;
 constexpr std::size_t kMaxTxnBytes = 64u << 20;
 constexpr auto kStalledRetry = std::chrono::milliseconds(100);
 constexpr auto kRetentionInterval = std::chrono::milliseconds(100);
 
 }  // namespace
 
-namespace {
-
-Status errno_status(const std::string& what) {
-  return Status::io_error(what + ": " + std::strerror(errno));
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Journal>> Journal::open(const Options& o, std::shared_ptr<BusShared> bus) {
-  namespace fs = std::filesystem;
-  const fs::path dir(o.data_dir);
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    // Missing parents are created too; the journal directory itself is 0700.
-    if (dir.has_parent_path() && !fs::exists(dir.parent_path(), ec)) {
-      fs::create_directories(dir.parent_path(), ec);
-      if (ec)
-        return Status::io_error("cannot create the parent of data directory '" + o.data_dir +
-                                "': " + ec.message());
-    }
-    if (::mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
-      return errno_status("cannot create data directory '" + o.data_dir + "'");
-  } else if (!fs::is_directory(dir, ec)) {
-    return Status::invalid_argument("data_dir '" + o.data_dir + "' is not a directory");
-  }
-  const bool has_journal = fs::exists(dir / "data.mdb", ec);
-  if (!has_journal) {
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const auto name = entry.path().filename().string();
-      if (name != "weir.lock" && name != "lock.mdb")
-        return Status::failed_precondition("data_dir '" + o.data_dir +
-                                           "' is not empty and holds no weir journal (found '" +
-                                           name + "')");
-    }
-  }
-
-  // One process at a time owns the journal for writing.
-  const std::string lock_path = (dir / "weir.lock").string();
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_status("cannot open '" + lock_path + "'");
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return Status::failed_precondition("data_dir '" + o.data_dir +
-                                       "' is in use by another weir bus (weir.lock is held)");
-  }
-
-  MDB_env* env = nullptr;
-  int rc = mdb_env_create(&env);
-  if (rc) {
-    ::close(fd);
-    return lmdb_status(rc, "mdb_env_create");
-  }
-  auto fail = [&](int code, const char* what) -> Status {
-    mdb_env_close(env);
-    ::close(fd);
-    return lmdb_status(code, what);
-  };
-  if ((rc = mdb_env_set_maxdbs(env, o.journal_max_partitions + 5))) return fail(rc, "mdb_env_set_maxdbs");
-  if ((rc = mdb_env_set_maxreaders(env, o.journal_max_readers))) return fail(rc, "mdb_env_set_maxreaders");
-  if ((rc = mdb_env_set_mapsize(env, o.journal_initial_map_bytes))) return fail(rc, "mdb_env_set_mapsize");
-  rc = mdb_env_open(env, o.data_dir.c_str(), MDB_NOTLS, 0600);
-  if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
-    mdb_env_close(env);
-    ::close(fd);
-    return Status::data_loss("data_dir '" + o.data_dir +
-                             "' holds a data.mdb that is not a readable LMDB journal: " +
-                             mdb_strerror(rc));
-  }
-  if (rc) return fail(rc, "mdb_env_open");
-  int dead = 0;
-  mdb_reader_check(env, &dead);  // reclaim reader slots of crashed processes
-
-  std::unique_ptr<Journal> j(new Journal(o, std::move(bus), env));
-  j->lock_fd_ = fd;
+Result<std::unique_ptr<Journal>> Journal::open(const Options& o) {
+  EnvConfig c;
+  c.dir = o.data_dir;
+  c.max_dbs = o.journal_max_partitions + kInternalDbis;
+  c.max_readers = o.journal_max_readers;
+  c.map_bytes = o.journal_initial_map_bytes;
+  auto env = Env::open(c);
+  if (!env) return env.status();
+  std::unique_ptr<Journal> j(new Journal(o, std::move(env).value()));
   MDB_envinfo info;
-  if (mdb_env_info(env, &info) == 0) j->map_size_ = std::max(j->map_size_, info.me_mapsize);
+  if (mdb_env_info(j->env_->get(), &info) == 0) j->map_size_ = std::max(j->map_size_, info.me_mapsize);
   if (Status s = j->init_meta(); !s) return s;
   j->writer_ = std::thread([p = j.get()] { p->writer_main(); });
   return j;
 }
 
-Journal::Journal(const Options& o, std::shared_ptr<BusShared> bus, MDB_env* env)
-    : options_(o), bus_(std::move(bus)), env_(env), map_size_(o.journal_initial_map_bytes) {}
+Journal::Journal(const Options& o, std::unique_ptr<Env> env)
+    : options_(o), env_(std::move(env)), map_size_(o.journal_initial_map_bytes) {}
 
 Journal::~Journal() {
   stop();
   for (MDB_txn* t : read_pool_) mdb_txn_abort(t);
   WriteSet* left;
   while (ws_queue_.try_dequeue(left)) delete left;  // never committed (stalled journal)
-  mdb_env_close(env_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Status Journal::init_meta() {
   Txn txn;
-  if (Status s = txn.begin(env_, 0); !s) return s;
-  int rc = mdb_dbi_open(txn.get(), "weir.meta", MDB_CREATE, &meta_dbi_);
-  if (rc) return lmdb_status(rc, "open weir.meta");
-  rc = mdb_dbi_open(txn.get(), "weir.offsets", MDB_CREATE, &offsets_dbi_);
-  if (rc) return lmdb_status(rc, "open weir.offsets");
-  if ((rc = mdb_dbi_open(txn.get(), "weir.dedupe", MDB_CREATE, &dedupe_dbi_)))
-    return lmdb_status(rc, "open weir.dedupe");
-  if ((rc = mdb_dbi_open(txn.get(), "weir.dedupe.time", MDB_CREATE, &dedupe_time_dbi_)))
-    return lmdb_status(rc, "open weir.dedupe.time");
-  if ((rc = mdb_dbi_open(txn.get(), "weir.state", MDB_CREATE, &state_dbi_)))
-    return lmdb_status(rc, "open weir.state");
-  MDB_val k = as_val("format"), v;
-  rc = mdb_get(txn.get(), meta_dbi_, &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    // A new journal: the directory was empty (checked in open()).
-    MDB_val fv = as_val(kFormat);
-    if ((rc = mdb_put(txn.get(), meta_dbi_, &k, &fv, 0))) return lmdb_status(rc, "write format");
-    MDB_val vk = as_val("version");
-    MDB_val vv{sizeof kVersion, const_cast<std::uint32_t*>(&kVersion)};
-    if ((rc = mdb_put(txn.get(), meta_dbi_, &vk, &vv, 0))) return lmdb_status(rc, "write version");
-    id_ = BusShared::random_id();
-    MDB_val ik = as_val("id"), iv{sizeof id_, &id_};
-    if ((rc = mdb_put(txn.get(), meta_dbi_, &ik, &iv, 0))) return lmdb_status(rc, "write id");
-    return txn.commit();
-  }
-  if (rc) return lmdb_status(rc, "read format");
-  if (as_view(v) != kFormat)
-    return Status::failed_precondition("data_dir '" + options_.data_dir +
-                                       "' holds an LMDB environment that is not a weir journal");
-  MDB_val vk = as_val("version"), vv;
-  rc = mdb_get(txn.get(), meta_dbi_, &vk, &vv);
-  std::uint32_t version = 0;
-  if (rc == 0 && vv.mv_size == sizeof version) std::memcpy(&version, vv.mv_data, sizeof version);
-  if (version == 0) return Status::data_loss("journal in '" + options_.data_dir + "' has no valid version");
-  if (version > kVersion)
-    return Status::failed_precondition("journal in '" + options_.data_dir + "' has format version " +
-                                       std::to_string(version) + "; this weir reads up to version " +
-                                       std::to_string(kVersion));
-  MDB_val ik = as_val("id"), iv;
-  if (mdb_get(txn.get(), meta_dbi_, &ik, &iv) != 0 || iv.mv_size != sizeof id_)
-    return Status::data_loss("journal in '" + options_.data_dir + "' has no valid id");
-  std::memcpy(&id_, iv.mv_data, sizeof id_);
+  if (Status s = txn.begin(env_->get(), 0); !s) return s;
+  const std::pair<const char*, MDB_dbi*> dbis[] = {{kMetaDbi, &meta_dbi_},
+                                                   {kOffsetsDbi, &offsets_dbi_},
+                                                   {kDedupeDbi, &dedupe_dbi_},
+                                                   {kDedupeTimeDbi, &dedupe_time_dbi_},
+                                                   {kStateDbi, &state_dbi_}};
+  for (const auto& [name, dbi] : dbis)
+    if (int rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi))
+      return lmdb_status(rc, std::string("open ") + name);
+  auto id = check_format(txn.get(), meta_dbi_, options_.data_dir, true);
+  if (!id) return id.status();
+  id_ = *id;
   return txn.commit();
 }
 
@@ -171,7 +72,7 @@ Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics
   std::vector<std::pair<std::string, TopicOptions>> out;
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
   MDB_cursor* cur = nullptr;
   if (int rc = mdb_cursor_open(txn.get(), meta_dbi_, &cur)) return lmdb_status(rc, "mdb_cursor_open");
   MDB_val k = as_val("topic/"), v;
@@ -192,50 +93,53 @@ Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics
   return out;
 }
 
-Status Journal::attach_topic(const std::shared_ptr<TopicState>& topic) {
-  const TopicOptions& o = topic->options();
-  {
-    std::shared_lock<std::shared_mutex> rl(resize_mu_);  // no resize while we hold a txn
-    Txn txn;
-    if (Status s = txn.begin(env_, 0); !s) return s;
-    StoredTopic st = encode_topic_options(o);
-    const std::string mk = topic_meta_key(topic->name());
-    MDB_val k = as_val(mk), v{sizeof st, &st}, old;
-    // A stored topic re-attached at open changes nothing, so its transaction
-    // commits without a sync.
-    int rc = mdb_get(txn.get(), meta_dbi_, &k, &old);
-    if (rc == MDB_NOTFOUND || (rc == 0 && (old.mv_size != sizeof st || std::memcmp(old.mv_data, &st, sizeof st) != 0)))
-      rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
-    if (rc) return lmdb_status(rc, "record topic '" + topic->name() + "'");
-    for (std::uint32_t p = 0; p < o.partitions; ++p) {
-      MDB_dbi dbi;
-      rc = mdb_dbi_open(txn.get(), partition_dbi_name(topic->name(), p).c_str(), MDB_CREATE, &dbi);
-      if (rc == MDB_DBS_FULL)
-        return Status::resource_exhausted("journal holds at most Options::journal_max_partitions = " +
-                                          std::to_string(options_.journal_max_partitions) +
-                                          " partitions; topic '" + topic->name() + "' needs more");
-      if (rc) return lmdb_status(rc, "open partition " + std::to_string(p) + " of '" + topic->name() + "'");
-      // Where appends continue: one past the last stored offset.
-      auto bounds = partition_bounds(txn.get(), dbi);
-      if (!bounds) return bounds.status();
-      topic->attach_journal_partition(p, dbi, bounds->start, bounds->end, bounds->bytes);
-    }
-    if (Status s = txn.commit(); !s) return s;
+Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string_view topic,
+                                                                     const TopicOptions& o) {
+  std::vector<std::unique_ptr<JournalLog>> logs;
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);  // no resize while we hold a txn
+  Txn txn;
+  if (Status s = txn.begin(env_->get(), 0); !s) return s;
+  StoredTopic st = encode_topic_options(o);
+  const std::string name(topic);
+  const std::string mk = topic_meta_key(name);
+  MDB_val k = as_val(mk), v{sizeof st, &st}, old;
+  // A stored topic re-opened at start changes nothing, so its transaction
+  // commits without a sync.
+  int rc = mdb_get(txn.get(), meta_dbi_, &k, &old);
+  if (rc == MDB_NOTFOUND || (rc == 0 && (old.mv_size != sizeof st || std::memcmp(old.mv_data, &st, sizeof st) != 0)))
+    rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
+  if (rc) return lmdb_status(rc, "record topic '" + name + "'");
+  for (std::uint32_t p = 0; p < o.partitions; ++p) {
+    MDB_dbi dbi;
+    rc = mdb_dbi_open(txn.get(), partition_dbi_name(name, p).c_str(), MDB_CREATE, &dbi);
+    if (rc == MDB_DBS_FULL)
+      return Status::resource_exhausted("journal holds at most Options::journal_max_partitions = " +
+                                        std::to_string(options_.journal_max_partitions) + " partitions; topic '" +
+                                        name + "' needs more");
+    if (rc) return lmdb_status(rc, "open partition " + std::to_string(p) + " of '" + name + "'");
+    // Where appends continue: one past the last stored offset.
+    auto bounds = partition_bounds(txn.get(), dbi);
+    if (!bounds) return bounds.status();
+    logs.push_back(std::make_unique<JournalLog>(name, p, dbi, bounds->start, bounds->end, bounds->bytes));
   }
+  if (Status s = txn.commit(); !s) return s;
+  return logs;
+}
+
+void Journal::attach(CommitSource* src) {
   std::lock_guard<std::mutex> lock(mu_);
-  topics_.push_back(topic);
-  return Status::ok();
+  logs_.push_back(src);
 }
 
 Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, const std::string& topic,
                                                   std::uint32_t partitions) const {
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
+  if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
   std::vector<Offset> out(partitions, kUnsetOffset);
   bool any = false;
   for (std::uint32_t p = 0; p < partitions; ++p) {
-    const std::string key = Journal::offsets_key(group, topic, p);
+    const std::string key = offsets_key(group, topic, p);
     MDB_val k = as_val(key), v;
     int rc = mdb_get(txn.get(), offsets_dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) continue;
@@ -260,7 +164,7 @@ Status Journal::untrack(OffsetSource* src) {
     sources_.erase(std::remove(sources_.begin(), sources_.end(), src), sources_.end());
     const auto offs = src->offsets_in_write_sets() ? std::vector<Offset>{} : src->current_offsets();
     for (std::uint32_t p = 0; p < offs.size(); ++p)
-      final_offsets_.emplace_back(Journal::offsets_key(src->group_name(), src->topic_name(), p), offs[p]);
+      final_offsets_.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), offs[p]);
     persisted_.erase(std::remove_if(persisted_.begin(), persisted_.end(),
                                     [&](const auto& e) { return e.first == src; }),
                      persisted_.end());
@@ -294,7 +198,7 @@ Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeo
   if (cycle_done_.load(std::memory_order_acquire) >= target) return Status::ok();
   if (!done) {
     std::string why = "offsets were not persisted within " + std::to_string(timeout.count()) + " ms";
-    if (Status e = bus_->journal_error(); !e) why += " (journal: " + e.to_string() + ")";
+    if (Status e = error(); !e) why += " (journal: " + e.to_string() + ")";
     return Status::deadline_exceeded(why);
   }
   return Status::closed("journal stopped before the offsets were persisted");
@@ -315,7 +219,7 @@ Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string,
                              [&](const auto& e) { return e.first == src; });
       for (std::uint32_t p = 0; p < now.size(); ++p) {
         if (it != persisted_.end() && p < it->second.size() && it->second[p] == now[p]) continue;
-        writes.emplace_back(Journal::offsets_key(src->group_name(), src->topic_name(), p), now[p]);
+        writes.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), now[p]);
       }
       if (it == persisted_.end()) {
         persisted_.emplace_back(src, std::move(now));
@@ -349,39 +253,35 @@ void Journal::offsets_not_committed(std::vector<std::pair<std::string, Offset>>&
 
 Result<std::size_t> Journal::commit_once(bool final_pass) {
   struct Work {
-    TopicState* topic;
-    std::uint32_t partition;
+    CommitSource* src;
     Offset from;
     std::uint32_t n;
     std::size_t bytes;
   };
-  std::vector<std::shared_ptr<TopicState>> topics;
+  std::vector<CommitSource*> logs;
   bool offsets_pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    topics = topics_;
+    logs = logs_;
     offsets_pending = !final_offsets_.empty() || !sources_.empty();
   }
   std::vector<Work> work;
   std::size_t total_bytes = 0, total_events = 0;
-  for (const auto& t : topics) {
-    for (std::uint32_t p = 0; p < t->partitions() && total_bytes < kMaxTxnBytes; ++p) {
-      PartitionLog& log = t->log(p);
-      const Offset from = t->journal_part(p).writer.next.load(std::memory_order_relaxed);
-      const std::uint32_t limit = static_cast<std::uint32_t>(
-          std::min<std::size_t>(options_.journal_max_batch_events, log.capacity()));
-      const std::uint32_t n = log.readable(from, limit);
-      if (n == 0) continue;
-      std::size_t bytes = sizeof(BatchHeader);
-      std::uint32_t take = 0;
-      while (take < n && total_bytes + bytes < kMaxTxnBytes) {
-        bytes += kRecordFrame + log.record_bytes(from + take);
-        ++take;
-      }
-      work.push_back(Work{t.get(), p, from, take, bytes});
-      total_bytes += bytes;
-      total_events += take;
+  for (CommitSource* src : logs) {
+    if (total_bytes >= kMaxTxnBytes) break;
+    // The writer is the only one moving committed(): it is where appends continue.
+    const Offset from = src->journal_log().committed();
+    const std::uint32_t n = src->ready(from, options_.journal_max_batch_events);
+    if (n == 0) continue;
+    std::size_t bytes = sizeof(BatchHeader);
+    std::uint32_t take = 0;
+    while (take < n && total_bytes + bytes < kMaxTxnBytes) {
+      bytes += kRecordFrame + src->record(from + take).size();
+      ++take;
     }
+    work.push_back(Work{src, from, take, bytes});
+    total_bytes += bytes;
+    total_events += take;
   }
   // Take the write sets handed in so far (bounded per commit).
   {
@@ -400,28 +300,24 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
     {
       std::shared_lock<std::shared_mutex> rl(resize_mu_);
       Txn txn;
-      if (Status s = txn.begin(env_, 0); !s) return s;
+      if (Status s = txn.begin(env_->get(), 0); !s) return s;
       for (const Work& w : work) {
         char key[8];
         put_be64(key, w.from);
         MDB_val k{8, key}, v{w.bytes, nullptr};
-        int rc = mdb_put(txn.get(), w.topic->journal_part(w.partition).dbi, &k, &v,
-                         MDB_RESERVE | MDB_APPEND);
-        if (rc) {
-          failed = lmdb_status(rc, "append to topic '" + w.topic->name() + "' partition " +
-                                       std::to_string(w.partition));
+        const JournalLog& log = w.src->journal_log();
+        if (int rc = mdb_put(txn.get(), log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND)) {
+          failed = lmdb_status(rc, "append to topic '" + log.topic() + "' partition " +
+                                       std::to_string(log.partition()));
           break;
         }
         char* out = static_cast<char*>(v.mv_data);
-        PartitionLog& log = w.topic->log(w.partition);
         BatchHeader h{kBatchMagic, w.n, w.from, 0, static_cast<std::uint32_t>(w.bytes), 0};
         std::size_t pos = sizeof h;
         for (std::uint32_t i = 0; i < w.n; ++i) {
-          const char* rec = log.record(w.from + i);
-          std::int64_t t;
-          std::memcpy(&t, rec, sizeof t);
-          h.max_time_us = std::max(h.max_time_us, t);
-          pos += frame_record(out + pos, rec, log.record_bytes(w.from + i));
+          const std::string_view rec = w.src->record(w.from + i);
+          h.max_time_us = std::max(h.max_time_us, record_time_us(rec.data()));
+          pos += frame_record(out + pos, rec.data(), static_cast<std::uint32_t>(rec.size()));
         }
         seal_batch_header(h);
         std::memcpy(out, &h, sizeof h);
@@ -444,13 +340,13 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
   }
 
   for (const Work& w : work) {
-    TopicState::JournalPart& jp = w.topic->journal_part(w.partition);
-    jp.bytes.fetch_add(w.bytes, std::memory_order_acq_rel);
-    jp.committed.store(w.from + w.n, std::memory_order_release);
-    jp.writer.next.store(w.from + w.n, std::memory_order_release);
-    w.topic->log(w.partition).reader_advanced();
+    JournalLog& log = w.src->journal_log();
+    log.bytes_.fetch_add(w.bytes, std::memory_order_acq_rel);
+    // Release: pairs with readers' acquire of committed(); what they then
+    // read from LMDB below it is committed.
+    log.committed_.store(w.from + w.n, std::memory_order_release);
+    w.src->journaled(w.from + w.n);
   }
-  for (const auto& t : topics) t->notify_committed();
   // One report per sink per commit (each takes the sink's lock once).
   std::unordered_map<SinkRef*, std::vector<std::uint64_t>> by_sink;
   for (const auto& ws : pending_ws_) by_sink[ws->sink.get()].push_back(ws->seq);
@@ -470,14 +366,14 @@ Status Journal::grow_map(std::size_t needed_hint) {
   if (next <= map_size_)
     return Status::resource_exhausted("journal is full: it reached Options::journal_max_bytes = " +
                                       std::to_string(options_.journal_max_bytes) + " bytes");
-  if (int rc = mdb_env_set_mapsize(env_, next)) return lmdb_status(rc, "grow journal map");
+  if (int rc = mdb_env_set_mapsize(env_->get(), next)) return lmdb_status(rc, "grow journal map");
   map_size_ = next;
   return Status::ok();
 }
 
 std::size_t Journal::TEST_map_size() const {
   MDB_envinfo info;
-  mdb_env_info(env_, &info);
+  mdb_env_info(env_->get(), &info);
   return info.me_mapsize;
 }
 
@@ -489,14 +385,14 @@ void Journal::writer_main() {
     const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
     auto r = commit_once(stopping);
     if (!r) {
-      bus_->set_journal_error(r.status());
+      set_error(r.status());
       if (stopping) break;  // give up: what is unwritten was never acknowledged
       const std::uint32_t e = bell_.prepare();
       bell_.wait(e, kStalledRetry);
       bell_.finish();
       continue;
     }
-    bus_->set_journal_error(Status::ok());
+    set_error(Status::ok());
     {
       std::lock_guard<std::mutex> lock(commit_mu_);
       cycle_done_.store(cycle, std::memory_order_release);
@@ -506,8 +402,8 @@ void Journal::writer_main() {
     if (stopping) break;
     if (std::chrono::steady_clock::now() >= next_retention) {
       auto cut = enforce_retention();
-      if (!cut) bus_->set_journal_error(cut.status());
-      if (auto purged = purge_dedupe(); !purged) bus_->set_journal_error(purged.status());
+      if (!cut) set_error(cut.status());
+      if (auto purged = purge_dedupe(); !purged) set_error(purged.status());
       // Keep going soon while there is more to delete.
       next_retention = std::chrono::steady_clock::now() +
                        (cut && *cut > 0 ? std::chrono::milliseconds(0) : kRetentionInterval);
@@ -517,9 +413,10 @@ void Journal::writer_main() {
     bool work = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& t : topics_)
-        for (std::uint32_t p = 0; p < t->partitions() && !work; ++p)
-          work = t->log(p).end_seq_cst() > t->journal_part(p).writer.next.load(std::memory_order_relaxed);
+      for (CommitSource* src : logs_) {
+        if (work) break;
+        work = src->pending(src->journal_log().committed());
+      }
       work = work || !final_offsets_.empty() ||
              ws_submitted_.load(std::memory_order_seq_cst) > ws_taken_.load(std::memory_order_acquire) ||
              cycle_wanted_.load(std::memory_order_seq_cst) > cycle_done_.load(std::memory_order_acquire);
@@ -551,7 +448,7 @@ Journal::ReadLease::ReadLease(const Journal& j) : j_(j), lock_(j.resize_mu_) {
       j.read_pool_.pop_back();
     }
   }
-  int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(j.env_, nullptr, MDB_RDONLY, &txn_);
+  int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(j.env_->get(), nullptr, MDB_RDONLY, &txn_);
   if (rc) {
     if (txn_) mdb_txn_abort(txn_);
     txn_ = nullptr;
@@ -566,17 +463,15 @@ Journal::ReadLease::~ReadLease() {
   j_.read_pool_.push_back(txn_);
 }
 
-Status Journal::read(const TopicState& topic, std::uint32_t partition, Offset from, std::uint32_t max,
-                     ReadBatch& out) const {
+Status Journal::read(const JournalLog& log, Offset from, std::uint32_t max, ReadBatch& out) const {
   out.clear();
-  const TopicState::JournalPart& jp = topic.journal_part(partition);
-  const Offset committed = jp.committed.load(std::memory_order_acquire);
+  const Offset committed = log.committed();
   if (from >= committed || max == 0) return Status::ok();
   max = static_cast<std::uint32_t>(std::min<Offset>(max, committed - from));
 
   ReadLease lease(*this);
   if (!lease.txn()) return lease.status();
-  return read_log(lease.txn(), jp.dbi, topic.name(), partition, from, committed, max, out);
+  return read_log(lease.txn(), log.dbi(), log.topic(), log.partition(), from, committed, max, out);
 }
 
 }  // namespace weir::internal

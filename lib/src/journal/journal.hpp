@@ -1,26 +1,28 @@
-// Journal: the LMDB environment behind a bus opened on a data directory.
+// Journal: the storage engine behind a bus opened on a data directory: one
+// LMDB environment (journal/env.hpp, layout in journal/format.hpp) and its
+// group-commit writer. It knows nothing of topics, rings or groups: the
+// layer above hands it CommitSources (partitions with records waiting),
+// OffsetSources (groups whose offsets to persist) and WriteSets (what a
+// transactional group's handlers changed).
 //
-// Layout of the environment (one directory, one data.mdb):
-//   DBI "weir.meta"     "format" -> "weir-journal", "version" -> u32,
-//                       "topic/<name>" -> encoded TopicOptions
-//   DBI "weir.offsets"  "<group>\0<topic>\0" be32(partition) -> be64(next offset)
-//   DBI "p/<topic>/<p>" be64(base offset) -> record batch (journal/batch.hpp),
-//                       appended with MDB_APPEND (keys only grow)
+// Who writes LMDB: the writer thread commits record batches, group offsets,
+// write sets, retention and dedupe purges. Three writes happen on other
+// threads, each in a short synced write transaction of its own (LMDB
+// serialises them with the writer): open_topic (catalog and partition
+// databases, at topic creation), store_offsets (seek of a stopped group) and
+// state_put (attempt counts of failing events and the dead-letter settled
+// ledger; administration, not the per-event path).
 //
-// Threads: one writer thread owns every write transaction (LMDB allows one
-// writer): it drains the partition rings of journaled topics, appends one
-// record batch per partition per group commit, persists group offsets in the
-// same transaction, commits (synced), then publishes the new committed
-// watermarks (release) and wakes ack waiters and consumer groups. Readers
-// (group workers) use short read transactions, one per batch, and copy what
-// they read before running handlers, so a slow handler never pins pages.
+// Readers (group workers) use short read transactions, one per batch, and
+// copy what they read before running handlers, so a slow handler never pins
+// pages.
 //
 // Map growth: on MDB_MAP_FULL the writer aborts the transaction, takes
 // resize_mu_ exclusively (read transactions hold it shared), doubles the
 // map (up to Options::journal_max_bytes) and retries. ENOSPC or the cap make
-// the journal "stalled": new publishes fail with kResourceExhausted naming
-// the cause, nothing acknowledged is touched, and the writer retries every
-// 100 ms, so freeing space lets the bus continue.
+// the journal "stalled": stalled() is true and error() names the cause,
+// nothing acknowledged is touched, and the writer retries every 100 ms, so
+// freeing space lets the bus continue.
 //
 // Thread-safety: all public methods are thread-safe.
 #pragma once
@@ -40,29 +42,14 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "base/doorbell.hpp"
+#include "journal/commit_source.hpp"
+#include "journal/env.hpp"
 #include "journal/lmdb.hpp"
+#include "journal/log_reader.hpp"
 #include "weir/options.hpp"
 #include "weir/status.hpp"
 
 namespace weir::internal {
-
-class TopicState;
-struct BusShared;
-
-// What a worker read from a partition: record bytes copied out of the map.
-struct ReadBatch {
-  std::vector<char> bytes;
-  struct Rec {
-    Offset offset;
-    std::size_t pos;  // into bytes
-    std::uint32_t len;
-  };
-  std::vector<Rec> recs;
-  void clear() {
-    bytes.clear();
-    recs.clear();
-  }
-};
 
 // Offsets a group wants persisted; the writer reads them each commit.
 class OffsetSource {
@@ -108,19 +95,45 @@ struct WriteSet {
   std::vector<std::pair<std::string, std::optional<std::string>>> writes;  // state key -> value / erase
 };
 
+// Whether the journal can commit, shared with the partitions that report it
+// to producers (they may outlive the Journal in a Topic handle).
+// Thread-safety: thread-safe; stalled() is a lock-free acquire load.
+class JournalHealth {
+ public:
+  bool stalled() const noexcept { return stalled_.load(std::memory_order_acquire); }
+  Status error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+  // The writer's verdict on its last attempt (ok clears a stall).
+  void set(const Status& s) {
+    if (s.is_ok() && !stalled()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = s;
+    stalled_.store(!s.is_ok(), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<bool> stalled_{false};
+  mutable std::mutex mu_;
+  Status error_;  // GUARDED_BY(mu_)
+};
+
 class Journal {
  public:
-  static Result<std::unique_ptr<Journal>> open(const Options& options,
-                                               std::shared_ptr<BusShared> bus);
+  static Result<std::unique_ptr<Journal>> open(const Options& options);
   ~Journal();
 
   // Topics stored in the journal, with their options.
   Result<std::vector<std::pair<std::string, TopicOptions>>> stored_topics() const;
 
-  // Opens (creating if needed) the partition DBIs of a journaled topic and
-  // records its options; makes the writer drain its rings. `start` receives
-  // each partition's end offset (where appends continue).
-  Status attach_topic(const std::shared_ptr<TopicState>& topic);
+  // Records a journaled topic's options and opens (creating if needed) its
+  // partition databases; returns each partition's JournalLog, with its
+  // bounds as stored (appends continue at committed()).
+  Result<std::vector<std::unique_ptr<JournalLog>>> open_topic(std::string_view topic,
+                                                              const TopicOptions& options);
+  // The writer appends from `src` (and applies its retention) from now on.
+  void attach(CommitSource* src);
 
   // Group offsets persisted for (group, topic), or empty if none.
   Result<std::vector<Offset>> load_offsets(const std::string& group, const std::string& topic,
@@ -147,21 +160,15 @@ class Journal {
   Status state_put(const std::vector<std::pair<std::string, std::string>>& values);
   // A committed state value. Thread-safe.
   Result<std::optional<std::string>> state_get(std::string_view key) const;
-  // Keys of the offsets, dedupe and state tables.
-  static std::string offsets_key(std::string_view group, std::string_view topic, std::uint32_t p);
-  static std::string dedupe_key(std::string_view group, std::string_view event_id);
-  static std::string state_key(std::string_view group, std::string_view table, std::string_view key);
 
-  // Reads up to `max` records of `partition` from `from` (below the committed
+  // Reads up to `max` records of `log` from `from` (below its committed
   // watermark) into `out`. kDataLoss names the bad record's location;
   // kNotFound means retention deleted `from` (the message gives the range).
-  Status read(const TopicState& topic, std::uint32_t partition, Offset from, std::uint32_t max,
-              ReadBatch& out) const;
+  Status read(const JournalLog& log, Offset from, std::uint32_t max, ReadBatch& out) const;
 
-  // First offset of `partition` whose event time is >= time_us (the end if
+  // First offset of `log` whose event time is >= time_us (the end if
   // none). Thread-safe.
-  Result<Offset> offset_for_time(const TopicState& topic, std::uint32_t partition,
-                                 std::int64_t time_us) const;
+  Result<Offset> offset_for_time(const JournalLog& log, std::int64_t time_us) const;
   // Persists offsets of a group that is not running (seek). Thread-safe.
   Status store_offsets(const std::string& group, const std::string& topic,
                        const std::vector<std::pair<std::uint32_t, Offset>>& offsets);
@@ -169,21 +176,29 @@ class Journal {
   // Writes everything handed in so far and stops the writer. Idempotent.
   void stop();
 
-  // The writer's bell: producers of journaled topics ring it (via the topic's
-  // producer-woken slot).
+  // The writer's bell: producers of journaled topics ring it after
+  // publishing (Doorbell protocol; the writer re-checks CommitSource::pending).
   Doorbell& bell() noexcept { return bell_; }
+
+  // True while commits fail (disk full, size cap, I/O error); error() names
+  // the cause (ok once a commit succeeds again). Thread-safe.
+  bool stalled() const noexcept { return health_->stalled(); }
+  Status error() const { return health_->error(); }
+  const std::shared_ptr<const JournalHealth> health() const noexcept { return health_; }
 
   // A random id stored when the journal was created: names its logs in
   // derived event ids, so they survive restarts.
   std::uint64_t id() const noexcept { return id_; }
+  const std::string& dir() const noexcept { return env_->dir(); }
 
   // For tests: current map size in bytes.
   std::size_t TEST_map_size() const;
 
  private:
   struct Part;
-  Journal(const Options& o, std::shared_ptr<BusShared> bus, MDB_env* env);
+  Journal(const Options& o, std::unique_ptr<Env> env);
   Status init_meta();
+  void set_error(const Status& s) { health_->set(s); }
   void writer_main();
   // One group commit; returns events committed, or an error.
   Result<std::size_t> commit_once(bool final_pass);
@@ -226,8 +241,7 @@ class Journal {
   void offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken);
 
   const Options options_;
-  const std::shared_ptr<BusShared> bus_;
-  MDB_env* env_;
+  const std::unique_ptr<Env> env_;
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi offsets_dbi_ = 0;
   MDB_dbi dedupe_dbi_ = 0;       // dedupe key -> be64(expire_us)
@@ -240,8 +254,10 @@ class Journal {
   // resize the map (LMDB forbids a resize while any transaction is active).
   mutable std::shared_mutex resize_mu_;
 
-  mutable std::mutex mu_;  // guards topics_, sources_, persisted_
-  std::vector<std::shared_ptr<TopicState>> topics_;
+  const std::shared_ptr<JournalHealth> health_ = std::make_shared<JournalHealth>();
+
+  mutable std::mutex mu_;  // guards logs_, sources_, persisted_, final_offsets_
+  std::vector<CommitSource*> logs_;
   std::vector<OffsetSource*> sources_;
   // Last persisted offsets per source (to skip unchanged ones).
   std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_;
@@ -265,7 +281,6 @@ class Journal {
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::thread writer_;
-  int lock_fd_ = -1;
 };
 
 }  // namespace weir::internal

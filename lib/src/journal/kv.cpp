@@ -1,5 +1,5 @@
-// The journal's key-value side: group offsets keys, the dedupe store, state
-// tables, and the write sets of transactional groups (see journal.hpp).
+// The journal's key-value side: the dedupe store, state tables, and the
+// write sets of transactional groups (see journal.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -8,63 +8,9 @@
 
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"
-#include "topic/topic.hpp"
+#include "journal/format.hpp"
 
 namespace weir::internal {
-
-std::string Journal::offsets_key(std::string_view group, std::string_view topic, std::uint32_t p) {
-  std::string k;
-  k.reserve(group.size() + topic.size() + 6);
-  k.append(group).push_back('\0');
-  k.append(topic).push_back('\0');
-  char be[4];
-  put_be32(be, p);
-  k.append(be, 4);
-  return k;
-}
-
-namespace {
-
-// A 128-bit digest of an over-long id (two independent 64-bit hashes).
-std::string digest128(std::string_view s) {
-  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  for (unsigned char c : s) {
-    a = (a ^ c) * 0x100000001b3ull;
-    b = (b + c + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
-    b ^= b >> 29;
-  }
-  char out[33];
-  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(a),
-                static_cast<unsigned long long>(b));
-  return std::string(out, 32);
-}
-
-constexpr std::size_t kMaxKey = 500;  // below LMDB's 511-byte key limit
-
-}  // namespace
-
-std::string Journal::dedupe_key(std::string_view group, std::string_view event_id) {
-  std::string k;
-  k.append(group).push_back('\0');
-  if (k.size() + event_id.size() <= kMaxKey) {
-    k.append(event_id);
-  } else {
-    // Over-long ids: a prefix (for humans) and a 128-bit digest of the whole
-    // id, marked by a 0x01 byte ids cannot start a suffix with here.
-    k.append(event_id.substr(0, kMaxKey - k.size() - 34)).push_back('\x01');
-    k.append(digest128(event_id));
-  }
-  return k;
-}
-
-std::string Journal::state_key(std::string_view group, std::string_view table, std::string_view key) {
-  std::string k;
-  k.reserve(group.size() + table.size() + key.size() + 2);
-  k.append(group).push_back('\0');
-  k.append(table).push_back('\0');
-  k.append(key);
-  return k;
-}
 
 void Journal::submit(std::unique_ptr<WriteSet> ws) {
   ws_queue_.enqueue(ws.release());
@@ -129,7 +75,7 @@ Result<std::optional<std::string>> Journal::state_get(std::string_view key) cons
 Status Journal::state_put(const std::vector<std::pair<std::string, std::string>>& values) {
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, 0); !s) return s;
+  if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (const auto& [key, value] : values) {
     MDB_val k = as_val(key), v = as_val(value);
     if (int rc = mdb_put(txn.get(), state_dbi_, &k, &v, 0)) return lmdb_status(rc, "write state");
@@ -143,7 +89,7 @@ Result<std::size_t> Journal::purge_dedupe() {
                                   .count();
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, 0); !s) return s;
+  if (Status s = txn.begin(env_->get(), 0); !s) return s;
   MDB_cursor* cur = nullptr;
   if (int rc = mdb_cursor_open(txn.get(), dedupe_time_dbi_, &cur)) return lmdb_status(rc, "mdb_cursor_open");
   std::size_t n = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/coding.hpp"
 #include "weir/status.hpp"
 
 namespace weir::internal {
@@ -26,24 +27,6 @@ inline MDB_val as_val(std::string_view s) {
 }
 inline std::string_view as_view(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
-}
-
-// Big-endian encoding, so LMDB's byte-wise key order is numeric order.
-inline void put_be64(char* out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) { out[i] = static_cast<char>(v & 0xff); v >>= 8; }
-}
-inline std::uint64_t get_be64(const char* in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
-inline void put_be32(char* out, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) { out[i] = static_cast<char>(v & 0xff); v >>= 8; }
-}
-inline std::uint32_t get_be32(const char* in) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
 }
 
 // A transaction that aborts unless committed.

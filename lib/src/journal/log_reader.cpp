@@ -1,9 +1,7 @@
-// Log-reading helpers over any read transaction (see layout.hpp): used by
-// the bus's journal and by the read-only Inspector.
-#include "journal/format.hpp"
+// Log-reading helpers over any read transaction (see log_reader.hpp).
+#include "journal/log_reader.hpp"
 
 #include "journal/batch.hpp"
-#include "journal/journal.hpp"
 
 namespace weir::internal {
 

@@ -9,7 +9,6 @@
 #include "journal/batch.hpp"
 #include "journal/journal.hpp"
 #include "journal/format.hpp"
-#include "topic/topic.hpp"
 
 namespace weir::internal {
 
@@ -18,17 +17,16 @@ constexpr std::size_t kRetentionBatchesPerPass = 256;
 }  // namespace
 
 Result<std::size_t> Journal::enforce_retention() {
-  std::vector<std::shared_ptr<TopicState>> topics;
+  std::vector<CommitSource*> logs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    topics = topics_;
+    logs = logs_;
   }
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   struct Cut {
-    TopicState* topic;
-    std::uint32_t partition;
+    CommitSource* src;
     Offset new_start;
     std::uint64_t freed;
   };
@@ -36,71 +34,67 @@ Result<std::size_t> Journal::enforce_retention() {
   std::size_t deleted = 0;
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, 0); !s) return s;
-  for (const auto& t : topics) {
-    const TopicOptions& o = t->options();
-    if (!o.retention_age.count() && !o.retention_bytes && !o.retention_events) continue;
-    const std::int64_t min_time = now_us - std::chrono::duration_cast<std::chrono::microseconds>(o.retention_age).count();
-    for (std::uint32_t p = 0; p < t->partitions(); ++p) {
-      TopicState::JournalPart& jp = t->journal_part(p);
-      std::uint64_t bytes = jp.bytes.load(std::memory_order_acquire);
-      const Offset end = jp.committed.load(std::memory_order_acquire);
-      Offset start = jp.start.load(std::memory_order_acquire);
-      const std::uint64_t bytes_before = bytes;
-      MDB_cursor* cur = nullptr;
-      if (int rc = mdb_cursor_open(txn.get(), jp.dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
-      MDB_val k, v;
-      // At most 256 batches per partition per pass keeps each pass short.
-      for (std::size_t n = 0; n < kRetentionBatchesPerPass && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0; ++n) {
-        if (v.mv_size < sizeof(BatchHeader)) break;
-        BatchHeader h;
-        std::memcpy(&h, v.mv_data, sizeof h);
-        const Offset next_start = h.base_offset + h.count;
-        if (next_start >= end) break;  // never delete the newest batch
-        // Keep at least the limit: delete a batch only if what remains
-        // still meets it (as Kafka deletes whole segments).
-        const bool too_old = o.retention_age.count() && h.max_time_us < min_time;
-        const bool too_big = o.retention_bytes && bytes - v.mv_size >= o.retention_bytes;
-        const bool too_many = o.retention_events && end - next_start >= o.retention_events;
-        if (!too_old && !too_big && !too_many) break;
-        bytes -= v.mv_size;
-        if (int rc = mdb_cursor_del(cur, 0)) {
-          mdb_cursor_close(cur);
-          return lmdb_status(rc, "retention delete");
-        }
-        start = next_start;
-        ++deleted;
+  if (Status s = txn.begin(env_->get(), 0); !s) return s;
+  for (CommitSource* src : logs) {
+    const RetentionLimits o = src->retention();
+    if (!o.any()) continue;
+    const std::int64_t min_time = now_us - std::chrono::duration_cast<std::chrono::microseconds>(o.age).count();
+    const JournalLog& log = src->journal_log();
+    std::uint64_t bytes = log.bytes();
+    const Offset end = log.committed();
+    Offset start = log.start();
+    const std::uint64_t bytes_before = bytes;
+    MDB_cursor* cur = nullptr;
+    if (int rc = mdb_cursor_open(txn.get(), log.dbi(), &cur)) return lmdb_status(rc, "mdb_cursor_open");
+    MDB_val k, v;
+    // At most 256 batches per partition per pass keeps each pass short.
+    for (std::size_t n = 0; n < kRetentionBatchesPerPass && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0; ++n) {
+      if (v.mv_size < sizeof(BatchHeader)) break;
+      BatchHeader h;
+      std::memcpy(&h, v.mv_data, sizeof h);
+      const Offset next_start = h.base_offset + h.count;
+      if (next_start >= end) break;  // never delete the newest batch
+      // Keep at least the limit: delete a batch only if what remains
+      // still meets it (as Kafka deletes whole segments).
+      const bool too_old = o.age.count() && h.max_time_us < min_time;
+      const bool too_big = o.bytes && bytes - v.mv_size >= o.bytes;
+      const bool too_many = o.events && end - next_start >= o.events;
+      if (!too_old && !too_big && !too_many) break;
+      bytes -= v.mv_size;
+      if (int rc = mdb_cursor_del(cur, 0)) {
+        mdb_cursor_close(cur);
+        return lmdb_status(rc, "retention delete");
       }
-      mdb_cursor_close(cur);
-      if (bytes != bytes_before) cuts.push_back({t.get(), p, start, bytes_before - bytes});
+      start = next_start;
+      ++deleted;
     }
+    mdb_cursor_close(cur);
+    if (bytes != bytes_before) cuts.push_back({src, start, bytes_before - bytes});
   }
   if (cuts.empty()) return std::size_t{0};
   if (Status s = txn.commit(); !s) return s;
   for (const Cut& c : cuts) {
-    TopicState::JournalPart& jp = c.topic->journal_part(c.partition);
-    jp.start.store(c.new_start, std::memory_order_release);
-    jp.bytes.fetch_sub(c.freed, std::memory_order_acq_rel);
-    c.topic->notify_committed();  // quota waiters
+    JournalLog& log = c.src->journal_log();
+    log.start_.store(c.new_start, std::memory_order_release);
+    log.bytes_.fetch_sub(c.freed, std::memory_order_acq_rel);
+    c.src->retained();  // quota waiters
   }
   return deleted;
 }
 
-Result<Offset> Journal::offset_for_time(const TopicState& topic, std::uint32_t partition,
-                                        std::int64_t time_us) const {
-  const TopicState::JournalPart& jp = topic.journal_part(partition);
-  const Offset end = jp.committed.load(std::memory_order_acquire);
+Result<Offset> Journal::offset_for_time(const JournalLog& log, std::int64_t time_us) const {
+  const Offset end = log.committed();
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, MDB_RDONLY); !s) return s;
-  return log_offset_for_time(txn.get(), jp.dbi, topic.name(), partition, end, time_us);
+  if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
+  return log_offset_for_time(txn.get(), log.dbi(), log.topic(), log.partition(), end, time_us);
 }
 
 Status Journal::store_offsets(const std::string& group, const std::string& topic,
                               const std::vector<std::pair<std::uint32_t, Offset>>& offsets) {
   std::shared_lock<std::shared_mutex> rl(resize_mu_);
   Txn txn;
-  if (Status s = txn.begin(env_, 0); !s) return s;
+  if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (const auto& [p, off] : offsets)
     if (Status s = put_offset(txn.get(), offsets_key(group, topic, p), off); !s)
       return Status(s.code(), "store offsets of group '" + group + "': " + s.message());

@@ -138,7 +138,11 @@ inline void encode_record(const Event& e, std::int64_t time_us, char* out) noexc
   encode_headers(e.headers, p + e.payload.size());
 }
 
-// Builds the handler's view of a record written by encode_record.
+// The library's access to Message internals.
+struct MessageAccess {
+  static void set_attempt(Message& m, std::uint32_t attempt) noexcept { m.attempt_ = attempt; }
+};
+
 // The publish time stored in a record (microseconds since the epoch).
 inline std::int64_t record_time_us(const char* rec) noexcept {
   RecordHead head;
@@ -146,6 +150,7 @@ inline std::int64_t record_time_us(const char* rec) noexcept {
   return head.time_us;
 }
 
+// Builds the handler's view of a record written by encode_record.
 inline Message decode_record(const char* rec, std::string_view topic, std::uint32_t partition,
                              Offset offset, std::uint32_t attempt, std::uint64_t origin = 0) noexcept {
   RecordHead head;

@@ -3,7 +3,6 @@
 #include <bit>
 #include <chrono>
 #include <ctime>
-#include <random>
 
 #include "base/clock.hpp"
 #include "record/record.hpp"
@@ -16,8 +15,6 @@ thread_local const BusShared* t_worker_of = nullptr;
 namespace {
 // Runs of events for one partition are claimed in chunks of at most this.
 constexpr std::uint32_t kMaxRun = 1024;
-// sleeping_readers() result for journaled topics: "the writer sleeps".
-constexpr std::uint64_t kWriterBit = 1;
 }  // namespace
 
 // Encodes `e` into the slot of claimed offset `off`.
@@ -31,97 +28,21 @@ void write_event(PartitionLog& log, Offset off, const Event& e, std::int64_t tim
   encode_record(e, env, time_us, log.slot_buffer(off, record_size(e, env)));
 }
 
-std::string name_problem(std::string_view what, std::string_view name) {
-  if (name.empty()) return std::string(what) + " name is empty";
-  if (name.size() > 249)
-    return std::string(what) + " name is " + std::to_string(name.size()) +
-           " characters long; at most 249 are allowed";
-  if (name == "." || name == "..") return std::string(what) + " name may not be '.' or '..'";
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok)
-      return std::string(what) + " name '" + std::string(name) +
-             "' has a character outside [A-Za-z0-9._-]";
-  }
-  return {};
-}
+TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name, const TopicOptions& options)
+    : bus_(std::move(bus)), name_(std::move(name)), options_(options) {}
 
-std::uint64_t BusShared::random_id() {
-  std::random_device rd;
-  return (std::uint64_t{rd()} << 32) ^ rd();
-}
-
-void BusShared::set_journal_error(const Status& s) {
-  if (s.is_ok() && !journal_stalled.load(std::memory_order_acquire)) return;
-  std::lock_guard<std::mutex> lock(error_mu_);
-  journal_error_ = s;
-  journal_stalled.store(!s.is_ok(), std::memory_order_release);
-}
-
-Status BusShared::journal_error() const {
-  std::lock_guard<std::mutex> lock(error_mu_);
-  return journal_error_;
-}
-
-TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name,
-                       const TopicOptions& options)
-    : bus_(std::move(bus)), name_(std::move(name)), options_(options), origin_(bus_->instance_id) {
-  const std::uint32_t cap = std::bit_ceil(options.capacity);
-  logs_.reserve(options.partitions);
-  for (std::uint32_t p = 0; p < options.partitions; ++p)
-    logs_.push_back(std::make_unique<PartitionLog>(cap));
-  if (journaled())
-    for (std::uint32_t p = 0; p < options.partitions; ++p)
-      jparts_.push_back(std::make_unique<JournalPart>());
-}
-
-void TopicState::attach_journal_partition(std::uint32_t p, unsigned dbi, Offset start, Offset end,
-                                          std::uint64_t bytes) {
-  logs_[p]->restart_at(end);
-  JournalPart& jp = *jparts_[p];
-  jp.dbi = dbi;
-  jp.start.store(start, std::memory_order_release);
-  jp.bytes.store(bytes, std::memory_order_release);
-  jp.committed.store(end, std::memory_order_release);
-  logs_[p]->add_reader(&jp.writer, end);
-}
-
-void TopicState::notify_committed() noexcept {
-  commit_bell_.ring();
-  std::uint64_t mask = journal_slots_.load(std::memory_order_relaxed);
-  while (mask) {
-    bells_[static_cast<std::size_t>(std::countr_zero(mask))].ring();
-    mask &= mask - 1;
-  }
-}
-
-Status TopicState::wait_committed(std::uint32_t p, Offset off,
-                                  std::chrono::milliseconds timeout) const {
-  const JournalPart& jp = *jparts_[p];
-  std::chrono::steady_clock::time_point deadline{};
-  for (;;) {
-    if (jp.committed.load(std::memory_order_acquire) > off) return Status::ok();
-    const auto now = std::chrono::steady_clock::now();
-    if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
-    if (now >= deadline) {
-      std::string why = "offset " + std::to_string(off) + " of topic '" + name_ + "' partition " +
-                        std::to_string(p) + " was not committed within " +
-                        std::to_string(timeout.count()) + " ms";
-      if (Status e = bus_->journal_error(); !e) why += " (journal: " + e.to_string() + ")";
-      return Status::deadline_exceeded(why);
-    }
-    const std::uint32_t epoch = commit_bell_.prepare();
-    if (jp.committed.load(std::memory_order_acquire) <= off)
-      commit_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now,
-                                                                  std::chrono::milliseconds(50)));
-    commit_bell_.finish();
-  }
+Result<std::shared_ptr<TopicState>> TopicState::create(std::shared_ptr<BusShared> bus, std::string name,
+                                                       const TopicOptions& options, Storage& storage) {
+  std::shared_ptr<TopicState> t(new TopicState(std::move(bus), std::move(name), options));
+  auto parts = storage.open_partitions(t->name_, options, TopicWakeups{t->readers_, t->commit_bell_});
+  if (!parts) return parts.status();
+  t->parts_ = std::move(parts).value();
+  return t;
 }
 
 std::uint64_t TopicState::stored_bytes() const noexcept {
   std::uint64_t total = 0;
-  for (const auto& jp : jparts_) total += jp->bytes.load(std::memory_order_acquire);
+  for (const auto& p : parts_) total += p->bytes();
   return total;
 }
 
@@ -159,10 +80,7 @@ Result<Ack> TopicState::ack_level(const PublishOptions& o) const {
   const Ack a = o.ack ? *o.ack : options_.default_ack;
   if (a != Ack::kNone && a != Ack::kJournal && a != Ack::kFsync)
     return Status::invalid_argument("PublishOptions::ack is not an Ack value");
-  if (bus_->journal_stalled.load(std::memory_order_acquire)) {
-    Status e = bus_->journal_error();
-    if (!e) return Status::resource_exhausted("journal cannot commit: " + e.to_string());
-  }
+  if (Status w = parts_[0]->writable(); !w) return w;
   if (Status q = check_quota(o); !q) return q;
   return a;
 }
@@ -222,13 +140,14 @@ Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions&
                          Offset& first) {
   const bool block = options_.full_policy == FullPolicy::kBlock;
   const auto timeout = o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
-  switch (logs_[p]->claim(n, block, timeout, first)) {
+  PartitionLog& ring = parts_[p]->ring();
+  switch (ring.claim(n, block, timeout, first)) {
     case PartitionLog::ClaimError::kNone: return Status::ok();
     case PartitionLog::ClaimError::kClosed:
       return Status::closed("topic '" + name_ + "' is closed");
     case PartitionLog::ClaimError::kFull:
       return Status::resource_exhausted("partition " + std::to_string(p) + " of topic '" + name_ +
-                                        "' is full (" + std::to_string(logs_[p]->capacity()) +
+                                        "' is full (" + std::to_string(ring.capacity()) +
                                         " events unconsumed); full_policy is reject");
     case PartitionLog::ClaimError::kTimedOut:
       return Status::deadline_exceeded("partition " + std::to_string(p) + " of topic '" + name_ +
@@ -236,31 +155,6 @@ Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions&
                                        " ms");
   }
   return Status::internal("unknown claim result");
-}
-
-std::uint64_t TopicState::sleeping_readers() const noexcept {
-  // Journaled topics: groups read the journal; the one ring reader to wake
-  // is the journal writer, marked by bit 64 (outside the group slots).
-  if (writer_bell_) return writer_bell_->has_sleepers() ? kWriterBit : 0;
-  std::uint64_t active = active_slots_.load(std::memory_order_relaxed);
-  std::uint64_t sleeping = 0;
-  while (active) {
-    const int i = std::countr_zero(active);
-    if (bells_[static_cast<std::size_t>(i)].has_sleepers()) sleeping |= std::uint64_t{1} << i;
-    active &= active - 1;
-  }
-  return sleeping;
-}
-
-void TopicState::wake_readers(std::uint64_t mask) noexcept {
-  if (writer_bell_) {
-    if (mask) writer_bell_->wake();
-    return;
-  }
-  while (mask) {
-    bells_[static_cast<std::size_t>(std::countr_zero(mask))].wake();
-    mask &= mask - 1;
-  }
 }
 
 Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions& o) {
@@ -273,11 +167,12 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   const std::uint32_t p = *part;
   Offset off;
   if (Status s = claim(p, 1, o, off); !s) return s;
-  const std::uint64_t sleeping = sleeping_readers();
-  PartitionLog& log = *logs_[p];
+  // Right after the claim's seq_cst CAS (the wake-up handshake).
+  const std::uint64_t sleeping = readers_.sleeping();
+  PartitionLog& log = parts_[p]->ring();
   write_event(log, off, e, e.time_us ? e.time_us : coarse_now_us());
   log.publish(off);
-  if (sleeping) wake_readers(sleeping);
+  if (sleeping) readers_.wake(sleeping);
   if (*ack != Ack::kNone)
     if (Status s = wait_committed(p, off, timeout_of(o)); !s) return s;
   return PublishReceipt{p, off};
@@ -313,7 +208,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     const std::uint32_t p = *part;
     std::size_t j = i + 1;
     const std::size_t limit =
-        std::min<std::size_t>(events.size(), i + std::min(kMaxRun, logs_[p]->capacity()));
+        std::min<std::size_t>(events.size(), i + std::min(kMaxRun, parts_[p]->ring().capacity()));
     if (by_key) {
       while (j < limit && plain_and_valid(events[j]) &&
              partition_for_key(events[j].key, partitions()) == p)
@@ -324,11 +219,11 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     const auto n = static_cast<std::uint32_t>(j - i);
     Offset first;
     if (Status s = claim(p, n, o, first); !s) {
-      wake_readers(sleeping);
+      readers_.wake(sleeping);
       return {std::move(s), i};
     }
-    sleeping |= sleeping_readers();
-    PartitionLog& log = *logs_[p];
+    sleeping |= readers_.sleeping();
+    PartitionLog& log = parts_[p]->ring();
     for (std::uint32_t k = 0; k < n; ++k) {
       const Event& e = events[i + k];
       write_event(log, first + k, e, e.time_us ? e.time_us : now);
@@ -339,34 +234,15 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     if (*ack != Ack::kNone) last.emplace_back(p, first + n - 1);
     i = j;
   }
-  wake_readers(sleeping);
+  readers_.wake(sleeping);
   for (const auto& [p, off] : last)
     if (Status s = wait_committed(p, off, timeout_of(o)); !s) return {std::move(s), events.size()};
   return {Status::ok(), events.size()};
 }
 
-Result<std::uint32_t> TopicState::acquire_group_slot(bool by_journal) {
-  std::lock_guard<std::mutex> lock(slots_mu_);
-  const std::uint64_t used = active_slots_.load(std::memory_order_relaxed) |
-                             journal_slots_.load(std::memory_order_relaxed);
-  if (used == ~std::uint64_t{0})
-    return Status::resource_exhausted("topic '" + name_ + "' already has " +
-                                      std::to_string(kMaxGroups) + " groups subscribed");
-  const auto slot = static_cast<std::uint32_t>(std::countr_one(used));
-  (by_journal ? journal_slots_ : active_slots_)
-      .fetch_or(std::uint64_t{1} << slot, std::memory_order_relaxed);
-  return slot;
-}
-
-void TopicState::release_group_slot(std::uint32_t slot) {
-  std::lock_guard<std::mutex> lock(slots_mu_);
-  active_slots_.fetch_and(~(std::uint64_t{1} << slot), std::memory_order_relaxed);
-  journal_slots_.fetch_and(~(std::uint64_t{1} << slot), std::memory_order_relaxed);
-}
-
 void TopicState::close_partitions() noexcept {
-  for (auto& log : logs_) log->close();
-  for (auto& bell : bells_) bell.ring();
+  for (auto& p : parts_) p->ring().close();
+  readers_.ring_all();
 }
 
 }  // namespace weir::internal

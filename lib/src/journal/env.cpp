@@ -1,0 +1,133 @@
+#include "journal/env.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "base/random.hpp"
+#include "journal/format.hpp"
+
+namespace weir::internal {
+
+namespace {
+
+Status errno_status(const std::string& what) { return Status::io_error(what + ": " + std::strerror(errno)); }
+
+// The owner's checks before LMDB touches the directory, and its lock.
+Result<int> prepare_owned_dir(const std::string& d) {
+  namespace fs = std::filesystem;
+  const fs::path dir(d);
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    // Missing parents are created too; the journal directory itself is 0700.
+    if (dir.has_parent_path() && !fs::exists(dir.parent_path(), ec)) {
+      fs::create_directories(dir.parent_path(), ec);
+      if (ec)
+        return Status::io_error("cannot create the parent of data directory '" + d + "': " + ec.message());
+    }
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST)
+      return errno_status("cannot create data directory '" + d + "'");
+  } else if (!fs::is_directory(dir, ec)) {
+    return Status::invalid_argument("data_dir '" + d + "' is not a directory");
+  }
+  if (!fs::exists(dir / "data.mdb", ec)) {
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name != "weir.lock" && name != "lock.mdb")
+        return Status::failed_precondition("data_dir '" + d +
+                                           "' is not empty and holds no weir journal (found '" + name + "')");
+    }
+  }
+  // One process at a time owns the journal for writing.
+  const std::string lock_path = (dir / "weir.lock").string();
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_status("cannot open '" + lock_path + "'");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::failed_precondition("data_dir '" + d + "' is in use by another weir bus (weir.lock is held)");
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
+  int fd = -1;
+  if (!c.read_only) {
+    auto lock = prepare_owned_dir(c.dir);
+    if (!lock) return lock.status();
+    fd = *lock;
+  }
+  MDB_env* env = nullptr;
+  auto fail = [&](int rc, const std::string& what) -> Status {
+    if (env) mdb_env_close(env);
+    if (fd >= 0) ::close(fd);
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
+      return Status::data_loss("'" + c.dir + "' holds a data.mdb that is not a readable LMDB journal: " +
+                               mdb_strerror(rc));
+    return lmdb_status(rc, what);
+  };
+  if (int rc = mdb_env_create(&env)) {
+    env = nullptr;
+    return fail(rc, "mdb_env_create");
+  }
+  if (int rc = mdb_env_set_maxdbs(env, c.max_dbs)) return fail(rc, "mdb_env_set_maxdbs");
+  if (!c.read_only)
+    if (int rc = mdb_env_set_maxreaders(env, c.max_readers)) return fail(rc, "mdb_env_set_maxreaders");
+  // Read-only: 0 adopts the map size stored in the environment.
+  if (int rc = mdb_env_set_mapsize(env, c.read_only ? 0 : c.map_bytes)) return fail(rc, "mdb_env_set_mapsize");
+  const unsigned flags = MDB_NOTLS | (c.read_only ? MDB_RDONLY : 0u);
+  if (int rc = mdb_env_open(env, c.dir.c_str(), flags, 0600))
+    return fail(rc, c.read_only ? "open journal '" + c.dir + "' read-only" : std::string("mdb_env_open"));
+  if (!c.read_only) {
+    int dead = 0;
+    mdb_reader_check(env, &dead);  // reclaim reader slots of crashed processes
+  }
+  return std::unique_ptr<Env>(new Env(c.dir, env, fd, c.max_dbs));
+}
+
+Env::~Env() {
+  mdb_env_close(env_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<std::uint64_t> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view dir, bool create) {
+  const std::string d(dir);
+  MDB_val k = as_val(kMetaFormatKey), v;
+  int rc = mdb_get(txn, meta, &k, &v);
+  if (rc == MDB_NOTFOUND && create) {
+    // A new journal: the directory was empty (checked when opening).
+    MDB_val fv = as_val(kJournalFormat);
+    if ((rc = mdb_put(txn, meta, &k, &fv, 0))) return lmdb_status(rc, "write format");
+    MDB_val vk = as_val(kMetaVersionKey);
+    MDB_val vv{sizeof kJournalVersion, const_cast<std::uint32_t*>(&kJournalVersion)};
+    if ((rc = mdb_put(txn, meta, &vk, &vv, 0))) return lmdb_status(rc, "write version");
+    std::uint64_t id = random_u64();
+    MDB_val ik = as_val(kMetaIdKey), iv{sizeof id, &id};
+    if ((rc = mdb_put(txn, meta, &ik, &iv, 0))) return lmdb_status(rc, "write id");
+    return id;
+  }
+  if (rc == MDB_NOTFOUND || (rc == 0 && as_view(v) != kJournalFormat))
+    return Status::failed_precondition("data_dir '" + d + "' holds an LMDB environment that is not a weir journal");
+  if (rc) return lmdb_status(rc, "read format");
+  MDB_val vk = as_val(kMetaVersionKey), vv;
+  std::uint32_t version = 0;
+  if (mdb_get(txn, meta, &vk, &vv) == 0 && vv.mv_size == sizeof version) std::memcpy(&version, vv.mv_data, sizeof version);
+  if (version == 0) return Status::data_loss("journal in '" + d + "' has no valid version");
+  if (version > kJournalVersion)
+    return Status::failed_precondition("journal in '" + d + "' has format version " + std::to_string(version) +
+                                       "; this weir reads up to version " + std::to_string(kJournalVersion));
+  std::uint64_t id = 0;
+  MDB_val ik = as_val(kMetaIdKey), iv;
+  if (mdb_get(txn, meta, &ik, &iv) != 0 || iv.mv_size != sizeof id)
+    return Status::data_loss("journal in '" + d + "' has no valid id");
+  std::memcpy(&id, iv.mv_data, sizeof id);
+  return id;
+}
+
+}  // namespace weir::internal

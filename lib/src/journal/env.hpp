@@ -1,0 +1,56 @@
+// The LMDB environment of a weir data directory: opening it (as its owning
+// bus, or read-only from any process) and the format check both kinds of
+// opener run. One implementation for the bus's Journal and the Inspector.
+//
+// Thread-safety: Env is not copyable; its MDB_env is used as LMDB allows
+// (MDB_NOTLS: read transactions are not tied to threads).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "journal/lmdb.hpp"
+#include "weir/status.hpp"
+
+namespace weir::internal {
+
+struct EnvConfig {
+  std::string dir;
+  // Read-only opens take no lock, create nothing and adopt the stored map
+  // size; owner opens create the directory (0700) if missing, refuse a
+  // non-empty directory without a journal, and hold weir.lock.
+  bool read_only = false;
+  std::uint32_t max_dbs = 0;
+  std::uint32_t max_readers = 126;  // owner only
+  std::size_t map_bytes = 0;        // owner only
+};
+
+class Env {
+ public:
+  static Result<std::unique_ptr<Env>> open(const EnvConfig& config);
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  MDB_env* get() const noexcept { return env_; }
+  const std::string& dir() const noexcept { return dir_; }
+  std::uint32_t max_dbs() const noexcept { return max_dbs_; }
+
+ private:
+  Env(std::string dir, MDB_env* env, int lock_fd, std::uint32_t max_dbs)
+      : dir_(std::move(dir)), env_(env), lock_fd_(lock_fd), max_dbs_(max_dbs) {}
+  const std::string dir_;
+  MDB_env* const env_;
+  const int lock_fd_;  // weir.lock, held (flock) by the owner; -1 read-only
+  const std::uint32_t max_dbs_;
+};
+
+// Checks weir.meta's format, version and journal id in `txn` and returns the
+// id. With `create` (an owner on a new journal, weir.meta empty) writes
+// them first. Errors: kFailedPrecondition (not a weir journal, a newer
+// version), kDataLoss (missing version or id).
+Result<std::uint64_t> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view dir, bool create);
+
+}  // namespace weir::internal
