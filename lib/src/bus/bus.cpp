@@ -12,7 +12,7 @@
 
 #include "base/names.hpp"
 #include "dispatch/group.hpp"
-#include "dlq/dead_letters.hpp"
+#include "dlq/log.hpp"
 #include "record/record.hpp"
 #include "journal/format.hpp"
 #include "journal/journal.hpp"
@@ -222,11 +222,11 @@ class BusCore {
     } else if (auto r = remembered_.find(o.group); r != remembered_.end() && r->second.first == topic) {
       resume = r->second.second;
     }
-    std::shared_ptr<TopicState> dlq;
+    DeadLetterTarget dlq;
     if (o.dead_letter) {
       auto d = dead_letter_topic(o.group, *it->second);
       if (!d) return d.status();
-      dlq = std::move(d).value();
+      dlq = DeadLetterTarget{*d, dead_letter_log(o.group, **d)};
     }
     auto slot = it->second->acquire_group_slot(journaled);
     if (!slot) return slot.status();
@@ -254,6 +254,15 @@ class BusCore {
     if (!t) return t.status();
     topics_.emplace(name, *t);
     return t;
+  }
+
+  // The dead-letter log of `group` over its dead-letter topic `dlq`, made
+  // on first use and kept for the bus's lifetime (a memory topic's
+  // settlement lives in it). Caller holds mu_.
+  std::shared_ptr<DeadLetterLog> dead_letter_log(const std::string& group, TopicState& dlq) {
+    auto& log = dlq_logs_[group];
+    if (!log) log = std::make_shared<DeadLetterLog>(group, dlq.partition(0), dlq.journaled() ? journal_.get() : nullptr);
+    return log;
   }
 
   Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co) {
@@ -326,42 +335,29 @@ class BusCore {
 
   // --- dead letters -------------------------------------------------------------
 
-  Result<std::shared_ptr<TopicState>> dlq_topic(std::string_view group) const {
+  // The dead-letter log of `group`; kNotFound if it never had a dead-letter topic.
+  Result<std::shared_ptr<DeadLetterLog>> dlq_log(std::string_view group) {
+    if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = topics_.find(std::string(group) + ".dlq");
     if (it == topics_.end())
       return Status::not_found("group '" + std::string(group) + "' has no dead-letter topic");
-    return it->second;
-  }
-
-  bool settled(std::string_view group, const TopicState& dlq, Offset off) const {
-    return is_settled(group, dlq, journal_.get(), off);
-  }
-
-  Status settle(std::string_view group, TopicState& dlq, const std::vector<Offset>& offs, std::string_view how) {
-    return internal::settle(group, dlq, journal_.get(), offs, how);
+    return dead_letter_log(std::string(group), *it->second);
   }
 
   // Unsettled dead letters matching `f`, oldest first, at most `limit`.
   Result<std::vector<DeadLetterEvent>> dlq_select(std::string_view group, const DeadLetterFilter& f,
-                                                  std::size_t limit) const {
-    if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
-    auto dlq = dlq_topic(group);
-    if (!dlq) return dlq.status();
-    std::vector<DeadLetterEvent> out;
-    Status s = for_each_dead_letter(**dlq, journal_.get(), [&](const DeadLetterEvent& e) {
-      if (matches(e.letter, f) && !settled(group, **dlq, e.letter.dlq_offset)) out.push_back(e);
-      return out.size() < limit;
-    });
-    if (!s) return s;
-    return out;
+                                                  std::size_t limit) {
+    auto log = dlq_log(group);
+    if (!log) return log.status();
+    return (*log)->select(f, limit);
   }
 
   Result<RedriveReport> dlq_redrive(std::string_view group, const DeadLetterFilter& f, const RedriveOptions& o) {
     if (o.max_per_second < 0) return Status::invalid_argument("RedriveOptions::max_per_second must be >= 0");
-    auto dlq = dlq_topic(group);
-    if (!dlq) return dlq.status();
-    auto picked = dlq_select(group, f, o.limit);
+    auto log = dlq_log(group);
+    if (!log) return log.status();
+    auto picked = (*log)->select(f, o.limit);
     if (!picked) return picked.status();
     RedriveReport report;
     report.matched = picked->size();
@@ -373,56 +369,30 @@ class BusCore {
     for (const auto& e : *picked) {
       std::this_thread::sleep_until(next);
       next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap);
+      auto fail = [&](const Status& s) {
+        return Status(s.code(), "redrive of dead letter " + std::to_string(e.letter.dlq_offset) + ": " +
+                                    s.message() + " (moved " + std::to_string(report.moved) + ")");
+      };
       auto source = find_topic(e.letter.topic);
-      if (!source) return Status(source.status().code(), "redrive of dead letter " + std::to_string(e.letter.dlq_offset) +
-                                                             ": " + source.status().message() + " (moved " +
-                                                             std::to_string(report.moved) + ")");
-      // The original event: envelope attributes back into their fields, free
-      // headers without the dead-letter provenance, and the group it is for.
-      Event ev;
-      std::vector<Header> headers;
-      std::string_view source_attr, content_type, dataschema, traceparent, version;
-      for (const auto& [name, value] : e.headers) {
-        if (name == hdr::kSource) source_attr = value;
-        else if (name == hdr::kContentType) content_type = value;
-        else if (name == hdr::kDataSchema) dataschema = value;
-        else if (name == hdr::kTraceparent) traceparent = value;
-        else if (name == hdr::kSchemaVersion) version = value;
-        else if (!is_reserved_header(name) && name.rfind("weir.dlq.", 0) != 0 && name != kRedriveGroupHeader)
-          headers.push_back({name, value});
-      }
-      headers.push_back({kRedriveGroupHeader, group});
-      ev.key = e.letter.key;
-      ev.payload = e.payload;
-      ev.headers = headers;
-      ev.time_us = e.letter.time_us;
-      ev.id = e.letter.id;
-      ev.source = source_attr;
-      ev.type = e.letter.type;
-      ev.content_type = content_type;
-      ev.dataschema = dataschema;
-      ev.traceparent = traceparent;
-      for (char c : version) ev.schema_version = ev.schema_version * 10 + static_cast<std::uint32_t>(c - '0');
+      if (!source) return fail(source.status());
+      const RedriveRecord original(e, group);
       PublishOptions po;
       if ((*source)->journaled()) po.ack = Ack::kJournal;
-      auto r = (*source)->publish(ev, po);
-      if (!r) return Status(r.status().code(), "redrive of dead letter " + std::to_string(e.letter.dlq_offset) +
-                                                   ": " + r.status().message() + " (moved " +
-                                                   std::to_string(report.moved) + ")");
-      if (Status s = settle(group, **dlq, {e.letter.dlq_offset}, "redriven"); !s) return s;
+      if (auto r = (*source)->publish(original.event(), po); !r) return fail(r.status());
+      if (Status s = (*log)->settle({e.letter.dlq_offset}, "redriven"); !s) return s;
       ++report.moved;
     }
     return report;
   }
 
   Result<std::size_t> dlq_purge(std::string_view group, const DeadLetterFilter& f) {
-    auto dlq = dlq_topic(group);
-    if (!dlq) return dlq.status();
-    auto picked = dlq_select(group, f, ~std::size_t{0});
+    auto log = dlq_log(group);
+    if (!log) return log.status();
+    auto picked = (*log)->select(f, ~std::size_t{0});
     if (!picked) return picked.status();
     std::vector<Offset> offs;
     for (const auto& e : *picked) offs.push_back(e.letter.dlq_offset);
-    if (Status s = settle(group, **dlq, offs, "purged"); !s) return s;
+    if (Status s = (*log)->settle(offs, "purged"); !s) return s;
     return offs.size();
   }
 
@@ -548,6 +518,8 @@ class BusCore {
   // Offsets of groups that unsubscribed, for a later subscribe: group ->
   // (topic, offsets per partition). GUARDED_BY(mu_)
   std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
+  // Dead-letter logs by group, made on first use. GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<DeadLetterLog>, std::less<>> dlq_logs_;
   MemoryStorage memory_;
   std::unique_ptr<Journal> journal_;  // null for a memory-only bus
   std::unique_ptr<JournalStorage> journal_storage_;  // with journal_

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "dispatch/group.hpp"
-#include "dlq/dead_letters.hpp"
+#include "dlq/log.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -101,7 +101,7 @@ bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outco
   const std::string reason = o.kind() == Outcome::Kind::kFail
                                  ? o.reason()
                                  : "gave up after " + std::to_string(a.attempt) + " attempts";
-  if (!dead_letters_) {
+  if (!dead_letters_.topic) {
     stop_partition(ps, m.offset(), m.attempt(), reason, FailureKind::kHandler);
     return false;
   }
@@ -148,39 +148,12 @@ bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view re
   const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-  const std::string attempts = std::to_string(m.attempt()), first = std::to_string(a.first_failure_us),
-                    last = std::to_string(now), partition = std::to_string(m.partition()),
-                    offset = std::to_string(m.offset());
-  // The original's free headers, then provenance under stable names.
-  std::vector<Header> headers;
-  for (std::size_t i = 0; i < m.header_count(); ++i) {
-    const Header h = m.header_at(i);
-    if (!is_reserved_header(h.name) && h.name.substr(0, 9) != "weir.dlq.") headers.push_back(h);
-  }
-  headers.push_back({"weir.dlq.reason", reason});
-  headers.push_back({"weir.dlq.attempts", attempts});
-  headers.push_back({"weir.dlq.first_failure_us", first});
-  headers.push_back({"weir.dlq.last_failure_us", last});
-  headers.push_back({"weir.dlq.topic", topic_->name()});
-  headers.push_back({"weir.dlq.partition", partition});
-  headers.push_back({"weir.dlq.offset", offset});
-  headers.push_back({"weir.dlq.group", options_.group});
-  Event e;
-  e.key = m.key();
-  e.payload = m.payload();
-  e.headers = headers;
-  e.time_us = m.time_us();
-  e.id = m.id();  // materialised: a redriven event keeps its id
-  e.source = m.source();
-  e.type = m.type();
-  e.content_type = m.content_type();
-  e.dataschema = m.dataschema();
-  e.schema_version = m.schema_version();
-  e.traceparent = m.traceparent();
+  const DeadLetterRecord letter(m, FailureProvenance{topic_->name(), options_.group, reason, m.attempt(),
+                                                     a.first_failure_us, now});
   PublishOptions po;
   po.timeout = std::chrono::milliseconds(1000);
-  if (dead_letters_->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
-  return dead_letters_->publish(e, po).is_ok();
+  if (dead_letters_.topic->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
+  return dead_letters_.topic->publish(letter.event(), po).is_ok();
 }
 
 void Group::restore_attempts(PartitionState& ps) {
@@ -236,8 +209,8 @@ void Group::monitor() {
       // An alert sink that throws must not take the worker down.
     }
   };
-  if (dead_letters_ && (a.dlq_depth || a.dlq_oldest_age.count())) {
-    auto d = dlq_depth(options_.group, *dead_letters_, journal_);
+  if (dead_letters_.log && (a.dlq_depth || a.dlq_oldest_age.count())) {
+    auto d = dead_letters_.log->depth();
     if (d) {
       if (a.dlq_depth)
         fire(AlertKind::kDlqDepth, static_cast<double>(d->count), static_cast<double>(a.dlq_depth),

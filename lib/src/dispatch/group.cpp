@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include "dlq/dead_letters.hpp"
+#include "dlq/format.hpp"
 #include "base/clock.hpp"
 #include "record/record.hpp"
 
@@ -40,7 +40,7 @@ thread_local bool Group::t_sample_e2e = false;
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
              std::chrono::microseconds idle_spin, Journal* journal,
-             std::shared_ptr<TopicState> dead_letters)
+             DeadLetterTarget dead_letters)
     : topic_(std::move(topic)),
       options_(options),
       handler_(std::move(handler)),

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "dispatch/breaker.hpp"
+#include "dlq/log.hpp"
 #include "journal/format.hpp"
 #include "journal/journal.hpp"
 #include "metrics/histogram.hpp"
@@ -65,13 +66,20 @@ inline BatchOutcome invoke_batch(const BatchHandler& h, std::span<const Message>
 // write sets. Until then the writes stay in the group's overlay (guarded by
 // overlay_mu_), so later events read them (read-your-writes) and a
 // redelivered duplicate is recognised before its record is committed.
+// Where a group's dead letters go: its dead-letter topic (published to) and
+// log (depth for metrics and alerts). Both null when dead-lettering is off.
+struct DeadLetterTarget {
+  std::shared_ptr<TopicState> topic;
+  std::shared_ptr<DeadLetterLog> log;
+};
+
 class Group final : public OffsetSource, public TxnSink {
  public:
   using AnyHandler = std::variant<Handler, BatchHandler, StateHandler>;
 
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
         std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
-        Journal* journal, std::shared_ptr<TopicState> dead_letters);
+        Journal* journal, DeadLetterTarget dead_letters);
   ~Group() override;
 
   // OffsetSource
@@ -276,7 +284,7 @@ class Group final : public OffsetSource, public TxnSink {
   const std::uint32_t initial_workers_;
   const std::uint32_t min_workers_, max_workers_;
   Journal* const journal_;  // null for memory topics
-  const std::shared_ptr<TopicState> dead_letters_;  // null when dead_letter is off
+  const DeadLetterTarget dead_letters_;  // empty when dead_letter is off
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
 
   // Journaled groups: where the attempt count of a partition's failing

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "dispatch/group.hpp"
-#include "dlq/dead_letters.hpp"
+#include "dlq/log.hpp"
 #include "base/clock.hpp"
 #include "record/record.hpp"
 
@@ -114,8 +114,8 @@ GroupMetrics Group::metrics() const {
   g.paused = all_paused;
   g.retries = retries_.load(std::memory_order_relaxed);
   g.retry_rate = retry_rate_.load(std::memory_order_relaxed);
-  if (dead_letters_) {
-    if (auto d = dlq_depth(options_.group, *dead_letters_, journal_); d) {
+  if (dead_letters_.log) {
+    if (auto d = dead_letters_.log->depth(); d) {
       g.dlq_count = d->count;
       if (d->count && now_us > d->oldest_failure_us)
         g.dlq_oldest_age_seconds = static_cast<double>(now_us - d->oldest_failure_us) / 1e6;

@@ -20,7 +20,7 @@
 #include <algorithm>
 
 #include "dispatch/group.hpp"
-#include "dlq/dead_letters.hpp"
+#include "dlq/format.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {

@@ -4,7 +4,7 @@
 #include <random>
 
 #include "dispatch/group.hpp"
-#include "dlq/dead_letters.hpp"
+#include "dlq/format.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {

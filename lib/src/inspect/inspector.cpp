@@ -16,9 +16,10 @@
 #include <map>
 #include <set>
 
-#include "dlq/dead_letters.hpp"
+#include "dlq/format.hpp"
 #include "record/record.hpp"
 #include "journal/batch.hpp"
+#include "journal/commit_source.hpp"
 #include "journal/env.hpp"
 #include "journal/log_reader.hpp"
 #include "journal/format.hpp"
