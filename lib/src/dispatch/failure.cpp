@@ -32,8 +32,8 @@ void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
   }
 }
 
-Outcome Group::call(const Message& m, State* state) {
-  const bool sampled = (t_calls++ & 15) == 0;  // handler latency: one call in 16 (the first included)
+Outcome Group::call(WorkerContext& w, const Message& m, State* state) {
+  const bool sampled = (w.calls++ & 15) == 0;  // handler latency: one call in 16 (the first included)
   const bool timed = options_.handler_timeout.count() > 0;
   const auto t0 = timed || sampled ? Clock::now() : Clock::time_point{};
   Outcome o = Outcome::done();
@@ -59,7 +59,7 @@ Outcome Group::call(const Message& m, State* state) {
     // Too slow: a transient failure whatever it returned (writes dropped).
     if (timed && took > options_.handler_timeout) o = Outcome::retry();
   }
-  ++(o.is_done() ? t_ok : t_failed);
+  ++(o.is_done() ? w.ok : w.failed);
   return o;
 }
 

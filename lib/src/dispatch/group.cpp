@@ -29,13 +29,6 @@ constexpr Offset kOffsetCommitEvents = 1000;
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
-thread_local std::uint64_t Group::unsynced_ = 0;
-thread_local std::uint32_t Group::t_ok = 0;
-thread_local std::uint32_t Group::t_failed = 0;
-thread_local std::int64_t Group::t_acked_time_us = 0;
-thread_local std::uint32_t Group::t_calls = 0;
-thread_local std::uint32_t Group::t_e2e_batches = 0;
-thread_local bool Group::t_sample_e2e = false;
 
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
@@ -131,9 +124,8 @@ void Group::worker_main(std::uint32_t w) {
   std::vector<PartitionState*> mine;
   std::uint64_t seen_epoch = ~std::uint64_t{0};
   bool pending = false;  // a partition assigned to me is still with its old owner
-  std::vector<Message> scratch;
-  scratch.resize(options_.max_batch);
-  ReadBatch rb;
+  WorkerContext w_ctx;
+  w_ctx.scratch.resize(options_.max_batch);
   Doorbell& bell = topic_->group_bell(bell_slot_);
 
   // Something to do now on one of my partitions? After bell.prepare() the
@@ -200,7 +192,7 @@ void Group::worker_main(std::uint32_t w) {
         any_retry_pending = true;  // sleep bounded, until the cool-down ends
         continue;
       }
-      progress += serve(*ps, scratch, rb, probe);
+      progress += serve(*ps, w_ctx, probe);
       if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
     }
     if (mode == kDrain && all_finished) break;
@@ -248,25 +240,25 @@ void Group::worker_main(std::uint32_t w) {
   if (--live_workers_ == 0) exit_cv_.notify_all();
 }
 
-std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe) {
+std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
   const Offset before = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
-  t_acked_time_us = 0;
+  w.acked_time_us = 0;
   // End-to-end latency: one acked batch in 8 (the first included), so the
   // clock read and the event's time are paid for on those only.
-  t_sample_e2e = (t_e2e_batches & 7) == 0;
+  w.sample_e2e = (w.e2e_batches & 7) == 0;
   if (ps.head_time_us.load(std::memory_order_relaxed) == 0) note_head_time(ps);  // events arrived since
   const std::uint32_t handled =
-      nonblocking() ? serve_nonblocking(ps, scratch, rb, probe) : serve_events(ps, scratch, rb, probe);
+      nonblocking() ? serve_nonblocking(ps, w, probe) : serve_events(ps, w, probe);
   // Metrics: relaxed counters and one lock-free histogram sample per batch.
   const Offset after = ps.cursor.next.load(std::memory_order_relaxed);
   if (after > before) {
     // One writer at a time (the owner): a plain add, no locked instruction.
     ps.processed.store(ps.processed.load(std::memory_order_relaxed) + (after - before),
                        std::memory_order_relaxed);
-    ++t_e2e_batches;
-    if (t_acked_time_us > 0) {
+    ++w.e2e_batches;
+    if (w.acked_time_us > 0) {
       const std::int64_t now_us = coarse_now_us();  // the clock publish stamps with
-      e2e_hist_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - t_acked_time_us, 0)) * 1000);
+      e2e_hist_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - w.acked_time_us, 0)) * 1000);
     }
   }
   note_head_time(ps);
@@ -279,12 +271,12 @@ std::uint32_t Group::serve(PartitionState& ps, std::vector<Message>& scratch, Re
     }
   }
   if (breaker_) {
-    if (probe && t_ok + t_failed == 0) {
+    if (probe && w.ok + w.failed == 0) {
       breaker_->release_probe();  // nothing was handed out: no verdict
     } else {
-      breaker_->record(t_ok, t_failed, probe);
+      breaker_->record(w.ok, w.failed, probe);
     }
-    t_ok = t_failed = 0;
+    w.ok = w.failed = 0;
   }
   return handled;
 }
@@ -309,13 +301,13 @@ bool Group::read_failed(PartitionState& ps, Offset at, std::uint32_t attempt, co
   return false;
 }
 
-void Group::commit_progress(PartitionState& ps, Offset from, Offset to) {
+void Group::commit_progress(PartitionState& ps, WorkerContext& w, Offset from, Offset to) {
   ps.part->advance(ps.cursor, to);
   if (!journal_) return;
   if (options_.offset_commit_events) {
-    unsynced_ += to - from;  // this worker's events since its last durable offset
-    if (unsynced_ >= options_.offset_commit_events) {
-      unsynced_ = 0;
+    w.unsynced += to - from;  // this worker's events since its last durable offset
+    if (w.unsynced >= options_.offset_commit_events) {
+      w.unsynced = 0;
       ps.nudged_at = to;
       // A failure (journal stalled, closing) leaves the offsets to the next
       // commit: redelivery, never loss.
@@ -327,11 +319,11 @@ void Group::commit_progress(PartitionState& ps, Offset from, Offset to) {
   }
 }
 
-std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
-                                  bool probe) {
+std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool probe) {
+  std::vector<Message>& scratch = w.scratch;
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
   const std::uint32_t want = probe ? 1 : options_.max_batch;  // half-open: one event decides
-  auto read = ps.part->read(c, ps.cur.attempt, std::span<Message>(scratch.data(), want), rb);
+  auto read = ps.part->read(c, ps.cur.attempt, std::span<Message>(scratch.data(), want), w.rb);
   if (!read) {
     Offset resume_at = c;
     if (!read_failed(ps, c, ps.cur.attempt, read.status(), resume_at)) {
@@ -351,7 +343,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   if (txn_mode_) {
     std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
     for (std::uint32_t i = 0; i < n; ++i) {
-      if (serve_txn(ps, ps.cur, scratch[i], ws) == Verdict::kPassed) {
+      if (serve_txn(ps, w, ps.cur, scratch[i], ws) == Verdict::kPassed) {
         ++done;
         continue;
       }
@@ -369,7 +361,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
         ++done;
         continue;
       }
-      const Outcome o = call(m, nullptr);
+      const Outcome o = call(w, m, nullptr);
       if (o.is_done()) {
         ++done;
         ps.cur = Attempts{};
@@ -391,8 +383,8 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
     }
     n = own;
     const BatchOutcome bo = call_batch(bh, std::span<const Message>(scratch.data(), n));
-    t_ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
-    if (bo.done < n) ++(bo.rest.is_done() ? t_ok : t_failed);
+    w.ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
+    if (bo.done < n) ++(bo.rest.is_done() ? w.ok : w.failed);
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (done > 0) ps.cur = Attempts{};
     if (done < n) {
@@ -407,8 +399,8 @@ std::uint32_t Group::serve_events(PartitionState& ps, std::vector<Message>& scra
   }
 
   if (done) {
-    if (t_sample_e2e) t_acked_time_us = scratch[done - 1].time_us();
-    commit_progress(ps, c, c + done);
+    if (w.sample_e2e) w.acked_time_us = scratch[done - 1].time_us();
+    commit_progress(ps, w, c, c + done);
   }
   return done + (decided ? 1 : 0);
 }

@@ -66,6 +66,20 @@ inline BatchOutcome invoke_batch(const BatchHandler& h, std::span<const Message>
 // write sets. Until then the writes stay in the group's overlay (guarded by
 // overlay_mu_), so later events read them (read-your-writes) and a
 // redelivered duplicate is recognised before its record is committed.
+// One worker thread's working set, passed down its serve() calls (never
+// shared): the batch it reads into and the tallies that feed the breaker and
+// latency sampling.
+struct WorkerContext {
+  std::vector<Message> scratch;  // the batch handed out (max_batch views)
+  ReadBatch rb;                  // journaled reads are copied here
+  std::uint32_t ok = 0, failed = 0;  // handler outcomes in the current serve()
+  std::int64_t acked_time_us = 0;    // publish time of the acked event sampled for end-to-end latency
+  bool sample_e2e = false;           // this serve() samples end-to-end latency
+  std::uint32_t calls = 0;           // handler calls (handler latency: one in 16)
+  std::uint32_t e2e_batches = 0;     // acked batches (end-to-end latency: one in 8)
+  std::uint64_t unsynced = 0;        // events since this worker's last durable offset
+};
+
 // Where a group's dead letters go: its dead-letter topic (published to) and
 // log (depth for metrics and alerts). Both null when dead-lettering is off.
 struct DeadLetterTarget {
@@ -215,24 +229,16 @@ class Group final : public OffsetSource, public TxnSink {
   // decision, so the worker counts it as progress).
   // Handles one batch of `ps` (one event when `probe`: the breaker's
   // half-open probe) and reports the handler outcomes to the breaker.
-  std::uint32_t serve(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe);
-  std::uint32_t serve_events(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb, bool probe);
-  // Handler outcomes in the current serve() call (worker thread only).
-  static thread_local std::uint32_t t_ok;
-  static thread_local std::uint32_t t_failed;
-  static thread_local std::int64_t t_acked_time_us;  // publish time of the last event acked in serve()
-  static thread_local std::uint32_t t_calls;         // handler calls on this thread (latency sampling)
-  static thread_local std::uint32_t t_e2e_batches;   // batches acked on this thread (latency sampling)
-  static thread_local bool t_sample_e2e;             // this serve() samples end-to-end latency
+  std::uint32_t serve(PartitionState& ps, WorkerContext& w, bool probe);
+  std::uint32_t serve_events(PartitionState& ps, WorkerContext& w, bool probe);
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
-  Verdict serve_txn(PartitionState& ps, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
+  Verdict serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
   // RetryMode::kNonBlocking: due retries of parked keys, then new events.
-  std::uint32_t serve_nonblocking(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
-                                  bool probe);
+  std::uint32_t serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe);
   // One event through the handler (any kind) with the retry rules.
-  Verdict handle_one(PartitionState& ps, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
+  Verdict handle_one(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
   // Parks `offset` under `key` (a new failing head when `head` is given).
   void park(PartitionState& ps, std::string_view key, Offset offset, const Attempts* head);
   // True if `key` has a failing event parked (so its later events wait).
@@ -247,7 +253,7 @@ class Group final : public OffsetSource, public TxnSink {
   bool read_failed(PartitionState& ps, Offset at, std::uint32_t attempt, const Status& s, Offset& resume_at);
   // Everything of `ps` below `to` is finished (it was at `from`): advances
   // the cursor and asks for the offset to be persisted as options say.
-  void commit_progress(PartitionState& ps, Offset from, Offset to);
+  void commit_progress(PartitionState& ps, WorkerContext& w, Offset from, Offset to);
   // Journaled groups: attempt counts stored before a restart.
   void restore_attempts(PartitionState& ps);
   // Persists the attempt count of a failing event (1: it no longer fails).
@@ -257,7 +263,6 @@ class Group final : public OffsetSource, public TxnSink {
   void add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,
                         std::vector<std::pair<std::string, std::optional<std::string>>>&& writes,
                         std::unique_ptr<WriteSet>& ws);
-  static thread_local std::uint64_t unsynced_;  // events since the worker's last durable offset
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
   void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,
@@ -268,7 +273,7 @@ class Group final : public OffsetSource, public TxnSink {
   // (the event was dead-lettered).
   bool apply(PartitionState& ps, Attempts& a, const Message& m, const Outcome& o);
   // Calls the handler with the group's exception and timeout rules.
-  Outcome call(const Message& m, State* state);
+  Outcome call(WorkerContext& w, const Message& m, State* state);
   // Moves `m` to the dead-letter topic; true once it is safely there.
   bool dead_letter(const Message& m, const Attempts& a, std::string_view reason);
   bool partition_finished(const PartitionState& ps, int mode) const;

@@ -62,24 +62,24 @@ void Group::finish_head(PartitionState& ps, const std::string& key) {
   ps.due.emplace(Clock::now(), key);
 }
 
-Group::Verdict Group::handle_one(PartitionState& ps, Attempts& a, const Message& m,
+Group::Verdict Group::handle_one(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m,
                                  std::unique_ptr<WriteSet>& ws) {
-  if (txn_mode_) return serve_txn(ps, a, m, ws);
+  if (txn_mode_) return serve_txn(ps, w, a, m, ws);
   if (redriven_for_other(m, options_.group)) return Verdict::kPassed;
   Outcome o = Outcome::done();
   if (const auto* bh = std::get_if<BatchHandler>(&handler_)) {
     const BatchOutcome bo = call_batch(*bh, std::span<const Message>(&m, 1));
     if (bo.done == 0) o = bo.rest;
-    ++(o.is_done() ? t_ok : t_failed);
+    ++(o.is_done() ? w.ok : w.failed);
   } else {
-    o = call(m, nullptr);
+    o = call(w, m, nullptr);
   }
   if (apply(ps, a, m, o)) return Verdict::kPassed;
   return ps.stopped.load(std::memory_order_relaxed) ? Verdict::kStopped : Verdict::kLater;
 }
 
-std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>& scratch, ReadBatch& rb,
-                                       bool probe) {
+std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe) {
+  std::vector<Message>& scratch = w.scratch;
   std::uint32_t budget = probe ? 1 : options_.max_batch;
   std::uint32_t progress = 0;
   std::unique_ptr<WriteSet> ws;
@@ -96,7 +96,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     // A journaled event is read again in its own short read transaction;
     // a memory one is still in its ring slot (the cursor holds it).
     Message m;
-    auto got = ps.part->read(off, pk.head.attempt, std::span<Message>(&m, 1), rb);
+    auto got = ps.part->read(off, pk.head.attempt, std::span<Message>(&m, 1), w.rb);
     if (!got || *got == 0) {
       const Status s = got ? Status::ok() : got.status();
       if (s.code() == Code::kDataLoss) {
@@ -116,7 +116,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     }
     --budget;
     ++progress;
-    switch (handle_one(ps, pk.head, m, ws)) {
+    switch (handle_one(ps, w, pk.head, m, ws)) {
       case Verdict::kPassed:
         finish_head(ps, key);
         break;
@@ -139,7 +139,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
   if (budget > 0 && !ps.stopped.load(std::memory_order_relaxed) &&
       ps.parked_offsets.size() < options_.max_parked) {
     // Restored attempt counts are applied below, per event.
-    auto got = ps.part->read(rp, 1, std::span<Message>(scratch.data(), budget), rb);
+    auto got = ps.part->read(rp, 1, std::span<Message>(scratch.data(), budget), w.rb);
     if (!got) {
       Offset resume_at = rp;
       if (!read_failed(ps, rp, 1, got.status(), resume_at)) ps.read_pos = resume_at;
@@ -181,11 +181,11 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
         ++j;
       const BatchOutcome bo = call_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
-      t_ok += ok;
+      w.ok += ok;
       i += ok;
-      if (ok && t_sample_e2e) t_acked_time_us = scratch[i - 1].time_us();
+      if (ok && w.sample_e2e) w.acked_time_us = scratch[i - 1].time_us();
       if (i == j) continue;
-      ++(bo.rest.is_done() ? t_ok : t_failed);
+      ++(bo.rest.is_done() ? w.ok : w.failed);
       Attempts a;
       a.attempt = scratch[i].attempt();
       if (!apply(ps, a, scratch[i], bo.rest) && !ps.stopped.load(std::memory_order_relaxed))
@@ -196,10 +196,10 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     }
     Attempts a;
     a.attempt = m.attempt();
-    const Verdict v = handle_one(ps, a, m, ws);
+    const Verdict v = handle_one(ps, w, a, m, ws);
     if (v == Verdict::kWait || v == Verdict::kStopped) break;  // this event is read again / never
     if (v == Verdict::kLater) park(ps, key, m.offset(), &a);
-    if (v == Verdict::kPassed && t_sample_e2e) t_acked_time_us = m.time_us();
+    if (v == Verdict::kPassed && w.sample_e2e) w.acked_time_us = m.time_us();
     ++i;
   }
   ps.read_pos = std::max(ps.read_pos, rp + i);
@@ -228,7 +228,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, std::vector<Message>&
     journal_->submit(std::move(ws));
     journal_->nudge();
   }
-  if (commit > committed_before) commit_progress(ps, committed_before, commit);
+  if (commit > committed_before) commit_progress(ps, w, committed_before, commit);
   return progress;
 }
 

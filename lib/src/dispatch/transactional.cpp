@@ -72,7 +72,7 @@ std::optional<std::optional<std::string>> Group::overlay_get(const std::string& 
   return it->second.first;
 }
 
-Group::Verdict Group::serve_txn(PartitionState& ps, Attempts& a, const Message& m,
+Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m,
                                std::unique_ptr<WriteSet>& ws) {
   if (redriven_for_other(m, options_.group)) {
     add_to_write_set(ps, m, {}, {}, ws);
@@ -103,7 +103,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, Attempts& a, const Message& 
     }
   }
   StateImpl state(*this, options_.group, *journal_);
-  const Outcome o = call(m, &state);
+  const Outcome o = call(w, m, &state);
   if (!o.is_done()) {
     // Retry or fail: the event's writes are dropped. Dead-lettered: its
     // offset still moves on with the batch (no dedupe record, so a redrive
