@@ -1,0 +1,117 @@
+// BusCore: the registry behind the public Bus: topics, groups, the
+// offsets of unsubscribed groups, dead-letter logs and the journal.
+//
+// Thread-safety: every method is thread-safe. mu_ guards the maps and
+// closing_; publishing never takes it (it goes through a TopicState held by
+// a Topic handle or looked up under mu_).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dispatch/group.hpp"
+#include "dlq/log.hpp"
+#include "journal/journal.hpp"
+#include "log/storage.hpp"
+#include "topic/topic.hpp"
+#include "weir/bus.hpp"
+
+namespace weir::internal {
+
+class BusCore {
+ public:
+  explicit BusCore(const Options& o)
+      : options_(o), shared_(std::make_shared<BusShared>()), memory_(shared_->instance_id) {}
+
+  // Opens the journal (if any) and restores its topics.
+  Status open_journal();
+
+  // Where a topic of these options keeps its partitions; null when a
+  // journaled topic is asked of a memory-only bus.
+  Storage* storage_for(const TopicOptions& o);
+
+  Status create_topic(std::string_view name, const TopicOptions& o);
+
+  Result<std::shared_ptr<TopicState>> find_topic(std::string_view name) const;
+
+  std::vector<std::string> topic_names() const;
+
+  Status subscribe(std::string_view topic, const SubscribeOptions& o, Group::AnyHandler h);
+
+  // The group's dead-letter topic "<group>.dlq", created on first use: one
+  // partition, journaled when the source is. Caller holds mu_.
+  Result<std::shared_ptr<TopicState>> dead_letter_topic(const std::string& group, const TopicState& source);
+
+  // The dead-letter log of `group` over its dead-letter topic `dlq`, made
+  // on first use and kept for the bus's lifetime (a memory topic's
+  // settlement lives in it). Caller holds mu_.
+  std::shared_ptr<DeadLetterLog> dead_letter_log(const std::string& group, TopicState& dlq);
+
+  Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co);
+
+  Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
+              std::optional<std::uint32_t> partition);
+
+  // --- dead letters -------------------------------------------------------------
+
+  // The dead-letter log of `group`; kNotFound if it never had a dead-letter topic.
+  Result<std::shared_ptr<DeadLetterLog>> dlq_log(std::string_view group);
+
+  // Unsettled dead letters matching `f`, oldest first, at most `limit`.
+  Result<std::vector<DeadLetterEvent>> dlq_select(std::string_view group, const DeadLetterFilter& f,
+                                                  std::size_t limit);
+
+  Result<RedriveReport> dlq_redrive(std::string_view group, const DeadLetterFilter& f, const RedriveOptions& o);
+
+  Result<std::size_t> dlq_purge(std::string_view group, const DeadLetterFilter& f);
+
+  Result<std::optional<std::string>> read_state(std::string_view group, std::string_view table,
+                                                std::string_view key) const;
+
+  MetricsSnapshot metrics() const;
+
+  // The group, under mu_ (for the operations below); kNotFound if none.
+  template <typename Fn>
+  auto with_group(std::string_view name, Fn&& fn) const -> decltype(fn(std::declval<Group&>())) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
+    return fn(*it->second);
+  }
+  static Status check_partition(const Group& g, std::optional<std::uint32_t> p) {
+    if (p && *p >= g.topic()->partitions())
+      return Status::invalid_argument("partition " + std::to_string(*p) + " out of range: topic '" +
+                                      g.topic()->name() + "' has partitions 0.." +
+                                      std::to_string(g.topic()->partitions() - 1));
+    return Status::ok();
+  }
+
+  Result<GroupStatus> describe_group(std::string_view name) const;
+
+  Result<CloseReport> close(const CloseOptions& co);
+
+  ~BusCore() { close(CloseOptions{}).status().ignore(); }
+
+ private:
+  const Options options_;
+  const std::shared_ptr<BusShared> shared_;
+  mutable std::mutex mu_;
+  bool closing_ = false;  // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<TopicState>, std::less<>> topics_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;     // GUARDED_BY(mu_)
+  // Offsets of groups that unsubscribed, for a later subscribe: group ->
+  // (topic, offsets per partition). GUARDED_BY(mu_)
+  std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
+  // Dead-letter logs by group, made on first use. GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<DeadLetterLog>, std::less<>> dlq_logs_;
+  MemoryStorage memory_;
+  std::unique_ptr<Journal> journal_;  // null for a memory-only bus
+  std::unique_ptr<JournalStorage> journal_storage_;  // with journal_
+};
+
+}  // namespace weir::internal

@@ -1,0 +1,226 @@
+// The registry: opening the journal, creating topics, subscribing and
+// unsubscribing groups, closing.
+#include "bus/core.hpp"
+
+#include <thread>
+
+#include "base/names.hpp"
+#include "bus/checks.hpp"
+#include "journal/format.hpp"
+
+namespace weir::internal {
+
+Status BusCore::open_journal() {
+  if (options_.data_dir.empty()) return Status::ok();
+  auto j = Journal::open(options_);
+  if (!j) return j.status();
+  journal_ = std::move(j).value();
+  journal_storage_ = std::make_unique<JournalStorage>(*journal_);
+  auto stored = journal_->stored_topics();
+  if (!stored) return stored.status();
+  for (auto& [name, o] : *stored) {
+    auto t = TopicState::create(shared_, name, o, *journal_storage_);
+    if (!t) return t.status();
+    topics_.emplace(name, std::move(t).value());
+  }
+  return Status::ok();
+}
+
+Storage* BusCore::storage_for(const TopicOptions& o) {
+  if (o.durability == Durability::kJournaled) return journal_storage_.get();
+  return &memory_;
+}
+
+Status BusCore::create_topic(std::string_view name, const TopicOptions& o) {
+  if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
+  if (Status s = check_topic_options(o); !s) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return Status::closed("bus is closed; cannot create topic '" + std::string(name) + "'");
+  if (auto it = topics_.find(name); it != topics_.end()) {
+    if (same_options(it->second->options(), o)) return Status::ok();
+    return Status::already_exists("topic '" + std::string(name) +
+                                  "' exists with different options");
+  }
+  Storage* storage = storage_for(o);
+  if (!storage)
+    return Status::invalid_argument("topic '" + std::string(name) +
+                                    "' is journaled, but the bus has no Options::data_dir");
+  auto t = TopicState::create(shared_, std::string(name), o, *storage);
+  if (!t) return t.status();
+  topics_.emplace(std::string(name), std::move(t).value());
+  return Status::ok();
+}
+
+Result<std::shared_ptr<TopicState>> BusCore::find_topic(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
+    return Status::not_found("topic '" + std::string(name) + "' not found");
+  }
+  return it->second;
+}
+
+std::vector<std::string> BusCore::topic_names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, t] : topics_) out.push_back(name);
+  return out;
+}
+
+Status BusCore::subscribe(std::string_view topic, const SubscribeOptions& o, Group::AnyHandler h) {
+  if (Status s = check_subscribe_options(o); !s) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return Status::closed("bus is closed; cannot subscribe group '" + o.group + "'");
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    if (std::string p = name_problem("topic", topic); !p.empty()) return Status::invalid_argument(p);
+    return Status::not_found("topic '" + std::string(topic) + "' not found");
+  }
+  if (groups_.count(o.group))
+    return Status::already_exists("group '" + o.group + "' is already subscribed (to topic '" +
+                                  groups_.find(o.group)->second->topic()->name() + "')");
+  const bool journaled = it->second->journaled();
+  const bool stateful = std::holds_alternative<StateHandler>(h);
+  if ((o.dedupe || stateful) && !journaled)
+    return Status::invalid_argument("group '" + o.group + "': dedupe and state tables need a journaled topic; '" +
+                                    it->second->name() + "' is a memory topic");
+  if (o.dedupe && std::holds_alternative<BatchHandler>(h))
+    return Status::invalid_argument("group '" + o.group + "': dedupe works with per-event handlers, not batch handlers");
+  std::vector<Offset> resume;
+  if (journaled) {
+    auto stored = journal_->load_offsets(o.group, it->second->name(), it->second->partitions());
+    if (!stored) return stored.status();
+    resume = std::move(stored).value();
+  } else if (auto r = remembered_.find(o.group); r != remembered_.end() && r->second.first == topic) {
+    resume = r->second.second;
+  }
+  DeadLetterTarget dlq;
+  if (o.dead_letter) {
+    auto d = dead_letter_topic(o.group, *it->second);
+    if (!d) return d.status();
+    dlq = DeadLetterTarget{*d, dead_letter_log(o.group, **d)};
+  }
+  auto slot = it->second->acquire_group_slot(journaled);
+  if (!slot) return slot.status();
+  auto g = std::make_unique<Group>(it->second, o, std::move(h), *slot, shared_.get(),
+                                   options_.idle_spin, journaled ? journal_.get() : nullptr,
+                                   std::move(dlq));
+  g->start(resume);
+  groups_.emplace(o.group, std::move(g));
+  return Status::ok();
+}
+
+Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string& group, const TopicState& source) {
+  const std::string name = group + ".dlq";
+  if (name.size() > 249)
+    return Status::invalid_argument("group name '" + group + "' is too long for its dead-letter topic '" +
+                                    name + "' (at most 245 characters)");
+  if (auto it = topics_.find(name); it != topics_.end()) return it->second;
+  TopicOptions to{.partitions = 1, .capacity = 4096, .full_policy = FullPolicy::kBlock,
+                  .max_payload_bytes = source.options().max_payload_bytes,
+                  .max_key_bytes = source.options().max_key_bytes};
+  if (source.journaled()) to.durability = Durability::kJournaled;
+  auto t = TopicState::create(shared_, name, to, *storage_for(to));
+  if (!t) return t.status();
+  topics_.emplace(name, *t);
+  return t;
+}
+
+std::shared_ptr<DeadLetterLog> BusCore::dead_letter_log(const std::string& group, TopicState& dlq) {
+  auto& log = dlq_logs_[group];
+  if (!log) log = std::make_shared<DeadLetterLog>(group, dlq.partition(0), dlq.journaled() ? journal_.get() : nullptr);
+  return log;
+}
+
+Result<CloseReport> BusCore::unsubscribe(std::string_view name, const CloseOptions& co) {
+  std::unique_ptr<Group> g;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
+    if (it->second->on_worker_thread())
+      return Status::failed_precondition("group '" + std::string(name) +
+                                         "' cannot be unsubscribed from its own handler");
+    g = std::move(it->second);
+    groups_.erase(it);
+  }
+  CloseReport r = g->stop(co);
+  std::lock_guard<std::mutex> lock(mu_);
+  remembered_[std::string(name)] = {g->topic()->name(), g->offsets()};
+  g->topic()->release_group_slot(g->bell_slot());
+  return r;
+}
+
+Result<std::optional<std::string>> BusCore::read_state(std::string_view group, std::string_view table,
+                                              std::string_view key) const {
+  if (!journal_) return Status::failed_precondition("state tables live in the journal; the bus has no data_dir");
+  if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+  if (table.empty()) return Status::invalid_argument("state table name is empty");
+  return journal_->state_get(state_key(group, table, key));
+}
+
+Result<GroupStatus> BusCore::describe_group(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = groups_.find(name);
+  if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
+  return it->second->status();
+}
+
+Result<CloseReport> BusCore::close(const CloseOptions& co) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, g] : groups_)
+      if (g->on_worker_thread())
+        return Status::failed_precondition("close() called from a handler of group '" + name +
+                                           "'; it would wait for itself");
+    if (closing_) return CloseReport{};
+    closing_ = true;
+  }
+  // From here the maps only shrink under us (subscribe/create refuse).
+  shared_->closing.store(true, std::memory_order_relaxed);
+  CloseReport report;
+  const auto deadline = std::chrono::steady_clock::now() + co.timeout;
+  if (co.mode == CloseMode::kDrain) {
+    // Handlers may publish onward to other topics while we drain, so wait
+    // until every group is caught up at the same time.
+    for (;;) {
+      bool all = true;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& [name, g] : groups_) all = all && g->caught_up();
+      }
+      if (all) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        report.timed_out = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [name, t] : topics_) t->close_partitions();
+    groups.swap(groups_);
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  CloseOptions stop_opts{report.timed_out ? CloseMode::kStopAtBatch : co.mode,
+                         std::max(left, std::chrono::milliseconds(0))};
+  for (auto& [name, g] : groups) {
+    CloseReport r = g->stop(stop_opts);
+    report.undelivered += r.undelivered;
+    report.timed_out = report.timed_out || r.timed_out;
+    if (!r.journal_status && report.journal_status.is_ok()) report.journal_status = r.journal_status;
+    g->topic()->release_group_slot(g->bell_slot());
+  }
+  if (journal_) {
+    journal_->stop();  // commits what producers handed in before the close
+    if (Status e = journal_->error(); !e && report.journal_status.is_ok())
+      report.journal_status = e;
+  }
+  return report;
+}
+
+}  // namespace weir::internal

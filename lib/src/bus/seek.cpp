@@ -1,0 +1,57 @@
+// Seeking a group that is not running.
+#include "bus/core.hpp"
+
+#include "base/names.hpp"
+
+namespace weir::internal {
+
+Status BusCore::seek(std::string_view group, std::string_view topic, const SeekTo& to,
+            std::optional<std::uint32_t> partition) {
+  if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return Status::not_found("topic '" + std::string(topic) + "' not found");
+  if (auto g = groups_.find(group); g != groups_.end())
+    return Status::failed_precondition("group '" + std::string(group) +
+                                       "' is subscribed; unsubscribe it before seeking");
+  TopicState& t = *it->second;
+  if (partition && *partition >= t.partitions())
+    return Status::invalid_argument("partition " + std::to_string(*partition) +
+                                    " out of range: topic '" + t.name() + "' has " +
+                                    std::to_string(t.partitions()) + " partitions");
+  std::vector<std::pair<std::uint32_t, Offset>> moves;
+  for (std::uint32_t p = 0; p < t.partitions(); ++p) {
+    if (partition && *partition != p) continue;
+    Partition& part = t.partition(p);
+    const Offset lo = part.start();
+    const Offset hi = part.readable_end();
+    Offset target = lo;
+    switch (to.kind) {
+      case SeekTo::Kind::kEarliest: target = lo; break;
+      case SeekTo::Kind::kLatest: target = hi; break;
+      case SeekTo::Kind::kOffset:
+        if (to.offset < lo || to.offset > hi)
+          return Status::invalid_argument("offset " + std::to_string(to.offset) +
+                                          " is outside partition " + std::to_string(p) +
+                                          " of topic '" + t.name() + "': valid " +
+                                          std::to_string(lo) + ".." + std::to_string(hi));
+        target = to.offset;
+        break;
+      case SeekTo::Kind::kTime: {
+        auto r = part.offset_for_time(to.time_us);
+        if (!r) return r.status();
+        target = *r;
+        break;
+      }
+      default: return Status::invalid_argument("SeekTo::kind is not a SeekTo::Kind value");
+    }
+    moves.emplace_back(p, target);
+  }
+  if (t.journaled()) return journal_->store_offsets(std::string(group), t.name(), moves);
+  auto& rem = remembered_[std::string(group)];
+  if (rem.first != t.name()) rem = {t.name(), std::vector<Offset>(t.partitions(), kUnsetOffset)};
+  for (const auto& [p, off] : moves) rem.second[p] = off;
+  return Status::ok();
+}
+
+}  // namespace weir::internal
