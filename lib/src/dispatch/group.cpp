@@ -118,6 +118,37 @@ bool Group::partition_finished(const PartitionState& ps, int mode) const {
   return ps.cursor.next.load(std::memory_order_relaxed) >= ps.drain_target;
 }
 
+// Something to do now on one of `mine`? After bell.prepare() the check
+// must be a seq_cst load (`parking`): it is our half of the handshake with
+// the producer's claim CAS (see Doorbell). Lowers next_retry to the
+// earliest retry or breaker reopening it saw.
+bool Group::has_work(const std::vector<PartitionState*>& mine, int mode, Clock::time_point& next_retry,
+                     bool parking) const {
+  if (breaker_) {  // an open breaker hands out nothing until its cool-down ends
+    const auto reopen = breaker_->reopen_at();
+    if (reopen != Clock::time_point{}) {
+      next_retry = std::min(next_retry, reopen);
+      if (Clock::now() < reopen) return false;
+    }
+  }
+  for (PartitionState* ps : mine) {
+    if (partition_finished(*ps, mode)) continue;
+    if (ps->cur.retry_at != Clock::time_point{}) {
+      next_retry = std::min(next_retry, ps->cur.retry_at);
+      if (Clock::now() < ps->cur.retry_at) continue;
+      return true;
+    }
+    if (!ps->due.empty()) {  // a parked key's retry (kNonBlocking)
+      next_retry = std::min(next_retry, ps->due.begin()->first);
+      if (Clock::now() >= ps->due.begin()->first) return true;
+    }
+    // Poll the claim counter, not the next slot: the producer is writing
+    // that slot's line, and polling it would bounce the line mid-write.
+    if (has_events(*ps, parking)) return true;
+  }
+  return false;
+}
+
 void Group::worker_main(std::uint32_t w) {
   t_worker_of = bus_;
   t_current_group = this;
@@ -128,33 +159,8 @@ void Group::worker_main(std::uint32_t w) {
   w_ctx.scratch.resize(options_.max_batch);
   Doorbell& bell = topic_->group_bell(bell_slot_);
 
-  // Something to do now on one of my partitions? After bell.prepare() the
-  // end() check must be a seq_cst load: it is our half of the handshake
-  // with the producer's claim CAS (see Doorbell).
   auto ready = [&](int mode, Clock::time_point& next_retry, bool parking) {
-    if (breaker_) {  // an open breaker hands out nothing until its cool-down ends
-      const auto reopen = breaker_->reopen_at();
-      if (reopen != Clock::time_point{}) {
-        next_retry = std::min(next_retry, reopen);
-        if (Clock::now() < reopen) return false;
-      }
-    }
-    for (PartitionState* ps : mine) {
-      if (partition_finished(*ps, mode)) continue;
-      if (ps->cur.retry_at != Clock::time_point{}) {
-        next_retry = std::min(next_retry, ps->cur.retry_at);
-        if (Clock::now() < ps->cur.retry_at) continue;
-        return true;
-      }
-      if (!ps->due.empty()) {  // a parked key's retry (kNonBlocking)
-        next_retry = std::min(next_retry, ps->due.begin()->first);
-        if (Clock::now() >= ps->due.begin()->first) return true;
-      }
-      // Poll the claim counter, not the next slot: the producer is writing
-      // that slot's line, and polling it would bounce the line mid-write.
-      if (has_events(*ps, parking)) return true;
-    }
-    return false;
+    return has_work(mine, mode, next_retry, parking);
   };
 
   for (;;) {

@@ -202,6 +202,8 @@ class Group final : public OffsetSource, public TxnSink {
   static constexpr std::size_t kSketchKeys = 64;
 
   void worker_main(std::uint32_t w);
+  bool has_work(const std::vector<PartitionState*>& mine, int mode,
+                std::chrono::steady_clock::time_point& next_retry, bool parking) const;
   // Worker w's view of the assignment (partition p -> worker p % target):
   // releases partitions no longer its own (after its last batch), takes
   // those handed to it. Returns true if w should retire (beyond the target
@@ -237,6 +239,12 @@ class Group final : public OffsetSource, public TxnSink {
   Verdict serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
   // RetryMode::kNonBlocking: due retries of parked keys, then new events.
   std::uint32_t serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe);
+  // Parked keys whose head is due, oldest first, within `budget` (spent).
+  std::uint32_t serve_due_heads(PartitionState& ps, WorkerContext& w, std::uint32_t& budget,
+                                std::unique_ptr<WriteSet>& ws);
+  // The first n events in w.scratch (new, from read_pos): handled, or
+  // parked behind their key. Returns how many were taken (read_pos moves by it).
+  std::uint32_t serve_new(PartitionState& ps, WorkerContext& w, std::uint32_t n, std::unique_ptr<WriteSet>& ws);
   // One event through the handler (any kind) with the retry rules.
   Verdict handle_one(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
   // Parks `offset` under `key` (a new failing head when `head` is given).

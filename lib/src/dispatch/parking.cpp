@@ -78,14 +78,10 @@ Group::Verdict Group::handle_one(PartitionState& ps, WorkerContext& w, Attempts&
   return ps.stopped.load(std::memory_order_relaxed) ? Verdict::kStopped : Verdict::kLater;
 }
 
-std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe) {
-  std::vector<Message>& scratch = w.scratch;
-  std::uint32_t budget = probe ? 1 : options_.max_batch;
+std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::uint32_t& budget,
+                                     std::unique_ptr<WriteSet>& ws) {
   std::uint32_t progress = 0;
-  std::unique_ptr<WriteSet> ws;
-  const Offset committed_before = ps.cursor.next.load(std::memory_order_relaxed);
-
-  // 1. Parked keys whose head is due, oldest due first.
+  // Parked keys whose head is due, oldest due first.
   const auto now = Clock::now();
   while (budget > 0 && !ps.due.empty() && ps.due.begin()->first <= now &&
          !ps.stopped.load(std::memory_order_relaxed)) {
@@ -133,29 +129,12 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
     }
   }
 
-  // 2. New events, from read_pos.
-  const Offset rp = ps.read_pos;
-  std::uint32_t n = 0;
-  if (budget > 0 && !ps.stopped.load(std::memory_order_relaxed) &&
-      ps.parked_offsets.size() < options_.max_parked) {
-    // Restored attempt counts are applied below, per event.
-    auto got = ps.part->read(rp, 1, std::span<Message>(scratch.data(), budget), w.rb);
-    if (!got) {
-      Offset resume_at = rp;
-      if (!read_failed(ps, rp, 1, got.status(), resume_at)) ps.read_pos = resume_at;
-      ++progress;
-    } else {
-      n = *got;
-    }
-  }
-  for (std::uint32_t i = 0; i < n && !ps.restored.empty(); ++i) {
-    auto r = ps.restored.find(rp + i);
-    if (r == ps.restored.end()) continue;
-    MessageAccess::set_attempt(scratch[i], r->second);
-    ps.restored.erase(r);
-  }
-  progress += n;
+  return progress;
+}
 
+std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32_t n,
+                               std::unique_ptr<WriteSet>& ws) {
+  std::vector<Message>& scratch = w.scratch;
   const auto* bh = std::get_if<BatchHandler>(&handler_);
   std::uint32_t i = 0;
   while (i < n && !ps.stopped.load(std::memory_order_relaxed)) {
@@ -202,6 +181,38 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
     if (v == Verdict::kPassed && w.sample_e2e) w.acked_time_us = m.time_us();
     ++i;
   }
+  return i;
+}
+
+std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe) {
+  std::uint32_t budget = probe ? 1 : options_.max_batch;
+  std::unique_ptr<WriteSet> ws;
+  const Offset committed_before = ps.cursor.next.load(std::memory_order_relaxed);
+  std::uint32_t progress = serve_due_heads(ps, w, budget, ws);
+
+  // 2. New events, from read_pos.
+  const Offset rp = ps.read_pos;
+  std::uint32_t n = 0;
+  if (budget > 0 && !ps.stopped.load(std::memory_order_relaxed) &&
+      ps.parked_offsets.size() < options_.max_parked) {
+    // Restored attempt counts are applied below, per event.
+    auto got = ps.part->read(rp, 1, std::span<Message>(w.scratch.data(), budget), w.rb);
+    if (!got) {
+      Offset resume_at = rp;
+      if (!read_failed(ps, rp, 1, got.status(), resume_at)) ps.read_pos = resume_at;
+      ++progress;
+    } else {
+      n = *got;
+    }
+  }
+  for (std::uint32_t i = 0; i < n && !ps.restored.empty(); ++i) {
+    auto r = ps.restored.find(rp + i);
+    if (r == ps.restored.end()) continue;
+    MessageAccess::set_attempt(w.scratch[i], r->second);
+    ps.restored.erase(r);
+  }
+  progress += n;
+  const std::uint32_t i = serve_new(ps, w, n, ws);
   ps.read_pos = std::max(ps.read_pos, rp + i);
   // Events that failed before a restart and have now passed at once: forget
   // their stored attempt counts.
@@ -213,7 +224,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   if (i < n) {
     // Unread restored attempts must survive for the next read of these events.
     for (std::uint32_t k = i; k < n; ++k)
-      if (scratch[k].attempt() > 1) ps.restored[rp + k] = scratch[k].attempt();
+      if (w.scratch[k].attempt() > 1) ps.restored[rp + k] = w.scratch[k].attempt();
   }
 
   // What is committed: everything before the oldest unfinished event.
@@ -222,7 +233,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   ps.parked_count.store(ps.parked_offsets.size(), std::memory_order_relaxed);
   ps.handed_end.store(ps.read_pos, std::memory_order_relaxed);
   if (n > 0 && n == options_.max_batch && ps.part->end() > rp + n)  // behind: sample the backlog's keys
-    sample_keys(ps, n, [&scratch](std::uint32_t k) { return scratch[k].key(); });
+    sample_keys(ps, n, [&w](std::uint32_t k) { return w.scratch[k].key(); });
   if (ws) {
     ws->next = commit;
     journal_->submit(std::move(ws));

@@ -251,13 +251,29 @@ void Journal::offsets_not_committed(std::vector<std::pair<std::string, Offset>>&
   taken.clear();
 }
 
+Status Journal::append_batches(MDB_txn* txn, const std::vector<Work>& work) {
+  for (const Work& w : work) {
+    char key[8];
+    put_be64(key, w.from);
+    MDB_val k{8, key}, v{w.bytes, nullptr};
+    const JournalLog& log = w.src->journal_log();
+    if (int rc = mdb_put(txn, log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND))
+      return lmdb_status(rc, "append to topic '" + log.topic() + "' partition " + std::to_string(log.partition()));
+    char* out = static_cast<char*>(v.mv_data);
+    BatchHeader h{kBatchMagic, w.n, w.from, 0, static_cast<std::uint32_t>(w.bytes), 0};
+    std::size_t pos = sizeof h;
+    for (std::uint32_t i = 0; i < w.n; ++i) {
+      const std::string_view rec = w.src->record(w.from + i);
+      h.max_time_us = std::max(h.max_time_us, record_time_us(rec.data()));
+      pos += frame_record(out + pos, rec.data(), static_cast<std::uint32_t>(rec.size()));
+    }
+    seal_batch_header(h);
+    std::memcpy(out, &h, sizeof h);
+  }
+  return Status::ok();
+}
+
 Result<std::size_t> Journal::commit_once(bool final_pass) {
-  struct Work {
-    CommitSource* src;
-    Offset from;
-    std::uint32_t n;
-    std::size_t bytes;
-  };
   std::vector<CommitSource*> logs;
   bool offsets_pending;
   {
@@ -301,27 +317,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
       std::shared_lock<std::shared_mutex> rl(resize_mu_);
       Txn txn;
       if (Status s = txn.begin(env_->get(), 0); !s) return s;
-      for (const Work& w : work) {
-        char key[8];
-        put_be64(key, w.from);
-        MDB_val k{8, key}, v{w.bytes, nullptr};
-        const JournalLog& log = w.src->journal_log();
-        if (int rc = mdb_put(txn.get(), log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND)) {
-          failed = lmdb_status(rc, "append to topic '" + log.topic() + "' partition " +
-                                       std::to_string(log.partition()));
-          break;
-        }
-        char* out = static_cast<char*>(v.mv_data);
-        BatchHeader h{kBatchMagic, w.n, w.from, 0, static_cast<std::uint32_t>(w.bytes), 0};
-        std::size_t pos = sizeof h;
-        for (std::uint32_t i = 0; i < w.n; ++i) {
-          const std::string_view rec = w.src->record(w.from + i);
-          h.max_time_us = std::max(h.max_time_us, record_time_us(rec.data()));
-          pos += frame_record(out + pos, rec.data(), static_cast<std::uint32_t>(rec.size()));
-        }
-        seal_batch_header(h);
-        std::memcpy(out, &h, sizeof h);
-      }
+      failed = append_batches(txn.get(), work);
       if (failed.is_ok()) failed = apply_write_sets(txn.get());
       if (failed.is_ok()) {
         failed = persist_offsets(txn.get(), taken);

@@ -200,6 +200,15 @@ class Journal {
   Status init_meta();
   void set_error(const Status& s) { health_->set(s); }
   void writer_main();
+  // Records of one source for one commit: one record batch.
+  struct Work {
+    CommitSource* src;
+    Offset from;
+    std::uint32_t n;
+    std::size_t bytes;
+  };
+  // Appends each source's records as one record batch in `txn`.
+  Status append_batches(MDB_txn* txn, const std::vector<Work>& work);
   // One group commit; returns events committed, or an error.
   Result<std::size_t> commit_once(bool final_pass);
   Status grow_map(std::size_t needed_hint);
