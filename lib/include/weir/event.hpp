@@ -10,12 +10,26 @@
 
 namespace weir {
 
-namespace internal {
-struct MessageAccess;
-}  // namespace internal
-
 // Position of an event in its partition: 0, 1, 2, ... in append order.
 using Offset = std::uint64_t;
+
+namespace internal {
+struct MessageAccess;
+// The fields of a Message view, as the library decodes them from a record.
+struct MessageParts {
+  std::string_view topic;
+  std::uint32_t partition;
+  Offset offset;
+  std::string_view key;
+  std::string_view payload;
+  std::int64_t time_us;
+  const char* headers;  // encoded header block
+  std::uint32_t headers_bytes;
+  std::uint32_t header_count;
+  std::uint32_t attempt;
+  std::uint64_t origin;  // identifies the log, for derived ids
+};
+}  // namespace internal
 
 // Header names under which envelope attributes are stored: the CloudEvents
 // Kafka protocol binding's, plus W3C trace context. Reserved: a publish with
@@ -128,29 +142,16 @@ class Message {
   // The value of the first header named `name`, if any.
   std::optional<std::string_view> header(std::string_view name) const noexcept;
 
-  // For weir's internals and tests: builds a view. Not for users.
-  struct Parts {
-    std::string_view topic;
-    std::uint32_t partition;
-    Offset offset;
-    std::string_view key;
-    std::string_view payload;
-    std::int64_t time_us;
-    const char* headers;  // encoded header block
-    std::uint32_t headers_bytes;
-    std::uint32_t header_count;
-    std::uint32_t attempt;
-    std::uint64_t origin;  // identifies the log, for derived ids
-  };
   Message() = default;
-  explicit Message(const Parts& p) noexcept
+
+ private:
+  // Messages are built by the library only (internal::MessageAccess).
+  friend struct internal::MessageAccess;
+  explicit Message(const internal::MessageParts& p) noexcept
       : topic_(p.topic), key_(p.key), payload_(p.payload), headers_(p.headers),
         offset_(p.offset), time_us_(p.time_us), partition_(p.partition),
         headers_bytes_(p.headers_bytes), header_count_(p.header_count), attempt_(p.attempt),
         origin_(p.origin) {}
-
- private:
-  friend struct internal::MessageAccess;
 
   std::string_view topic_;
   std::string_view key_;

@@ -11,3 +11,4 @@
 #include "weir/options.hpp"
 #include "weir/partitioner.hpp"
 #include "weir/status.hpp"
+#include "weir/subscribe.hpp"

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <string>
 
-#include "weir/options.hpp"
+#include "weir/subscribe.hpp"
 
 namespace weir::internal {
 

@@ -140,6 +140,7 @@ inline void encode_record(const Event& e, std::int64_t time_us, char* out) noexc
 
 // The library's access to Message internals.
 struct MessageAccess {
+  static Message make(const MessageParts& p) noexcept { return Message(p); }
   static void set_attempt(Message& m, std::uint32_t attempt) noexcept { m.attempt_ = attempt; }
 };
 
@@ -156,7 +157,7 @@ inline Message decode_record(const char* rec, std::string_view topic, std::uint3
   RecordHead head;
   std::memcpy(&head, rec, sizeof head);
   const char* p = rec + sizeof head;
-  Message::Parts parts{topic,
+  MessageParts parts{topic,
                        partition,
                        offset,
                        std::string_view(p, head.key_len),
@@ -167,7 +168,7 @@ inline Message decode_record(const char* rec, std::string_view topic, std::uint3
                        head.header_count,
                        attempt,
                        origin};
-  return Message(parts);
+  return MessageAccess::make(parts);
 }
 
 }  // namespace weir::internal
