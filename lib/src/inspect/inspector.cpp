@@ -23,6 +23,7 @@
 #include "journal/env.hpp"
 #include "journal/log_reader.hpp"
 #include "journal/format.hpp"
+#include "journal/journal_check.hpp"
 #include "journal/lmdb.hpp"
 
 namespace weir {
@@ -71,6 +72,10 @@ class InspectorImpl {
     if (!fs::is_directory(dir_, ec)) return Status::invalid_argument("'" + dir_ + "' is not a directory");
     if (!fs::exists(fs::path(dir_) / "data.mdb", ec))
       return Status::not_found("'" + dir_ + "' holds no weir journal (no data.mdb)");
+    // Before LMDB maps it; a live owner's pages change under a walk (and
+    // its own open walked them), so then only the meta pages and size.
+    const auto live = Inspector::owned(dir_);
+    if (Status s = check_journal_file(dir_, !live || !*live); !s) return s;
     if (Status s = open_env(1024 + kExtraDbis); !s) return s;
     // Enough named databases for every partition stored (partition logs
     // are opened lazily; LMDB needs the count before mdb_env_open).

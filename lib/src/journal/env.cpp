@@ -11,6 +11,7 @@
 
 #include "base/random.hpp"
 #include "journal/format.hpp"
+#include "journal/journal_check.hpp"
 
 namespace weir::internal {
 
@@ -62,6 +63,12 @@ Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
     auto lock = prepare_owned_dir(c.dir);
     if (!lock) return lock.status();
     fd = *lock;
+    // LMDB trusts every byte it maps: check the file first (weir.lock is
+    // ours, so no writer changes its pages under the walk).
+    if (Status s = check_journal_file(c.dir); !s) {
+      ::close(fd);
+      return s;
+    }
   }
   MDB_env* env = nullptr;
   auto fail = [&](int rc, const std::string& what) -> Status {

@@ -1,0 +1,223 @@
+#include "journal/journal_check.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <map>
+
+#include "journal/batch.hpp"
+#include "journal/format.hpp"
+#include "journal/page_walk.hpp"
+
+namespace weir::internal {
+
+using mdbfile::kInvalidPage;
+
+std::string JournalFinding::to_string() const {
+  std::string s;
+  if (!topic.empty()) s = "topic '" + topic + "'";
+  if (partition) s += " partition " + std::to_string(*partition);
+  if (offset) s += " offset " + std::to_string(*offset);
+  std::string where;
+  if (!db.empty() && !partition) where = "database '" + db + "'";
+  if (page != kInvalidPage) where += std::string(where.empty() ? "" : ", ") + "page " + std::to_string(page);
+  if (!where.empty()) s += std::string(s.empty() ? "" : " ") + "(" + where + ")";
+  return s.empty() ? what : s + ": " + what;
+}
+
+std::optional<std::pair<std::string, std::uint32_t>> parse_partition_dbi_name(std::string_view name) {
+  if (name.size() < 4 || name.substr(0, 2) != "p/") return std::nullopt;
+  const auto slash = name.rfind('/');
+  if (slash <= 2 || slash + 1 >= name.size()) return std::nullopt;
+  std::uint32_t p = 0;
+  const char* first = name.data() + slash + 1;
+  const char* last = name.data() + name.size();
+  const auto [ptr, ec] = std::from_chars(first, last, p);
+  if (ec != std::errc() || ptr != last) return std::nullopt;
+  return std::make_pair(std::string(name.substr(2, slash - 2)), p);
+}
+
+std::string lost_range_key(std::string_view topic, std::uint32_t partition, std::uint64_t first) {
+  std::string k(kLostRangePrefix);
+  k += topic;
+  k += '\0';
+  char be[12];
+  put_be32(be, partition);
+  put_be64(be + 4, first);
+  k.append(be, sizeof be);
+  return k;
+}
+
+namespace {
+
+using LostRanges = std::map<std::pair<std::string, std::uint32_t>, std::vector<std::pair<std::uint64_t, std::uint64_t>>>;
+
+// The batch chain of one partition log, checked from its keys and batch
+// headers (the first bytes of each value).
+struct LogCheck {
+  std::string topic;
+  std::uint32_t partition;
+  std::string db;
+  std::vector<JournalFinding>& out;
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>>* lost = nullptr;  // recorded by a salvage
+  bool chained = false;
+  std::uint64_t end = 0;  // one past the last offset of the last good batch
+
+  void add(std::optional<std::uint64_t> off, std::uint64_t page, std::string what) {
+    out.push_back({topic, partition, off, db, page, std::move(what)});
+  }
+
+  // Checks one entry; false if its key is not an offset.
+  bool entry(const mdbfile::LeafEntry& e, bool& header_ok) {
+    header_ok = false;
+    if (e.key.size() != 8) {
+      add(chained ? std::optional<std::uint64_t>(end) : std::nullopt, e.page,
+          "batch key of " + std::to_string(e.key.size()) + " bytes (expected 8)");
+      return false;
+    }
+    const std::uint64_t base = get_be64(e.key.data());
+    BatchHeader h;
+    if (e.value.size() < sizeof h) {
+      add(base, e.page, "batch of " + std::to_string(e.size) + " bytes is shorter than its header");
+      return true;
+    }
+    std::memcpy(&h, e.value.data(), sizeof h);
+    const std::uint32_t stored = h.crc;
+    h.crc = 0;
+    if (h.magic != kBatchMagic || crc32c(&h, sizeof h) != stored || h.base_offset != base || h.bytes != e.size ||
+        h.count == 0) {
+      add(base, e.page, "batch header is damaged (magic, checksum, base offset or size do not match)");
+      return true;
+    }
+    auto recorded = [&] {
+      if (lost)
+        for (const auto& [first, last_end] : *lost)
+          if (first <= end && base <= last_end) return true;
+      return false;
+    };
+    if (chained && base != end && !(base > end && recorded()))
+      add(base < end ? base : end, e.page,
+          base < end ? "batch at offset " + std::to_string(base) + " overlaps the previous one, which ends at " +
+                           std::to_string(end)
+                     : "offsets " + std::to_string(end) + ".." + std::to_string(base - 1) +
+                           " are missing between two batches");
+    chained = true;
+    end = base + h.count;
+    header_ok = true;
+    return true;
+  }
+};
+
+}  // namespace
+
+Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, const ScanHooks& hooks) {
+  const std::string path = (std::filesystem::path(dir) / "data.mdb").string();
+  JournalScan scan;
+  auto file = mdbfile::read_data_file(path);
+  if (!file) {
+    if (file.status().code() == Code::kNotFound) return scan;
+    return file.status();
+  }
+  scan.file = *file;
+  for (const std::string& p : file->problems) scan.findings.push_back({"", std::nullopt, std::nullopt, "", kInvalidPage, p});
+  if (file->used < 0 || !walk_pages) return scan;  // empty (never initialised) or no valid meta page
+  auto walker = mdbfile::PageWalker::open(*file);
+  if (!walker) return walker.status();
+  mdbfile::PageWalker& w = *walker;
+  const std::vector<mdbfile::NamedDb> dbs = w.walk_catalog();
+
+  auto take_page_problems = [&](std::size_t from, const std::string& topic, std::optional<std::uint32_t> partition,
+                                std::optional<std::uint64_t> offset) {
+    auto& ps = w.problems();
+    for (std::size_t i = from; i < ps.size(); ++i)
+      scan.findings.push_back({topic, partition, offset, ps[i].db, ps[i].page, ps[i].what});
+    return ps.size();
+  };
+  std::size_t taken = take_page_problems(0, "", std::nullopt, std::nullopt);
+
+  // weir.meta: the format record and the stored topics.
+  std::map<std::string, std::uint32_t> topics;  // name -> partitions
+  std::map<std::string, bool> present;          // named databases found
+  for (const auto& d : dbs) present[d.name] = true;
+  bool has_format = false;
+  LostRanges lost;
+  for (const auto& d : dbs) {
+    if (d.name != kMetaDbi) continue;
+    const mdbfile::EntryFn fn = [&](const mdbfile::LeafEntry& e) {
+      if (!e.complete) return;
+      if (hooks.entry) hooks.entry(d.name, e.key, e.value);
+      if (e.key == kMetaFormatKey) has_format = e.value == kJournalFormat;
+      if (e.key.substr(0, kLostRangePrefix.size()) == kLostRangePrefix && e.value.size() == 8) {
+        const std::string_view rest = e.key.substr(kLostRangePrefix.size());
+        const auto nul = rest.find('\0');
+        if (nul != std::string_view::npos && rest.size() == nul + 13)
+          lost[{std::string(rest.substr(0, nul)), get_be32(rest.data() + nul + 1)}].emplace_back(
+              get_be64(rest.data() + nul + 5), get_be64(e.value.data()));
+      }
+      if (e.key.substr(0, kTopicMetaPrefix.size()) == kTopicMetaPrefix) {
+        const std::string name(e.key.substr(kTopicMetaPrefix.size()));
+        const auto o = decode_topic_options(e.value);
+        if (!o || o->partitions == 0)
+          scan.findings.push_back({name, std::nullopt, std::nullopt, d.name, e.page,
+                                   "stored topic options are malformed (" + std::to_string(e.size) + " bytes)"});
+        else
+          topics[name] = o->partitions;
+      }
+    };
+    w.walk(d.name, d.record, fn, true);
+    taken = take_page_problems(taken, "", std::nullopt, std::nullopt);
+  }
+  if (!dbs.empty() && !present.count(kMetaDbi))
+    scan.findings.push_back({"", std::nullopt, std::nullopt, "(main)", kInvalidPage,
+                             "the journal's metadata database weir.meta is missing"});
+  else if (present.count(kMetaDbi) && !has_format && w.problems().empty())
+    scan.findings.push_back({"", std::nullopt, std::nullopt, "weir.meta", kInvalidPage,
+                             "weir.meta holds no valid format record"});
+  for (const auto& [name, parts] : topics)
+    for (std::uint32_t p = 0; p < parts; ++p)
+      if (!present.count(partition_dbi_name(name, p)))
+        scan.findings.push_back({name, p, std::nullopt, partition_dbi_name(name, p), kInvalidPage,
+                                 "the partition's log database is missing"});
+
+  // Every other named database: partition logs with their batch chains,
+  // the rest (offsets, dedupe, state) page by page.
+  for (const auto& d : dbs) {
+    if (d.name == kMetaDbi) continue;
+    const auto part = parse_partition_dbi_name(d.name);
+    if (!part) {
+      mdbfile::EntryFn copy;
+      if (hooks.entry)
+        copy = [&](const mdbfile::LeafEntry& e) {
+          if (e.complete) hooks.entry(d.name, e.key, e.value);
+        };
+      w.walk(d.name, d.record, copy, hooks.entry != nullptr);
+      taken = take_page_problems(taken, "", std::nullopt, std::nullopt);
+      continue;
+    }
+    LogCheck log{part->first, part->second, d.name, scan.findings};
+    if (auto it = lost.find(*part); it != lost.end()) log.lost = &it->second;
+    const mdbfile::EntryFn fn = [&](const mdbfile::LeafEntry& e) {
+      // Page damage met before this entry: it lies after the chain's end.
+      taken = take_page_problems(taken, part->first, part->second,
+                                 log.chained ? std::optional<std::uint64_t>(log.end) : std::nullopt);
+      bool header_ok = false;
+      if (log.entry(e, header_ok) && hooks.batch)
+        hooks.batch(part->first, part->second, get_be64(e.key.data()), e.value, header_ok);
+    };
+    w.walk(d.name, d.record, fn, hooks.read_values);
+    taken = take_page_problems(taken, part->first, part->second,
+                               log.chained ? std::optional<std::uint64_t>(log.end) : std::nullopt);
+  }
+  scan.pages_read = w.pages_read();
+  return scan;
+}
+
+Status check_journal_file(const std::string& dir, bool walk_pages) {
+  auto scan = scan_journal_file(dir, walk_pages);
+  if (!scan) return scan.status();
+  if (scan->findings.empty()) return Status::ok();
+  std::string m = "journal in '" + dir + "' is damaged: " + scan->findings.front().to_string();
+  if (scan->findings.size() > 1) m += " (and " + std::to_string(scan->findings.size() - 1) + " more finding(s))";
+  return Status::data_loss(m + "; run `weir verify` to list the damage and `weir salvage` to copy what is readable");
+}
+
+}  // namespace weir::internal

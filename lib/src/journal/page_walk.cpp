@@ -1,0 +1,352 @@
+#include "journal/page_walk.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace weir::internal::mdbfile {
+
+namespace {
+
+constexpr std::size_t kNodeHeader = 8;   // lo u16, hi u16, flags u16, ksize u16
+constexpr std::uint16_t kMaxDepth = 32;  // a B-tree of 2^48 bytes is far shallower
+
+template <typename T>
+T load(const unsigned char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// LMDB's default key order (mdb_cmp_memn): bytes, then length.
+int compare_keys(std::string_view a, std::string_view b) {
+  const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
+  if (c != 0) return c;
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+std::string page_kind(std::uint16_t flags) {
+  if (flags & kBranch) return "branch";
+  if (flags & kLeaf) return "leaf";
+  if (flags & kOverflow) return "overflow";
+  if (flags & kMeta) return "meta";
+  return "unknown (flags " + std::to_string(flags) + ")";
+}
+
+}  // namespace
+
+struct PageWalker::TreeWalk {
+  std::string name;
+  DbRecord db;
+  const EntryFn* fn = nullptr;
+  bool read_values = false;
+  TreeCounts counts;
+  std::string last_key;
+  bool have_last = false;
+  bool damaged = false;
+  std::vector<std::vector<unsigned char>> bufs;  // one page buffer per level
+  std::string value;                              // the current entry's value
+
+  explicit TreeWalk(std::uint32_t psize) : bufs(kMaxDepth + 1, std::vector<unsigned char>(psize)) {}
+};
+
+PageWalker::PageWalker(DataFile file, int fd) : file_(std::move(file)), fd_(fd) {
+  const MetaPage& m = file_.current();
+  // Pages past the end of a truncated file are reported, never marked.
+  const std::uint64_t in_file = file_.file_bytes / file_.page_size;
+  last_page_ = m.last_page;
+  seen_.assign((std::min(last_page_ + 1, in_file) + 63) / 64, 0);
+}
+
+PageWalker::PageWalker(PageWalker&& o) noexcept
+    : file_(std::move(o.file_)), fd_(o.fd_), last_page_(o.last_page_), seen_(std::move(o.seen_)),
+      problems_(std::move(o.problems_)), pages_read_(o.pages_read_) {
+  o.fd_ = -1;
+}
+
+PageWalker& PageWalker::operator=(PageWalker&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    file_ = std::move(o.file_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+    last_page_ = o.last_page_;
+    seen_ = std::move(o.seen_);
+    problems_ = std::move(o.problems_);
+    pages_read_ = o.pages_read_;
+  }
+  return *this;
+}
+
+PageWalker::~PageWalker() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<PageWalker> PageWalker::open(const DataFile& file) {
+  if (file.used < 0 || file.page_size == 0)
+    return Status::data_loss("'" + file.path + "' has no valid meta page to walk from");
+  const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::io_error("cannot open '" + file.path + "': " + std::strerror(errno));
+  return PageWalker(file, fd);
+}
+
+bool PageWalker::mark(std::uint64_t pgno) {
+  if (pgno / 64 >= seen_.size()) return true;  // past the file: reported by read()
+  std::uint64_t& w = seen_[pgno / 64];
+  const std::uint64_t bit = std::uint64_t{1} << (pgno % 64);
+  if (w & bit) return false;
+  w |= bit;
+  return true;
+}
+
+bool PageWalker::read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsigned char* out, TreeWalk& t) {
+  const std::uint64_t off = pgno * file_.page_size + skip;
+  if (off + n > file_.file_bytes) {
+    problems_.push_back({t.name, pgno,
+                         "page lies past the end of the file (" + std::to_string(file_.file_bytes) +
+                             " bytes): the file is truncated"});
+    t.damaged = true;
+    return false;
+  }
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      problems_.push_back({t.name, pgno, std::string("cannot read the page: ") +
+                                             (r < 0 ? std::strerror(errno) : "unexpected end of file")});
+      t.damaged = true;
+      return false;
+    }
+    got += static_cast<std::size_t>(r);
+  }
+  ++pages_read_;
+  return true;
+}
+
+bool PageWalker::read_value(std::uint64_t leaf, std::uint64_t ovpg, std::uint64_t size, bool whole, TreeWalk& t,
+                            std::string& out) {
+  const std::uint32_t ps = file_.page_size;
+  auto problem = [&](std::string what) {
+    problems_.push_back({t.name, leaf, std::move(what)});
+    t.damaged = true;
+    return false;
+  };
+  const std::uint64_t pages = (kPageHeader - 1 + size) / ps + 1;  // LMDB's OVPAGES
+  if (ovpg < 2 || ovpg > last_page_ || pages > last_page_ - ovpg + 1)
+    return problem("a big value of " + std::to_string(size) + " bytes points at overflow pages " +
+                   std::to_string(ovpg) + ".." + std::to_string(ovpg + pages - 1) + ", outside pages 2.." +
+                   std::to_string(last_page_));
+  unsigned char head[kPageHeader];
+  if (!read(ovpg, 0, sizeof head, head, t)) return false;
+  const auto flags = load<std::uint16_t>(head + 10);
+  if (load<std::uint64_t>(head) != ovpg || !(flags & kOverflow) || load<std::uint32_t>(head + 12) != pages) {
+    problems_.push_back({t.name, ovpg,
+                         "expected the first of " + std::to_string(pages) + " overflow pages (for a value on leaf page " +
+                             std::to_string(leaf) + "), found a " + page_kind(flags) + " page numbered " +
+                             std::to_string(load<std::uint64_t>(head)) + " spanning " +
+                             std::to_string(load<std::uint32_t>(head + 12))});
+    t.damaged = true;
+    return false;
+  }
+  for (std::uint64_t p = ovpg; p < ovpg + pages; ++p)
+    if (!mark(p)) {
+      problems_.push_back({t.name, p, "overflow page is reached a second time (shared or looping page pointers)"});
+      t.damaged = true;
+      return false;
+    }
+  t.counts.overflow_pages += pages;
+  const std::uint64_t want = whole ? size : std::min<std::uint64_t>(size, ps - kPageHeader);
+  out.resize(want);
+  if (want == 0) return true;
+  return read(ovpg, kPageHeader, want, reinterpret_cast<unsigned char*>(out.data()), t);
+}
+
+void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t) {
+  const std::uint32_t ps = file_.page_size;
+  auto problem = [&](std::string what) {
+    problems_.push_back({t.name, pgno, std::move(what)});
+    t.damaged = true;
+  };
+  if (level >= kMaxDepth || (t.db.depth && level >= t.db.depth)) {
+    problem("tree is deeper than its record's depth " + std::to_string(t.db.depth));
+    return;
+  }
+  if (pgno < 2 || pgno > last_page_) {
+    problem("page number is outside pages 2.." + std::to_string(last_page_));
+    return;
+  }
+  if (!mark(pgno)) {
+    problem("page is reached a second time (shared or looping page pointers)");
+    return;
+  }
+  unsigned char* p = t.bufs[level].data();
+  if (!read(pgno, 0, ps, p, t)) return;
+  const auto hdr_pgno = load<std::uint64_t>(p);
+  const auto flags = load<std::uint16_t>(p + 10);
+  const auto lower = load<std::uint16_t>(p + 12);
+  const auto upper = load<std::uint16_t>(p + 14);
+  if (hdr_pgno != pgno) {
+    problem("page header names page " + std::to_string(hdr_pgno));
+    return;
+  }
+  if (flags & (kLeaf2 | kSubPage)) {
+    problem("page holds sorted duplicates (flags " + std::to_string(flags) + "), which the journal never stores");
+    return;
+  }
+  const bool branch = (flags & kBranch) != 0, leaf = (flags & kLeaf) != 0;
+  if (branch == leaf || (flags & (kOverflow | kMeta))) {
+    problem("expected a branch or leaf page, found a " + page_kind(flags) + " page");
+    return;
+  }
+  if (lower < kPageHeader || lower > upper || upper > ps || (lower - kPageHeader) % 2) {
+    problem("free-space bounds lower " + std::to_string(lower) + " / upper " + std::to_string(upper) +
+            " are impossible in a page of " + std::to_string(ps) + " bytes");
+    return;
+  }
+  const std::size_t n = (lower - kPageHeader) / 2;
+  if (n == 0) {
+    problem(std::string("empty ") + (branch ? "branch" : "leaf") + " page");
+    return;
+  }
+  if (level + 1 > t.counts.depth) t.counts.depth = static_cast<std::uint16_t>(level + 1);
+  ++(branch ? t.counts.branch_pages : t.counts.leaf_pages);
+  std::string prev_branch_key;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t off = load<std::uint16_t>(p + kPageHeader + 2 * i);
+    const std::string at = "node " + std::to_string(i) + " at offset " + std::to_string(off);
+    if (off < upper || off + kNodeHeader > ps) {
+      problem(at + " lies outside the page's node area " + std::to_string(upper) + ".." + std::to_string(ps));
+      return;
+    }
+    const unsigned char* node = p + off;
+    const std::uint32_t lo = load<std::uint16_t>(node), hi = load<std::uint16_t>(node + 2);
+    const std::uint16_t nflags = load<std::uint16_t>(node + 4), ksize = load<std::uint16_t>(node + 6);
+    if (off + kNodeHeader + ksize > ps) {
+      problem(at + ": key of " + std::to_string(ksize) + " bytes runs past the end of the page");
+      return;
+    }
+    const std::string_view key(reinterpret_cast<const char*>(node + kNodeHeader), ksize);
+    if (branch) {
+      const std::uint64_t child = lo | (std::uint64_t{hi} << 16) | (std::uint64_t{nflags} << 32);
+      if (i > 0) {
+        if (i > 1 && compare_keys(prev_branch_key, key) >= 0) {
+          problem(at + ": branch keys are out of order");
+          return;
+        }
+        prev_branch_key.assign(key);
+      }
+      if (child < 2 || child > last_page_) {
+        problem(at + ": child page " + std::to_string(child) + " is outside pages 2.." + std::to_string(last_page_));
+        continue;
+      }
+      walk_page(child, static_cast<std::uint16_t>(level + 1), t);
+      p = t.bufs[level].data();  // unchanged: each level has its own buffer
+      continue;
+    }
+    const std::uint64_t dsize = lo | (std::uint64_t{hi} << 16);
+    if (nflags & kDupData) {
+      problem(at + ": node holds sorted duplicates, which the journal never stores");
+      continue;
+    }
+    const bool big = (nflags & kBigData) != 0;
+    const std::size_t inline_bytes = big ? 8 : dsize;
+    if (off + kNodeHeader + ksize + inline_bytes > ps) {
+      problem(at + ": value of " + std::to_string(dsize) + " bytes" + (big ? " (its page number)" : "") +
+              " runs past the end of the page");
+      continue;
+    }
+    if ((nflags & kSubData) && (big || dsize != kDbRecordBytes)) {
+      problem(at + ": named database record of " + std::to_string(dsize) + " bytes (expected " +
+              std::to_string(kDbRecordBytes) + ")");
+      continue;
+    }
+    if (t.have_last && compare_keys(t.last_key, key) >= 0) {
+      problem(at + ": keys are out of order (a key not above the one before it)");
+      continue;
+    }
+    t.last_key.assign(key);
+    t.have_last = true;
+    ++t.counts.entries;
+    const unsigned char* data = node + kNodeHeader + ksize;
+    LeafEntry e;
+    e.key = key;
+    e.size = dsize;
+    e.page = pgno;
+    e.flags = nflags;
+    if (big) {
+      if (!read_value(pgno, load<std::uint64_t>(data), dsize, t.read_values, t, t.value)) continue;
+      e.value = t.value;
+    } else {
+      e.value = std::string_view(reinterpret_cast<const char*>(data), dsize);
+    }
+    e.complete = e.value.size() == dsize;
+    if (t.fn && *t.fn) (*t.fn)(e);
+  }
+}
+
+TreeCounts PageWalker::walk(const std::string& name, const DbRecord& db, const EntryFn& fn, bool read_values) {
+  TreeWalk t(file_.page_size);
+  t.name = name;
+  t.db = db;
+  t.fn = &fn;
+  t.read_values = read_values;
+  if (db.root == kInvalidPage) {
+    if (db.entries || db.depth || db.leaf_pages || db.branch_pages)
+      problems_.push_back({name, kInvalidPage,
+                           "tree has no root page but its record counts " + std::to_string(db.entries) +
+                               " entries"});
+    return t.counts;
+  }
+  walk_page(db.root, 0, t);
+  if (t.damaged) return t.counts;
+  auto differs = [&](const char* what, std::uint64_t found, std::uint64_t recorded) {
+    if (found != recorded)
+      problems_.push_back({name, db.root,
+                           std::string("tree holds ") + std::to_string(found) + " " + what + " but its record says " +
+                               std::to_string(recorded)});
+  };
+  differs("entries", t.counts.entries, db.entries);
+  differs("levels", t.counts.depth, db.depth);
+  differs("branch pages", t.counts.branch_pages, db.branch_pages);
+  differs("leaf pages", t.counts.leaf_pages, db.leaf_pages);
+  differs("overflow pages", t.counts.overflow_pages, db.overflow_pages);
+  return t.counts;
+}
+
+std::vector<NamedDb> PageWalker::walk_catalog() {
+  const MetaPage& m = file_.current();
+  const std::uint64_t last = last_page_;
+  // Free-page records: txnid -> (count, page numbers...), all within the file.
+  EntryFn free_fn = [&](const LeafEntry& e) {
+    const std::size_t words = e.value.size() / 8;
+    if (e.key.size() != 8 || e.value.size() % 8 || words == 0 || load<std::uint64_t>(
+                                                                         reinterpret_cast<const unsigned char*>(e.value.data())) != words - 1) {
+      problems_.push_back({"(free pages)", e.page, "malformed free-page list of " + std::to_string(e.size) + " bytes"});
+      return;
+    }
+    for (std::size_t i = 1; i < words; ++i) {
+      const auto pg = load<std::uint64_t>(reinterpret_cast<const unsigned char*>(e.value.data()) + 8 * i);
+      if (pg < 2 || pg > last) {
+        problems_.push_back({"(free pages)", e.page,
+                             "free-page list names page " + std::to_string(pg) + ", outside pages 2.." +
+                                 std::to_string(last)});
+        return;
+      }
+    }
+  };
+  walk("(free pages)", m.free_db, free_fn, true);
+  std::vector<NamedDb> dbs;
+  EntryFn main_fn = [&](const LeafEntry& e) {
+    if (!(e.flags & kSubData) || !e.complete) return;  // a plain key: not a named database
+    NamedDb d{std::string(e.key), decode_db_record(reinterpret_cast<const unsigned char*>(e.value.data()))};
+    dbs.push_back(std::move(d));
+  };
+  walk("(main)", m.main_db, main_fn, true);
+  return dbs;
+}
+
+}  // namespace weir::internal::mdbfile

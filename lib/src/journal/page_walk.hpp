@@ -1,0 +1,113 @@
+// A structural walk of data.mdb's B-trees without liblmdb: every page read
+// with pread into a buffer and checked before anything in it is used.
+//
+// For each page reached from a meta page: the page number in its header,
+// its kind (branch or leaf where a tree page is expected, overflow where a
+// big value is), the bounds of its free space (lower/upper), every node
+// offset and every key and data size inside the page, child and overflow
+// page numbers within the last page the meta names, no page reached twice
+// (no cycles, no shared subtrees), keys strictly increasing through each
+// tree, depth within the tree's record; then each tree's counts (depth,
+// branch/leaf/overflow pages, entries) against its MDB_db record. Damage
+// under a page skips that subtree and the walk goes on, so one bad page
+// costs only what hangs under it.
+//
+// Trees walked: the free-page tree, the main tree, and every named database
+// (the main tree's F_SUBDATA nodes). Databases with sorted duplicates
+// (F_DUPDATA, LEAF2 and sub-pages) are reported as unsupported: the journal
+// never creates them.
+//
+// Thread-safety: a PageWalker belongs to one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "journal/file_check.hpp"
+
+namespace weir::internal::mdbfile {
+
+// One piece of damage: in which database, on which page, what is wrong.
+struct PageProblem {
+  std::string db;                     // "(free pages)", "(main)", or a named database
+  std::uint64_t page = kInvalidPage;  // kInvalidPage when not about one page
+  std::string what;
+};
+
+// A named database: its name (the main tree's key) and its record.
+struct NamedDb {
+  std::string name;
+  DbRecord record;
+};
+
+// One leaf entry. `value` is the whole value when the walk reads values;
+// otherwise what the leaf page holds inline, or the first page's worth of
+// an overflow value (at least its first page size - 16 bytes).
+struct LeafEntry {
+  std::string_view key;
+  std::string_view value;
+  std::uint64_t size = 0;       // the value's full size
+  bool complete = false;        // value holds all `size` bytes
+  std::uint64_t page = 0;       // the leaf page holding the entry
+  std::uint16_t flags = 0;      // the node's flags (kSubData for a named database)
+};
+using EntryFn = std::function<void(const LeafEntry&)>;
+
+// What one tree walk found (the counts a MDB_db record keeps).
+struct TreeCounts {
+  std::uint16_t depth = 0;
+  std::uint64_t branch_pages = 0;
+  std::uint64_t leaf_pages = 0;
+  std::uint64_t overflow_pages = 0;
+  std::uint64_t entries = 0;
+};
+
+class PageWalker {
+ public:
+  // Reads pages of `file` (whose meta pages read_data_file has read; used
+  // must be 0 or 1). Errors: kIoError when the file cannot be opened.
+  static Result<PageWalker> open(const DataFile& file);
+  PageWalker(PageWalker&&) noexcept;
+  PageWalker& operator=(PageWalker&&) noexcept;
+  PageWalker(const PageWalker&) = delete;
+  PageWalker& operator=(const PageWalker&) = delete;
+  ~PageWalker();
+
+  // Walks the tree of `db` named `name`, calling `fn` (if set) for each
+  // readable leaf entry in key order; values are read whole when
+  // `read_values`. Damage goes to problems(); the walk goes on past it.
+  // The counts are checked against `db` unless damage was found in it.
+  TreeCounts walk(const std::string& name, const DbRecord& db, const EntryFn& fn, bool read_values);
+
+  // The free-page tree and the main tree of the meta in use, and the named
+  // databases the main tree holds (their trees are not walked).
+  std::vector<NamedDb> walk_catalog();
+
+  const std::vector<PageProblem>& problems() const noexcept { return problems_; }
+  std::vector<PageProblem>& problems() noexcept { return problems_; }
+  std::uint64_t pages_read() const noexcept { return pages_read_; }
+  const DataFile& file() const noexcept { return file_; }
+
+ private:
+  PageWalker(DataFile file, int fd);
+  struct TreeWalk;
+  // Reads `n` bytes at page `pgno` (offset `skip` in it); false if the file
+  // ends first (a problem is recorded).
+  bool read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsigned char* out, TreeWalk& t);
+  void walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t);
+  bool read_value(std::uint64_t leaf, std::uint64_t ovpg, std::uint64_t size, bool whole, TreeWalk& t,
+                  std::string& out);
+  bool mark(std::uint64_t pgno);
+
+  DataFile file_;
+  int fd_ = -1;
+  std::uint64_t last_page_ = 0;
+  std::vector<std::uint64_t> seen_;  // bitmap of pages reached so far
+  std::vector<PageProblem> problems_;
+  std::uint64_t pages_read_ = 0;
+};
+
+}  // namespace weir::internal::mdbfile
