@@ -74,6 +74,7 @@ int cmd_describe(const Common& c, const std::string& topic);
 int cmd_groups(const Common& c, const std::string& group, const std::string& topic);
 int cmd_tail(const Common& c, const ReadOptions& o);
 int cmd_verify(const Common& c);
+int cmd_salvage(const Common& c, const std::string& out);
 int cmd_stats(const Common& c);
 int cmd_top(const Common& c, const TopOptions& o);
 int cmd_produce(const Common& c, const ProduceOptions& o);

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
       "--dry-run) work while the owning process runs; produce, consume, seek and dlq redrive/purge need the "
       "directory to themselves.\n"
       "TIME is ISO-8601 with a zone (2026-11-27T10:00:00Z, 2026-11-27T11:00:00.5+01:00) or @unix-ms.\n"
-      "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 verify found problems.",
+      "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 verify found problems or salvage lost data.",
       "weir"};
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
@@ -137,8 +137,18 @@ int main(int argc, char** argv) {
   add_filters(dlq_purge, dq, true);
 
   auto* verify = with_common(
-      app.add_subcommand("verify", "check every record checksum and the journal's invariants (exit 3 on problems)"),
+      app.add_subcommand("verify",
+                         "check data.mdb page by page, every record checksum and the journal's invariants; one row "
+                         "per problem with its location (exit 3 on problems)"),
       c);
+  std::string salvage_out;
+  auto* salvage = with_common(
+      app.add_subcommand("salvage",
+                         "copy every readable, checksum-valid record (same offsets), topic options, group offsets "
+                         "and state into the new directory OUT; report recovered and lost offset ranges per "
+                         "partition (exit 3 if anything was lost)"),
+      c);
+  salvage->add_option("OUT", salvage_out, "new data directory to create (must not exist, or be empty)")->required();
   auto* stats = with_common(
       app.add_subcommand("stats", "events and bytes per topic, lag per group, DLQ depths, journal size"), c);
   auto* topc = with_common(
@@ -170,6 +180,7 @@ int main(int argc, char** argv) {
     if (dlq_redrive->parsed()) return cmd_dlq_redrive(c, dq);
     if (dlq_purge->parsed()) return cmd_dlq_purge(c, dq);
     if (verify->parsed()) return cmd_verify(c);
+    if (salvage->parsed()) return cmd_salvage(c, salvage_out);
     if (stats->parsed()) return cmd_stats(c);
     if (topc->parsed()) return cmd_top(c, top);
   } catch (const Error& e) {

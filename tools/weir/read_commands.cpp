@@ -139,35 +139,6 @@ int cmd_tail(const Common& c, const ReadOptions& o) {
   return kExitOk;
 }
 
-int cmd_verify(const Common& c) {
-  Table t({"topic", "partition", "offset", "group", "problem"}, c.json);
-  auto in = Inspector::open(c.dir);
-  std::vector<JournalProblem> problems;
-  if (!in) {
-    if (in.status().code() != Code::kDataLoss) fail_status(in.status());
-    problems.push_back({"", std::nullopt, std::nullopt, "", in.status().message()});
-  } else {
-    auto found = (*in)->verify();
-    if (!found) fail_status(found.status());
-    problems = std::move(found).value();
-  }
-  for (const JournalProblem& p : problems) {
-    Row r;
-    r["topic"] = p.topic.empty() ? Row() : Row(p.topic);
-    r["partition"] = p.partition ? Row(*p.partition) : Row();
-    r["offset"] = p.offset ? Row(*p.offset) : Row();
-    r["group"] = p.group.empty() ? Row() : Row(p.group);
-    r["problem"] = p.what;
-    t.add(std::move(r));
-  }
-  if (c.json || !problems.empty()) t.flush();
-  if (!c.json) {
-    if (problems.empty()) std::printf("verify: no problems found in %s\n", c.dir.c_str());
-    else std::printf("verify: %zu problem(s) found in %s\n", problems.size(), c.dir.c_str());
-  }
-  return problems.empty() ? kExitOk : kExitProblems;
-}
-
 int cmd_stats(const Common& c) {
   auto in = open_inspector(c.dir);
   auto topics = in->topics();

@@ -10,5 +10,6 @@
 #include "weir/metrics.hpp"
 #include "weir/options.hpp"
 #include "weir/partitioner.hpp"
+#include "weir/recovery.hpp"
 #include "weir/status.hpp"
 #include "weir/subscribe.hpp"

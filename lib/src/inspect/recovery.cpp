@@ -1,0 +1,371 @@
+// check_journal and salvage_journal (weir/recovery.hpp): the journal read
+// with weir's own page walker (journal/journal_check.hpp), never mapped by
+// LMDB; the salvaged copy written through LMDB with the journal's layout.
+#include "weir/recovery.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+
+#include "journal/batch.hpp"
+#include "journal/journal_check.hpp"
+#include "journal/layout.hpp"
+#include "journal/lmdb.hpp"
+
+namespace weir {
+
+namespace {
+
+using internal::BatchHeader;
+using internal::JournalFinding;
+
+JournalProblem to_problem(const JournalFinding& f) {
+  std::string where;
+  if (!f.db.empty() && !f.partition) where = "database '" + f.db + "'";
+  if (f.page != internal::mdbfile::kInvalidPage)
+    where += std::string(where.empty() ? "" : " ") + "page " + std::to_string(f.page);
+  return {f.topic, f.partition, f.offset, "", where.empty() ? f.what : where + ": " + f.what};
+}
+
+// "topic 't' partition 1 offset 7: record checksum mismatch" -> the part
+// after the location (reported in columns of its own).
+std::string after_location(const std::string& m) {
+  const auto colon = m.find(": ");
+  return m.rfind("topic '", 0) == 0 && colon != std::string::npos ? m.substr(colon + 2) : m;
+}
+
+// The good records of one stored batch: those scan_batch accepts before
+// the first bad one or, when the batch header itself is damaged, the
+// frames from the start whose own checksums hold (each record carries one).
+struct GoodRecords {
+  std::vector<std::string_view> recs;
+  std::optional<Status> damage;  // the first bad record (or header)
+  std::uint32_t claimed = 0;     // records the header claims (0 if the header is damaged)
+};
+
+GoodRecords good_records(std::string_view value, const std::string& topic, std::uint32_t p, std::uint64_t base,
+                         bool header_ok) {
+  GoodRecords g;
+  if (header_ok) {
+    BatchHeader h;
+    std::memcpy(&h, value.data(), sizeof h);
+    g.claimed = h.count;
+    Status s = internal::scan_batch(value, topic, p, base, base, [&](Offset, std::string_view rec) {
+      g.recs.push_back(rec);
+      return true;
+    });
+    if (!s) g.damage = s;
+    return g;
+  }
+  g.damage = Status::data_loss("topic '" + topic + "' partition " + std::to_string(p) + " offset " +
+                               std::to_string(base) + ": batch header is damaged");
+  std::size_t pos = sizeof(BatchHeader);
+  while (value.size() >= pos + internal::kRecordFrame) {
+    std::uint32_t crc, len;
+    std::memcpy(&crc, value.data() + pos, 4);
+    std::memcpy(&len, value.data() + pos + 4, 4);
+    if (len < 24 || len > value.size() - pos - internal::kRecordFrame) break;
+    if (internal::crc32c(value.data() + pos + 4, 4 + std::size_t{len}) != crc) break;
+    std::uint32_t lens[3];
+    std::memcpy(lens, value.data() + pos + internal::kRecordFrame + 8, sizeof lens);
+    if (std::uint64_t{24} + lens[0] + lens[1] + lens[2] != len) break;
+    g.recs.emplace_back(value.data() + pos + internal::kRecordFrame, len);
+    pos += internal::kRecordFrame + len;
+  }
+  return g;
+}
+
+// A new batch of `recs` (already validated records) at `base`.
+std::string build_batch(std::uint64_t base, const std::vector<std::string_view>& recs) {
+  std::size_t bytes = sizeof(BatchHeader);
+  for (auto r : recs) bytes += internal::kRecordFrame + r.size();
+  std::string out(bytes, '\0');
+  BatchHeader h{internal::kBatchMagic, static_cast<std::uint32_t>(recs.size()), base, 0,
+                static_cast<std::uint32_t>(bytes), 0};
+  std::size_t pos = sizeof h;
+  for (auto r : recs) {
+    std::int64_t t;
+    std::memcpy(&t, r.data(), sizeof t);
+    h.max_time_us = std::max(h.max_time_us, t);
+    pos += internal::frame_record(out.data() + pos, r.data(), static_cast<std::uint32_t>(r.size()));
+  }
+  internal::seal_batch_header(h);
+  std::memcpy(out.data(), &h, sizeof h);
+  return out;
+}
+
+// The salvaged journal being written: one LMDB environment, written in
+// transactions of bounded size, named databases opened on first use.
+class CopyWriter {
+ public:
+  ~CopyWriter() {
+    if (txn_) mdb_txn_abort(txn_);
+    if (env_) mdb_env_close(env_);
+  }
+  Status open(const std::string& dir, std::uint64_t map_bytes) {
+    if (int rc = mdb_env_create(&env_)) return internal::lmdb_status(rc, "mdb_env_create");
+    if (int rc = mdb_env_set_maxdbs(env_, 65536)) return internal::lmdb_status(rc, "mdb_env_set_maxdbs");
+    if (int rc = mdb_env_set_mapsize(env_, map_bytes)) return internal::lmdb_status(rc, "mdb_env_set_mapsize");
+    // No sync per transaction: the copy is synced once at the end.
+    if (int rc = mdb_env_open(env_, dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600))
+      return internal::lmdb_status(rc, "create the salvaged journal in '" + dir + "'");
+    return Status::ok();
+  }
+  // Creates database `db` if it does not exist yet; returns its handle.
+  Result<MDB_dbi> ensure(const std::string& db) {
+    if (!status_) return status_;
+    if (txn_ && txn_bytes_ > (32u << 20)) status_ = commit();
+    if (!status_) return status_;
+    if (!txn_) {
+      if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn_)) return status_ = internal::lmdb_status(rc, "mdb_txn_begin");
+    }
+    auto it = dbis_.find(db);
+    if (it == dbis_.end()) {
+      MDB_dbi d;
+      if (int rc = mdb_dbi_open(txn_, db.c_str(), MDB_CREATE, &d))
+        return status_ = internal::lmdb_status(rc, "create database '" + db + "'");
+      it = dbis_.emplace(db, d).first;
+    }
+    return it->second;
+  }
+  // Stores key -> value in database `db` (created if needed).
+  Status put(const std::string& db, std::string_view key, std::string_view value) {
+    auto d = ensure(db);
+    if (!d) return d.status();
+    MDB_val k = internal::as_val(key), v = internal::as_val(value);
+    if (int rc = mdb_put(txn_, *d, &k, &v, 0))
+      return status_ = internal::lmdb_status(rc, "write database '" + db + "'");
+    txn_bytes_ += key.size() + value.size();
+    return Status::ok();
+  }
+  Status finish() {
+    if (!status_) return status_;
+    if (txn_) status_ = commit();
+    if (!status_) return status_;
+    if (int rc = mdb_env_sync(env_, 1)) return internal::lmdb_status(rc, "sync the salvaged journal");
+    return Status::ok();
+  }
+
+ private:
+  Status commit() {
+    const int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    txn_bytes_ = 0;
+    return rc ? internal::lmdb_status(rc, "commit the salvaged journal") : Status::ok();
+  }
+  MDB_env* env_ = nullptr;
+  MDB_txn* txn_ = nullptr;
+  std::size_t txn_bytes_ = 0;
+  std::map<std::string, MDB_dbi> dbis_;
+  Status status_;
+};
+
+struct PartitionCopy {
+  std::vector<OffsetRange> recovered;
+  std::vector<OffsetRange> lost;
+};
+
+void add_range(std::vector<OffsetRange>& v, Offset first, Offset end) {
+  if (first >= end) return;
+  if (!v.empty() && v.back().end == first) v.back().end = end;
+  else v.push_back({first, end});
+}
+
+}  // namespace
+
+bool SalvageReport::complete() const noexcept {
+  if (!problems.empty()) return false;
+  for (const auto& p : partitions)
+    if (!p.lost.empty() || p.tail_unknown) return false;
+  return true;
+}
+
+Result<std::vector<JournalProblem>> check_journal(std::string_view dir_view, const JournalCheckOptions& options) {
+  const std::string dir(dir_view);
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb", ec))
+    return Status::not_found("'" + dir + "' holds no weir journal (no data.mdb)");
+  std::vector<JournalProblem> records;
+  internal::ScanHooks hooks;
+  hooks.read_values = options.records;
+  if (options.records)
+    hooks.batch = [&](const std::string& topic, std::uint32_t p, std::uint64_t base, std::string_view value,
+                      bool header_ok) {
+      if (!header_ok) return;  // reported by the scan
+      GoodRecords g = good_records(value, topic, p, base, true);
+      if (g.damage) records.push_back({topic, p, base + g.recs.size(), "", after_location(g.damage->message())});
+    };
+  auto scan = internal::scan_journal_file(dir, options.pages, hooks);
+  if (!scan) return scan.status();
+  std::vector<JournalProblem> out;
+  for (const auto& f : scan->findings) out.push_back(to_problem(f));
+  out.insert(out.end(), records.begin(), records.end());
+  return out;
+}
+
+Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_view out_view) {
+  namespace fs = std::filesystem;
+  const std::string dir(dir_view), out(out_view);
+  std::error_code ec;
+  const fs::path data = fs::path(dir) / "data.mdb";
+  if (!fs::exists(data, ec)) return Status::not_found("'" + dir + "' holds no weir journal (no data.mdb)");
+  if (auto live = Inspector::owned(dir); live && *live)
+    return Status::failed_precondition("'" + dir + "' is owned by a live bus: close it before salvaging");
+  if (fs::exists(out, ec)) {
+    if (!fs::is_directory(out, ec) || !fs::is_empty(out, ec))
+      return Status::failed_precondition("salvage target '" + out + "' exists and is not an empty directory");
+  } else if (!fs::create_directories(out, ec) || ec) {
+    return Status::io_error("cannot create '" + out + "': " + ec.message());
+  }
+  if (fs::equivalent(dir, out, ec)) return Status::invalid_argument("salvage target is the damaged directory itself");
+  const std::uint64_t src_bytes = fs::file_size(data, ec);
+
+  CopyWriter w;
+  if (Status s = w.open(out, std::max<std::uint64_t>(64u << 20, src_bytes * 2 + (64u << 20))); !s) return s;
+
+  SalvageReport report;
+  std::map<std::pair<std::string, std::uint32_t>, PartitionCopy> parts;
+  std::map<std::string, std::string> meta;                      // weir.meta, as read
+  std::map<std::pair<std::string, std::uint32_t>, Offset> committed;  // highest group offset per partition
+  Status write_error;
+  auto put = [&](const std::string& db, std::string_view k, std::string_view v) {
+    if (write_error) write_error = w.put(db, k, v);
+  };
+
+  internal::ScanHooks hooks;
+  hooks.read_values = true;
+  hooks.batch = [&](const std::string& topic, std::uint32_t p, std::uint64_t base, std::string_view value,
+                    bool header_ok) {
+    PartitionCopy& pc = parts[{topic, p}];
+    GoodRecords g = good_records(value, topic, p, base, header_ok);
+    if (!g.recs.empty()) {
+      char key[8];
+      internal::put_be64(key, base);
+      const bool whole = !g.damage && header_ok;
+      if (whole) put(internal::partition_dbi_name(topic, p), std::string_view(key, 8), value);
+      else put(internal::partition_dbi_name(topic, p), std::string_view(key, 8), build_batch(base, g.recs));
+      add_range(pc.recovered, base, base + g.recs.size());
+      report.events += g.recs.size();
+    }
+    if (g.damage && header_ok) {  // a damaged header is among the scan's findings
+      const Offset bad = base + g.recs.size();
+      report.problems.push_back({topic, p, bad, "", after_location(g.damage->message())});
+      if (g.claimed > g.recs.size()) add_range(pc.lost, bad, base + g.claimed);
+    }
+  };
+  hooks.entry = [&](const std::string& db, std::string_view k, std::string_view v) {
+    if (db == "weir.meta") {
+      meta.emplace(std::string(k), std::string(v));
+      return;
+    }
+    if (db == "weir.offsets") {
+      // "<group>\0<topic>\0" be32(partition) -> be64(next offset)
+      const auto a = k.find('\0');
+      const auto b = a == std::string_view::npos ? a : k.find('\0', a + 1);
+      if (b == std::string_view::npos || k.size() != b + 5 || v.size() != 8) return;
+      const std::string topic(k.substr(a + 1, b - a - 1));
+      const Offset next = internal::get_be64(v.data());
+      auto& c = committed[{topic, internal::get_be32(k.data() + b + 1)}];
+      if (next < (Offset{1} << 62)) c = std::max(c, next);  // above: the "no offset yet" marker
+      ++report.group_offsets;
+    } else if (db == "weir.state") {
+      ++report.state_entries;
+    } else if (db == "weir.dedupe") {
+      ++report.dedupe_entries;
+    }
+    put(db, k, v);
+  };
+  auto scan = internal::scan_journal_file(dir, true, hooks);
+  if (!scan) return scan.status();
+  if (scan->file.used < 0 && scan->file.file_bytes > 0)
+    return Status::data_loss("'" + dir + "': no meta page is readable, so there is no tree to salvage from: " +
+                             (scan->findings.empty() ? std::string() : scan->findings.front().what));
+  for (const auto& f : scan->findings) {
+    report.problems.push_back(to_problem(f));
+    if (f.partition) {
+      // Damage in a log's pages: what follows its last good offset is unknown.
+      (void)parts[{f.topic, *f.partition}];
+    }
+  }
+
+  // Topics: as stored, or (their options lost) rebuilt from their logs.
+  std::map<std::string, TopicOptions> topics;
+  for (const auto& [k, v] : meta) {
+    if (k.rfind(internal::kTopicMetaPrefix, 0) != 0) continue;
+    if (auto o = internal::decode_topic_options(v); o && o->partitions > 0)
+      topics.emplace(k.substr(internal::kTopicMetaPrefix.size()), *o);
+  }
+  for (const auto& [tp, pc] : parts) {
+    auto [it, added] = topics.try_emplace(tp.first);
+    if (added) {
+      it->second.durability = Durability::kJournaled;
+      it->second.partitions = 0;
+      report.problems.push_back({tp.first, std::nullopt, std::nullopt, "",
+                                 "the topic's stored options were lost: rebuilt with default options"});
+    }
+    it->second.partitions = std::max(it->second.partitions, tp.second + 1);
+  }
+  // The journal's identity: kept, so derived event ids stay the same.
+  const std::string format(internal::kJournalFormat);
+  put("weir.meta", "format", format);
+  const std::uint32_t version = internal::kJournalVersion;
+  put("weir.meta", "version", std::string_view(reinterpret_cast<const char*>(&version), sizeof version));
+  std::string id;
+  if (auto it = meta.find("id"); it != meta.end() && it->second.size() == 8) {
+    id = it->second;
+  } else {
+    std::random_device rd;
+    const std::uint64_t fresh = (std::uint64_t{rd()} << 32) ^ rd();
+    id.assign(reinterpret_cast<const char*>(&fresh), sizeof fresh);
+    report.problems.push_back({"", std::nullopt, std::nullopt, "",
+                               "the journal's id was lost: the copy has a new one (derived event ids change)"});
+  }
+  put("weir.meta", "id", id);
+  for (const auto& [k, v] : meta)
+    if (k != "format" && k != "version" && k != "id" && k.rfind(internal::kTopicMetaPrefix, 0) != 0)
+      put("weir.meta", k, v);
+  for (const auto& [name, o] : topics) {
+    const internal::StoredTopic st = internal::encode_topic_options(o);
+    put("weir.meta", internal::topic_meta_key(name),
+        std::string_view(reinterpret_cast<const char*>(&st), sizeof st));
+    for (std::uint32_t p = 0; p < o.partitions; ++p) {
+      PartitionCopy& pc = parts[{name, p}];
+      // Every log exists in the copy, even an empty one (as attaching the
+      // topic leaves it).
+      if (write_error) {
+        if (auto d = w.ensure(internal::partition_dbi_name(name, p)); !d) write_error = d.status();
+      }
+      PartitionSalvage ps;
+      ps.topic = name;
+      ps.partition = p;
+      ps.recovered = pc.recovered;
+      std::vector<OffsetRange> lost = pc.lost;
+      for (std::size_t i = 1; i < pc.recovered.size(); ++i)
+        lost.push_back({pc.recovered[i - 1].end, pc.recovered[i].first});
+      const Offset end = pc.recovered.empty() ? 0 : pc.recovered.back().end;
+      const Offset tail_lost_from = std::max(end, lost.empty() ? Offset{0} : lost.back().end);
+      if (auto c = committed.find({name, p}); c != committed.end() && c->second > tail_lost_from)
+        lost.push_back({tail_lost_from, c->second});
+      for (const auto& f : scan->findings)
+        if (f.topic == name && f.partition == p && (!f.offset || *f.offset >= end)) ps.tail_unknown = true;
+      std::sort(lost.begin(), lost.end(), [](const OffsetRange& a, const OffsetRange& b) { return a.first < b.first; });
+      for (const auto& r : lost) add_range(ps.lost, r.first, r.end);
+      // The copy's log may have these gaps: the open check accepts them.
+      for (const auto& r : ps.lost) {
+        char be[8];
+        internal::put_be64(be, r.end);
+        put("weir.meta", internal::lost_range_key(name, p, r.first), std::string_view(be, 8));
+      }
+      report.partitions.push_back(std::move(ps));
+    }
+  }
+  if (!write_error) return write_error;
+  if (Status s = w.finish(); !s) return s;
+  return report;
+}
+
+}  // namespace weir
