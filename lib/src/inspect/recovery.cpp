@@ -8,12 +8,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <set>
 
 #include "journal/batch.hpp"
 #include "journal/journal_check.hpp"
-#include "journal/layout.hpp"
+#include "base/random.hpp"
+#include "journal/commit_source.hpp"
+#include "journal/format.hpp"
 #include "journal/lmdb.hpp"
 
 namespace weir {
@@ -165,8 +166,8 @@ class CopyWriter {
 };
 
 struct PartitionCopy {
-  std::vector<OffsetRange> recovered;
-  std::vector<OffsetRange> lost;
+  std::map<Offset, Offset> recovered;                  // first -> end of each batch copied
+  std::vector<std::pair<Offset, Offset>> claimed_lost;  // records a batch header claims and were not copied
 };
 
 void add_range(std::vector<OffsetRange>& v, Offset first, Offset end) {
@@ -229,52 +230,59 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
 
   SalvageReport report;
   std::map<std::pair<std::string, std::uint32_t>, PartitionCopy> parts;
-  std::map<std::string, std::string> meta;                      // weir.meta, as read
+  std::map<std::string, std::string> meta;                            // weir.meta, as read
   std::map<std::pair<std::string, std::uint32_t>, Offset> committed;  // highest group offset per partition
+  std::set<std::pair<std::string, std::string>> written;              // (database, key) of other databases
   Status write_error;
   auto put = [&](const std::string& db, std::string_view k, std::string_view v) {
     if (write_error) write_error = w.put(db, k, v);
   };
 
+  // Pass 1 reads the snapshot LMDB would use; if it met damage, pass 2
+  // reads the previous snapshot (the other meta page: LMDB never reuses its
+  // pages before the next commit) and adds what pass 1 could not read.
+  int pass = 1;
   internal::ScanHooks hooks;
   hooks.read_values = true;
   hooks.batch = [&](const std::string& topic, std::uint32_t p, std::uint64_t base, std::string_view value,
                     bool header_ok) {
     PartitionCopy& pc = parts[{topic, p}];
     GoodRecords g = good_records(value, topic, p, base, header_ok);
-    if (!g.recs.empty()) {
+    const Offset end = base + g.recs.size();
+    // A batch overlapping what is already copied adds nothing (pass 2).
+    auto next = pc.recovered.lower_bound(base);
+    const bool overlaps = (next != pc.recovered.end() && next->first < end) ||
+                          (next != pc.recovered.begin() && std::prev(next)->second > base);
+    if (!g.recs.empty() && !overlaps) {
       char key[8];
       internal::put_be64(key, base);
       const bool whole = !g.damage && header_ok;
       if (whole) put(internal::partition_dbi_name(topic, p), std::string_view(key, 8), value);
       else put(internal::partition_dbi_name(topic, p), std::string_view(key, 8), build_batch(base, g.recs));
-      add_range(pc.recovered, base, base + g.recs.size());
+      pc.recovered.emplace(base, end);
       report.events += g.recs.size();
     }
-    if (g.damage && header_ok) {  // a damaged header is among the scan's findings
-      const Offset bad = base + g.recs.size();
-      report.problems.push_back({topic, p, bad, "", after_location(g.damage->message())});
-      if (g.claimed > g.recs.size()) add_range(pc.lost, bad, base + g.claimed);
+    if (g.damage && header_ok && pass == 1) {  // a damaged header is among the scan's findings
+      report.problems.push_back({topic, p, end, "", after_location(g.damage->message())});
+      if (g.claimed > g.recs.size()) pc.claimed_lost.emplace_back(end, base + g.claimed);
     }
   };
   hooks.entry = [&](const std::string& db, std::string_view k, std::string_view v) {
-    if (db == "weir.meta") {
+    if (db == internal::kMetaDbi) {
       meta.emplace(std::string(k), std::string(v));
       return;
     }
-    if (db == "weir.offsets") {
-      // "<group>\0<topic>\0" be32(partition) -> be64(next offset)
-      const auto a = k.find('\0');
-      const auto b = a == std::string_view::npos ? a : k.find('\0', a + 1);
-      if (b == std::string_view::npos || k.size() != b + 5 || v.size() != 8) return;
-      const std::string topic(k.substr(a + 1, b - a - 1));
+    if (!written.emplace(db, std::string(k)).second) return;  // pass 1 has it
+    if (db == internal::kOffsetsDbi) {
+      const auto key = internal::parse_offsets_key(k);
+      if (!key || v.size() != 8) return;
       const Offset next = internal::get_be64(v.data());
-      auto& c = committed[{topic, internal::get_be32(k.data() + b + 1)}];
-      if (next < (Offset{1} << 62)) c = std::max(c, next);  // above: the "no offset yet" marker
+      auto& c = committed[{key->topic, key->partition}];
+      if (next != internal::kUnsetOffset) c = std::max(c, next);
       ++report.group_offsets;
-    } else if (db == "weir.state") {
+    } else if (db == internal::kStateDbi) {
       ++report.state_entries;
-    } else if (db == "weir.dedupe") {
+    } else if (db == internal::kDedupeDbi) {
       ++report.dedupe_entries;
     }
     put(db, k, v);
@@ -286,11 +294,19 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
                              (scan->findings.empty() ? std::string() : scan->findings.front().what));
   for (const auto& f : scan->findings) {
     report.problems.push_back(to_problem(f));
-    if (f.partition) {
-      // Damage in a log's pages: what follows its last good offset is unknown.
-      (void)parts[{f.topic, *f.partition}];
-    }
+    if (f.partition) (void)parts[{f.topic, *f.partition}];  // listed even if nothing was read
   }
+  const int other = 1 - scan->file.used;
+  if (!scan->findings.empty() && scan->file.used >= 0 && scan->file.meta[static_cast<std::size_t>(other)].valid) {
+    pass = 2;
+    hooks.meta = other;
+    auto older = internal::scan_journal_file(dir, true, hooks);
+    if (!older) return older.status();
+  }
+  for (const std::string db : {internal::kOffsetsDbi, internal::kDedupeDbi, internal::kDedupeTimeDbi, internal::kStateDbi})
+    if (write_error) {
+      if (auto d = w.ensure(db); !d) write_error = d.status();
+    }
 
   // Topics: as stored, or (their options lost) rebuilt from their logs.
   std::map<std::string, TopicOptions> topics;
@@ -311,26 +327,26 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
   }
   // The journal's identity: kept, so derived event ids stay the same.
   const std::string format(internal::kJournalFormat);
-  put("weir.meta", "format", format);
+  put(internal::kMetaDbi, internal::kMetaFormatKey, format);
   const std::uint32_t version = internal::kJournalVersion;
-  put("weir.meta", "version", std::string_view(reinterpret_cast<const char*>(&version), sizeof version));
+  put(internal::kMetaDbi, internal::kMetaVersionKey, std::string_view(reinterpret_cast<const char*>(&version), sizeof version));
   std::string id;
-  if (auto it = meta.find("id"); it != meta.end() && it->second.size() == 8) {
+  if (auto it = meta.find(std::string(internal::kMetaIdKey)); it != meta.end() && it->second.size() == 8) {
     id = it->second;
   } else {
-    std::random_device rd;
-    const std::uint64_t fresh = (std::uint64_t{rd()} << 32) ^ rd();
+    const std::uint64_t fresh = internal::random_u64();
     id.assign(reinterpret_cast<const char*>(&fresh), sizeof fresh);
     report.problems.push_back({"", std::nullopt, std::nullopt, "",
                                "the journal's id was lost: the copy has a new one (derived event ids change)"});
   }
-  put("weir.meta", "id", id);
+  put(internal::kMetaDbi, internal::kMetaIdKey, id);
   for (const auto& [k, v] : meta)
-    if (k != "format" && k != "version" && k != "id" && k.rfind(internal::kTopicMetaPrefix, 0) != 0)
-      put("weir.meta", k, v);
+    if (k != internal::kMetaFormatKey && k != internal::kMetaVersionKey && k != internal::kMetaIdKey &&
+        k.rfind(internal::kTopicMetaPrefix, 0) != 0 && k.rfind(internal::kLostRangePrefix, 0) != 0)
+      put(internal::kMetaDbi, k, v);
   for (const auto& [name, o] : topics) {
     const internal::StoredTopic st = internal::encode_topic_options(o);
-    put("weir.meta", internal::topic_meta_key(name),
+    put(internal::kMetaDbi, internal::topic_meta_key(name),
         std::string_view(reinterpret_cast<const char*>(&st), sizeof st));
     for (std::uint32_t p = 0; p < o.partitions; ++p) {
       PartitionCopy& pc = parts[{name, p}];
@@ -342,23 +358,37 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
       PartitionSalvage ps;
       ps.topic = name;
       ps.partition = p;
-      ps.recovered = pc.recovered;
-      std::vector<OffsetRange> lost = pc.lost;
-      for (std::size_t i = 1; i < pc.recovered.size(); ++i)
-        lost.push_back({pc.recovered[i - 1].end, pc.recovered[i].first});
-      const Offset end = pc.recovered.empty() ? 0 : pc.recovered.back().end;
-      const Offset tail_lost_from = std::max(end, lost.empty() ? Offset{0} : lost.back().end);
-      if (auto c = committed.find({name, p}); c != committed.end() && c->second > tail_lost_from)
-        lost.push_back({tail_lost_from, c->second});
+      for (const auto& [first, end] : pc.recovered) add_range(ps.recovered, first, end);
+      std::vector<OffsetRange> lost;
+      for (std::size_t i = 1; i < ps.recovered.size(); ++i)
+        lost.push_back({ps.recovered[i - 1].end, ps.recovered[i].first});
+      auto is_recovered = [&](Offset at) {
+        auto it = pc.recovered.upper_bound(at);
+        return it != pc.recovered.begin() && std::prev(it)->second > at;
+      };
+      for (const auto& [first, end] : pc.claimed_lost)
+        for (Offset at = first; at < end; ++at)
+          if (!is_recovered(at)) lost.push_back({at, at + 1});
+      const Offset end = ps.recovered.empty() ? 0 : ps.recovered.back().end;
+      // Without retention a log starts at offset 0, so what precedes the
+      // first recovered offset (up to a group's committed offset when none
+      // was recovered) existed too.
+      const bool keeps_all = o.retention_age.count() == 0 && o.retention_bytes == 0 && o.retention_events == 0;
+      if (keeps_all && !ps.recovered.empty() && ps.recovered.front().first > 0)
+        lost.push_back({0, ps.recovered.front().first});
+      if (auto c = committed.find({name, p}); c != committed.end() && c->second > end)
+        lost.push_back({end, c->second});
       for (const auto& f : scan->findings)
         if (f.topic == name && f.partition == p && (!f.offset || *f.offset >= end)) ps.tail_unknown = true;
-      std::sort(lost.begin(), lost.end(), [](const OffsetRange& a, const OffsetRange& b) { return a.first < b.first; });
-      for (const auto& r : lost) add_range(ps.lost, r.first, r.end);
+      std::sort(lost.begin(), lost.end(), [](const OffsetRange& x, const OffsetRange& y) { return x.first < y.first; });
+      for (const auto& r : lost)
+        if (!ps.lost.empty() && ps.lost.back().end >= r.first) ps.lost.back().end = std::max(ps.lost.back().end, r.end);
+        else ps.lost.push_back(r);
       // The copy's log may have these gaps: the open check accepts them.
       for (const auto& r : ps.lost) {
         char be[8];
         internal::put_be64(be, r.end);
-        put("weir.meta", internal::lost_range_key(name, p, r.first), std::string_view(be, 8));
+        put(internal::kMetaDbi, internal::lost_range_key(name, p, r.first), std::string_view(be, 8));
       }
       report.partitions.push_back(std::move(ps));
     }

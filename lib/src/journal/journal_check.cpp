@@ -120,7 +120,13 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
   scan.file = *file;
   for (const std::string& p : file->problems) scan.findings.push_back({"", std::nullopt, std::nullopt, "", kInvalidPage, p});
   if (file->used < 0 || !walk_pages) return scan;  // empty (never initialised) or no valid meta page
-  auto walker = mdbfile::PageWalker::open(*file);
+  mdbfile::DataFile snapshot = *file;
+  if (hooks.meta == 0 || hooks.meta == 1) {
+    if (!snapshot.meta[static_cast<std::size_t>(hooks.meta)].valid)
+      return Status::data_loss("'" + snapshot.path + "': meta page " + std::to_string(hooks.meta) + " is not valid");
+    snapshot.used = hooks.meta;
+  }
+  auto walker = mdbfile::PageWalker::open(snapshot);
   if (!walker) return walker.status();
   mdbfile::PageWalker& w = *walker;
   const std::vector<mdbfile::NamedDb> dbs = w.walk_catalog();

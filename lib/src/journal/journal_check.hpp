@@ -54,6 +54,9 @@ struct ScanHooks {
   // Read values whole (overflow pages included); otherwise only the first
   // page of each big value is read (batch headers).
   bool read_values = false;
+  // The meta page whose snapshot to read: -1 the one LMDB would use, 0 or
+  // 1 that one (the other holds the previous commit's snapshot).
+  int meta = -1;
   // Each partition-log entry with an 8-byte key, in offset order, from the
   // pages the walk could read; `header_ok`: its batch header is intact.
   // `value` is whole only when read_values.
