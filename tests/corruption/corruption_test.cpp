@@ -428,9 +428,18 @@ TEST(Corruption, EveryCaseFailsCleanly) {
     if (salvage.rc == 0 || salvage.rc == 3) {
       LostRanges lost;
       for (const auto& row : salvage.rows())
-        if (row.value("kind", "") == "partition")
-          for (const auto& r : row["lost"])
-            lost[row["partition"].get<std::uint32_t>()].emplace_back(r["first"].get<Offset>(), r["last"].get<Offset>());
+        if (row.value("kind", "") == "partition") {
+          const auto p = row["partition"].get<std::uint32_t>();
+          for (const auto& r : row["lost"]) lost[p].emplace_back(r["first"].get<Offset>(), r["last"].get<Offset>());
+          // Damage past the last recovered offset: how much existed there is
+          // unknown, so the copy may end anywhere after it.
+          if (row["tail_unknown"].get<bool>()) {
+            Offset end = 0;
+            for (const auto& r : row["recovered"]) end = std::max(end, r["last"].get<Offset>() + 1);
+            for (const auto& r : row["lost"]) end = std::max(end, r["last"].get<Offset>() + 1);
+            lost[p].emplace_back(end, ~Offset{0} - 1);
+          }
+        }
       const Outcome3 copy = in_child([&] { return open_and_read(dir / "salvaged", "copy-reader", &lost); }, 20s);
       salvage_text += copy.clean ? " (all)" : copy.refused ? " (REFUSED)" : copy.text == "no topic" ? " (no topic)" : " (to gaps)";
       if (copy.bad || copy.refused) why.push_back("salvaged copy: " + copy.text);

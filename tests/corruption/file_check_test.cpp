@@ -106,7 +106,7 @@ TEST(FileCheck, NotAnLmdbFileIsDataLoss) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->used, -1);
   ASSERT_FALSE(f->problems.empty());
-  EXPECT_NE(f->problems[0].find("not a readable LMDB environment"), std::string::npos);
+  EXPECT_NE(f->problems[0].find("not a readable LMDB journal"), std::string::npos);
   auto bus = Bus::open(d.options());
   ASSERT_FALSE(bus);
   EXPECT_EQ(bus.status().code(), Code::kDataLoss);

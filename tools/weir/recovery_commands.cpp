@@ -201,8 +201,9 @@ int cmd_verify(const Common& c) {
   if (!live) fail_status(live.status());
   // A live owner's pages change under a walk (and its own open walked
   // them): then only the meta pages and the file size.
-  JournalCheckOptions structure;
+  JournalCheckOptions structure;  // what LMDB would trip over
   structure.records = false;
+  structure.layout = false;
   structure.pages = !*live;
   auto found = check_journal(c.dir, structure);
   if (!found) fail_status(found.status());
@@ -210,8 +211,8 @@ int cmd_verify(const Common& c) {
   if (found->empty()) {
     problems = verify_through_lmdb(c.dir);
   } else {
-    // Damaged structure: LMDB is not trusted with it; every record is
-    // checked through the walker instead.
+    // Damaged structure: LMDB is not trusted with it; the layout and every
+    // record are checked through the walker instead.
     JournalCheckOptions all;
     all.pages = structure.pages;
     auto again = check_journal(c.dir, all);

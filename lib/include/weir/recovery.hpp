@@ -40,6 +40,10 @@ struct JournalCheckOptions {
   // Walk the B-tree pages. Default true; false checks the meta pages and
   // the file size only (what is safe while a live bus writes the file).
   bool pages = true;
+  // Also check the journal's layout (format record, a log for each
+  // partition, batch headers, contiguous offsets). Default true; false
+  // reports only what LMDB itself would trip over.
+  bool layout = true;
 };
 
 // Checks `dir`'s data.mdb without LMDB: its meta pages (magic, version,

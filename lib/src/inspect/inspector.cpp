@@ -74,8 +74,9 @@ class InspectorImpl {
       return Status::not_found("'" + dir_ + "' holds no weir journal (no data.mdb)");
     // Before LMDB maps it; a live owner's pages change under a walk (and
     // its own open walked them), so then only the meta pages and size.
+    // Layout damage LMDB reads safely is left to verify() to report.
     const auto live = Inspector::owned(dir_);
-    if (Status s = check_journal_file(dir_, !live || !*live); !s) return s;
+    if (Status s = check_journal_file(dir_, !live || !*live, /*structural_only=*/true); !s) return s;
     if (Status s = open_env(1024 + kExtraDbis); !s) return s;
     // Enough named databases for every partition stored (partition logs
     // are opened lazily; LMDB needs the count before mdb_env_open).

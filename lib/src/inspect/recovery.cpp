@@ -203,8 +203,9 @@ Result<std::vector<JournalProblem>> check_journal(std::string_view dir_view, con
   auto scan = internal::scan_journal_file(dir, options.pages, hooks);
   if (!scan) return scan.status();
   std::vector<JournalProblem> out;
-  for (const auto& f : scan->findings) out.push_back(to_problem(f));
-  out.insert(out.end(), records.begin(), records.end());
+  for (const auto& f : scan->findings)
+    if (f.structural || options.layout) out.push_back(to_problem(f));
+  if (options.layout) out.insert(out.end(), records.begin(), records.end());
   return out;
 }
 

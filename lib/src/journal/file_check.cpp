@@ -145,7 +145,7 @@ Result<DataFile> read_data_file(const std::string& path) {
   f.file_bytes = static_cast<std::uint64_t>(st.st_size);
   const std::string file = "'" + path + "' (" + std::to_string(f.file_bytes) + " bytes)";
   if (!f.meta[0].valid && !f.meta[1].valid) {
-    f.problems.push_back(file + " is not a readable LMDB environment: " + f.meta[0].problem + "; " +
+    f.problems.push_back(file + " is not a readable LMDB journal: " + f.meta[0].problem + "; " +
                          f.meta[1].problem);
     return f;
   }

@@ -1,5 +1,6 @@
 #include "journal/journal_check.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <map>
@@ -63,7 +64,7 @@ struct LogCheck {
   std::uint64_t end = 0;  // one past the last offset of the last good batch
 
   void add(std::optional<std::uint64_t> off, std::uint64_t page, std::string what) {
-    out.push_back({topic, partition, off, db, page, std::move(what)});
+    out.push_back({topic, partition, off, db, page, std::move(what), false});
   }
 
   // Checks one entry; false if its key is not an offset.
@@ -151,7 +152,8 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
     const mdbfile::EntryFn fn = [&](const mdbfile::LeafEntry& e) {
       if (!e.complete) return;
       if (hooks.entry) hooks.entry(d.name, e.key, e.value);
-      if (e.key == kMetaFormatKey) has_format = e.value == kJournalFormat;
+      // Another value is not damage: the open's format check names it.
+      if (e.key == kMetaFormatKey) has_format = true;
       if (e.key.substr(0, kLostRangePrefix.size()) == kLostRangePrefix && e.value.size() == 8) {
         const std::string_view rest = e.key.substr(kLostRangePrefix.size());
         const auto nul = rest.find('\0');
@@ -164,7 +166,7 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
         const auto o = decode_topic_options(e.value);
         if (!o || o->partitions == 0)
           scan.findings.push_back({name, std::nullopt, std::nullopt, d.name, e.page,
-                                   "stored topic options are malformed (" + std::to_string(e.size) + " bytes)"});
+                                   "stored topic options are malformed (" + std::to_string(e.size) + " bytes)", false});
         else
           topics[name] = o->partitions;
       }
@@ -172,17 +174,22 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
     w.walk(d.name, d.record, fn, true);
     taken = take_page_problems(taken, "", std::nullopt, std::nullopt);
   }
-  if (!dbs.empty() && !present.count(kMetaDbi))
+  // Partition logs without weir.meta: a damaged journal (an environment
+  // with neither is someone else's, which the open's format check names).
+  const bool has_logs = std::any_of(dbs.begin(), dbs.end(), [](const auto& d) {
+    return parse_partition_dbi_name(d.name).has_value();
+  });
+  if (has_logs && !present.count(kMetaDbi))
     scan.findings.push_back({"", std::nullopt, std::nullopt, "(main)", kInvalidPage,
-                             "the journal's metadata database weir.meta is missing"});
+                             "the journal's metadata database weir.meta is missing", false});
   else if (present.count(kMetaDbi) && !has_format && w.problems().empty())
     scan.findings.push_back({"", std::nullopt, std::nullopt, "weir.meta", kInvalidPage,
-                             "weir.meta holds no valid format record"});
+                             "weir.meta holds no format record", false});
   for (const auto& [name, parts] : topics)
     for (std::uint32_t p = 0; p < parts; ++p)
       if (!present.count(partition_dbi_name(name, p)))
         scan.findings.push_back({name, p, std::nullopt, partition_dbi_name(name, p), kInvalidPage,
-                                 "the partition's log database is missing"});
+                                 "the partition's log database is missing", false});
 
   // Every other named database: partition logs with their batch chains,
   // the rest (offsets, dedupe, state) page by page.
@@ -217,9 +224,13 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
   return scan;
 }
 
-Status check_journal_file(const std::string& dir, bool walk_pages) {
+Status check_journal_file(const std::string& dir, bool walk_pages, bool structural_only) {
   auto scan = scan_journal_file(dir, walk_pages);
   if (!scan) return scan.status();
+  if (structural_only)
+    scan->findings.erase(std::remove_if(scan->findings.begin(), scan->findings.end(),
+                                        [](const JournalFinding& f) { return !f.structural; }),
+                         scan->findings.end());
   if (scan->findings.empty()) return Status::ok();
   std::string m = "journal in '" + dir + "' is damaged: " + scan->findings.front().to_string();
   if (scan->findings.size() > 1) m += " (and " + std::to_string(scan->findings.size() - 1) + " more finding(s))";

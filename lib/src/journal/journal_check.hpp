@@ -36,6 +36,10 @@ struct JournalFinding {
   std::string db;                               // LMDB database ("weir.meta", "p/t/0", "(main)")
   std::uint64_t page = mdbfile::kInvalidPage;   // kInvalidPage: not about one page
   std::string what;
+  // True for damage LMDB itself would trip over (file, meta or page
+  // structure); false for the journal's own layout (batch headers, offsets
+  // chain, logs present, metadata records), which LMDB reads safely.
+  bool structural = true;
 
   // "topic 't' partition 2 offset 480 (database 'p/t/2', page 17): what".
   std::string to_string() const;
@@ -75,8 +79,9 @@ struct ScanHooks {
 Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages = true, const ScanHooks& hooks = {});
 
 // scan_journal_file for the open paths: ok, kDataLoss naming the first
-// finding (and how many more), or kIoError.
-Status check_journal_file(const std::string& dir, bool walk_pages = true);
+// finding (and how many more), or kIoError. With structural_only, layout
+// findings do not count (the read-only Inspector reports them itself).
+Status check_journal_file(const std::string& dir, bool walk_pages = true, bool structural_only = false);
 
 // A range of a partition's offsets that `weir salvage` could not recover,
 // recorded in weir.meta of the salvaged copy under
