@@ -131,7 +131,11 @@ class Bus {
   // restores the journaled topics stored there. Errors: kInvalidArgument for
   // out-of-range options; kFailedPrecondition for a directory that holds
   // something else, a newer journal format, or one another bus owns;
-  // kDataLoss for an unreadable journal; kIoError for file-system failures.
+  // kDataLoss for an unreadable or damaged journal (data.mdb is checked page
+  // by page before LMDB maps it: a truncated file, a damaged meta or B-tree
+  // page, a batch header or a gap in a partition's offsets; the message
+  // names where, see weir/recovery.hpp and README "Recovery");
+  // kIoError for file-system failures.
   static Result<std::unique_ptr<Bus>> open(const Options& options);
 
   // Closes with CloseMode::kDrain if close() was not called, and releases

@@ -120,7 +120,9 @@ class Inspector {
  public:
   // Opens `dir` read-only. Errors: kNotFound (no such directory, or no
   // journal in it), kFailedPrecondition (not a weir journal, or a newer
-  // format), kDataLoss (unreadable), kIoError.
+  // format), kDataLoss (unreadable, or damaged in a way LMDB would trip
+  // over: data.mdb is checked before it is mapped, see weir/recovery.hpp),
+  // kIoError.
   static Result<std::unique_ptr<Inspector>> open(std::string_view dir);
 
   // Whether a live bus owns `dir` (holds weir.lock). A probe: the answer
