@@ -28,6 +28,19 @@ int compare_keys(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
+// MDB_INTEGERKEY databases (the free-page tree: txnids) order their keys
+// as native unsigned integers, not as bytes.
+constexpr std::uint16_t kIntegerKey = 0x08;
+int compare_keys(std::uint16_t db_flags, std::string_view a, std::string_view b) {
+  if ((db_flags & kIntegerKey) && a.size() == b.size() && (a.size() == 8 || a.size() == 4)) {
+    std::uint64_t x = 0, y = 0;
+    std::memcpy(&x, a.data(), a.size());
+    std::memcpy(&y, b.data(), b.size());
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return compare_keys(a, b);
+}
+
 std::string page_kind(std::uint16_t flags) {
   if (flags & kBranch) return "branch";
   if (flags & kLeaf) return "leaf";
@@ -233,7 +246,7 @@ void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t)
     if (branch) {
       const std::uint64_t child = lo | (std::uint64_t{hi} << 16) | (std::uint64_t{nflags} << 32);
       if (i > 0) {
-        if (i > 1 && compare_keys(prev_branch_key, key) >= 0) {
+        if (i > 1 && compare_keys(t.db.flags, prev_branch_key, key) >= 0) {
           problem(at + ": branch keys are out of order");
           return;
         }
@@ -264,7 +277,7 @@ void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t)
               std::to_string(kDbRecordBytes) + ")");
       continue;
     }
-    if (t.have_last && compare_keys(t.last_key, key) >= 0) {
+    if (t.have_last && compare_keys(t.db.flags, t.last_key, key) >= 0) {
       problem(at + ": keys are out of order (a key not above the one before it)");
       continue;
     }
