@@ -111,6 +111,9 @@ class [[nodiscard]] Result {
   // The error; an ok Status when this holds a value.
   Status status() const { return is_ok() ? Status() : std::get<1>(v_); }
 
+  // Marks a Result as deliberately ignored (value and error alike).
+  void ignore() const noexcept {}
+
  private:
   std::variant<T, Status> v_;
 };
