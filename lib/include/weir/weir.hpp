@@ -13,3 +13,4 @@
 #include "weir/recovery.hpp"
 #include "weir/status.hpp"
 #include "weir/subscribe.hpp"
+#include "weir/version.hpp"
