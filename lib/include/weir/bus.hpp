@@ -41,7 +41,7 @@ class TopicState;
 // equals the batch size and status is kDeadlineExceeded (the events have
 // offsets and will be committed unless the process dies first).
 struct [[nodiscard]] BatchPublishResult {
-  Status status;
+  Status status{};
   std::size_t published = 0;
 };
 
@@ -102,9 +102,9 @@ struct PartitionStatus {
 };
 
 struct GroupStatus {
-  std::string group;
-  std::string topic;
-  std::vector<PartitionStatus> partitions;
+  std::string group{};
+  std::string topic{};
+  std::vector<PartitionStatus> partitions{};
   // Redelivered events the dedupe store recognised and skipped.
   std::uint64_t duplicates_skipped = 0;
   // Circuit breaker (kClosed when the group has none) and times it opened.
@@ -122,7 +122,7 @@ struct CloseReport {
   // Journaled topics: why the groups' final offsets or the last events could
   // not be written to the journal (ok if they were). What was not written is
   // redelivered (offsets) or was never acknowledged (events) after a restart.
-  Status journal_status;
+  Status journal_status{};
 };
 
 class Bus {

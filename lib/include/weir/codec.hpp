@@ -80,10 +80,10 @@ class SchemaRegistry {
 
 // Envelope and routing for a typed publish.
 struct TypedPublish {
-  std::string_view key;
-  std::string_view id;  // empty: a derived id (see Event::id)
-  std::string_view source;
-  std::string_view traceparent;
+  std::string_view key{};
+  std::string_view id{};  // empty: a derived id (see Event::id)
+  std::string_view source{};
+  std::string_view traceparent{};
   std::span<const Header> headers = {};
   std::string_view content_type = "application/octet-stream";
   PublishOptions options = {};

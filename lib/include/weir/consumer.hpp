@@ -126,12 +126,12 @@ enum class FailureKind : std::uint8_t {
 // Reported to SubscribeOptions::on_failure. Views are valid during the
 // callback only.
 struct FailureReport {
-  std::string_view group;
-  std::string_view topic;
-  std::uint32_t partition;
-  Offset offset;
-  std::uint32_t attempt;
-  std::string_view reason;
+  std::string_view group{};
+  std::string_view topic{};
+  std::uint32_t partition{};
+  Offset offset{};
+  std::uint32_t attempt{};
+  std::string_view reason{};
   FailureKind kind = FailureKind::kHandler;
 };
 using FailureCallback = std::function<void(const FailureReport&)>;

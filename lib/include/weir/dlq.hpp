@@ -16,14 +16,14 @@ namespace weir {
 // One dead letter as listed: where it came from and why it is here.
 struct DeadLetter {
   Offset dlq_offset = 0;  // its offset in "<group>.dlq": names it in show/redrive/purge
-  std::string id;         // the original event id (kept on redrive)
-  std::string key;
-  std::string type;
-  std::string reason;     // weir.dlq.reason
+  std::string id{};     // the original event id (kept on redrive)
+  std::string key{};
+  std::string type{};
+  std::string reason{};   // weir.dlq.reason
   std::uint32_t attempts = 0;
   std::int64_t first_failure_us = 0;
   std::int64_t last_failure_us = 0;
-  std::string topic;      // where it failed
+  std::string topic{};    // where it failed
   std::uint32_t partition = 0;
   Offset offset = 0;
   std::size_t payload_bytes = 0;
@@ -32,18 +32,18 @@ struct DeadLetter {
 
 // The whole event, for inspection.
 struct DeadLetterEvent {
-  DeadLetter letter;
-  std::string payload;
-  std::vector<std::pair<std::string, std::string>> headers;  // all, provenance included
+  DeadLetter letter{};
+  std::string payload{};
+  std::vector<std::pair<std::string, std::string>> headers{};  // all, provenance included
 };
 
 // Which dead letters an operation applies to; unset fields match everything.
 // Dead letters already redriven or purged never match.
 struct DeadLetterFilter {
-  std::optional<Offset> dlq_offset;           // exactly this one
-  std::optional<std::string> key;             // equal
-  std::optional<std::string> type;            // equal
-  std::optional<std::string> reason_contains; // substring of weir.dlq.reason
+  std::optional<Offset> dlq_offset{};         // exactly this one
+  std::optional<std::string> key{};           // equal
+  std::optional<std::string> type{};          // equal
+  std::optional<std::string> reason_contains{}; // substring of weir.dlq.reason
   std::int64_t failed_from_us = 0;            // last failure time >= this (0: no bound)
   std::int64_t failed_to_us = 0;              // last failure time < this (0: no bound)
 };
@@ -61,7 +61,7 @@ struct RedriveOptions {
 struct RedriveReport {
   std::size_t matched = 0;  // dead letters the filter selected
   std::size_t moved = 0;    // republished (0 in a dry run)
-  std::vector<DeadLetter> letters;  // the ones that matched (moved unless dry_run)
+  std::vector<DeadLetter> letters{};  // the ones that matched (moved unless dry_run)
 };
 
 }  // namespace weir

@@ -48,8 +48,8 @@ inline constexpr std::string_view kTraceparent = "traceparent";
 // A free-form header: name and value are arbitrary bytes.
 // Consumers ignore headers they do not know.
 struct Header {
-  std::string_view name;
-  std::string_view value;
+  std::string_view name{};
+  std::string_view value{};
 };
 
 // An event to publish. Views only: weir copies the bytes during publish, so
@@ -59,9 +59,9 @@ struct Header {
 struct Event {
   // Routing key: same key -> same partition -> per-key order. May be empty
   // (an empty key hashes like Kafka's empty byte array).
-  std::string_view key;
+  std::string_view key{};
   // Payload bytes, opaque to weir.
-  std::string_view payload;
+  std::string_view payload{};
   // Extra headers, copied with the event.
   std::span<const Header> headers = {};
   // Event time in microseconds since the Unix epoch; 0 means "now", read
@@ -78,15 +78,15 @@ struct Event {
   // from its time and its place in the log (Message::id), stable for the
   // event's life; give your own (e.g. new_event_id(), or a business key such
   // as "order-42/charge") when a retried publish must keep its id.
-  std::string_view id;
-  std::string_view source;        // CloudEvents "source": who emitted it (a URI-reference)
-  std::string_view type;          // CloudEvents "type", e.g. "com.shop.order.placed"
-  std::string_view content_type;  // CloudEvents "datacontenttype", e.g. "application/json"
-  std::string_view dataschema;    // CloudEvents "dataschema" (a URI)
+  std::string_view id{};
+  std::string_view source{};    // CloudEvents "source": who emitted it (a URI-reference)
+  std::string_view type{};      // CloudEvents "type", e.g. "com.shop.order.placed"
+  std::string_view content_type{};  // CloudEvents "datacontenttype", e.g. "application/json"
+  std::string_view dataschema{};  // CloudEvents "dataschema" (a URI)
   std::uint32_t schema_version = 0;  // version of `type`'s payload schema; 0 = unversioned
   // W3C trace context, "00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>";
   // validated at publish (kInvalidArgument if malformed), handed to handlers.
-  std::string_view traceparent;
+  std::string_view traceparent{};
 };
 
 // A fresh UUIDv7 (RFC 9562) in canonical text form: 48-bit Unix milliseconds,

@@ -42,8 +42,8 @@ class InspectorImpl;
 // A topic stored in the journal, with the options it was created with and
 // what it holds now. Plain value.
 struct TopicInfo {
-  std::string name;
-  TopicOptions options;
+  std::string name{};
+  TopicOptions options{};
   std::uint64_t events = 0;  // stored events (sum over partitions of end - start)
   std::uint64_t bytes = 0;   // stored record-batch bytes
 };
@@ -51,7 +51,7 @@ struct TopicInfo {
 // One partition of a topic: offsets start..end-1 are stored (retention
 // deleted those below start). Plain value.
 struct PartitionInfo {
-  std::string topic;
+  std::string topic{};
   std::uint32_t partition = 0;
   Offset start = 0;
   Offset end = 0;
@@ -60,12 +60,12 @@ struct PartitionInfo {
 
 // A group's position on one partition, with its lag. Plain value.
 struct GroupLag {
-  std::string group;
-  std::string topic;
+  std::string group{};
+  std::string topic{};
   std::uint32_t partition = 0;
   // The next offset the group will handle, as persisted; nullopt when the
   // group has no offset for this partition (it would start at `start`).
-  std::optional<Offset> committed;
+  std::optional<Offset> committed{};
   Offset start = 0;
   Offset end = 0;
   // end - max(committed, start): never negative, and events retention
@@ -78,32 +78,32 @@ struct GroupLag {
 
 // One stored event, copied out of the journal. Plain value.
 struct Record {
-  std::string topic;
+  std::string topic{};
   std::uint32_t partition = 0;
   Offset offset = 0;
-  std::string key;
-  std::string payload;
+  std::string key{};
+  std::string payload{};
   std::int64_t time_us = 0;
   // The event id: the producer's, or the UUIDv7 derived from the event's
   // place in the log (identical to Message::id() in the owning bus).
-  std::string id;
-  std::vector<std::pair<std::string, std::string>> headers;  // all, in publish order
+  std::string id{};
+  std::vector<std::pair<std::string, std::string>> headers{};  // all, in publish order
 };
 
 // Unsettled dead letters of one group (its "<group>.dlq" topic). Plain value.
 struct DeadLetterDepth {
-  std::string group;
+  std::string group{};
   std::uint64_t count = 0;
   std::int64_t oldest_failure_us = 0;  // last-failure time of the oldest; 0 if none
 };
 
 // One problem verify() found. Plain value.
 struct JournalProblem {
-  std::string topic;                     // empty for journal-wide problems
-  std::optional<std::uint32_t> partition;
-  std::optional<Offset> offset;          // the record or batch it concerns
-  std::string group;                     // for group-offset problems
-  std::string what;
+  std::string topic{};                   // empty for journal-wide problems
+  std::optional<std::uint32_t> partition{};
+  std::optional<Offset> offset{};        // the record or batch it concerns
+  std::string group{};                   // for group-offset problems
+  std::string what{};
 };
 
 // How big the journal is and how full its map. Plain value.

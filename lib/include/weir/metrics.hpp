@@ -45,9 +45,9 @@ struct PartitionMetrics {
 };
 
 struct TopicMetrics {
-  std::string topic;
+  std::string topic{};
   bool journaled = false;
-  std::vector<PartitionMetrics> partitions;
+  std::vector<PartitionMetrics> partitions{};
 };
 
 // One partition as one group sees it.
@@ -67,11 +67,11 @@ struct GroupPartitionMetrics {
 };
 
 struct GroupMetrics {
-  std::string group;
-  std::string topic;
+  std::string group{};
+  std::string topic{};
   std::uint32_t workers = 0;  // worker threads now
   std::uint32_t min_workers = 0, max_workers = 0;
-  std::vector<GroupPartitionMetrics> partitions;
+  std::vector<GroupPartitionMetrics> partitions{};
   std::uint64_t processed = 0;          // sum over partitions
   std::uint64_t retries = 0;            // transient failures retried, since subscribe
   double retry_rate = 0;                // retries per second over the last ~10 s
@@ -81,24 +81,24 @@ struct GroupMetrics {
   BreakerState breaker = BreakerState::kClosed;
   std::uint64_t breaker_trips = 0;
   std::uint64_t rebalances = 0;           // completed partition reassignments
-  LatencySummary rebalance_duration;      // how long each took (old owner done -> new owner running)
-  LatencySummary handler_latency;         // one handler call (a batch, for batch handlers)
+  LatencySummary rebalance_duration{};    // how long each took (old owner done -> new owner running)
+  LatencySummary handler_latency{};     // one handler call (a batch, for batch handlers)
   // Publish -> acknowledged. Events are stamped with the coarse real-time
   // clock (1-4 ms ticks), and the end is read from the same clock, so values
   // carry up to one tick of error: meaningful for milliseconds and up.
-  LatencySummary end_to_end_latency;
+  LatencySummary end_to_end_latency{};
   bool paused = false;                    // every partition paused
 };
 
 struct MetricsSnapshot {
   std::chrono::system_clock::time_point taken_at{};
-  std::vector<TopicMetrics> topics;
-  std::vector<GroupMetrics> groups;
+  std::vector<TopicMetrics> topics{};
+  std::vector<GroupMetrics> groups{};
 };
 
 // A key and how often it was seen among the sampled events (heavy hitters).
 struct HotKey {
-  std::string key;
+  std::string key{};
   std::uint64_t count = 0;  // estimated (Space-Saving: may overcount by `error`)
   std::uint64_t error = 0;
 };

@@ -7,6 +7,13 @@
 // silently. Fields are grouped by "affects behaviour" and "affects
 // performance".
 //
+// Designated initializers work for every options struct and for Event:
+// `{.group = "billing", .workers = 2}`. C++20 requires the designators in
+// declaration order (`{.workers = 2, .group = "billing"}` does not compile),
+// so name fields in the order they appear here. Every field has a default
+// member initializer, so fields left out take their defaults and g++'s
+// -Wmissing-field-initializers (in -Wextra) stays quiet.
+//
 // Thread-safety: plain values; copy freely.
 #pragma once
 
@@ -36,7 +43,7 @@ struct Options {
   // topics and the groups' committed offsets stored there. One bus (one
   // process) at a time may own a directory. REQUIRES: an empty directory, a
   // missing one, or a weir journal of a version this build reads.
-  std::string data_dir;
+  std::string data_dir{};
 
   // Largest size the journal may grow to, in bytes; past it publishes fail
   // with kResourceExhausted. 0 (default): grow until the disk is full.
@@ -175,7 +182,7 @@ struct PublishOptions {
 
   // Ack level to wait for. Default: TopicOptions::default_ack. kJournal or
   // kFsync on a memory topic is kInvalidArgument.
-  std::optional<Ack> ack;
+  std::optional<Ack> ack{};
 };
 
 // Where Bus::seek moves a group.

@@ -89,11 +89,11 @@ enum class AlertKind : std::uint8_t {
 };
 
 struct Alert {
-  AlertKind kind;
-  std::string_view group;
-  double value;      // the measurement
-  double threshold;  // what it crossed
-  bool raised;       // true when crossing up; false when it is back below
+  AlertKind kind{};
+  std::string_view group{};
+  double value{};    // the measurement
+  double threshold{};  // what it crossed
+  bool raised{};     // true when crossing up; false when it is back below
 };
 using AlertCallback = std::function<void(const Alert&)>;
 
@@ -106,7 +106,7 @@ struct AlertOptions {
   std::chrono::seconds dlq_oldest_age{0};
   double retry_rate = 0;               // retries per second...
   std::chrono::seconds retry_window{60};  // ...sustained over this long. REQUIRES: >= 1 s.
-  AlertCallback on_alert;
+  AlertCallback on_alert{};
 };
 
 // Options for one consumer group, given to Bus::subscribe.
@@ -116,7 +116,7 @@ enum class RetryMode { kBlocking, kNonBlocking };
 struct SubscribeOptions {
   // --- affects behaviour ---------------------------------------------------
   // Group name: unique within the bus. REQUIRES: same rules as topic names.
-  std::string group;
+  std::string group{};
 
   // Worker threads of this group. A partition is handled by one worker at a
   // time; workers beyond the partition count would idle, so the pool is
@@ -131,7 +131,7 @@ struct SubscribeOptions {
   // Partitions move between workers cooperatively (the old owner finishes
   // and commits its in-flight batch first), so per-key order and
   // at-least-once hold across a rebalance.
-  AutoscaleOptions autoscale;
+  AutoscaleOptions autoscale{};
 
   // --- failure handling (the retry loop) --------------------------------------
   // Deliveries of one event to this group, first included: after the
@@ -178,13 +178,13 @@ struct SubscribeOptions {
   std::uint32_t max_parked = 10000;
 
   // DLQ depth / age and retry-rate alerts (off by default).
-  AlertOptions alerts;
+  AlertOptions alerts{};
 
   // Circuit breaker (off by default). A failure is a retry or fail outcome,
   // an exception or a timeout; while open, the group hands out no events
   // (they wait, unacked), and on_breaker hears of every state change.
-  BreakerOptions breaker;
-  BreakerCallback on_breaker;
+  BreakerOptions breaker{};
+  BreakerCallback on_breaker{};
 
   // Where events go that failed permanently or ran out of attempts: true
   // (default) publishes them, with provenance headers (weir.dlq.*), to the
@@ -197,7 +197,7 @@ struct SubscribeOptions {
   // the handler failed an event permanently, a stored record is corrupt, or
   // retention deleted events before the group handled them (FailureKind).
   // Default: none; stops are still visible in describe_group.
-  FailureCallback on_failure;
+  FailureCallback on_failure{};
 
   // Journaled topics. Default kJumpToEarliest.
   RetentionGapPolicy on_retention_gap = RetentionGapPolicy::kJumpToEarliest;

@@ -81,15 +81,15 @@ struct MirrorOptions {
   // The weir topic to forward. REQUIRES: it exists. A journaled topic makes
   // the mirror survive restarts (its offsets live in the journal); on a
   // memory topic, what the mirror had not forwarded is lost with the process.
-  std::string topic;
+  std::string topic{};
 
   // The Kafka topic. Default: the weir topic's name.
-  std::string kafka_topic;
+  std::string kafka_topic{};
 
   // Producer properties, e.g. {"bootstrap.servers", "host:9092"}. The bridge
   // sets enable.idempotence=true and partitioner=murmur2_random and refuses
   // other values for them (kInvalidArgument); everything else is passed on.
-  Config kafka;
+  Config kafka{};
 
   // Default kSamePartition.
   Partitioning partitioning = Partitioning::kSamePartition;
@@ -109,7 +109,7 @@ struct MirrorOptions {
   std::chrono::milliseconds start_timeout{10000};
 
   // Told of errors the mirror recovers from (see ErrorCallback). Default none.
-  ErrorCallback on_error;
+  ErrorCallback on_error{};
 };
 
 // Counters of one mirror (approximate while it runs).
@@ -117,7 +117,7 @@ struct MirrorStats {
   std::uint64_t delivered = 0;        // events Kafka acknowledged
   std::uint64_t delivery_errors = 0;  // delivery reports with an error (each retried or dead-lettered)
   std::uint64_t producer_restarts = 0;  // producers replaced after a fatal error
-  Status last_error;                  // the latest error seen, ok if none
+  Status last_error{};                // the latest error seen, ok if none
 };
 
 // Forwards one weir topic to one Kafka topic, at least once.
@@ -175,39 +175,39 @@ struct GroupOptions {
   // --- affects behaviour -----------------------------------------------------
   // The Kafka topic to consume. REQUIRES: it exists (its partition count is
   // read at start).
-  std::string topic;
+  std::string topic{};
 
   // Consumer properties, e.g. {"bootstrap.servers", "host:9092"}. group.id
   // defaults to the weir group's name. The bridge sets
   // enable.auto.offset.store=false (refusing true) and, unless given,
   // enable.auto.commit=false (the bridge commits itself, see commit_interval)
   // and auto.offset.reset from group.start_from (earliest / latest).
-  Config kafka;
+  Config kafka{};
 
   // The weir consumer group, exactly as for Bus::subscribe: name (REQUIRED),
   // workers, retries, backoff, DLQ, breaker, dedupe, alerts, callbacks.
-  SubscribeOptions group;
+  SubscribeOptions group{};
 
   // The weir topic the group actually runs on: each Kafka partition p is
   // fed into its partition p. Default "kafka.<topic>.<group>". Created with
   // the Kafka topic's partition count.
-  std::string staging_topic;
+  std::string staging_topic{};
 
   // The staging topic's durability. Default: kJournaled when group.dedupe is
   // set, a StateHandler is used, or dlq_kafka_topic is set (REQUIRES then a
   // bus with a data_dir), else kMemory. Kafka keeps every event not yet
   // committed, so a memory staging topic loses nothing on a crash; a
   // journaled one is what weir's dedupe store and state tables need.
-  std::optional<Durability> staging_durability;
+  std::optional<Durability> staging_durability{};
 
   // Dead letters: empty (default) keeps them in weir's "<group>.dlq" topic
   // (see Bus::dlq_list); a name forwards that topic to this Kafka topic with
   // a Mirror (kByKey, group "<group>.dlq.kafka-mirror"), so they are visible
   // to Kafka tooling. REQUIRES: group.dead_letter.
-  std::string dlq_kafka_topic;
+  std::string dlq_kafka_topic{};
   // Producer properties for dlq_kafka_topic. Default: bootstrap.servers,
   // client.id and the security.* / ssl.* / sasl.* properties of `kafka`.
-  Config dlq_kafka;
+  Config dlq_kafka{};
 
   // How often stored offsets (those the group has handled) are committed to
   // Kafka. They are also committed synchronously when partitions are revoked
@@ -228,7 +228,7 @@ struct GroupOptions {
   // commit (retried), an event the staging topic refuses (its partition is
   // paused and the event retried every second; nothing is skipped), broker
   // errors. Default none.
-  ErrorCallback on_error;
+  ErrorCallback on_error{};
 
   // --- affects performance ---------------------------------------------------
   // Events of one partition staged but not yet handled; beyond it the Kafka
@@ -251,12 +251,12 @@ struct KafkaPartitionStatus {
 };
 
 struct KafkaGroupStats {
-  std::vector<KafkaPartitionStatus> assigned;  // the partitions this member owns now
+  std::vector<KafkaPartitionStatus> assigned{};  // the partitions this member owns now
   std::uint64_t staged = 0;        // events fed into the staging topic
   std::uint64_t rebalances = 0;    // assignments and revocations served
   std::uint64_t commits = 0;       // successful commits to Kafka
   std::uint64_t commit_errors = 0;
-  Status last_error;
+  Status last_error{};
 };
 
 // A weir consumer group running on a Kafka topic, a member of the Kafka
