@@ -1,198 +1,47 @@
-// The seed article's flash sale, scaled to one machine.
+// The seed article's flash sale, on one machine: checkouts far above what the
+// payment stage may run at once, a provider that times out 2% of the time and
+// declines poison orders, 5 attempts with exponential backoff and full
+// jitter, charges made idempotent by the event id, per-item ordered
+// inventory, dead letters ticketed and triaged within the 15-minute SLA, and
+// a crash in the middle of the sale: the sale runs in a child process that is
+// killed with SIGKILL; the parent reopens the journal, finishes the sale
+// (customers retry unconfirmed checkouts) and drains.
 //
-//   checkout --placed--> [orders] --> payments (state + dedupe) --paid--> [orders]
-//                                 --> fulfilment (state + dedupe) --shipped--> [orders]
-//                                 --> audit: per-order order placed < paid < shipped
+//   weir-example-flash_sale                              a burst of 20,000 orders (make demo)
+//   weir-example-flash_sale --orders N                   a burst of N orders
+//   weir-example-flash_sale --rate 70000/min --minutes 10 [--speed K]
+//                                                        the seed's figures, paced (K compresses time)
 //
-// A burst of checkouts far above what the payment stage may run at once (a
-// pool of 8 "licensed connections"), a provider that times out 2% of the time
-// and declines a few poison orders, orders keyed by order id, 5 attempts with
-// exponential backoff and full jitter, charges made idempotent by the event
-// id (passed to the provider as its idempotency key) and recorded in a state
-// table, and a crash in the middle of the sale: the sale runs in a child
-// process that is killed with SIGKILL; the parent reopens the journal,
-// finishes the sale (customers retry unconfirmed checkouts) and drains. The
-// provider's ledger lives in a shared file: it is another company and
-// survives our crash.
-//
-// Exit status: non-zero if an order was charged twice, an order's events
-// were handled out of order, or an accepted order was lost.
-#include <fcntl.h>
+// Exit status: 0 PASS; 1 if an order was charged twice, an order's or an
+// item's events were handled out of order, an accepted order was lost, or a
+// dead letter was not ticketed and triaged within the SLA; 2 usage.
 #include <signal.h>
 #include <spawn.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
-#include <mutex>
-#include <random>
-#include <string>
-#include <thread>
-#include <vector>
+#include <set>
 
-#include <weir/weir.hpp>
+#include "shop.hpp"
+#include "timeline.hpp"
 
 extern char** environ;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
+using namespace flash_sale;
 
-// --- the payment provider: its ledger is a file both processes map -----------
-struct Ledger {
-  std::atomic<std::uint64_t> timeouts;
-  std::atomic<std::uint64_t> declines;
-  struct Slot {
-    std::atomic<std::uint64_t> idempotency_key;  // hash of the key of the first successful request
-    std::atomic<std::uint32_t> charges;          // money actually taken
-  } slots[1];  // `orders` of them
+struct Sale {
+  std::size_t orders = 20000;
+  double interval_s = 0;  // between two checkouts; 0: a burst
+  std::string dir, tickets;
 };
 
-class Provider {
- public:
-  static constexpr int kLicensed = 8;
-
-  Provider(const std::string& path, std::size_t orders) : orders_(orders) {
-    const std::size_t bytes = sizeof(Ledger) + orders * sizeof(Ledger::Slot);
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0600);
-    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) std::abort();
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (p == MAP_FAILED) std::abort();
-    ledger_ = static_cast<Ledger*>(p);
-  }
-
-  enum class Answer { kCharged, kAlreadyCharged, kTimeout, kDeclined };
-
-  // At most kLicensed requests run at once; the rest wait for a connection.
-  Answer charge(std::size_t order, std::string_view idempotency_key, long cents) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return in_use_ < kLicensed; });
-    peak_ = std::max(peak_, ++in_use_);
-    lock.unlock();
-    std::this_thread::sleep_for(30us);  // the provider's work
-    thread_local std::mt19937 rng{std::random_device{}()};
-    Answer a;
-    if (cents < 0) {
-      ledger_->declines.fetch_add(1);
-      a = Answer::kDeclined;
-    } else if (rng() % 100 < 2) {
-      ledger_->timeouts.fetch_add(1);
-      a = Answer::kTimeout;
-    } else {
-      // Idempotency: a repeated key is answered from the ledger, not charged.
-      const std::uint64_t h = std::hash<std::string_view>{}(idempotency_key) | 1;
-      auto& slot = ledger_->slots[order];
-      std::uint64_t seen = 0;
-      if (slot.idempotency_key.compare_exchange_strong(seen, h) || seen != h) {
-        slot.charges.fetch_add(1);  // a different key for one order would be a double charge
-        a = Answer::kCharged;
-      } else {
-        a = Answer::kAlreadyCharged;
-      }
-    }
-    lock.lock();
-    --in_use_;
-    cv_.notify_one();
-    return a;
-  }
-  std::uint32_t charges(std::size_t order) const { return ledger_->slots[order].charges.load(); }
-  std::uint64_t timeouts() const { return ledger_->timeouts.load(); }
-  int peak_concurrency() const { return peak_; }
-
- private:
-  Ledger* ledger_;
-  std::size_t orders_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int in_use_ = 0;
-  int peak_ = 0;
-};
-
-std::string order_key(std::size_t i) { return "order-" + std::to_string(i); }
-std::size_t order_of(std::string_view key) { return std::stoul(std::string(key.substr(6))); }
-long cents_of(std::size_t i) { return i % 997 == 13 ? -1 : static_cast<long>(500 + i % 5000); }  // poison orders
-bool poison(std::size_t i) { return cents_of(i) < 0; }
-
-// One write() per line, so a SIGKILL never leaves half a line in the pipe.
-void say(const std::string& line) {
-  const ssize_t n = ::write(STDOUT_FILENO, line.data(), line.size());
-  (void)n;
-}
-
-// --- the modules of the shop ------------------------------------------------------
-
-struct Shop {
-  Provider& provider;
-  std::atomic<std::uint64_t> out_of_order{0};
-  std::mutex mu;
-  std::vector<std::uint8_t> stage;   // audit: highest stage seen per order
-  std::vector<std::int64_t> e2e_us;  // audit: placed -> shipped (event times)
-
-  Shop(Provider& p, std::size_t orders) : provider(p), stage(orders, 0) {}
-
-  // Checkout: accept the order (the synchronous path) and return.
-  static weir::Result<weir::PublishReceipt> checkout(const weir::Topic& orders, std::size_t i) {
-    const std::string key = order_key(i), id = key + "/placed", cents = std::to_string(cents_of(i));
-    return orders.publish({.key = key, .payload = cents, .id = id, .source = "/shop/checkout",
-                           .type = "shop.order.placed"});
-  }
-
-  void subscribe(weir::Bus& bus) {
-    weir::SubscribeOptions pay{.group = "payments", .workers = 2, .max_attempts = 5};
-    pay.retry_backoff = 5ms;
-    pay.retry_backoff_max = 100ms;
-    pay.breaker = {.enabled = true, .failure_ratio = 0.5, .min_calls = 50, .window = 1000ms, .cool_down = 100ms};
-    (void)bus.subscribe("orders", pay, [this, &bus](const weir::Message& m, weir::State& st) {
-      if (m.type() != "shop.order.placed") return weir::Outcome::done();
-      const std::size_t order = order_of(m.key());
-      auto charged = st.get("charges", m.key());
-      if (!charged) return weir::Outcome::retry();
-      if (!charged->has_value()) {
-        switch (provider.charge(order, m.id(), std::stol(std::string(m.payload())))) {
-          case Provider::Answer::kTimeout: return weir::Outcome::retry();
-          case Provider::Answer::kDeclined: return weir::Outcome::fail("card declined");
-          default: break;
-        }
-        (void)st.put("charges", m.key(), "charged");
-      }
-      const std::string id = std::string(m.key()) + "/paid";
-      auto r = bus.publish("orders", {.key = m.key(), .payload = m.payload(), .id = id, .type = "shop.order.paid"});
-      return r ? weir::Outcome::done() : weir::Outcome::retry();
-    });
-    (void)bus.subscribe("orders", {.group = "fulfilment", .workers = 2},
-                        [&bus](const weir::Message& m, weir::State& st) {
-                          if (m.type() != "shop.order.paid") return weir::Outcome::done();
-                          (void)st.put("shipped", m.key(), "1");
-                          const std::string id = std::string(m.key()) + "/shipped";
-                          auto r = bus.publish("orders", {.key = m.key(), .payload = "", .id = id,
-                                                          .type = "shop.order.shipped"});
-                          return r ? weir::Outcome::done() : weir::Outcome::retry();
-                        });
-    (void)bus.subscribe("orders", {.group = "audit", .workers = 2, .dedupe = true}, [this](const weir::Message& m) {
-      const std::uint8_t s = m.type() == "shop.order.placed" ? 1 : m.type() == "shop.order.paid" ? 2 : 3;
-      const std::size_t order = order_of(m.key());
-      std::lock_guard<std::mutex> l(mu);
-      if (s < stage[order]) out_of_order.fetch_add(1);
-      stage[order] = std::max(stage[order], s);
-      if (s == 3) {
-        const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-        e2e_us.push_back(now - m.time_us());
-      }
-      return weir::Outcome::done();
-    });
-  }
-};
+constexpr int kCheckoutThreads = 32;
 
 weir::Options bus_options(const std::string& dir) {
   weir::Options o;
@@ -201,195 +50,370 @@ weir::Options bus_options(const std::string& dir) {
   return o;
 }
 
-// The sale in the child: a burst of checkouts from 4 threads; prints each
-// accepted order. It is killed before it finishes.
-int run_child(const std::string& dir, std::size_t orders) {
-  Provider provider(dir + ".provider", orders);
-  auto bus = weir::Bus::open(bus_options(dir)).value();
-  (void)bus->create_topic("orders", {.partitions = 8, .durability = weir::Durability::kJournaled});
-  Shop shop(provider, orders);
-  shop.subscribe(*bus);
-  auto topic = bus->topic("orders").value();
-  std::vector<std::thread> checkouts;
-  for (int t = 0; t < 4; ++t)
-    checkouts.emplace_back([&, t] {
-      for (std::size_t i = static_cast<std::size_t>(t); i < orders; i += 4)
-        if (Shop::checkout(topic, i)) say("accepted " + std::to_string(i) + "\n");
+// Samples lag per orders partition (summed over the groups), payment
+// retries, dead letters and RssAnon every 100 ms; `total_lag` gets the lag
+// of every group of both topics.
+class Sampler {
+ public:
+  Sampler(weir::Bus& bus, Shop& shop, Shop::Say say) : bus_(bus), shop_(shop), say_(std::move(say)) {
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        sample();
+        std::this_thread::sleep_for(100ms);
+      }
     });
-  for (auto& t : checkouts) t.join();
+  }
+  ~Sampler() {
+    stop_.store(true);
+    thread_.join();
+  }
+  std::uint64_t total_lag() const { return total_lag_.load(); }
+  bool sampled() const { return sampled_.load(); }
+
+ private:
+  void sample() {
+    auto m = bus_.metrics();
+    if (!m) return;
+    std::vector<std::uint64_t> lag(kOrderPartitions, 0);
+    std::uint64_t total = 0, retries = 0, dead = 0;
+    for (const auto& g : m->groups) {
+      for (const auto& p : g.partitions) {
+        total += p.lag;
+        if (g.topic == "orders" && p.partition < lag.size()) lag[p.partition] += p.lag;
+      }
+      if (g.group == "payments") {
+        retries = g.retries;
+        dead = g.dlq_count;
+      }
+    }
+    std::string line = "m ";
+    for (std::size_t p = 0; p < lag.size(); ++p) line += (p ? "," : "") + std::to_string(lag[p]);
+    line += " " + std::to_string(retries) + " " + std::to_string(dead + shop_.triaged()) + " " +
+            std::to_string(rss_anon_kb()) + "\n";
+    say_(line);
+    total_lag_.store(total);
+    sampled_.store(true);
+  }
+
+  weir::Bus& bus_;
+  Shop& shop_;
+  Shop::Say say_;
+  std::atomic<bool> stop_{false}, sampled_{false};
+  std::atomic<std::uint64_t> total_lag_{0};
+  std::thread thread_;
+};
+
+// Runs checkouts of `todo` from kCheckoutThreads threads, the k-th of them
+// due at start + k * interval; `done(i, us)` for each accepted one.
+void run_checkouts(weir::Bus& bus, Shop& shop, const std::vector<std::size_t>& todo, double interval_s,
+                   const std::function<void(std::size_t, double)>& done) {
+  std::atomic<std::size_t> next{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kCheckoutThreads; ++t)
+    threads.emplace_back([&] {
+      for (std::size_t k; (k = next.fetch_add(1)) < todo.size();) {
+        if (interval_s > 0)
+          std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                    std::chrono::duration<double>(interval_s * static_cast<double>(k))));
+        const auto t0 = Clock::now();
+        if (shop.checkout(bus, todo[k])) done(todo[k], std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+    });
+  for (auto& t : threads) t.join();
+}
+
+// The sale in the child: prints each accepted order; killed before it ends.
+int run_child(const Sale& sale) {
+  const Shop::Say say = [](const std::string& line) {  // one write() per line: a SIGKILL never splits one
+    const ssize_t n = ::write(STDOUT_FILENO, line.data(), line.size());
+    (void)n;
+  };
+  Provider provider(sale.dir + ".provider", sale.orders);
+  auto bus = weir::Bus::open(bus_options(sale.dir)).value();
+  Shop shop(provider, sale.orders, say, sale.tickets, 0);
+  if (!Shop::create_topics(*bus) || !shop.subscribe(*bus)) return 1;
+  shop.start_triage(*bus);
+  Sampler sampler(*bus, shop, say);
+  std::vector<std::size_t> todo(sale.orders);
+  for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+  run_checkouts(*bus, shop, todo, sale.interval_s, [&](std::size_t i, double us) {
+    say("a " + std::to_string(i) + " " + std::to_string(static_cast<long>(us)) + "\n");
+  });
   for (;;) std::this_thread::sleep_for(1s);  // keep consuming until killed
 }
 
-double pct(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"weir flash-sale demo: burst, flaky payments, crash, recovery, zero duplicate charges"};
-  std::size_t orders = 20000;
-  std::string dir = (std::filesystem::temp_directory_path() / ("weir-flash-sale-" + std::to_string(::getpid()))).string();
-  std::string phase = "parent";
-  app.add_option("--orders", orders, "orders in the sale")->check(CLI::Range(100, 2000000));
-  app.add_option("--dir", dir, "data directory (removed first)");
-  app.add_option("--phase", phase)->group("");  // internal: "child"
-  CLI11_PARSE(app, argc, argv);
-  if (phase == "child") return run_child(dir, orders);
-
-  std::filesystem::remove_all(dir);
-  std::filesystem::remove(dir + ".provider");
-  std::printf("flash sale: %zu orders, payment provider licensed for %d concurrent requests, "
-              "2%% timeouts, poison orders every 997th\n", orders, Provider::kLicensed);
-
-  // 1. The sale starts in a child process, which we kill halfway through.
+// Starts the child and reads its lines into `tl` until it has accepted half
+// the orders; then kills it (SIGKILL) and reads what is left in the pipe.
+bool sale_until_crash(const Sale& sale, Timeline& tl) {
   int fds[2];
-  if (::pipe(fds) != 0) return 1;
+  if (::pipe(fds) != 0) return false;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   char self[4096];
   const ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (len <= 0) return 1;
+  if (len <= 0) return false;
   self[len] = '\0';
-  const std::string n = std::to_string(orders);
-  std::vector<char*> args{self, const_cast<char*>("--phase"), const_cast<char*>("child"),
-                          const_cast<char*>("--dir"), dir.data(), const_cast<char*>("--orders"),
-                          const_cast<char*>(n.c_str()), nullptr};
+  std::vector<std::string> a{self, "--phase", "child", "--dir", sale.dir, "--tickets", sale.tickets,
+                             "--orders", std::to_string(sale.orders), "--interval-s", std::to_string(sale.interval_s)};
+  std::vector<char*> args;
+  for (auto& s : a) args.push_back(s.data());
+  args.push_back(nullptr);
   pid_t pid;
   const int spawned = posix_spawn(&pid, self, &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (spawned != 0) return 1;
+  if (spawned != 0) return false;
   ::close(fds[1]);
-  std::vector<std::uint8_t> accepted(orders, 0);  // not vector<bool>: threads write distinct bytes
-  std::size_t accepted_before_crash = 0;
   std::string buf;
   char chunk[65536];
   for (bool killed = false;;) {
     const ssize_t got = ::read(fds[0], chunk, sizeof chunk);
     if (got <= 0) break;
     buf.append(chunk, static_cast<std::size_t>(got));
-    std::size_t pos;
-    while ((pos = buf.find('\n')) != std::string::npos) {
-      const std::string line = buf.substr(0, pos);
-      buf.erase(0, pos + 1);
-      if (line.rfind("accepted ", 0) == 0) {
-        const std::size_t i = std::stoul(line.substr(9));
-        if (!accepted[i]) ++accepted_before_crash;
-        accepted[i] = true;
-      }
+    std::size_t start = 0, pos;
+    while ((pos = buf.find('\n', start)) != std::string::npos) {
+      tl.feed(buf.substr(start, pos - start));
+      start = pos + 1;
     }
-    if (!killed && accepted_before_crash >= orders / 2) {
+    buf.erase(0, start);
+    if (!killed && tl.accepted_count >= sale.orders / 2) {
       ::kill(pid, SIGKILL);  // the crash, mid-sale
+      tl.crashed();
       killed = true;
     }
   }
   ::close(fds[0]);
   int status;
   ::waitpid(pid, &status, 0);
-  std::printf("crash: the shop was killed (SIGKILL) after accepting %zu orders\n", accepted_before_crash);
+  return true;
+}
+
+// The tickets file: every poison order must have been triaged under a
+// ticket opened with an owner, within the SLA of its dead-lettering.
+struct Triage {
+  std::size_t tickets = 0, triaged_in_sla = 0, late = 0;
+  std::set<std::string> triaged_keys;
+};
+Triage read_tickets(const std::string& path) {
+  Triage t;
+  std::ifstream f(path);
+  auto num = [](const std::string& line, const std::string& field) -> long long {
+    const auto p = line.find("\"" + field + "\":");
+    return p == std::string::npos ? -1 : std::stoll(line.substr(p + field.size() + 3));
+  };
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("{\"ticket\":", 0) == 0 && line.find("\"owner\":\"") != std::string::npos &&
+        num(line, "sla_deadline_us") == num(line, "opened_us") + kSlaUs)
+      ++t.tickets;
+    if (line.rfind("{\"triaged\":\"", 0) != 0) continue;
+    const std::string key = line.substr(12, line.find('"', 12) - 12);
+    const long long dead = num(line, "dead_lettered_us"), done = num(line, "triaged_us"),
+                    opened = num(line, "ticket_opened_us");
+    if (opened > 0 && done >= opened && done - dead <= kSlaUs && done - opened <= kSlaUs) {
+      if (t.triaged_keys.insert(key).second) ++t.triaged_in_sla;
+    } else {
+      ++t.late;
+    }
+  }
+  return t;
+}
+
+bool parse_rate(const std::string& s, double& per_min) {
+  const auto slash = s.find('/');
+  try {
+    std::size_t used = 0;
+    per_min = std::stod(s.substr(0, slash), &used);
+    if (used != slash || per_min <= 0) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  const std::string unit = slash == std::string::npos ? "min" : s.substr(slash + 1);
+  if (unit == "s" || unit == "sec") per_min *= 60;
+  else if (unit == "h") per_min /= 60;
+  else if (unit != "min") return false;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weir flash-sale demo: checkouts, flaky payments, a crash mid-sale, recovery, zero duplicate charges"};
+  Sale sale;
+  sale.dir = (std::filesystem::temp_directory_path() / ("weir-flash-sale-" + std::to_string(::getpid()))).string();
+  std::string phase = "parent", rate, report;
+  double minutes = 0, speed = 1, drain_limit_s = 600;
+  auto* orders_opt = app.add_option("--orders", sale.orders, "a burst of this many orders (default 20000)")
+                         ->check(CLI::Range(100, 2000000));
+  auto* rate_opt = app.add_option("--rate", rate, "checkout rate, e.g. 70000/min (also /s, /h); needs --minutes")
+                       ->excludes(orders_opt);
+  auto* minutes_opt = app.add_option("--minutes", minutes, "length of the sale at --rate")
+                          ->check(CLI::Range(0.01, 1440.0))->needs(rate_opt);
+  rate_opt->needs(minutes_opt);
+  app.add_option("--speed", speed, "compress time K-fold (checkouts K times faster), default 1")
+      ->check(CLI::Range(0.01, 100000.0))->needs(rate_opt);
+  app.add_option("--dir", sale.dir, "data directory (removed first)");
+  app.add_option("--report", report, "HTML report (default: flash-sale-report.html beside the binary's directory)");
+  app.add_option("--drain-limit-s", drain_limit_s, "give up draining after this long, default 600")
+      ->check(CLI::Range(1.0, 86400.0));
+  app.add_option("--phase", phase)->group("");  // internal: "child"
+  app.add_option("--tickets", sale.tickets,
+                 "incident tickets, JSON lines (default: flash-sale-tickets.jsonl beside the report)");
+  app.add_option("--interval-s", sale.interval_s)->group("");
+  CLI11_PARSE(app, argc, argv);
+  if (phase == "child") return run_child(sale);
+
+  double per_min = 0;
+  if (!rate.empty()) {
+    if (!parse_rate(rate, per_min)) {
+      std::fprintf(stderr, "--rate: '%s' is not a rate like 70000/min\n", rate.c_str());
+      return 2;
+    }
+    const double n = per_min * minutes;
+    if (n < 100 || n > 2000000) {
+      std::fprintf(stderr, "--rate x --minutes makes %.0f orders; it must be 100..2000000\n", n);
+      return 2;
+    }
+    sale.orders = static_cast<std::size_t>(n);
+    sale.interval_s = 60.0 / (per_min * speed);
+  }
+  if (report.empty()) {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    report = ((ec ? std::filesystem::current_path() : exe.parent_path().parent_path()) / "flash-sale-report.html").string();
+  }
+  if (sale.tickets.empty())
+    sale.tickets = (std::filesystem::path(report).parent_path() / "flash-sale-tickets.jsonl").string();
+  std::filesystem::remove_all(sale.dir);
+  std::filesystem::remove(sale.dir + ".provider");
+  std::filesystem::remove(sale.tickets);
+  if (per_min > 0)
+    std::printf("flash sale: %zu orders at %.0f/min for %.4g min (time compressed %.4gx: %.0f checkouts/s)\n",
+                sale.orders, per_min, minutes, speed, per_min * speed / 60);
+  else
+    std::printf("flash sale: a burst of %zu orders\n", sale.orders);
+  std::printf("payment provider licensed for %d concurrent requests, 2%% timeouts, poison orders every 997th, "
+              "5 attempts with backoff and jitter (non-blocking: a timeout holds back only its order)\n",
+              Provider::kLicensed);
+  std::fflush(stdout);
+
+  // 1. The sale starts in a child process, which we kill halfway through.
+  Timeline tl(sale.orders);
+  if (!sale_until_crash(sale, tl)) {
+    std::fprintf(stderr, "could not run the sale's child process\n");
+    return 1;
+  }
+  std::printf("crash: the shop was killed (SIGKILL) after accepting %zu orders\n", tl.accepted_before_crash);
+  std::fflush(stdout);
 
   // 2. Restart: reopen the journal, finish the sale, drain.
-  Provider provider(dir + ".provider", orders);
-  auto opened = weir::Bus::open(bus_options(dir));
+  Provider provider(sale.dir + ".provider", sale.orders);
+  auto opened = weir::Bus::open(bus_options(sale.dir));
   if (!opened) {
     std::fprintf(stderr, "reopen after the crash: %s\n", opened.status().to_string().c_str());
     return 1;
   }
   auto bus = std::move(opened).value();
-  (void)bus->create_topic("orders", {.partitions = 8, .durability = weir::Durability::kJournaled});
-  Shop shop(provider, orders);
-  shop.subscribe(*bus);
-  auto topic = bus->topic("orders").value();
-  const auto restart = Clock::now();
-  std::vector<double> accept_us;
-  std::mutex accept_mu;
-  std::vector<std::thread> checkouts;
-  for (int t = 0; t < 4; ++t)
-    checkouts.emplace_back([&, t] {
-      std::vector<double> mine;
-      for (std::size_t i = static_cast<std::size_t>(t); i < orders; i += 4) {
-        if (accepted[i]) continue;  // customers retry only unconfirmed checkouts
-        const auto t0 = Clock::now();
-        if (!Shop::checkout(topic, i)) continue;
-        mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-        accepted[i] = true;  // each thread owns its own indexes
-      }
-      std::lock_guard<std::mutex> l(accept_mu);
-      accept_us.insert(accept_us.end(), mine.begin(), mine.end());
-    });
-  for (auto& t : checkouts) t.join();
-  std::uint64_t peak_lag = 0;
-  for (;;) {
-    std::uint64_t lag = 0;
-    for (const char* g : {"payments", "fulfilment", "audit"}) {
-      auto st = bus->describe_group(g);
-      if (!st) {
-        std::fprintf(stderr, "describe_group %s: %s\n", g, st.status().to_string().c_str());
-        return 1;
-      }
-      for (const auto& p : st->partitions) lag += p.lag;
-    }
-    peak_lag = std::max(peak_lag, lag);
-    if (lag == 0) break;
-    if (Clock::now() - restart > 120s) break;
-    std::this_thread::sleep_for(10ms);
+  tl.restart_t = tl.now();
+  const Shop::Say feed = [&tl](const std::string& line) { tl.feed(line); };
+  auto shop = std::make_unique<Shop>(provider, sale.orders, feed, sale.tickets, 1);
+  if (weir::Status s = Shop::create_topics(*bus); !s) {
+    std::fprintf(stderr, "topics: %s\n", s.to_string().c_str());
+    return 1;
   }
-  const double drain_s = std::chrono::duration<double>(Clock::now() - restart).count();
-  const auto pay = bus->describe_group("payments").value();
-  auto dead = bus->dlq_list("payments", {}, orders).value();
-  (void)bus->close();
+  if (weir::Status s = shop->subscribe(*bus); !s) {
+    std::fprintf(stderr, "subscribe: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  shop->start_triage(*bus);
+  auto sampler = std::make_unique<Sampler>(*bus, *shop, feed);
+  std::vector<std::size_t> todo;  // customers retry only unconfirmed checkouts
+  for (std::size_t i = 0; i < sale.orders; ++i)
+    if (!tl.accepted[i]) todo.push_back(i);
+  run_checkouts(*bus, *shop, todo, sale.interval_s, [&](std::size_t i, double us) {
+    tl.feed("a " + std::to_string(i) + " " + std::to_string(static_cast<long>(us)));
+  });
+  tl.sale_end_t = tl.now();
+  // Drained: every group of both topics caught up and the DLQ triaged.
+  bool drained = false;
+  while (tl.now() - tl.sale_end_t < drain_limit_s) {
+    std::this_thread::sleep_for(20ms);
+    const auto dlq = bus->dlq_list("payments", {}, 1);
+    if (sampler->sampled() && sampler->total_lag() == 0 && dlq && dlq->empty()) {
+      drained = true;
+      break;
+    }
+  }
+  tl.drained_t = tl.now();
+  sampler.reset();
+  shop->stop();
+  const auto pay = bus->describe_group("payments");
+  const std::uint64_t breaker_trips = pay ? pay->breaker_trips : 0;
+  bus->close().ignore();
   bus.reset();  // releases the data directory
 
   // 3. The verdict.
-  std::size_t charged = 0, double_charged = 0, lost = 0, poisoned = 0;
-  std::map<std::string, std::size_t> reasons;
-  std::vector<std::uint8_t> in_dlq(orders, 0);
-  for (const auto& d : dead) {
-    ++reasons[d.reason];
-    in_dlq[order_of(d.key)] = true;
-  }
-  auto reopened = weir::Bus::open(bus_options(dir)).value();
-  for (std::size_t i = 0; i < orders; ++i) {
+  const Triage triage = read_tickets(sale.tickets);
+  std::size_t charged = 0, double_charged = 0, lost = 0, poisoned = 0, untriaged = 0;
+  auto reopened = weir::Bus::open(bus_options(sale.dir)).value();
+  for (std::size_t i = 0; i < sale.orders; ++i) {
     const auto c = provider.charges(i);
     charged += c > 0;
     double_charged += c > 1;
     if (poison(i)) {
       ++poisoned;
-      if (!in_dlq[i]) ++lost;  // a poison order must be in the DLQ with its reason
+      if (!triage.triaged_keys.count(order_key(i))) ++untriaged;  // dead-lettered, ticketed, triaged in time
       continue;
     }
     auto shipped = reopened->read_state("fulfilment", "shipped", order_key(i));
-    if (!accepted[i] || !shipped || !shipped->has_value()) ++lost;
+    if (!tl.accepted[i] || !shipped || !shipped->has_value()) ++lost;
   }
-  (void)reopened->close();
-  std::vector<double> e2e_ms;
-  for (auto us : shop.e2e_us) e2e_ms.push_back(static_cast<double>(us) / 1000.0);
+  reopened->close().ignore();
+  reopened.reset();
 
-  std::printf("orders accepted        %zu (%zu before the crash, %zu after)\n", orders, accepted_before_crash,
-              orders - accepted_before_crash);
-  std::printf("orders charged         %zu (poison orders declined: %zu)\n", charged, poisoned);
-  std::printf("duplicate charges      %zu\n", double_charged);
-  std::printf("in DLQ (payments)      %zu", dead.size());
-  for (const auto& [r, k] : reasons) std::printf("  [%s: %zu]", r.c_str(), k);
-  std::printf("\nprovider timeouts      %llu (each retried with backoff and jitter, up to 5 attempts)\n",
-              static_cast<unsigned long long>(provider.timeouts()));
-  std::printf("breaker trips          %llu\n", static_cast<unsigned long long>(pay.breaker_trips));
-  std::printf("peak lag after restart %llu events; drained in %.2f s\n", static_cast<unsigned long long>(peak_lag),
-              drain_s);
-  std::printf("accept path (publish, journal ack)  p50 %.0f us  p99 %.0f us\n", pct(accept_us, 0.5),
-              pct(accept_us, 0.99));
-  std::printf("end to end (placed -> shipped)      p50 %.1f ms  p99 %.1f ms (after restart)\n", pct(e2e_ms, 0.5),
-              pct(e2e_ms, 0.99));
-  std::printf("out-of-order events    %llu\n", static_cast<unsigned long long>(shop.out_of_order.load()));
-  std::printf("lost orders            %zu\n", lost);
-  std::filesystem::remove_all(dir);
-  std::filesystem::remove(dir + ".provider");
-  const bool ok = double_charged == 0 && shop.out_of_order.load() == 0 && lost == 0;
-  std::printf("%s\n", ok ? "PASS: no duplicate charge, no out-of-order event, no lost order"
-                         : "FAIL: see the figures above");
+  std::vector<float> accept, e2e;
+  for (const auto& [t, v] : tl.accept_us) accept.push_back(v);
+  for (const auto& [t, v] : tl.e2e_ms) e2e.push_back(v);
+  const std::uint64_t retries = tl.samples.empty() ? 0 : tl.samples.back().retries;
+  const double drain_s = tl.drained_t - tl.sale_end_t;
+  const bool ok = drained && double_charged == 0 && tl.out_of_order.empty() && lost == 0 && untriaged == 0 &&
+                  triage.late == 0;
+  std::vector<std::string> lines;
+  char b[512];
+  auto add = [&](const char* fmt, auto... v) {
+    std::snprintf(b, sizeof b, fmt, v...);
+    lines.emplace_back(b);
+  };
+  add("orders accepted        %zu (%zu before the crash, %zu after); the sale took %.1f s, %.0f checkouts/s",
+      tl.accepted_count, tl.accepted_before_crash, tl.accepted_count - tl.accepted_before_crash, tl.sale_end_t,
+      static_cast<double>(tl.accepted_count) / std::max(tl.sale_end_t, 1e-9));
+  add("orders charged         %zu (poison orders declined: %zu)", charged, poisoned);
+  add("duplicate charges      %zu (rate %.4f%%; the seed allows 0.01%%)", double_charged,
+      charged ? 100.0 * static_cast<double>(double_charged) / static_cast<double>(charged) : 0.0);
+  add("provider timeouts      %llu (payment retries %llu, up to 5 attempts each)",
+      static_cast<unsigned long long>(provider.timeouts()), static_cast<unsigned long long>(retries));
+  add("breaker trips          %llu (after the restart)", static_cast<unsigned long long>(breaker_trips));
+  add("dead letters           %zu triaged within the 15-minute SLA under %zu incident tickets (%s); late %zu, "
+      "untriaged %zu", triage.triaged_in_sla, triage.tickets, sale.tickets.c_str(), triage.late, untriaged);
+  add("peak lag               %llu events (all groups)", static_cast<unsigned long long>(tl.peak_lag));
+  add("drain                  %.2f s from the last checkout to every group caught up%s", drain_s,
+      drained ? "" : " (NOT DRAINED: gave up)");
+  add("accept (publish, journal ack)   p50 %.0f us  p99 %.0f us", percentile(accept, 0.5), percentile(accept, 0.99));
+  add("placed -> shipped               p50 %.1f ms  p99 %.1f ms (all orders, the crash's included)",
+      percentile(e2e, 0.5), percentile(e2e, 0.99));
+  add("peak anonymous memory  %.1f MiB (RssAnon, either process)", static_cast<double>(tl.peak_rss_anon_kb) / 1024.0);
+  add("out-of-order events    %zu%s%s", tl.out_of_order.size(), tl.out_of_order.empty() ? "" : ", first: ",
+      tl.out_of_order.empty() ? "" : tl.out_of_order.front().c_str());
+  add("lost orders            %zu", lost);
+  add("%s", ok ? "PASS: no duplicate charge, nothing out of order, no lost order, every dead letter triaged in time"
+               : "FAIL: see the figures above");
+  for (const auto& l : lines) std::printf("%s\n", l.c_str());
+  if (write_html(report, tl, lines, ok))
+    std::printf("report: %s\n", report.c_str());
+  else
+    std::fprintf(stderr, "could not write the report %s\n", report.c_str());
+  std::filesystem::remove_all(sale.dir);
+  std::filesystem::remove(sale.dir + ".provider");
   return ok ? 0 : 1;
 }
