@@ -128,11 +128,12 @@ std::string chart(const std::string& title, const std::string& y_label, const st
                                        std::tuple{tl.restart_t, "restart", "#080"},
                                        std::tuple{tl.sale_end_t, "last checkout", "#555"}}) {
     if (t < 0) continue;
+    const bool right_edge = X(t) > W - R - 90;  // label to the left of the line, clear of the legend
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-dasharray=\"4 3\"/>"
-                  "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\">%s</text>\n",
-                  X(t), X(t), T, H - B, color, X(t) + 3, T + 12 + (what[0] == 'r' ? 12 : what[0] == 'l' ? 24 : 0),
-                  color, what);
+                  "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\" text-anchor=\"%s\">%s</text>\n",
+                  X(t), X(t), T, H - B, color, right_edge ? X(t) - 3 : X(t) + 3,
+                  T + 12 + (what[0] == 'r' ? 12 : what[0] == 'l' ? 24 : 0), color, right_edge ? "end" : "start", what);
     o << buf;
   }
   int row = 0;
