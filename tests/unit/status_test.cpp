@@ -34,5 +34,23 @@ TEST(Result, HoldsValueOrStatus) {
   EXPECT_EQ(bad.status().code(), Code::kClosed);
 }
 
+// value() of an error Result ends the same way in every build type: weir's
+// message on stderr, then abort (never std::bad_variant_access).
+TEST(ResultDeathTest, ValueOnErrorPrintsTheStatusAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Result<int> bad(Status::not_found("topic 'x' not found"));
+  EXPECT_DEATH((void)bad.value(), "weir: Result::value\\(\\) on error: not_found: topic 'x' not found");
+  EXPECT_DEATH((void)*bad, "weir: Result::value\\(\\) on error: not_found");
+  EXPECT_DEATH((void)std::move(bad).value(), "weir: Result::value\\(\\) on error");
+}
+
+TEST(Result, ValueOrGivesTheFallbackOnError) {
+  Result<std::string> bad(Status::closed("bus closed"));
+  EXPECT_EQ(bad.value_or("none"), "none");
+  Result<std::string> good(std::string("v"));
+  EXPECT_EQ(good.value_or("none"), "v");
+  EXPECT_EQ(std::move(good).value_or("none"), "v");
+}
+
 }  // namespace
 }  // namespace weir

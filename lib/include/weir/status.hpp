@@ -87,8 +87,19 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
+namespace detail {
+// Prints "weir: Result::value() on error: <status.to_string()>" and a newline
+// to stderr, then calls std::abort(). Out of line so that Result stays small.
+[[noreturn]] void result_value_on_error(const Status& status) noexcept;
+}  // namespace detail
+
 // A value of type T, or the Status saying why there is none.
-// Accessing value() of an error Result is a programming error (asserts).
+//
+// value() (and `*`, `->`) of an error Result is a programming error with a
+// defined end in every build type: weir prints
+//   weir: Result::value() on error: <code_name>: <message>
+// to stderr and calls std::abort(). It never throws (no exception crosses
+// weir's API). Check `is_ok()`/`operator bool` first, or use value_or().
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -100,9 +111,18 @@ class [[nodiscard]] Result {
   bool is_ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return is_ok(); }
 
-  T& value() & { assert(is_ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(is_ok()); return std::get<0>(v_); }
-  T&& value() && { assert(is_ok()); return std::get<0>(std::move(v_)); }
+  T& value() & { check(); return *std::get_if<0>(&v_); }
+  const T& value() const& { check(); return *std::get_if<0>(&v_); }
+  T&& value() && { check(); return std::move(*std::get_if<0>(&v_)); }
+  // The value, or `fallback` when this holds an error.
+  template <typename U>
+  T value_or(U&& fallback) const& {
+    return is_ok() ? *std::get_if<0>(&v_) : static_cast<T>(std::forward<U>(fallback));
+  }
+  template <typename U>
+  T value_or(U&& fallback) && {
+    return is_ok() ? std::move(*std::get_if<0>(&v_)) : static_cast<T>(std::forward<U>(fallback));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -115,6 +135,10 @@ class [[nodiscard]] Result {
   void ignore() const noexcept {}
 
  private:
+  void check() const {
+    if (!is_ok()) detail::result_value_on_error(*std::get_if<1>(&v_));
+  }
+
   std::variant<T, Status> v_;
 };
 

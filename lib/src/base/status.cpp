@@ -1,5 +1,8 @@
 #include "weir/status.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace weir {
 
 std::string_view code_name(Code code) noexcept {
@@ -26,5 +29,16 @@ std::string Status::to_string() const {
   s += message_;
   return s;
 }
+
+namespace detail {
+
+void result_value_on_error(const Status& status) noexcept {
+  const std::string text = status.to_string();
+  std::fprintf(stderr, "weir: Result::value() on error: %s\n", text.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace detail
 
 }  // namespace weir
