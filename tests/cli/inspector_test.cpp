@@ -29,6 +29,34 @@ TEST(InspectorTest, OpenErrors) {
   EXPECT_FALSE(Inspector::owned(d.path().string()).value());
 }
 
+// LMDB forbids opening one environment twice in a process: an Inspector in
+// the process that has a Bus open on the directory is refused, and so is a
+// Bus while an Inspector of this process has the directory open.
+TEST(InspectorTest, RefusedInTheProcessThatOwnsTheDirectory) {
+  ScratchDir d("inspect-same-process");
+  {
+    auto bus = testing::open_bus(d.options());
+    ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled}));
+    auto in = Inspector::open(d.path().string());
+    ASSERT_FALSE(in);
+    EXPECT_EQ(in.status().code(), Code::kFailedPrecondition);
+    EXPECT_NE(in.status().message().find("a Bus of this process has it open"), std::string::npos)
+        << in.status().to_string();
+    auto via_link = Inspector::open(d.path().string() + "/.");  // the same directory by another name
+    EXPECT_EQ(via_link.status().code(), Code::kFailedPrecondition);
+    ASSERT_TRUE(bus->close());
+  }
+  auto in = Inspector::open(d.path().string());
+  ASSERT_TRUE(in) << in.status().to_string();
+  auto bus = Bus::open(d.options());
+  ASSERT_FALSE(bus);
+  EXPECT_EQ(bus.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(bus.status().message().find("an Inspector of this process has it open"), std::string::npos)
+      << bus.status().to_string();
+  in->reset();
+  EXPECT_TRUE(Bus::open(d.options()));
+}
+
 TEST(InspectorTest, ReadsWhatTheBusWroteWithTheSameIds) {
   ScratchDir d("inspect-read");
   std::map<std::pair<std::uint32_t, Offset>, std::string> ids;

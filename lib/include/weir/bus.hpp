@@ -130,7 +130,8 @@ class Bus {
   // Opens a bus; with Options::data_dir, opens (or creates) its journal and
   // restores the journaled topics stored there. Errors: kInvalidArgument for
   // out-of-range options; kFailedPrecondition for a directory that holds
-  // something else, a newer journal format, or one another bus owns;
+  // something else, a newer journal format, one another bus owns, or one an
+  // Inspector of this process has open (LMDB allows one handle per process);
   // kDataLoss for an unreadable or damaged journal (data.mdb is checked page
   // by page before LMDB maps it: a truncated file, a damaged meta or B-tree
   // page, a batch header or a gap in a partition's offsets; the message

@@ -13,8 +13,10 @@
 // events published with Ack::kNone and not yet committed are not visible.
 //
 // Use it from another process than the owner: LMDB forbids opening one
-// environment twice in a process, so a process with a Bus open on a
-// directory must not open an Inspector on it too (owned() is fine).
+// environment twice in a process, so open() in a process that has a Bus open
+// on the directory (by any path naming it) fails with kFailedPrecondition,
+// and Bus::open fails the same way while an Inspector of the process has the
+// directory open. owned() is fine anywhere.
 //
 // Thread-safety: Inspector is not thread-safe (one thread at a time per
 // object; open one per thread). The structs are plain values.
@@ -119,10 +121,10 @@ struct JournalUsage {
 class Inspector {
  public:
   // Opens `dir` read-only. Errors: kNotFound (no such directory, or no
-  // journal in it), kFailedPrecondition (not a weir journal, or a newer
-  // format), kDataLoss (unreadable, or damaged in a way LMDB would trip
-  // over: data.mdb is checked before it is mapped, see weir/recovery.hpp),
-  // kIoError.
+  // journal in it), kFailedPrecondition (not a weir journal, a newer
+  // format, or a Bus of this process has `dir` open), kDataLoss
+  // (unreadable, or damaged in a way LMDB would trip over: data.mdb is
+  // checked before it is mapped, see weir/recovery.hpp), kIoError.
   static Result<std::unique_ptr<Inspector>> open(std::string_view dir);
 
   // Whether a live bus owns `dir` (holds weir.lock). A probe: the answer

@@ -70,6 +70,11 @@ Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
       return s;
     }
   }
+  auto open_dir = OpenDir::acquire(c.dir, c.read_only ? OpenDir::Kind::kInspector : OpenDir::Kind::kBus);
+  if (!open_dir) {
+    if (fd >= 0) ::close(fd);
+    return open_dir.status();
+  }
   MDB_env* env = nullptr;
   auto fail = [&](int rc, const std::string& what) -> Status {
     if (env) mdb_env_close(env);
@@ -95,7 +100,7 @@ Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
     int dead = 0;
     mdb_reader_check(env, &dead);  // reclaim reader slots of crashed processes
   }
-  return std::unique_ptr<Env>(new Env(c.dir, env, fd, c.max_dbs));
+  return std::unique_ptr<Env>(new Env(c.dir, env, fd, c.max_dbs, std::move(open_dir).value()));
 }
 
 Env::~Env() {

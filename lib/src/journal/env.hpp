@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "journal/lmdb.hpp"
+#include "journal/open_dirs.hpp"
 #include "weir/status.hpp"
 
 namespace weir::internal {
@@ -20,7 +21,10 @@ struct EnvConfig {
   std::string dir;
   // Read-only opens take no lock, create nothing and adopt the stored map
   // size; owner opens create the directory (0700) if missing, refuse a
-  // non-empty directory without a journal, and hold weir.lock.
+  // non-empty directory without a journal, and hold weir.lock. Either kind
+  // fails with kFailedPrecondition while the other kind has the directory
+  // open in this process (LMDB allows one environment handle per process;
+  // see open_dirs.hpp).
   bool read_only = false;
   std::uint32_t max_dbs = 0;
   std::uint32_t max_readers = 126;  // owner only
@@ -39,8 +43,11 @@ class Env {
   std::uint32_t max_dbs() const noexcept { return max_dbs_; }
 
  private:
-  Env(std::string dir, MDB_env* env, int lock_fd, std::uint32_t max_dbs)
-      : dir_(std::move(dir)), env_(env), lock_fd_(lock_fd), max_dbs_(max_dbs) {}
+  Env(std::string dir, MDB_env* env, int lock_fd, std::uint32_t max_dbs, OpenDir open_dir)
+      : open_dir_(std::move(open_dir)), dir_(std::move(dir)), env_(env), lock_fd_(lock_fd), max_dbs_(max_dbs) {}
+  // This process's registration of the directory (a Bus and an Inspector of
+  // one process refuse each other); released after ~Env closed env_.
+  OpenDir open_dir_;
   const std::string dir_;
   MDB_env* const env_;
   const int lock_fd_;  // weir.lock, held (flock) by the owner; -1 read-only
