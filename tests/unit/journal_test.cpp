@@ -151,6 +151,17 @@ TEST_F(JournalTest, BadCombinations) {
   EXPECT_EQ(Bus::open(o).status().code(), Code::kInvalidArgument);
 }
 
+TEST_F(JournalTest, JournalMaxBytesBelowInitialMapIsNamed) {
+  Options o = opts();
+  o.journal_max_bytes = 2u << 20;  // below the 64 MiB initial map
+  Status s = Bus::open(o).status();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("journal_max_bytes = 2097152"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("journal_initial_map_bytes = 67108864"), std::string::npos) << s.message();
+  o.journal_initial_map_bytes = 1u << 20;
+  EXPECT_TRUE(Bus::open(o));
+}
+
 TEST_F(JournalTest, DirectoryIsOwnerOnlyAndExclusive) {
   auto bus = open(opts());
   struct stat st;

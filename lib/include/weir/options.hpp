@@ -47,6 +47,8 @@ struct Options {
 
   // Largest size the journal may grow to, in bytes; past it publishes fail
   // with kResourceExhausted. 0 (default): grow until the disk is full.
+  // REQUIRES: 0 or >= journal_initial_map_bytes (64 MiB unless changed; lower
+  // both for a small cap). Bus::open fails with kInvalidArgument otherwise.
   std::size_t journal_max_bytes = 0;
 
   // Partitions of all journaled topics together (LMDB named databases).

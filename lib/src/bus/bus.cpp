@@ -57,7 +57,9 @@ Result<std::unique_ptr<Bus>> Bus::open(const Options& options) {
     return Status::invalid_argument("Options::journal_initial_map_bytes must be at least 1 MiB");
   if (options.journal_max_bytes && options.journal_max_bytes < options.journal_initial_map_bytes)
     return Status::invalid_argument(
-        "Options::journal_max_bytes must be 0 (no cap) or at least journal_initial_map_bytes");
+        "Options::journal_max_bytes = " + std::to_string(options.journal_max_bytes) +
+        " is below Options::journal_initial_map_bytes = " + std::to_string(options.journal_initial_map_bytes) +
+        "; it must be 0 (no cap) or at least journal_initial_map_bytes");
   if (options.journal_max_batch_events < 1 || options.journal_max_batch_events > (1u << 20))
     return Status::invalid_argument("Options::journal_max_batch_events must be within 1..1048576");
   if (options.offset_commit_interval < std::chrono::milliseconds(1) ||
