@@ -110,6 +110,16 @@ TEST_F(CliTest, HelpEverywhereAndUsageErrors) {
   EXPECT_FALSE(std::filesystem::exists(dir())) << "a usage error must not touch the directory";
 }
 
+TEST_F(CliTest, UnknownCommandIsNamed) {
+  auto r = weir({"nosuchcommand", dir()});
+  EXPECT_EQ(r.rc, 2);
+  expect_one_line_error(r, "unknown command 'nosuchcommand'");
+  EXPECT_NE(r.err.find("topics"), std::string::npos) << "lists the commands: " << r.err;
+  auto d = weir({"dlq", "lst", dir()});
+  EXPECT_EQ(d.rc, 2);
+  expect_one_line_error(d, "unknown command 'dlq lst'");
+}
+
 TEST_F(CliTest, MissingDirectoryIsARuntimeErrorAndNothingIsCreated) {
   const std::vector<std::vector<std::string>> cmds = {
       {"topics", dir()},

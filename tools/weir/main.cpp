@@ -47,6 +47,30 @@ void add_filters(CLI::App* sub, DlqOptions& d, bool with_offset) {
   sub->add_option("--failed-to", d.failed_to, "only those whose last failure is before TIME")->check(kTime);
 }
 
+// "unknown command 'X' (commands: a, b, ...)" when the first word that is
+// not an option, at the top level or under a command that takes commands
+// (dlq), names none of them; empty otherwise. CLI11 itself would only say
+// that a subcommand is required.
+std::string unknown_command(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* level = &app;
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return {};
+    if (level->get_require_subcommand_min() == 0) return {};
+    std::string names;
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : level->get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->get_name() == word) next = sub;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    path += (path.empty() ? "" : " ") + word;
+    if (!next) return "unknown command '" + path + "' (commands: " + names + ")";
+    level = next;
+  }
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +181,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
   topc->add_option("--iterations", top.iterations, "stop after N refreshes (default: until interrupted)");
 
+  if (std::string bad = unknown_command(app, argc, argv); !bad.empty()) {
+    std::fprintf(stderr, "weir: %s (see --help)\n", bad.c_str());
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
