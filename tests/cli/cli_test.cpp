@@ -323,7 +323,7 @@ TEST_F(CliTest, ConsumePrintsCommitsAndResumes) {
 
 TEST_F(CliTest, SeekMovesOffsets) {
   produce("orders", 2, lines(0, 20));
-  auto r = weir({"seek", dir(), "orders", "--group", "g", "--to", "latest", "--json"});
+  auto r = weir({"seek", dir(), "orders", "--group", "g", "--to", "latest", "--create", "--json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_EQ(r.rows().size(), 2u);
   for (const json& row : r.rows()) EXPECT_EQ(row["lag"], 0);
@@ -340,11 +340,14 @@ TEST_F(CliTest, SeekMovesOffsets) {
   expect_one_line_error(out_of_range, "valid 0..");
   EXPECT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "0", "--partition", "7"}).rc, 1);
   EXPECT_EQ(weir({"seek", dir(), "nope", "--group", "g", "--to", "0"}).rc, 1);
+  auto typo = weir({"seek", dir(), "orders", "--group", "gg", "--to", "0"});  // never seen: not created
+  EXPECT_EQ(typo.rc, 1);
+  expect_one_line_error(typo, "known groups: g");
 }
 
 TEST_F(CliTest, ReadOnlyCommandsWorkBesideALiveOwnerChangingOnesRefuse) {
   produce("orders", 2, lines(0, 10));
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "billing", "--to", "3", "--partition", "0"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "billing", "--to", "3", "--partition", "0", "--create"}).rc, 0);
   const auto before = committed("billing");
   {
     Options o;
@@ -388,7 +391,7 @@ TEST_F(CliTest, GroupsLagAndSkew) {
     const std::uint64_t end = d[p]["end"];
     ASSERT_GE(end, 60u);
     ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", std::to_string(end - (p == 5 ? 60 : 2)),
-                    "--partition", std::to_string(p)}).rc, 0);
+                    "--partition", std::to_string(p), "--create"}).rc, 0);
   }
   auto rows = weir({"groups", dir(), "--json"}).rows();
   ASSERT_EQ(rows.size(), 6u);
@@ -514,7 +517,7 @@ TEST_F(CliTest, VerifyFindsACorruptedByte) {
 
 TEST_F(CliTest, TopPrintsBoundedSnapshots) {
   produce("orders", 2, lines(0, 10));
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "earliest"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "earliest", "--create"}).rc, 0);
   auto j = weir({"top", dir(), "--iterations", "2", "--interval-ms", "50", "--json"});
   ASSERT_EQ(j.rc, 0) << j.err;
   std::set<int> iterations;

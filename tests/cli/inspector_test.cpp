@@ -125,12 +125,12 @@ TEST(InspectorTest, SkewIsLagOverFiveTimesTheMedian) {
     for (std::int32_t p = 0; p < 4; ++p)
       for (int i = 0; i < 100; ++i)
         ASSERT_TRUE(bus->publish("t", {.key = "k"}, {.partition = p, .ack = i == 99 ? Ack::kJournal : Ack::kNone}));
-    ASSERT_TRUE(bus->seek("g", "t", SeekTo::latest()));
+    ASSERT_TRUE(bus->seek("g", "t", SeekTo::latest().creating_group()));
     // lags 10, 10, 50, 51: median 30 -> nothing skewed; then 1, 1, 2, 100: median 1.5 -> only p3.
     const Offset lag_a[] = {10, 10, 50, 51};
     for (std::uint32_t p = 0; p < 4; ++p) ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(100 - lag_a[p]), p));
     const Offset lag_b[] = {1, 1, 2, 100};
-    for (std::uint32_t p = 0; p < 4; ++p) ASSERT_TRUE(bus->seek("h", "t", SeekTo::to_offset(100 - lag_b[p]), p));
+    for (std::uint32_t p = 0; p < 4; ++p) ASSERT_TRUE(bus->seek("h", "t", SeekTo::to_offset(100 - lag_b[p]).creating_group(), p));
     ASSERT_TRUE(bus->close());
   }
   auto in = Inspector::open(d.path().string()).value();

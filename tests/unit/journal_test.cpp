@@ -383,7 +383,7 @@ TEST_F(JournalTest, SeekEarliestLatestOffsetTime) {
   ASSERT_TRUE(bus->seek("g", "t", SeekTo::latest()));
   ASSERT_TRUE(bus->publish("t", {.payload = "new"}));
   EXPECT_EQ(consume(*bus, "t", "g", 1), std::vector<std::string>{"new"});
-  ASSERT_TRUE(bus->seek("fresh", "t", SeekTo::to_time(1LL << 60)));  // past every event: the end
+  ASSERT_TRUE(bus->seek("fresh", "t", SeekTo::to_time(1LL << 60).creating_group()));  // past every event: the end
   ASSERT_TRUE(bus->publish("t", {.payload = "newer"}));
   EXPECT_EQ(consume(*bus, "t", "fresh", 1), std::vector<std::string>{"newer"});
 
@@ -401,21 +401,35 @@ TEST_F(JournalTest, SeekBadInputs) {
   ASSERT_TRUE(bus->publish("t", {.payload = "x"}, {.partition = 0}));
   EXPECT_EQ(bus->seek("g", "nope", SeekTo::earliest()).code(), Code::kNotFound);
   EXPECT_EQ(bus->seek("bad name", "t", SeekTo::earliest()).code(), Code::kInvalidArgument);
-  Status s = bus->seek("g", "t", SeekTo::to_offset(5), 0);
+  Status s = bus->seek("g", "t", SeekTo::to_offset(5).creating_group(), 0);
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_NE(s.message().find("valid 0..1"), std::string::npos) << s.message();
-  EXPECT_EQ(bus->seek("g", "t", SeekTo::earliest(), 2).code(), Code::kInvalidArgument);
+  EXPECT_EQ(bus->seek("g", "t", SeekTo::earliest().creating_group(), 2).code(), Code::kInvalidArgument);
   ASSERT_TRUE(bus->subscribe("t", {.group = "live"}, [](const Message&) { return Outcome::done(); }));
   s = bus->seek("live", "t", SeekTo::earliest());
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
   EXPECT_NE(s.message().find("unsubscribe"), std::string::npos);
 }
 
+TEST_F(JournalTest, SeekRefusesInvalidTopicNameAndUnknownGroup) {
+  auto bus = open(opts());
+  ASSERT_TRUE(bus->create_topic("t", journaled()));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  EXPECT_EQ(consume(*bus, "t", "billing", 1).size(), 1u);
+  Status s = bus->seek("g", "bad name", SeekTo::earliest());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.to_string();
+  s = bus->seek("biling", "t", SeekTo::earliest());  // a typo must not create a group
+  EXPECT_EQ(s.code(), Code::kNotFound) << s.to_string();
+  EXPECT_NE(s.message().find("group 'biling' has never consumed topic 't'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("known groups: billing"), std::string::npos) << s.message();
+  EXPECT_TRUE(bus->seek("billing", "t", SeekTo::earliest()));
+}
+
 TEST(MemorySeek, OffsetsApplyAtNextSubscribe) {
   auto bus = testing::open_bus();
   ASSERT_TRUE(bus->create_topic("t", {}));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->publish("t", {.payload = std::to_string(i)}));
-  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(3)));
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(3).creating_group()));  // before its first subscribe
   std::mutex mu;
   std::vector<std::string> got;
   ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message& m) {
@@ -432,13 +446,13 @@ TEST_F(JournalTest, RetentionByEventsAndGapPolicies) {
   TopicOptions to = journaled();
   to.retention_events = 100;
   ASSERT_TRUE(bus->create_topic("t", to));
-  ASSERT_TRUE(bus->seek("old", "t", SeekTo::earliest()));     // both stand at 0
-  ASSERT_TRUE(bus->seek("strict", "t", SeekTo::earliest()));
+  ASSERT_TRUE(bus->seek("old", "t", SeekTo::earliest().creating_group()));     // both stand at 0
+  ASSERT_TRUE(bus->seek("strict", "t", SeekTo::earliest().creating_group()));
   std::vector<Event> batch(50, Event{.payload = "e"});
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);  // 10 commits of 50
   // Retention keeps at least 100 events, deleting whole batches: start 400.
-  ASSERT_TRUE(eventually([&] { return bus->seek("probe", "t", SeekTo::to_offset(399)).code() == Code::kInvalidArgument; }));
-  EXPECT_TRUE(bus->seek("probe", "t", SeekTo::to_offset(400)));
+  ASSERT_TRUE(eventually([&] { return bus->seek("probe", "t", SeekTo::to_offset(399).creating_group()).code() == Code::kInvalidArgument; }));
+  EXPECT_TRUE(bus->seek("probe", "t", SeekTo::to_offset(400).creating_group()));
 
   std::mutex mu;
   std::vector<std::pair<FailureKind, std::string>> reports;
@@ -488,10 +502,10 @@ TEST_F(JournalTest, RetentionByBytesAndAge) {
     const std::int64_t t = i < 50 ? 1000000 : 0;
     ASSERT_TRUE(bus->publish("age", {.payload = "a", .time_us = t}));
   }
-  ASSERT_TRUE(eventually([&] { return bus->seek("p", "bytes", SeekTo::to_offset(70)).code() == Code::kInvalidArgument; }));
-  ASSERT_TRUE(eventually([&] { return bus->seek("p", "age", SeekTo::to_offset(49)).code() == Code::kInvalidArgument; }));
-  EXPECT_TRUE(bus->seek("p", "age", SeekTo::to_offset(50)));  // fresh events stay
-  EXPECT_TRUE(bus->seek("p", "bytes", SeekTo::to_offset(85)));  // >= 20000 bytes stay
+  ASSERT_TRUE(eventually([&] { return bus->seek("p", "bytes", SeekTo::to_offset(70).creating_group()).code() == Code::kInvalidArgument; }));
+  ASSERT_TRUE(eventually([&] { return bus->seek("p", "age", SeekTo::to_offset(49).creating_group()).code() == Code::kInvalidArgument; }));
+  EXPECT_TRUE(bus->seek("p", "age", SeekTo::to_offset(50).creating_group()));  // fresh events stay
+  EXPECT_TRUE(bus->seek("p", "bytes", SeekTo::to_offset(85).creating_group()));  // >= 20000 bytes stay
 }
 
 TEST_F(JournalTest, QuotaRejectsOrBlocks) {

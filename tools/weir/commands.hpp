@@ -53,6 +53,7 @@ struct SeekOptions {
   std::string group;
   std::string to;
   std::optional<std::uint32_t> partition;
+  bool create = false;  // --create: a group that never consumed TOPIC
 };
 struct DlqOptions {
   std::string group;

@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   seek->add_option("--group", so.group, "consumer group")->required();
   seek->add_option("--to", so.to, "earliest, latest, an offset or a time")->required()->check(kPosition);
   seek->add_option("--partition", so.partition, "only this partition (default: all)");
+  seek->add_flag("--create", so.create, "create group G if it never consumed TOPIC (otherwise an error names the known groups)");
 
   auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
   dlq->require_subcommand(1);

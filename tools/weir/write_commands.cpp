@@ -281,9 +281,9 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (std::uint32_t p : moved) {
-    Status s = bus->seek(o.group, o.topic, SeekTo::to_offset(printed_to[p]), p);
+    Status s = bus->seek(o.group, o.topic, SeekTo::to_offset(printed_to[p]).creating_group(), p);
     if (s.code() == Code::kInvalidArgument)  // retention passed it meanwhile
-      s = bus->seek(o.group, o.topic, SeekTo::earliest(), p);
+      s = bus->seek(o.group, o.topic, SeekTo::earliest().creating_group(), p);
     if (!s) fail("committing group '" + o.group + "': " + s.message());
   }
   close_bus(*bus);
@@ -310,6 +310,7 @@ int cmd_seek(const Common& c, const SeekOptions& o) {
     case Position::Kind::kOffset: st = SeekTo::to_offset(to.offset); break;
     case Position::Kind::kTime: st = SeekTo::to_time(to.time_us); break;
   }
+  st.create_group = o.create;
   if (Status s = bus->seek(o.group, o.topic, st, o.partition); !s) fail_status(s);
   close_bus(*bus);
   bus.reset();

@@ -193,7 +193,9 @@ class Bus {
   // subscribed (kFailedPrecondition otherwise: unsubscribe it first). On a
   // journaled topic the new offsets are persisted at once. Errors:
   // kNotFound (topic), kInvalidArgument (partition or offset out of range,
-  // naming the valid range). Thread-safe.
+  // naming the valid range; an invalid group or topic name), kNotFound
+  // (a group that never consumed the topic, naming the known groups, unless
+  // `to.create_group`). Thread-safe.
   Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
               std::optional<std::uint32_t> partition = std::nullopt);
 

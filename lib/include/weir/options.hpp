@@ -193,11 +193,23 @@ struct SeekTo {
   Kind kind = Kind::kEarliest;
   Offset offset = 0;        // kOffset
   std::int64_t time_us = 0;  // kTime: first event whose time is >= this
+  // Bus::seek of a group that has never consumed the topic (not subscribed,
+  // no offsets remembered or stored for it) fails with kNotFound naming the
+  // known groups, so that a typo does not create a group. true: create it
+  // at the target instead (positioning a new group before it subscribes).
+  // Default false.
+  bool create_group = false;
 
   static SeekTo earliest() { return {Kind::kEarliest}; }
   static SeekTo latest() { return {Kind::kLatest}; }
   static SeekTo to_offset(Offset o) { return {Kind::kOffset, o}; }
   static SeekTo to_time(std::int64_t us) { return {Kind::kTime, 0, us}; }
+  // This target, with create_group set.
+  SeekTo creating_group() const {
+    SeekTo t = *this;
+    t.create_group = true;
+    return t;
+  }
 };
 
 // What Bus::close (or unsubscribe) does with events not yet handled.

@@ -56,6 +56,10 @@ class BusCore {
 
   Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
               std::optional<std::uint32_t> partition);
+  // Groups that have consumed `t`: subscribed, remembered after
+  // unsubscribe or seek, or with offsets stored in the journal; sorted.
+  // Caller holds mu_.
+  Result<std::vector<std::string>> groups_of(const TopicState& t) const;
 
   // --- dead letters -------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 // Seeking a group that is not running.
 #include "bus/core.hpp"
 
+#include <algorithm>
+
 #include "base/names.hpp"
 
 namespace weir::internal {
@@ -8,6 +10,7 @@ namespace weir::internal {
 Status BusCore::seek(std::string_view group, std::string_view topic, const SeekTo& to,
             std::optional<std::uint32_t> partition) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+  if (std::string p = name_problem("topic", topic); !p.empty()) return Status::invalid_argument(p);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) return Status::not_found("topic '" + std::string(topic) + "' not found");
@@ -15,6 +18,17 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
     return Status::failed_precondition("group '" + std::string(group) +
                                        "' is subscribed; unsubscribe it before seeking");
   TopicState& t = *it->second;
+  if (!to.create_group) {
+    auto known = groups_of(t);
+    if (!known) return known.status();
+    if (!std::binary_search(known->begin(), known->end(), group)) {
+      std::string names;
+      for (const auto& n : *known) names += (names.empty() ? "" : ", ") + n;
+      return Status::not_found("group '" + std::string(group) + "' has never consumed topic '" + t.name() +
+                               "' (known groups: " + (names.empty() ? "none" : names) +
+                               "); set SeekTo::create_group to create it");
+    }
+  }
   if (partition && *partition >= t.partitions())
     return Status::invalid_argument("partition " + std::to_string(*partition) +
                                     " out of range: topic '" + t.name() + "' has " +
@@ -52,6 +66,22 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
   if (rem.first != t.name()) rem = {t.name(), std::vector<Offset>(t.partitions(), kUnsetOffset)};
   for (const auto& [p, off] : moves) rem.second[p] = off;
   return Status::ok();
+}
+
+Result<std::vector<std::string>> BusCore::groups_of(const TopicState& t) const {
+  std::vector<std::string> out;
+  for (const auto& [name, g] : groups_)
+    if (g->topic()->name() == t.name()) out.push_back(name);
+  for (const auto& [name, rem] : remembered_)
+    if (rem.first == t.name()) out.push_back(name);
+  if (t.journaled()) {
+    auto stored = journal_->groups_of(t.name());
+    if (!stored) return stored.status();
+    out.insert(out.end(), stored->begin(), stored->end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 }  // namespace weir::internal

@@ -152,6 +152,25 @@ Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, cons
   return out;
 }
 
+Result<std::vector<std::string>> Journal::groups_of(std::string_view topic) const {
+  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  Txn txn;
+  if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), offsets_dbi_, &cur)) return lmdb_status(rc, "open offsets cursor");
+  std::vector<std::string> out;
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    auto key = parse_offsets_key(as_view(k));
+    if (!key || key->topic != topic) continue;
+    if (out.empty() || out.back() != key->group) out.push_back(std::move(key->group));
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "walk group offsets");
+  return out;
+}
+
 void Journal::track(OffsetSource* src) {
   std::lock_guard<std::mutex> lock(mu_);
   sources_.push_back(src);

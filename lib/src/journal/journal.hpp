@@ -138,6 +138,8 @@ class Journal {
   // Group offsets persisted for (group, topic), or empty if none.
   Result<std::vector<Offset>> load_offsets(const std::string& group, const std::string& topic,
                                            std::uint32_t partitions) const;
+  // Groups with offsets persisted for `topic`, sorted.
+  Result<std::vector<std::string>> groups_of(std::string_view topic) const;
   // The writer persists `src`'s offsets each commit while tracked; untrack
   // persists them one last time (blocking until committed).
   void track(OffsetSource* src);
