@@ -1,7 +1,11 @@
 // Bus API: topics, publishing, and every bad input a caller can hand in.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -169,6 +173,36 @@ TEST(PublishBatch, PrefixSemanticsAndReceipts) {
   r = t.publish_batch(many, {.partition = 0});
   EXPECT_EQ(r.status.code(), Code::kResourceExhausted);
   EXPECT_LE(r.published, 16u);
+}
+
+// A batch that stops at an invalid event still wakes the sleeping group for
+// the published prefix (no wait for the worker's next 50 ms look).
+TEST(PublishBatch, StoppedBatchWakesTheGroupForItsPrefix) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .max_payload_bytes = 10}));
+  std::atomic<std::int64_t> handled_at{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message&) {
+    handled_at.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_release);
+    return Outcome::done();
+  }));
+  auto t = bus->topic("t").value();
+  const std::string big(11, 'x');
+  std::vector<double> ms;
+  for (int trial = 0; trial < 7; ++trial) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));  // the worker parks
+    handled_at.store(0, std::memory_order_relaxed);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<Event> evs{{.payload = "ok"}, {.payload = big}};
+    auto r = t.publish_batch(evs);
+    ASSERT_EQ(r.status.code(), Code::kInvalidArgument);
+    ASSERT_EQ(r.published, 1u);
+    ASSERT_TRUE(testing::eventually([&] { return handled_at.load(std::memory_order_acquire) != 0; }));
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::duration(handled_at.load()) - t0.time_since_epoch())
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  EXPECT_LT(ms[ms.size() / 2], 10.0) << "median wake-up " << ms[ms.size() / 2] << " ms";
 }
 
 TEST(Subscribe, BadInputs) {

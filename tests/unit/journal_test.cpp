@@ -335,6 +335,27 @@ TEST_F(JournalTest, CorruptedRecordIsReportedNotDelivered) {
   EXPECT_NE(failure.find("checksum"), std::string::npos) << failure;
 }
 
+// A batch stopped by an invalid event waits for its published prefix to
+// reach the requested ack level, like a batch that completes.
+TEST_F(JournalTest, PublishBatchStoppedByAnInvalidEventAcksItsPrefix) {
+  Options o = opts();
+  o.offset_commit_interval = 200ms;
+  auto bus = open(o);
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .max_payload_bytes = 10,
+                                      .durability = Durability::kJournaled}));
+  auto t = bus->topic("t").value();
+  const std::string big(11, 'x');
+  for (int trial = 0; trial < 5; ++trial) {
+    const std::vector<Event> evs{{.payload = "a"}, {.payload = "b"}, {.payload = big}};
+    std::vector<PublishReceipt> rc(evs.size());
+    auto r = t.publish_batch(evs, {.ack = Ack::kJournal}, rc);
+    ASSERT_EQ(r.status.code(), Code::kInvalidArgument) << r.status.to_string();
+    ASSERT_EQ(r.published, 2u);
+    Status acked = t.wait_acked(rc[1], Ack::kJournal, 0ms);  // already committed: no wait
+    EXPECT_TRUE(acked) << "trial " << trial << ": " << acked.to_string();
+  }
+}
+
 TEST_F(JournalTest, ManyProducersManyGroupsAtLeastOnceAcrossRestart) {
   constexpr int kProducers = 3, kPer = 500;
   {

@@ -35,11 +35,19 @@ class TopicState;
 }  // namespace internal
 
 // Outcome of publish_batch: the first `published` events were published, in
-// order; if status is an error and published < size, it says why event
-// [published] was not, and no later event was attempted. If every event was
-// published but an ack level above kNone was not reached in time, published
-// equals the batch size and status is kDeadlineExceeded (the events have
-// offsets and will be committed unless the process dies first).
+// order (they have offsets, and receipts for them are filled); no later
+// event was attempted. Whether it completes or stops early, publish_batch
+// wakes the groups for every published event and, for an ack level above
+// kNone, waits (up to the publish timeout) for them to reach it. So:
+// - status ok: all events were published and reached the ack level.
+// - published < size: the published events reached the ack level, and
+//   status says why event [published] was not published (kInvalidArgument,
+//   kResourceExhausted, ...). If they did not reach the ack level in time,
+//   status is that error instead (kDeadlineExceeded) and its message ends
+//   with why event [published] was not published.
+// - published == size and status is an error: all events were published but
+//   the ack level was not reached in time (kDeadlineExceeded); they have
+//   offsets and will be committed unless the process dies first.
 struct [[nodiscard]] BatchPublishResult {
   Status status{};
   std::size_t published = 0;

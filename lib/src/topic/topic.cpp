@@ -199,12 +199,27 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
            e.key.size() <= options_.max_key_bytes;
   };
   std::uint64_t sleeping = 0;
+  // Every way out: wake the groups for what was published, then wait for
+  // it to reach the ack level; `why` says why event [published] was not
+  // published (ok when all were).
+  auto finish = [&](Status why, std::size_t published) -> BatchPublishResult {
+    readers_.wake(sleeping);
+    for (const auto& [p, off] : last) {
+      if (Status s = wait_committed(p, off, timeout_of(o)); !s) {
+        if (why) return {std::move(s), published};
+        return {Status(s.code(), s.message() + "; and event " + std::to_string(published) +
+                                     " of the batch was not published: " + why.to_string()),
+                published};
+      }
+    }
+    return {std::move(why), published};
+  };
   std::size_t i = 0;
   while (i < events.size()) {
     // A run: consecutive events for the same partition, claimed in one step.
-    if (Status s = validate(events[i]); !s) return {std::move(s), i};
+    if (Status s = validate(events[i]); !s) return finish(std::move(s), i);
     auto part = route(events[i], o);
-    if (!part) return {part.status(), i};
+    if (!part) return finish(part.status(), i);
     const std::uint32_t p = *part;
     std::size_t j = i + 1;
     const std::size_t limit =
@@ -218,10 +233,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     }
     const auto n = static_cast<std::uint32_t>(j - i);
     Offset first;
-    if (Status s = claim(p, n, o, first); !s) {
-      readers_.wake(sleeping);
-      return {std::move(s), i};
-    }
+    if (Status s = claim(p, n, o, first); !s) return finish(std::move(s), i);
     sleeping |= readers_.sleeping();
     PartitionLog& log = parts_[p]->ring();
     for (std::uint32_t k = 0; k < n; ++k) {
@@ -234,10 +246,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
     if (*ack != Ack::kNone) last.emplace_back(p, first + n - 1);
     i = j;
   }
-  readers_.wake(sleeping);
-  for (const auto& [p, off] : last)
-    if (Status s = wait_committed(p, off, timeout_of(o)); !s) return {std::move(s), events.size()};
-  return {Status::ok(), events.size()};
+  return finish(Status::ok(), events.size());
 }
 
 void TopicState::close_partitions() noexcept {
