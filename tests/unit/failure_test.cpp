@@ -217,6 +217,51 @@ TEST(Retries, SlowHandlerCountsAsTransientFailure) {
   EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2}));
 }
 
+// The dead letter names the last failure's cause, not only the count:
+// the exception text, or the handler timeout (findable by "timeout").
+TEST(Retries, DeadLetterReasonCarriesTheLastFailure) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  SubscribeOptions a{.group = "thrower", .max_attempts = 2};
+  a.retry_backoff = 0ms;
+  ASSERT_TRUE(bus->subscribe("t", a, [](const Message&) -> Outcome { throw std::runtime_error("boom"); }));
+  SubscribeOptions b{.group = "sleeper", .max_attempts = 2};
+  b.retry_backoff = 0ms;
+  b.handler_timeout = 5ms;
+  ASSERT_TRUE(bus->subscribe("t", b, [](const Message&) {
+    std::this_thread::sleep_for(15ms);
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    auto x = bus->dlq_list("thrower"), y = bus->dlq_list("sleeper");
+    return x && x->size() == 1 && y && y->size() == 1;
+  }));
+  EXPECT_EQ(bus->dlq_list("thrower")->front().reason, "gave up after 2 attempts; last failure: exception: boom");
+  auto timeouts = bus->dlq_list("sleeper", {.reason_contains = "timeout"});
+  ASSERT_TRUE(timeouts);
+  ASSERT_EQ(timeouts->size(), 1u);
+  EXPECT_NE(timeouts->front().reason.find("gave up after 2 attempts; last failure: handler timeout after "),
+            std::string::npos) << timeouts->front().reason;
+  EXPECT_NE(timeouts->front().reason.find("(handler_timeout 5 ms)"), std::string::npos) << timeouts->front().reason;
+}
+
+TEST(Retries, RetryReasonReachesTheDeadLetter) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {}));
+  SubscribeOptions so{.group = "g", .max_attempts = 3};
+  so.retry_backoff = 0ms;
+  ASSERT_TRUE(bus->subscribe("t", so, [](const Message& m) {
+    return Outcome::retry("gateway 503 on attempt " + std::to_string(m.attempt()));
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    auto l = bus->dlq_list("g");
+    return l && l->size() == 1;
+  }));
+  EXPECT_EQ(bus->dlq_list("g")->front().reason, "gave up after 3 attempts; last failure: gateway 503 on attempt 3");
+}
+
 TEST(Retries, BadOptions) {
   auto bus = open_bus();
   ASSERT_TRUE(bus->create_topic("t", {}));

@@ -28,6 +28,13 @@ namespace weir {
 // A retry past SubscribeOptions::max_attempts is dead-lettered the same way:
 // every path ends acked, dead-lettered, or still pending.
 //
+// The dead letter's reason (DeadLetter::reason, header weir.dlq.reason):
+// for fail, the reason given; for running out of attempts, "gave up after N
+// attempts", followed by "; last failure: <cause>" when the last failure had
+// one: the reason given to retry(reason), "exception: <what()>" for an
+// escaping exception, or "handler timeout after X ms (handler_timeout Y
+// ms)" for a call that overran SubscribeOptions::handler_timeout.
+//
 // Thread-safety: a plain value.
 class Outcome {
  public:
@@ -37,6 +44,15 @@ class Outcome {
   static Outcome retry(std::chrono::milliseconds delay = std::chrono::milliseconds{0}) noexcept {
     Outcome o(Kind::kRetry);
     o.delay_ = delay;
+    return o;
+  }
+  // A transient failure with its cause: if the event runs out of attempts,
+  // its dead letter's reason is "gave up after N attempts; last failure:
+  // <reason>".
+  static Outcome retry(std::string reason, std::chrono::milliseconds delay = std::chrono::milliseconds{0}) {
+    Outcome o(Kind::kRetry);
+    o.delay_ = delay;
+    o.reason_ = std::move(reason);
     return o;
   }
   static Outcome fail(std::string reason) {

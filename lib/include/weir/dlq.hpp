@@ -19,7 +19,7 @@ struct DeadLetter {
   std::string id{};     // the original event id (kept on redrive)
   std::string key{};
   std::string type{};
-  std::string reason{};   // weir.dlq.reason
+  std::string reason{};   // weir.dlq.reason: see Outcome (consumer.hpp) for its forms
   std::uint32_t attempts = 0;
   std::int64_t first_failure_us = 0;
   std::int64_t last_failure_us = 0;

@@ -48,16 +48,21 @@ Outcome Group::call(WorkerContext& w, const Message& m, State* state) {
       o = std::get<Handler>(handler_)(m);
     }
   } catch (const std::exception& e) {
-    o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail(std::string("exception: ") + e.what());
+    std::string why = std::string("exception: ") + e.what();
+    o = options_.exceptions_are_transient ? Outcome::retry(std::move(why)) : Outcome::fail(std::move(why));
   } catch (...) {
-    o = options_.exceptions_are_transient ? Outcome::retry() : Outcome::fail("exception (not a std::exception)");
+    std::string why = "exception (not a std::exception)";
+    o = options_.exceptions_are_transient ? Outcome::retry(std::move(why)) : Outcome::fail(std::move(why));
   }
   if (timed || sampled) {
     const auto took = Clock::now() - t0;
     if (sampled)
       handler_hist_.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
     // Too slow: a transient failure whatever it returned (writes dropped).
-    if (timed && took > options_.handler_timeout) o = Outcome::retry();
+    if (timed && took > options_.handler_timeout)
+      o = Outcome::retry("handler timeout after " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
+                         " ms (handler_timeout " + std::to_string(options_.handler_timeout.count()) + " ms)");
   }
   ++(o.is_done() ? w.ok : w.failed);
   return o;
@@ -98,9 +103,12 @@ bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outco
     return false;
   }
   // Permanent, or out of attempts.
-  const std::string reason = o.kind() == Outcome::Kind::kFail
-                                 ? o.reason()
-                                 : "gave up after " + std::to_string(a.attempt) + " attempts";
+  // Out of attempts: the count, and the cause of the last failure if known.
+  const std::string reason =
+      o.kind() == Outcome::Kind::kFail
+          ? o.reason()
+          : "gave up after " + std::to_string(a.attempt) + " attempts" +
+                (o.reason().empty() ? std::string() : "; last failure: " + o.reason());
   if (!dead_letters_.topic) {
     stop_partition(ps, m.offset(), m.attempt(), reason, FailureKind::kHandler);
     return false;

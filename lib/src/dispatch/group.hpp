@@ -49,8 +49,10 @@ namespace weir::internal {
 inline BatchOutcome invoke_batch(const BatchHandler& h, std::span<const Message> ms) {
   try {
     return h(ms);
+  } catch (const std::exception& e) {
+    return BatchOutcome{0, Outcome::retry(std::string("exception: ") + e.what())};
   } catch (...) {
-    return BatchOutcome{0, Outcome::retry()};
+    return BatchOutcome{0, Outcome::retry("exception (not a std::exception)")};
   }
 }
 
