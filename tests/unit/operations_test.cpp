@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "metrics/lag.hpp"
 #include "test_util.hpp"
 
 namespace weir {
@@ -102,6 +103,49 @@ TEST(Metrics, MemoryLagSecondsAndSkewWhilePaused) {
   g = group_of(bus->metrics().value(), "g");
   EXPECT_FALSE(g.partitions[0].skewed);
   EXPECT_EQ(g.partitions[0].lag_seconds, 0.0);
+}
+
+// Lags [0, 0, 100]: Bus::metrics() flags the third partition, as the
+// Inspector (weir groups, weir top) does for the same lags.
+TEST(Metrics, SkewOfLags0_0_100IsTheInspectorsVerdict) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 3, .capacity = 1024}));
+  std::atomic<int> handled{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message&) {
+    ++handled;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->pause("g", 2));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(bus->publish("t", {.payload = "x"}, {.partition = 2}));
+  for (int p = 0; p < 2; ++p) ASSERT_TRUE(bus->publish("t", {.payload = "x"}, {.partition = p}));
+  ASSERT_TRUE(eventually([&] {
+    auto g = group_of(bus->metrics().value(), "g");
+    return g.partitions[0].lag == 0 && g.partitions[1].lag == 0;
+  }));
+  auto g = group_of(bus->metrics().value(), "g");
+  ASSERT_EQ(g.partitions[2].lag, 100u);
+  EXPECT_FALSE(g.partitions[0].skewed);
+  EXPECT_FALSE(g.partitions[1].skewed);
+  EXPECT_TRUE(g.partitions[2].skewed);
+}
+
+// The rule itself (metrics/lag.hpp), shared by metrics and the Inspector.
+TEST(Metrics, SkewRule) {
+  using internal::skewed_partitions;
+  const std::uint64_t a[] = {0, 0, 100};
+  EXPECT_EQ(skewed_partitions(a), (std::vector<bool>{false, false, true}));
+  const std::uint64_t b[] = {0, 0, 9};  // under 10 events is never skew
+  EXPECT_EQ(skewed_partitions(b), (std::vector<bool>{false, false, false}));
+  const std::uint64_t c[] = {1, 1, 2, 100};  // median 1.5: 100 > 7.5
+  EXPECT_EQ(skewed_partitions(c), (std::vector<bool>{false, false, false, true}));
+  const std::uint64_t d[] = {10, 10, 50, 51};  // median 30: 51 < 150
+  EXPECT_EQ(skewed_partitions(d), (std::vector<bool>{false, false, false, false}));
+  const std::uint64_t e[] = {20, 4, 4, 4};  // median 4: 20 is not above 20
+  EXPECT_EQ(skewed_partitions(e), (std::vector<bool>{false, false, false, false}));
+  EXPECT_TRUE(skewed_partitions({}).empty());
+  EXPECT_EQ(internal::group_lag(100, std::nullopt, 40), 60u);
+  EXPECT_EQ(internal::group_lag(100, 30, 40), 60u);  // retention passed the committed offset
+  EXPECT_EQ(internal::group_lag(100, 100, 0), 0u);
 }
 
 TEST(Metrics, PauseWholeGroupAndBadInputs) {

@@ -73,8 +73,9 @@ struct GroupLag {
   // end - max(committed, start): never negative, and events retention
   // already deleted do not count.
   Offset lag = 0;
-  // lag > 5 x the median lag of the group's partitions on this topic, and
-  // lag > 0 (the seed article's partition-skew signal).
+  // The partition-skew signal, by the one rule that Bus::metrics() uses too
+  // (GroupPartitionMetrics::skewed in metrics.hpp): lag > 5x the median lag
+  // of the group's partitions on this topic, and lag >= 10.
   bool skewed = false;
 };
 

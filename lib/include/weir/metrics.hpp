@@ -62,7 +62,13 @@ struct GroupPartitionMetrics {
   std::uint64_t parked = 0;     // RetryMode::kNonBlocking
   bool stopped = false;         // stopped by a permanent failure
   bool paused = false;          // Bus::pause
-  bool skewed = false;          // lag > 5x the group's median
+  // The lag and skew rule, the same in Bus::metrics(), Prometheus, the
+  // Inspector (`weir groups`, `weir stats`) and `weir top`: lag is
+  // end - max(committed, start); a partition is skewed when its lag is more
+  // than 5x the median lag of the group's partitions (the mean of the two
+  // middle lags for an even count) and at least 10 events. Lags [0, 0, 100]:
+  // the third is skewed.
+  bool skewed = false;
   int worker = -1;              // owning worker now (-1: being handed over)
 };
 

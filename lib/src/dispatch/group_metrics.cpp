@@ -7,6 +7,7 @@
 #include "dlq/log.hpp"
 #include "base/clock.hpp"
 #include "record/record.hpp"
+#include "metrics/lag.hpp"
 
 namespace weir::internal {
 
@@ -82,8 +83,9 @@ GroupMetrics Group::metrics() const {
     p.partition = ps.index;
     p.committed = ps.cursor.next.load(std::memory_order_acquire);
     p.end = ps.part->end();
-    const Offset from = std::max(p.committed, ps.part->start());
-    p.lag = p.end > from ? p.end - from : 0;
+    const Offset start = ps.part->start();
+    const Offset from = std::max(p.committed, start);
+    p.lag = group_lag(p.end, p.committed, start);
     const Offset handed = ps.handed_end.load(std::memory_order_relaxed);
     p.in_flight = handed > from ? std::min<std::uint64_t>(handed - from, p.lag) : 0;
     if (p.lag > 0) {
@@ -101,16 +103,11 @@ GroupMetrics Group::metrics() const {
     g.processed += p.processed;
     g.partitions.push_back(p);
   }
-  // Skew: lag above 5x the median of the group's partitions (and above one
-  // batch, so a handful of events is never "skew").
+  // Skew: the one rule (metrics/lag.hpp), as the Inspector judges it.
   std::vector<std::uint64_t> lags;
   for (const auto& p : g.partitions) lags.push_back(p.lag);
-  if (!lags.empty()) {
-    std::nth_element(lags.begin(), lags.begin() + static_cast<std::ptrdiff_t>(lags.size() / 2), lags.end());
-    const std::uint64_t median = lags[lags.size() / 2];
-    const std::uint64_t floor = std::max<std::uint64_t>(1, options_.max_batch);
-    for (auto& p : g.partitions) p.skewed = p.lag > 5 * median && p.lag > floor;
-  }
+  const std::vector<bool> skewed = skewed_partitions(lags);
+  for (std::size_t i = 0; i < g.partitions.size(); ++i) g.partitions[i].skewed = skewed[i];
   g.paused = all_paused;
   g.retries = retries_.load(std::memory_order_relaxed);
   g.retry_rate = retry_rate_.load(std::memory_order_relaxed);

@@ -25,6 +25,7 @@
 #include "journal/format.hpp"
 #include "journal/journal_check.hpp"
 #include "journal/lmdb.hpp"
+#include "metrics/lag.hpp"
 
 namespace weir {
 namespace internal {
@@ -533,18 +534,13 @@ Result<std::vector<GroupLag>> Inspector::group_lags() {
       if (auto it = parts.find(p.partition); it != parts.end()) g.committed = it->second;
       g.start = p.start;
       g.end = p.end;
-      const Offset from = std::max(g.committed.value_or(p.start), p.start);
-      g.lag = p.end > from ? p.end - from : 0;
+      g.lag = internal::group_lag(p.end, g.committed, p.start);
       lags.push_back(g.lag);
       out.push_back(std::move(g));
     }
-    std::sort(lags.begin(), lags.end());
-    const double median = lags.empty() ? 0
-                          : lags.size() % 2 ? static_cast<double>(lags[lags.size() / 2])
-                                            : (static_cast<double>(lags[lags.size() / 2 - 1]) +
-                                               static_cast<double>(lags[lags.size() / 2])) / 2;
-    for (std::size_t i = first; i < out.size(); ++i)
-      out[i].skewed = out[i].lag > 0 && static_cast<double>(out[i].lag) > 5 * median;
+    // The one skew rule (metrics/lag.hpp), as Bus::metrics() judges it.
+    const std::vector<bool> skewed = internal::skewed_partitions(lags);
+    for (std::size_t i = first; i < out.size(); ++i) out[i].skewed = skewed[i - first];
   }
   return out;
 }

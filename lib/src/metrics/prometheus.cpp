@@ -190,7 +190,7 @@ constexpr GroupPartitionFamily kGroupPartitionFamilies[] = {
      [](const GroupPartitionMetrics& p) { return p.stopped ? 1.0 : 0.0; }},
     {"weir_group_partition_paused", "gauge", "1 if the partition is paused for the group (Bus::pause).",
      [](const GroupPartitionMetrics& p) { return p.paused ? 1.0 : 0.0; }},
-    {"weir_group_partition_skewed", "gauge", "1 if the partition's lag is more than 5x the group's median lag.",
+    {"weir_group_partition_skewed", "gauge", "1 if the partition's lag is more than 5x the group's median lag and at least 10 events.",
      [](const GroupPartitionMetrics& p) { return p.skewed ? 1.0 : 0.0; }},
     {"weir_group_partition_worker", "gauge",
      "Index of the worker thread owning the partition (-1 while it is handed over).",
