@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/crc32c.hpp"
 #include "test_util.hpp"
 
 namespace weir {
@@ -354,6 +355,58 @@ TEST_F(JournalTest, PublishBatchStoppedByAnInvalidEventAcksItsPrefix) {
     Status acked = t.wait_acked(rc[1], Ack::kJournal, 0ms);  // already committed: no wait
     EXPECT_TRUE(acked) << "trial " << trial << ": " << acked.to_string();
   }
+}
+
+// A record whose checksum is right but whose header block lies about its
+// count is kDataLoss on read (validated once, in scan_batch, for every
+// journal reader), never handed to a handler whose Message would walk it.
+TEST_F(JournalTest, LyingHeaderBlockIsDataLossOnRead) {
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("t", journaled()));
+    ASSERT_TRUE(bus->publish("t", {.payload = "first-good"}));
+    const Header h[] = {{"trace", "t-1"}};
+    ASSERT_TRUE(bus->publish("t", {.payload = "MARKER-headers", .headers = h}));
+    ASSERT_TRUE(bus->close());
+  }
+  {
+    std::fstream f(dir_ / "data.mdb", std::ios::in | std::ios::out | std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto pos = all.find("MARKER-headers");
+    ASSERT_NE(pos, std::string::npos);
+    const std::size_t rec = pos - 24, frame = rec - 8;  // no key: RecordHead, then the payload
+    std::uint32_t len;
+    std::memcpy(&len, all.data() + frame + 4, 4);
+    const std::uint32_t count = 0;  // the block holds one header; claim none
+    std::memcpy(all.data() + rec + 20, &count, 4);
+    const std::uint32_t crc = internal::crc32c(all.data() + frame + 4, 4 + std::size_t{len});
+    std::memcpy(all.data() + frame, &crc, 4);
+    f.seekp(static_cast<std::streamoff>(frame));
+    f.write(all.data() + frame, 8 + len);
+  }
+  auto bus = open(opts());
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::string failure;
+  SubscribeOptions so{.group = "g"};
+  so.on_failure = [&](const FailureReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    failure = std::string(r.reason);
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    got.emplace_back(m.payload());
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return !failure.empty() || got.size() == 2;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(got, std::vector<std::string>{"first-good"});
+  EXPECT_NE(failure.find("data_loss"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("topic 't' partition 0 offset 1"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("header block"), std::string::npos) << failure;
 }
 
 TEST_F(JournalTest, ManyProducersManyGroupsAtLeastOnceAcrossRestart) {

@@ -140,6 +140,9 @@ class Message {
   // The i-th header, in publish order. REQUIRES: i < header_count().
   Header header_at(std::size_t i) const noexcept;
   // The value of the first header named `name`, if any.
+  // Both walk the header block within its stored length: a stored record
+  // whose header block does not match its length and count is kDataLoss on
+  // read and never reaches a handler, and no walk reads past the block.
   std::optional<std::string_view> header(std::string_view name) const noexcept;
 
   Message() = default;

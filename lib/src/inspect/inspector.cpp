@@ -302,25 +302,7 @@ class InspectorImpl {
         RecordHead head;
         std::memcpy(&head, rec.data(), sizeof head);
         max_time = std::max(max_time, head.time_us);
-        // The header block: header_count entries exactly filling headers_len.
-        const char* h = rec.data() + sizeof head + head.key_len + head.payload_len;
-        std::uint64_t left = head.headers_len;
-        std::uint32_t seen = 0;
-        bool ok = true;
-        while (left > 0 && ok) {
-          std::uint32_t lens[2];
-          if (left < 8) { ok = false; break; }
-          std::memcpy(lens, h, 8);
-          const std::uint64_t n = 8ull + lens[0] + lens[1];
-          if (n > left) { ok = false; break; }
-          h += n;
-          left -= n;
-          ++seen;
-        }
-        if (!ok || seen != head.header_count)
-          problem(off, "header block does not match its length and count (" +
-                           std::to_string(head.header_count) + " headers, " +
-                           std::to_string(head.headers_len) + " bytes)");
+        // scan_batch checked the header block (header_block_valid).
         last_good = off;
         return true;
       });

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "base/crc32c.hpp"
+#include "record/record.hpp"
 #include "weir/event.hpp"
 #include "weir/status.hpp"
 
@@ -49,8 +50,10 @@ inline std::size_t frame_record(char* out, const char* rec, std::uint32_t len) {
 }
 
 // Checks a stored batch and calls fn(offset, record_view) for each record
-// with offset >= from, stopping when fn returns false. Any inconsistency is
-// kDataLoss naming topic, partition and offset; nothing invalid reaches fn.
+// with offset >= from, stopping when fn returns false. Any inconsistency
+// (checksums, lengths, a header block that does not match its length and
+// count: header_block_valid) is kDataLoss naming topic, partition and
+// offset; nothing invalid reaches fn.
 template <typename Fn>
 Status scan_batch(std::string_view value, std::string_view topic, std::uint32_t partition,
                   std::uint64_t key_offset, std::uint64_t from, Fn&& fn) {
@@ -85,6 +88,9 @@ Status scan_batch(std::string_view value, std::string_view topic, std::uint32_t 
     std::memcpy(lens, value.data() + pos + kRecordFrame + 8, sizeof lens);
     if (std::uint64_t{24} + lens[0] + lens[1] + lens[2] != len)
       return Status::data_loss(where(off) + ": record fields do not add up to its length");
+    if (!header_block_valid(value.data() + pos + kRecordFrame + 24 + lens[0] + lens[1], lens[2], lens[3]))
+      return Status::data_loss(where(off) + ": header block does not match its length and count (" +
+                               std::to_string(lens[3]) + " headers, " + std::to_string(lens[2]) + " bytes)");
     if (off >= from && !fn(off, std::string_view(value.data() + pos + kRecordFrame, len)))
       return Status::ok();
     pos += kRecordFrame + len;

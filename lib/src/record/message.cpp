@@ -5,30 +5,38 @@
 namespace weir {
 
 namespace {
-// Walks the encoded header block (see internal/record.hpp).
-Header header_at_pos(const char*& p) noexcept {
+// Walks the encoded header block (see internal/record.hpp) within its
+// `left` bytes: false, and nothing read, where an entry would pass the end.
+// Stored records are validated before a Message sees them
+// (internal::header_block_valid); this bound holds whatever the block says.
+bool header_at_pos(const char*& p, std::uint64_t& left, Header& h) noexcept {
+  if (left < 8) return false;
   std::uint32_t lens[2];
   std::memcpy(lens, p, sizeof lens);
-  p += sizeof lens;
-  Header h{std::string_view(p, lens[0]), std::string_view(p + lens[0], lens[1])};
-  p += lens[0] + lens[1];
-  return h;
+  const std::uint64_t n = 8ull + lens[0] + lens[1];
+  if (n > left) return false;
+  h = Header{std::string_view(p + 8, lens[0]), std::string_view(p + 8 + lens[0], lens[1])};
+  p += n;
+  left -= n;
+  return true;
 }
 }  // namespace
 
 Header Message::header_at(std::size_t i) const noexcept {
   const char* p = headers_;
+  std::uint64_t left = headers_bytes_;
   Header h{};
-  for (std::size_t k = 0; k <= i && k < header_count_; ++k) h = header_at_pos(p);
+  for (std::size_t k = 0; k <= i && k < header_count_; ++k)
+    if (!header_at_pos(p, left, h)) return Header{};
   return h;
 }
 
 std::optional<std::string_view> Message::header(std::string_view name) const noexcept {
   const char* p = headers_;
-  for (std::size_t k = 0; k < header_count_; ++k) {
-    Header h = header_at_pos(p);
+  std::uint64_t left = headers_bytes_;
+  Header h{};
+  for (std::size_t k = 0; k < header_count_ && header_at_pos(p, left, h); ++k)
     if (h.name == name) return h.value;
-  }
   return std::nullopt;
 }
 

@@ -144,6 +144,26 @@ struct MessageAccess {
   static void set_attempt(Message& m, std::uint32_t attempt) noexcept { m.attempt_ = attempt; }
 };
 
+// Whether a header block of `len` bytes at `block` holds exactly `count`
+// entries (u32 name_len | u32 value_len | name | value) that fill it. The
+// one check of a stored record's header block: scan_batch (every journal
+// read: groups, dead letters, the Inspector and verify) rejects a record
+// that fails it, so a Message never walks a block that lies. Pure function.
+inline bool header_block_valid(const char* block, std::uint64_t len, std::uint64_t count) noexcept {
+  std::uint64_t seen = 0;
+  while (len > 0) {
+    if (len < 8 || seen == count) return false;
+    std::uint32_t lens[2];
+    std::memcpy(lens, block, sizeof lens);
+    const std::uint64_t n = 8ull + lens[0] + lens[1];
+    if (n > len) return false;
+    block += n;
+    len -= n;
+    ++seen;
+  }
+  return seen == count;
+}
+
 // The publish time stored in a record (microseconds since the epoch).
 inline std::int64_t record_time_us(const char* rec) noexcept {
   RecordHead head;
