@@ -120,6 +120,24 @@ TEST_F(CliTest, UnknownCommandIsNamed) {
   expect_one_line_error(d, "unknown command 'dlq lst'");
 }
 
+// Without permission to read DIR the error names the permission problem,
+// not a missing data.mdb. Root is not subject to permissions, so as root
+// weir runs as nobody (setpriv).
+TEST_F(CliTest, UnreadableDirectoryNamesThePermissionProblem) {
+  produce("orders", 1, lines(0, 3));
+  std::vector<std::string> prefix;
+  if (::geteuid() == 0) {
+    if (!std::filesystem::exists("/usr/bin/setpriv")) GTEST_SKIP() << "root, and no setpriv to drop privileges";
+    prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  }
+  std::filesystem::permissions(dir(), std::filesystem::perms::none);
+  auto r = testing::Child({"topics", dir()}, "", io(), prefix).wait();
+  std::filesystem::permissions(dir(), std::filesystem::perms::owner_all);
+  EXPECT_EQ(r.rc, 1);
+  expect_one_line_error(r, "Permission denied");
+  EXPECT_EQ(r.err.find("no data.mdb"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, MissingDirectoryIsARuntimeErrorAndNothingIsCreated) {
   const std::vector<std::vector<std::string>> cmds = {
       {"topics", dir()},

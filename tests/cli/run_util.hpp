@@ -44,7 +44,9 @@ struct RunResult {
 // A started `weir` process; wait() collects its result.
 class Child {
  public:
-  Child(const std::vector<std::string>& args, const std::string& input, const std::filesystem::path& scratch)
+  // `prefix`: a program and its arguments that run weir (e.g. setpriv ...).
+  Child(const std::vector<std::string>& args, const std::string& input, const std::filesystem::path& scratch,
+        const std::vector<std::string>& prefix = {})
       : base_(scratch / ("run-" + std::to_string(++counter()))) {
     std::filesystem::create_directories(scratch);
     { std::ofstream(base_.string() + ".in", std::ios::binary) << input; }
@@ -53,12 +55,13 @@ class Child {
     posix_spawn_file_actions_addopen(&fa, 0, (base_.string() + ".in").c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, (base_.string() + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, (base_.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<std::string> full = {WEIR_CLI_PATH};
+    std::vector<std::string> full = prefix;
+    full.push_back(WEIR_CLI_PATH);
     full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, WEIR_CLI_PATH, &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    if (posix_spawn(&pid_, full[0].c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
   }
   RunResult wait(std::chrono::seconds limit = std::chrono::seconds(30)) {

@@ -122,7 +122,8 @@ struct JournalUsage {
 class Inspector {
  public:
   // Opens `dir` read-only. Errors: kNotFound (no such directory, or no
-  // journal in it), kFailedPrecondition (not a weir journal, a newer
+  // journal in it), kIoError (the directory cannot be read, e.g. "Permission
+  // denied": not reported as a missing journal), kFailedPrecondition (not a weir journal, a newer
   // format, or a Bus of this process has `dir` open), kDataLoss
   // (unreadable, or damaged in a way LMDB would trip over: data.mdb is
   // checked before it is mapped, see weir/recovery.hpp), kIoError.

@@ -69,10 +69,18 @@ class InspectorImpl {
   Status open() {
     namespace fs = std::filesystem;
     std::error_code ec;
-    if (!fs::exists(dir_, ec)) return Status::not_found("data directory '" + dir_ + "' does not exist");
+    // A failed stat (EACCES) is not a missing file: say what the OS said.
+    auto unreadable = [&] {
+      return Status::io_error("cannot read data directory '" + dir_ + "': " + ec.message() +
+                              " (check the directory's permissions for this user)");
+    };
+    const bool exists = fs::exists(dir_, ec);
+    if (ec) return unreadable();
+    if (!exists) return Status::not_found("data directory '" + dir_ + "' does not exist");
     if (!fs::is_directory(dir_, ec)) return Status::invalid_argument("'" + dir_ + "' is not a directory");
-    if (!fs::exists(fs::path(dir_) / "data.mdb", ec))
-      return Status::not_found("'" + dir_ + "' holds no weir journal (no data.mdb)");
+    const bool has_journal = fs::exists(fs::path(dir_) / "data.mdb", ec);
+    if (ec) return unreadable();
+    if (!has_journal) return Status::not_found("'" + dir_ + "' holds no weir journal (no data.mdb)");
     // Before LMDB maps it; a live owner's pages change under a walk (and
     // its own open walked them), so then only the meta pages and size.
     // Layout damage LMDB reads safely is left to verify() to report.
