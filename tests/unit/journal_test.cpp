@@ -409,6 +409,58 @@ TEST_F(JournalTest, LyingHeaderBlockIsDataLossOnRead) {
   EXPECT_NE(failure.find("header block"), std::string::npos) << failure;
 }
 
+// Every kDataLoss a group reports names topic, partition and offset, also
+// for a malformed batch key (an 8-byte offset is expected).
+TEST_F(JournalTest, CorruptRecordReasonsNameTopicPartitionAndOffset) {
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("t", journaled()));
+    const std::vector<Event> two{{.payload = "a"}, {.payload = "b"}};
+    ASSERT_TRUE(bus->publish_batch("t", two, {.ack = Ack::kJournal}).status);  // one batch: offsets 0, 1
+    ASSERT_TRUE(bus->publish("t", {.payload = "c"}, {.ack = Ack::kJournal}));   // batch at offset 2
+    ASSERT_TRUE(bus->close());
+  }
+  {
+    // A 9-byte key sorting between batch 0 and batch 2.
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 64), 0);
+    ASSERT_EQ(mdb_env_set_mapsize(env, std::size_t{1} << 28), 0);
+    ASSERT_EQ(mdb_env_open(env, dir_.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, "p/t/0", 0, &dbi), 0);
+    char one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    MDB_val probe{8, one}, pv;
+    const bool split = mdb_get(txn, dbi, &probe, &pv) == 0;
+    char bad[9] = {0, 0, 0, 0, 0, 0, 0, 0, 'x'};
+    MDB_val k{9, bad}, v{4, const_cast<char*>("junk")};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    if (split) GTEST_SKIP() << "the writer committed offsets 0 and 1 apart";
+  }
+  auto bus = open(opts());
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::to_offset(1).creating_group()));
+  std::mutex mu;
+  std::string failure;
+  SubscribeOptions so{.group = "g"};
+  so.on_failure = [&](const FailureReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    failure = std::string(r.reason);
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message&) { return Outcome::done(); }));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return !failure.empty();
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_NE(failure.find("data_loss"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("topic 't' partition 0 offset 1"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("malformed batch key"), std::string::npos) << failure;
+}
+
 TEST_F(JournalTest, ManyProducersManyGroupsAtLeastOnceAcrossRestart) {
   constexpr int kProducers = 3, kPer = 500;
   {

@@ -126,8 +126,10 @@ enum class FailureKind : std::uint8_t {
   // The handler returned Outcome::fail(reason) and dead-lettering is off:
   // the partition stops there.
   kHandler = 0,
-  // A stored record failed validation (checksum, framing). The partition
-  // stops there; `reason` names topic, partition and offset.
+  // A stored record failed validation (checksum, framing, header block, a
+  // malformed batch key) or the journal could not read it. The partition
+  // stops there; `reason` always names topic, partition and offset
+  // ("data_loss: topic 't' partition 0 offset 1: ...").
   kCorruptRecord = 1,
   // Retention deleted events this group had not handled: `offset` is where
   // the group stood, `reason` says what was lost. With

@@ -37,10 +37,12 @@ Result<PartitionBounds> partition_bounds(MDB_txn* txn, MDB_dbi dbi) {
 
 Status read_log(MDB_txn* txn, MDB_dbi dbi, std::string_view topic, std::uint32_t partition,
                 std::uint64_t from, std::uint64_t committed, std::uint32_t max, ReadBatch& out) {
-  CursorCloser c;
-  if (int rc = mdb_cursor_open(txn, dbi, &c.cur)) return lmdb_status(rc, "mdb_cursor_open");
-  MDB_cursor* cur = c.cur;
+  // Every error names topic, partition and the offset being read.
   const std::string where = "topic '" + std::string(topic) + "' partition " + std::to_string(partition);
+  CursorCloser c;
+  if (int rc = mdb_cursor_open(txn, dbi, &c.cur))
+    return lmdb_status(rc, "open " + where + " at offset " + std::to_string(from));
+  MDB_cursor* cur = c.cur;
   char key[8];
   put_be64(key, from);
   MDB_val k{8, key}, v;
@@ -64,7 +66,8 @@ Status read_log(MDB_txn* txn, MDB_dbi dbi, std::string_view topic, std::uint32_t
   Offset next = from;
   while (rc == 0 && out.recs.size() < max && next < committed) {
     if (k.mv_size != 8) {
-      status = Status::data_loss(where + ": malformed batch key");
+      status = Status::data_loss(where + " offset " + std::to_string(next) + ": malformed batch key (" +
+                                 std::to_string(k.mv_size) + " bytes, expected 8)");
       break;
     }
     const Offset base = get_be64(static_cast<const char*>(k.mv_data));
@@ -83,7 +86,7 @@ Status read_log(MDB_txn* txn, MDB_dbi dbi, std::string_view topic, std::uint32_t
   // the bad record, reports it.
   if (!status && out.recs.empty()) return status;
   if (!status) return Status::ok();
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "read partition");
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "read " + where + " offset " + std::to_string(next));
   if (out.recs.empty() && from < committed)
     return Status::data_loss(where + " offset " + std::to_string(from) +
                              ": committed but not found in the journal");
