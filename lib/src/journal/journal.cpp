@@ -194,9 +194,19 @@ Status Journal::untrack(OffsetSource* src) {
 }
 
 Status Journal::wait_offsets_durable(std::chrono::milliseconds timeout) {
-  // Pairs with the writer's seq_cst increment of cycle_started_ before it
-  // reads the offsets: a cycle numbered after what we load here reads every
-  // cursor stored before this fence.
+  // Store-buffering pattern, made safe by two seq_cst fences:
+  //   caller:  cursor store (release)      ; fence F1 ; load cycle_started_ -> c
+  //   writer:  cycle_started_ RMW -> c + 1 ; fence F2 ; cursor loads (acquire)
+  // F1 and F2 are totally ordered. If F2 came first, the RMW (sequenced
+  // before F2) would precede our load (sequenced after F1) in that order,
+  // so the load would read c + 1 or later ([atomics.order]: a seq_cst load
+  // after a fence sees the modification sequenced before an earlier fence)
+  // and we would wait for a later cycle. So F1 precedes F2, and then the
+  // cursor loads after F2 see every cursor stored before F1: cycle c + 1
+  // persists them. The writer's fence is needed by the C++ model even
+  // though x86 (locked RMW) and ARMv8 (LDADDAL) order the RMW before the
+  // loads anyway: a seq_cst RMW alone does not order a later acquire load
+  // of another object before it.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return wait_cycle(cycle_started_.load(std::memory_order_seq_cst) + 1, timeout);
 }
@@ -396,8 +406,10 @@ void Journal::writer_main() {
   auto next_retention = std::chrono::steady_clock::now();
   while (true) {
     const bool stopping = stop_.load(std::memory_order_acquire);
-    // seq_cst: see wait_offsets_durable().
+    // seq_cst RMW then a seq_cst fence, before commit_once reads the
+    // cursors (acquire loads): see wait_offsets_durable().
     const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     auto r = commit_once(stopping);
     if (!r) {
       set_error(r.status());
