@@ -1,15 +1,19 @@
 // The retry loop: bounded attempts, backoff, exceptions, timeouts, and dead
 // letters with provenance.
 #include <gtest/gtest.h>
+#include <lmdb.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/coding.hpp"
+#include "journal/format.hpp"
 #include "test_util.hpp"
 
 namespace weir {
@@ -477,6 +481,77 @@ TEST(Retries, AttemptCountsSurviveARestart) {
   }
   std::lock_guard<std::mutex> l(mu);
   // 1 and 2 failed; the restart counts as one more: the next delivery is 4.
+  EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 4}));
+}
+
+// The stored attempt record is big-endian ('B', then be64 offset, be32
+// attempt per failing event), readable on any host; a record of the old
+// host-order form (a multiple of 12 bytes) is still read.
+TEST(Retries, AttemptRecordsAreBigEndianAndTheOldFormStillReads) {
+  testing::ScratchDir dir("attempts-be");
+  Options o = dir.options();
+  std::mutex mu;
+  std::vector<std::uint32_t> attempts;
+  auto handler = [&](const Message& m) {
+    std::lock_guard<std::mutex> l(mu);
+    attempts.push_back(m.attempt());
+    return m.attempt() < 3 ? Outcome::retry(std::chrono::milliseconds(m.attempt() == 1 ? 1 : 60000))
+                           : Outcome::done();
+  };
+  {
+    auto bus = Bus::open(o).value();
+    ASSERT_TRUE(bus->create_topic("t", {.durability = Durability::kJournaled}));
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, handler));
+    ASSERT_TRUE(bus->publish("t", {.payload = "flaky"}));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return attempts.size() == 2;
+    }));
+    ASSERT_TRUE(bus->close({.mode = CloseMode::kStopAtBatch}));
+  }
+  const char part[4] = {0, 0, 0, 0};
+  const std::string key = internal::state_key("g.attempts", "t", std::string_view(part, 4));
+  auto with_record = [&](const std::function<void(MDB_txn*, MDB_dbi)>& fn) {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 64), 0);
+    ASSERT_EQ(mdb_env_set_mapsize(env, std::size_t{1} << 28), 0);
+    ASSERT_EQ(mdb_env_open(env, o.data_dir.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, internal::kStateDbi, 0, &dbi), 0);
+    fn(txn, dbi);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  };
+  with_record([&](MDB_txn* txn, MDB_dbi dbi) {
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    ASSERT_EQ(mdb_get(txn, dbi, &k, &v), 0);
+    const std::string rec(static_cast<const char*>(v.mv_data), v.mv_size);
+    ASSERT_EQ(rec.size(), 13u);
+    EXPECT_EQ(rec[0], 'B');
+    EXPECT_EQ(internal::get_be64(rec.data() + 1), 0u);  // offset 0
+    EXPECT_EQ(internal::get_be32(rec.data() + 9), 3u);  // attempt 2 failed: the next is 3
+    // The old form: host-order (offset, attempt), 12 bytes.
+    char old[12];
+    const std::uint64_t off = 0;
+    const std::uint32_t att = 3;
+    std::memcpy(old, &off, 8);
+    std::memcpy(old + 8, &att, 4);
+    MDB_val ov{12, old};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &ov, 0), 0);
+  });
+  {
+    auto bus = Bus::open(o).value();
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, handler));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return attempts.size() == 3;
+    }));
+    ASSERT_TRUE(bus->close());
+  }
+  std::lock_guard<std::mutex> l(mu);
   EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 4}));
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "base/coding.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/log.hpp"
 #include "record/record.hpp"
@@ -12,6 +13,8 @@ namespace weir::internal {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+// First byte of a big-endian attempt record (see save_attempts).
+constexpr char kAttemptsBigEndian = 'B';
 }  // namespace
 
 void Group::stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt,
@@ -128,12 +131,14 @@ bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outco
 void Group::save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt) {
   if (!journal_) return;
   // Best effort: if the journal cannot take it now, the count restarts after
-  // a crash. Value: (offset u64, attempt u32) pairs in host order.
-  std::string rec;
+  // a crash. Value: kAttemptsBigEndian, then (be64 offset, be32 attempt)
+  // pairs: 1 + 12n bytes, so it is told apart from the host-order form of
+  // earlier versions (12n bytes), which restore_attempts still reads.
+  std::string rec(1, kAttemptsBigEndian);
   auto add = [&rec](Offset off, std::uint32_t att) {
     char e[12];
-    std::memcpy(e, &off, 8);
-    std::memcpy(e + 8, &att, 4);
+    put_be64(e, off);
+    put_be32(e + 8, att);
     rec.append(e, 12);
   };
   if (nonblocking()) {
@@ -144,7 +149,7 @@ void Group::save_attempts(PartitionState& ps, Offset offset, std::uint32_t attem
     } else if (ps.failing.erase(offset) == 0) {
       return;
     }
-    for (auto it = ps.failing.begin(); it != ps.failing.end() && rec.size() < 256 * 12; ++it)
+    for (auto it = ps.failing.begin(); it != ps.failing.end() && rec.size() < 1 + 256 * 12; ++it)
       add(it->first, it->second);
   } else {
     add(offset, attempt);
@@ -167,15 +172,24 @@ bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view re
 void Group::restore_attempts(PartitionState& ps) {
   // An event that had failed before the restart goes on counting: the
   // restart itself (a crash before its ack) counts as one more attempt.
-  // (Value: (offset, attempt) pairs, see save_attempts.)
+  // (Value: (offset, attempt) pairs, see save_attempts: big-endian after a
+  // kAttemptsBigEndian byte, or host order as earlier versions wrote them.)
   auto rec = journal_->state_get(attempts_key(ps.index));
-  if (!rec || !rec->has_value() || (*rec)->size() % 12 != 0) return;
+  if (!rec || !rec->has_value()) return;
+  const std::string& v = **rec;
+  const bool big_endian = v.size() % 12 == 1 && v[0] == kAttemptsBigEndian;
+  if (!big_endian && v.size() % 12 != 0) return;
   const Offset at = ps.cursor.next.load(std::memory_order_relaxed);
-  for (std::size_t i = 0; i < (*rec)->size(); i += 12) {
+  for (std::size_t i = big_endian ? 1 : 0; i < v.size(); i += 12) {
     Offset off;
     std::uint32_t attempt;
-    std::memcpy(&off, (*rec)->data() + i, 8);
-    std::memcpy(&attempt, (*rec)->data() + i + 8, 4);
+    if (big_endian) {
+      off = get_be64(v.data() + i);
+      attempt = get_be32(v.data() + i + 8);
+    } else {
+      std::memcpy(&off, v.data() + i, 8);
+      std::memcpy(&attempt, v.data() + i + 8, 4);
+    }
     if (nonblocking() && off >= at) {
       ps.restored[off] = attempt + 1;
       ps.failing[off] = attempt + 1;
