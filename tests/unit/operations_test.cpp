@@ -267,6 +267,29 @@ TEST(Metrics, HotKeysOfABacklog) {
   ASSERT_TRUE(eventually([&] { return handled.load() == 8000; }, 60s));
 }
 
+// Options::metrics_sampling = false: a backlog feeds no hot-key sketch and
+// no latency histogram, while counters still count.
+TEST(Metrics, SamplingOffRecordsNoSketchOrLatencies) {
+  Options o;
+  o.metrics_sampling = false;
+  auto bus = open_bus(o);
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .capacity = 1 << 14}));
+  std::atomic<int> handled{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g", .max_batch = 64}, [&](const Message&) {
+    ++handled;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->pause("g"));
+  for (int i = 0; i < 4000; ++i) ASSERT_TRUE(bus->publish("t", {.key = "hot-order", .payload = "x"}));
+  ASSERT_TRUE(bus->resume("g"));
+  ASSERT_TRUE(eventually([&] { return handled.load() == 4000; }, 60s));
+  EXPECT_TRUE(bus->hot_keys("g", 0, 3).value().empty());
+  const auto g = group_of(bus->metrics().value(), "g");
+  EXPECT_EQ(g.processed, 4000u);
+  EXPECT_EQ(g.handler_latency.count, 0u);
+  EXPECT_EQ(g.end_to_end_latency.count, 0u);
+}
+
 // Per-key order, no loss and no concurrent handling of a partition while
 // the pool is resized again and again under load.
 void resize_under_load(Bus& bus, bool journaled) {

@@ -78,6 +78,13 @@ struct Options {
   // LMDB reader slots: one per group worker plus tools reading the directory.
   // Default 512. REQUIRES: 8..65536.
   std::uint32_t journal_max_readers = 512;
+
+  // Sampled metrics of every group: the hot-key sketch fed while a group is
+  // behind, handler latency (one call in 16) and end-to-end latency (one
+  // batch in 8). false turns the sampling off (hot_keys() stays empty and
+  // the sampled histograms stay at zero; counters, lag and offsets are still
+  // kept), e.g. to measure what the sampling costs. Default true.
+  bool metrics_sampling = true;
 };
 
 // Where a topic's events live.

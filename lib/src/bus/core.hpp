@@ -26,7 +26,9 @@ namespace weir::internal {
 class BusCore {
  public:
   explicit BusCore(const Options& o)
-      : options_(o), shared_(std::make_shared<BusShared>()), memory_(shared_->instance_id) {}
+      : options_(o), shared_(std::make_shared<BusShared>()), memory_(shared_->instance_id) {
+    shared_->metrics_sampling = o.metrics_sampling;
+  }
 
   // Opens the journal (if any) and restores its topics.
   Status open_journal();

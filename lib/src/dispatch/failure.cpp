@@ -36,7 +36,8 @@ void Group::report(const PartitionState& ps, Offset at, std::uint32_t attempt,
 }
 
 Outcome Group::call(WorkerContext& w, const Message& m, State* state) {
-  const bool sampled = (w.calls++ & 15) == 0;  // handler latency: one call in 16 (the first included)
+  // Handler latency: one call in 16 (the first included).
+  const bool sampled = (w.calls++ & 15) == 0 && bus_->metrics_sampling;
   const bool timed = options_.handler_timeout.count() > 0;
   const auto t0 = timed || sampled ? Clock::now() : Clock::time_point{};
   Outcome o = Outcome::done();

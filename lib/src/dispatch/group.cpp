@@ -251,7 +251,7 @@ std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
   w.acked_time_us = 0;
   // End-to-end latency: one acked batch in 8 (the first included), so the
   // clock read and the event's time are paid for on those only.
-  w.sample_e2e = (w.e2e_batches & 7) == 0;
+  w.sample_e2e = (w.e2e_batches & 7) == 0 && bus_->metrics_sampling;
   if (ps.head_time_us.load(std::memory_order_relaxed) == 0) note_head_time(ps);  // events arrived since
   const std::uint32_t handled =
       nonblocking() ? serve_nonblocking(ps, w, probe) : serve_events(ps, w, probe);
@@ -341,7 +341,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
   std::uint32_t n = *read;
   if (n == 0) return 0;
   ps.handed_end.store(c + n, std::memory_order_relaxed);
-  if (n == options_.max_batch && ps.part->end() > c + n)  // behind: sample the backlog's keys
+  if (n == options_.max_batch && ps.part->end() > c + n && bus_->metrics_sampling)  // behind: sample the backlog's keys
     sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
   std::uint32_t done = 0;
   bool decided = false;

@@ -232,7 +232,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
                                                   : std::min(*ps.parked_offsets.begin(), ps.read_pos);
   ps.parked_count.store(ps.parked_offsets.size(), std::memory_order_relaxed);
   ps.handed_end.store(ps.read_pos, std::memory_order_relaxed);
-  if (n > 0 && n == options_.max_batch && ps.part->end() > rp + n)  // behind: sample the backlog's keys
+  if (n > 0 && n == options_.max_batch && ps.part->end() > rp + n && bus_->metrics_sampling)  // behind: sample
     sample_keys(ps, n, [&w](std::uint32_t k) { return w.scratch[k].key(); });
   if (ws) {
     ws->next = commit;

@@ -34,6 +34,9 @@ struct BusShared {
   std::atomic<bool> closing{false};
   // Random per bus instance: names memory logs in derived event ids.
   const std::uint64_t instance_id = random_u64();
+  // Options::metrics_sampling; set by Bus::open before any group exists,
+  // read-only afterwards (so plain reads suffice).
+  bool metrics_sampling = true;
 };
 
 // The bus whose worker is running on this thread, if any (handlers may keep
