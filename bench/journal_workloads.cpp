@@ -1,8 +1,9 @@
 // d1 / d1-2p / d2: durable publishing with fsync acks and read-back with
 // durable offset commits. weir beside raw LMDB doing the same work with the
-// same commit policy: one group commit per batch of waiting events, default
-// (full) sync, at most `in_flight` events published but not acknowledged per
-// producer, one LMDB entry per event, one DBI per partition (MDB_APPEND).
+// strongest simple loop: producers build their events and hand them to one
+// writer thread, which appends each event as one entry of a single DBI
+// (MDB_APPEND, key = global sequence number) and commits every batch of
+// waiting events (at most `in_flight` per producer) with LMDB's full sync.
 #include <concurrentqueue/concurrentqueue.h>
 #include <lmdb.h>
 
@@ -15,41 +16,16 @@
 #include <thread>
 
 #include "weir/weir.hpp"
-#include "workloads.hpp"
+#include "journal_common.hpp"
 
 namespace weir::bench {
-
-namespace {
-
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-constexpr std::uint32_t kPartitions = 8;
-constexpr std::size_t kKeyBytes = 16, kPayloadBytes = 100;
-
-std::uint64_t ns_since(Clock::time_point t) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
-}
-
-// Event i: a 16-byte key and a 100-byte payload that starts with i.
-void make_event(std::uint64_t i, char* key, char* payload) {
-  std::snprintf(key, kKeyBytes + 1, "key-%012llu", static_cast<unsigned long long>(i));
-  std::memset(payload, 'v', kPayloadBytes);
-  std::memcpy(payload, &i, 8);
-}
-
-fs::path fresh_dir(const Config& c, const char* name) {
-  fs::path d = fs::path(c.dir.empty() ? fs::temp_directory_path().string() : c.dir) / name;
-  fs::remove_all(d);
-  return d;
-}
-
-std::uint64_t expected_sum(std::uint64_t n) { return n * (n - 1) / 2; }
 
 // --- weir --------------------------------------------------------------------
 
 Result weir_d1(const Config& c, const fs::path& dir) {
   Options o;
   o.data_dir = dir.string();
+  o.metrics_sampling = c.metrics;
   auto bus = Bus::open(o);
   if (!bus) return Result{"weir", c.workload, 0, 0, false, bus.status().to_string(), {}};
   (void)(*bus)->create_topic("d1", {.partitions = kPartitions, .capacity = 1u << 15,
@@ -82,7 +58,7 @@ Result weir_d1(const Config& c, const fs::path& dir) {
           acked.store(++n, std::memory_order_release);
         }
       });
-      char key[kKeyBytes + 1], payload[kPayloadBytes];
+      char key[kKeyBytes], payload[kPayloadBytes];
       for (std::uint64_t i = 0; i < per; ++i) {
         while (i - acked.load(std::memory_order_acquire) >= c.in_flight) std::this_thread::yield();
         const std::uint64_t id = i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p);
@@ -113,6 +89,7 @@ Result weir_d1(const Config& c, const fs::path& dir) {
 Result weir_d2(const Config& c, const fs::path& dir, std::uint64_t events) {
   Options o;
   o.data_dir = dir.string();
+  o.metrics_sampling = c.metrics;
   auto bus = Bus::open(o);
   if (!bus) return Result{"weir", "d2", 0, 0, false, bus.status().to_string(), {}};
   std::atomic<std::uint64_t> seen{0};
@@ -144,39 +121,63 @@ Result weir_d2(const Config& c, const fs::path& dir, std::uint64_t events) {
   return res;
 }
 
+namespace {
+
 // --- raw LMDB ------------------------------------------------------------------
 
-struct RawEnv {
-  MDB_env* env = nullptr;
-  MDB_dbi parts[kPartitions]{};
-  MDB_dbi offsets = 0;
-  ~RawEnv() {
-    if (env) mdb_env_close(env);
+Result raw_d2(const fs::path& dir, std::uint64_t events) {
+  RawEnv raw;
+  if (!raw.open(dir)) return Result{"lmdb-raw", "d2", 0, 0, false, "cannot open LMDB", {}};
+  const auto t0 = Clock::now();
+  std::uint64_t pos = 0, sum = 0;
+  bool ok = true;
+  while (ok) {
+    // Read up to 1,000 events in a short read transaction, then commit the
+    // offset durably, as a consumer group must.
+    MDB_txn* rtxn;
+    if (mdb_txn_begin(raw.env, nullptr, MDB_RDONLY, &rtxn)) {
+      ok = false;
+      break;
+    }
+    const long n = visit_log(rtxn, raw, pos, 1000, [&](const char* ev) {
+      std::uint64_t id;
+      std::memcpy(&id, ev + kKeyBytes, 8);
+      sum += id;
+      return true;
+    });
+    mdb_txn_abort(rtxn);
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    pos += static_cast<std::uint64_t>(n);
+    MDB_txn* wtxn;
+    if (mdb_txn_begin(raw.env, nullptr, 0, &wtxn)) {
+      ok = false;
+      break;
+    }
+    if (!put_raw_offset(wtxn, raw, pos)) {
+      mdb_txn_abort(wtxn);
+      ok = false;
+    } else if (mdb_txn_commit(wtxn)) {  // synced
+      ok = false;
+    }
   }
-  bool open(const fs::path& dir) {
-    fs::create_directories(dir);
-    if (mdb_env_create(&env)) return false;
-    mdb_env_set_maxdbs(env, kPartitions + 2);
-    mdb_env_set_mapsize(env, std::size_t{4} << 30);
-    if (mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0600)) return false;
-    MDB_txn* txn;
-    if (mdb_txn_begin(env, nullptr, 0, &txn)) return false;
-    for (std::uint32_t p = 0; p < kPartitions; ++p)
-      mdb_dbi_open(txn, ("p" + std::to_string(p)).c_str(), MDB_CREATE, &parts[p]);
-    mdb_dbi_open(txn, "offsets", MDB_CREATE, &offsets);
-    return mdb_txn_commit(txn) == 0;
-  }
-};
-
-void be64(char* out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) { out[i] = static_cast<char>(v & 0xff); v >>= 8; }
+  Result res{"lmdb-raw", "d2", pos, std::chrono::duration<double>(Clock::now() - t0).count(), false, {}, {}};
+  res.valid = ok && pos == events && sum == expected_sum(events);
+  if (!res.valid) res.note = "saw " + std::to_string(pos) + " of " + std::to_string(events);
+  return res;
 }
+
+}  // namespace
 
 Result raw_d1(const Config& c, const fs::path& dir) {
   RawEnv raw;
   if (!raw.open(dir)) return Result{"lmdb-raw", c.workload, 0, 0, false, "cannot open LMDB", {}};
+  // What a producer hands the writer: the finished event, as weir's
+  // producers hand theirs to the bus.
   struct Ev {
-    std::uint64_t id;
+    char bytes[kEventBytes];
     int producer;
     Clock::time_point t;
   };
@@ -188,8 +189,8 @@ Result raw_d1(const Config& c, const fs::path& dir) {
   std::atomic<bool> ok{true};
   std::thread writer([&] {
     std::vector<Ev> evs(65536);
-    std::uint64_t next[kPartitions] = {};
-    char key[kKeyBytes + 1], payload[kPayloadBytes], value[kKeyBytes + kPayloadBytes], k8[8];
+    std::uint64_t seq = 0;
+    char k8[8];
     for (std::uint64_t done = 0; done < total;) {
       const std::size_t n = q.try_dequeue_bulk(evs.begin(), evs.size());
       if (n == 0) {
@@ -199,13 +200,9 @@ Result raw_d1(const Config& c, const fs::path& dir) {
       MDB_txn* txn;
       if (mdb_txn_begin(raw.env, nullptr, 0, &txn)) ok = false;
       for (std::size_t i = 0; i < n; ++i) {
-        make_event(evs[i].id, key, payload);
-        const std::uint32_t p = weir::partition_for_key(std::string_view(key, kKeyBytes), kPartitions);
-        std::memcpy(value, key, kKeyBytes);
-        std::memcpy(value + kKeyBytes, payload, kPayloadBytes);
-        be64(k8, next[p]++);
-        MDB_val k{8, k8}, v{sizeof value, value};
-        if (mdb_put(txn, raw.parts[p], &k, &v, MDB_APPEND)) ok = false;
+        be64(k8, seq++);
+        MDB_val k{8, k8}, v{kEventBytes, evs[i].bytes};
+        if (mdb_put(txn, raw.log, &k, &v, MDB_APPEND)) ok = false;
       }
       const auto c0 = Clock::now();
       if (mdb_txn_commit(txn)) ok = false;  // default flags: synced
@@ -222,10 +219,15 @@ Result raw_d1(const Config& c, const fs::path& dir) {
   for (int p = 0; p < c.producers; ++p) {
     producers.emplace_back([&, p] {
       moodycamel::ProducerToken tok(q);
+      Ev ev;
+      ev.producer = p;
       for (std::uint64_t i = 0; i < per; ++i) {
         while (i - acked[static_cast<std::size_t>(p)].load(std::memory_order_acquire) >= c.in_flight)
           std::this_thread::yield();
-        q.enqueue(tok, Ev{i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p), p, Clock::now()});
+        make_event(i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p), ev.bytes,
+                   ev.bytes + kKeyBytes);
+        ev.t = Clock::now();
+        q.enqueue(tok, ev);
       }
       while (acked[static_cast<std::size_t>(p)].load(std::memory_order_acquire) < per) std::this_thread::yield();
     });
@@ -238,58 +240,6 @@ Result raw_d1(const Config& c, const fs::path& dir) {
   return res;
 }
 
-Result raw_d2(const fs::path& dir, std::uint64_t events) {
-  RawEnv raw;
-  if (!raw.open(dir)) return Result{"lmdb-raw", "d2", 0, 0, false, "cannot open LMDB", {}};
-  const auto t0 = Clock::now();
-  std::uint64_t seen = 0, sum = 0;
-  bool ok = true;
-  char k8[8];
-  for (std::uint32_t p = 0; p < kPartitions && ok; ++p) {
-    std::uint64_t pos = 0;
-    for (bool more = true; more && ok;) {
-      // Read up to 1,000 events in a short read transaction, then commit
-      // the offset durably, as a consumer group must.
-      MDB_txn* rtxn;
-      MDB_cursor* cur;
-      if (mdb_txn_begin(raw.env, nullptr, MDB_RDONLY, &rtxn) || mdb_cursor_open(rtxn, raw.parts[p], &cur)) {
-        ok = false;
-        break;
-      }
-      be64(k8, pos);
-      MDB_val k{8, k8}, v;
-      int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-      std::uint32_t n = 0;
-      for (; rc == 0 && n < 1000; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++n) {
-        std::uint64_t id;
-        std::memcpy(&id, static_cast<const char*>(v.mv_data) + kKeyBytes, 8);
-        sum += id;
-      }
-      more = rc == 0;
-      mdb_cursor_close(cur);
-      mdb_txn_abort(rtxn);
-      if (n == 0) break;
-      pos += n;
-      seen += n;
-      MDB_txn* wtxn;
-      if (mdb_txn_begin(raw.env, nullptr, 0, &wtxn)) {
-        ok = false;
-        break;
-      }
-      char ok8[8], pk[4] = {0, 0, 0, static_cast<char>(p)};
-      be64(ok8, pos);
-      MDB_val ok_k{4, pk}, ok_v{8, ok8};
-      if (mdb_put(wtxn, raw.offsets, &ok_k, &ok_v, 0) || mdb_txn_commit(wtxn)) ok = false;
-    }
-  }
-  Result res{"lmdb-raw", "d2", seen, std::chrono::duration<double>(Clock::now() - t0).count(), false, {}, {}};
-  res.valid = ok && seen == events && sum == expected_sum(events);
-  if (!res.valid) res.note = "saw " + std::to_string(seen) + " of " + std::to_string(events);
-  return res;
-}
-
-}  // namespace
-
 std::vector<Result> run_d1(const Config& c) {
   std::vector<Result> out;
   out.push_back(weir_d1(c, fresh_dir(c, "weir-d1")));
@@ -299,9 +249,7 @@ std::vector<Result> run_d1(const Config& c) {
 
 std::vector<Result> run_d2(const Config& c) {
   // d2 reads what d1 wrote: write it first (not reported), then read back.
-  Config w = c;
-  w.workload = "d1";
-  w.producers = 1;
+  const Config w = loader_config(c);
   const auto wdir = fresh_dir(c, "weir-d1");
   const auto rdir = fresh_dir(c, "lmdb-d1");
   std::vector<Result> out;

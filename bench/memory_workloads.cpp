@@ -70,8 +70,10 @@ Result finish(std::string system, const Config& c, const Plan& plan, Clock::time
   return r;
 }
 
-Result run_weir(const Config& c, const Plan& plan, bool batch) {
-  auto bus = Bus::open({}).value();
+Result run_weir(const Config& c, const Plan& plan, bool batch, bool metrics) {
+  Options o;
+  o.metrics_sampling = metrics;
+  auto bus = Bus::open(o).value();
   (void)bus->create_topic("m1", {.partitions = 1, .capacity = 1u << 16});
   Checker ck;
   std::atomic<std::uint64_t> seen{0};
@@ -116,7 +118,8 @@ Result run_weir(const Config& c, const Plan& plan, bool batch) {
   while (seen.load(std::memory_order_acquire) < plan.total()) std::this_thread::yield();
   const auto t1 = Clock::now();
   (void)bus->close();
-  return finish(batch ? "weir-batch" : "weir", c, plan, t0, t1, ck, seen.load());
+  return finish(std::string(batch ? "weir-batch" : "weir") + (metrics ? "" : "-nometrics"), c, plan, t0, t1, ck,
+                seen.load());
 }
 
 // Runs a raw-queue handoff: `producers` threads call push(p, item) for each
@@ -187,8 +190,13 @@ Result run_boost(const Config& c, const Plan& plan, Queue& q, const char* name) 
 std::vector<Result> run_memory(const Config& c) {
   Plan plan{c.events, c.producers};
   std::vector<Result> out;
-  out.push_back(run_weir(c, plan, false));
-  out.push_back(run_weir(c, plan, true));
+  out.push_back(run_weir(c, plan, false, c.metrics));
+  out.push_back(run_weir(c, plan, true, c.metrics));
+  if (c.metrics_both) {
+    // Sampling's cost under load: the same runs with it off.
+    out.push_back(run_weir(c, plan, false, false));
+    out.push_back(run_weir(c, plan, true, false));
+  }
   if (!c.baselines) return out;
   out.push_back(run_moodycamel(c, plan, true));
   out.push_back(run_moodycamel(c, plan, false));

@@ -2,7 +2,8 @@
 // through the raw parts weir is built from; prints a summary with ratios, or
 // with --json one JSON object per line per measurement:
 //   {"system", "workload", "events", "events_per_sec", "p50_us", "p99_us", ...}
-// Usage: weir-bench --workload m1|m1-2p|d1|d1-2p|d2|custom [--events N] [--dir D] [--json]
+// Usage: weir-bench --workload m1|m1-2p|d1|d1-2p|d2|s1|o1|custom [--events N] [--dir D] [--json]
+//        [--metrics on|off|both]
 //        (custom takes --producers, --partitions, --groups, --workers, --payload,
 //         --keys, --key-dist, --durability, --ack, --batch, --rate, --duration)
 #include <CLI/CLI.hpp>
@@ -42,6 +43,10 @@ nlohmann::json to_json(const Result& r) {
     j["commit_p50_us"] = static_cast<double>(r.commit->quantile(0.5)) / 1000.0;
     j["commit_p99_us"] = static_cast<double>(r.commit->quantile(0.99)) / 1000.0;
   }
+  if (r.open_ms) {
+    j["events_per_sec"] = nullptr;
+    j["open_ms"] = r.valid ? nlohmann::json(*r.open_ms) : nlohmann::json(nullptr);
+  }
   if (!r.note.empty()) j["note"] = r.note;
   return j;
 }
@@ -54,6 +59,12 @@ void print_summary(const std::vector<Result>& results, const std::string& baseli
   std::printf("%-20s %-8s %12s %14s %10s %10s  %s\n", "system", "workload", "events", "events/s",
               "p50 us", "p99 us", vs.c_str());
   for (const auto& r : results) {
+    if (r.open_ms) {
+      std::printf("%-20s %-8s %12llu   Bus::open after a crash: %.1f ms%s\n", r.system.c_str(), r.workload.c_str(),
+                  static_cast<unsigned long long>(r.events), *r.open_ms,
+                  r.valid ? "" : ("  INVALID: " + r.note).c_str());
+      continue;
+    }
     char p50[32] = "-", p99[32] = "-", ratio[32] = "-";
     if (r.latency && r.latency->count()) {
       std::snprintf(p50, sizeof p50, "%.0f", static_cast<double>(r.latency->quantile(0.5)) / 1000.0);
@@ -64,6 +75,16 @@ void print_summary(const std::vector<Result>& results, const std::string& baseli
                 static_cast<unsigned long long>(r.events), r.valid ? r.events_per_sec() : 0.0, p50, p99,
                 ratio, r.valid ? "" : ("  INVALID: " + r.note).c_str());
   }
+  // s1: the state group against the plain group on the same events.
+  const Result* state = nullptr;
+  const Result* plain = nullptr;
+  for (const auto& r : results) {
+    if (r.system == "weir" && r.workload == "s1" && r.valid) state = &r;
+    if (r.system == "weir-d2" && r.valid) plain = &r;
+  }
+  if (state && plain && plain->events_per_sec() > 0)
+    std::printf("weir (state + dedupe) vs weir-d2 (plain group): %.2fx\n",
+                state->events_per_sec() / plain->events_per_sec());
   // Durable workloads: ack latency against the time one group commit takes.
   for (const auto& r : results) {
     if (!r.commit || !r.commit->count()) continue;
@@ -82,10 +103,11 @@ int main(int argc, char** argv) {
   CLI::App app{"weir-bench: weir beside the raw parts it is built from, same workload, same run"};
   Config c;
   bool json = false;
-  app.add_option("--workload,-w", c.workload, "m1, m1-2p, d1, d1-2p, d2 or custom")
+  app.add_option("--workload,-w", c.workload, "m1, m1-2p, d1, d1-2p, d2, s1, o1 or custom")
       ->required()
-      ->check(CLI::IsMember({"m1", "m1-2p", "d1", "d1-2p", "d2", "custom"}));
-  app.add_option("--events,-n", c.events, "events to move (default: the workload's: 10,000,000 for m1, 1,000,000 for d1/d2)")
+      ->check(CLI::IsMember({"m1", "m1-2p", "d1", "d1-2p", "d2", "s1", "o1", "custom"}));
+  app.add_option("--events,-n", c.events,
+                 "events to move (default: the workload's: 10,000,000 for m1, 1,000,000 for d1/d2/s1/o1)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   app.add_option("--dir", c.dir, "directory for journals (default: the system temp directory)");
   app.add_flag("--json", json, "one JSON object per line per measurement on stdout");
@@ -96,7 +118,12 @@ int main(int argc, char** argv) {
                "run the raw baselines too (default for named workloads; custom runs weir only)");
   app.add_option("--batch", c.batch, "events per publish_batch call for weir-batch (m-family)")
       ->check(CLI::Range(1, 65536));
-  app.add_option("--workers", c.workers, "group workers (d2, custom)")->check(CLI::Range(1, 256));
+  std::string metrics = "on";
+  app.add_option("--metrics", metrics,
+                 "metrics sampling of weir's buses (Options::metrics_sampling): on, off, or both (m1/m1-2p: "
+                 "weir runs with it on, then off as weir-nometrics / weir-batch-nometrics)")
+      ->check(CLI::IsMember({"on", "off", "both"}));
+  app.add_option("--workers", c.workers, "group workers (d2, custom; s1 and o1: the state group's, default 2)")->check(CLI::Range(1, 256));
   int producers = 0;
   app.add_option("--producers", producers,
                  "producer threads (custom; for m1/d1 a scaling run, reported as m1-Np / d1-Np)")
@@ -119,6 +146,9 @@ int main(int argc, char** argv) {
                "custom: idempotent handlers (dedupe + a counter per key in a state table); implies --durability journaled");
   CLI11_PARSE(app, argc, argv);
   c.baselines = baselines;
+  c.metrics = metrics != "off";
+  c.metrics_both = metrics == "both";
+  if ((c.workload == "s1" || c.workload == "o1") && app.count("--workers") == 0) c.workers = 2;
   if (c.workload == "custom" && app.count("--batch") == 0) c.batch = 1;  // custom: one publish per event unless asked
   if (c.state) c.durability = "journaled";
   const bool memory = c.workload.rfind("m1", 0) == 0;
@@ -127,7 +157,7 @@ int main(int argc, char** argv) {
   c.producers = c.workload.find("-2p") != std::string::npos ? 2 : 1;
   if (producers > 0) {
     c.producers = producers;
-    if (!custom && c.workload != "d2") c.workload = c.workload.substr(0, 2) + "-" + std::to_string(producers) + "p";
+    if (!custom && c.workload != "d2" && c.workload != "s1" && c.workload != "o1") c.workload = c.workload.substr(0, 2) + "-" + std::to_string(producers) + "p";
   }
 
   std::vector<Result> results;
@@ -137,6 +167,10 @@ int main(int argc, char** argv) {
     results = weir::bench::run_memory(c);
   } else if (c.workload == "d2") {
     results = weir::bench::run_d2(c);
+  } else if (c.workload == "s1") {
+    results = weir::bench::run_s1(c);
+  } else if (c.workload == "o1") {
+    results = weir::bench::run_o1(c);
   } else {
     results = weir::bench::run_d1(c);
   }
@@ -152,7 +186,7 @@ int main(int argc, char** argv) {
   if (json) {
     for (const auto& r : results) std::cout << to_json(r).dump() << "\n";
   } else {
-    print_summary(results, custom ? "" : memory ? "moodycamel-bulk" : "lmdb-raw");
+    print_summary(results, custom || c.workload == "o1" ? "" : memory ? "moodycamel-bulk" : "lmdb-raw");
     if (custom)
       for (const auto& r : results) {
         if (!r.latency || !r.latency->count()) continue;

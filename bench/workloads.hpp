@@ -29,11 +29,13 @@ struct Result {
   // Duration of one group commit (raw LMDB baselines), for "ack p99 within
   // 2x one commit".
   std::optional<internal::LatencyHistogram> commit;
+  // o1: milliseconds Bus::open took (the figure; events/s does not apply).
+  std::optional<double> open_ms;
   double events_per_sec() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
 };
 
 struct Config {
-  std::string workload;  // m1, m1-2p, d1, d1-2p, d2, custom
+  std::string workload;  // m1, m1-2p, d1, d1-2p, d2, s1, o1, custom
   std::uint64_t events = 0;
   std::string dir;
   bool baselines = true;
@@ -45,6 +47,8 @@ struct Config {
   std::uint32_t batch = 64;      // weir batch publish size
   std::uint32_t in_flight = 8192;  // d-family: published but not acked
   bool progress = false;         // live progress line on stderr
+  bool metrics = true;           // Options::metrics_sampling of weir's buses
+  bool metrics_both = false;     // m-family: weir with sampling on, then off ("-nometrics")
   // custom only
   std::uint32_t groups = 1;
   std::uint32_t keys = 1024;
@@ -77,6 +81,12 @@ std::vector<Result> run_memory(const Config& c);
 std::vector<Result> run_d1(const Config& c);
 // d2: read d1's events back in order, committing offsets every 1,000.
 std::vector<Result> run_d2(const Config& c);
+// s1: a state handler with dedupe over d1's events, beside a plain group
+// (weir-d2) and raw LMDB (get + put per event, one synced txn per batch).
+std::vector<Result> run_s1(const Config& c);
+// o1: Bus::open after a crash at `events` state-handled events (and, as
+// weir-plain, at as many plainly handled events).
+std::vector<Result> run_o1(const Config& c);
 // custom: the free-form workload (weir only), end-to-end latency.
 std::vector<Result> run_custom(const Config& c);
 
