@@ -11,7 +11,8 @@
 #   micro-<stamp>.json      micro-benchmarks
 # WEIR_BENCH_EVENTS=N shortens every workload (a smoke run);
 # WEIR_BENCH_RUNS=N repeats each named workload N times (default 3);
-# WEIR_BENCH_O1_EVENTS=N sets o1's state-handled events (default 5,000,000).
+# WEIR_BENCH_O1_EVENTS=N sets o1's state-handled events (default 5,000,000);
+# WEIR_BENCH_MICRO=0 skips the micro-benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench-results
@@ -49,7 +50,7 @@ done
 
 python3 scripts/plot_bench.py "$results" "$out"
 echo "results: $results" >&2
-if [[ -z "${WEIR_BENCH_EVENTS:-}" ]]; then
+if [[ -z "${WEIR_BENCH_EVENTS:-}" && "${WEIR_BENCH_MICRO:-1}" != 0 ]]; then
   build/bin/weir-microbench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
     --benchmark_out="$out/micro-$stamp.json" --benchmark_out_format=json
 fi
