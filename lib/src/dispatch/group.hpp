@@ -18,6 +18,7 @@
 //  * live_workers_ (under exit_mu_): how many workers have not exited.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -39,6 +40,7 @@
 #include "journal/format.hpp"
 #include "journal/journal.hpp"
 #include "metrics/histogram.hpp"
+#include "metrics/key_sketch.hpp"
 #include "topic/topic.hpp"
 #include "weir/bus.hpp"
 
@@ -198,10 +200,9 @@ class Group final : public OffsetSource, public TxnSink {
     // Hot keys of the backlog (sampled while behind). The owner takes the
     // mutex with try_lock once per full batch; hot_keys() takes it.
     mutable std::mutex sketch_mu;
-    std::vector<HotKey> sketch;  // GUARDED_BY(sketch_mu): Space-Saving, <= kSketchKeys
+    KeySketch sketch;            // GUARDED_BY(sketch_mu)
     bool sketch_dirty = false;   // owner only
   };
-  static constexpr std::size_t kSketchKeys = 64;
 
   void worker_main(std::uint32_t w);
   bool has_work(const std::vector<PartitionState*>& mine, int mode,
@@ -218,16 +219,17 @@ class Group final : public OffsetSource, public TxnSink {
   // Autoscaling decision (worker 0, every autoscale.window).
   void autoscale();
   // Metrics sampling of one serve() (owner).
-  // Feeds one key in 8 of a full batch (key_at(i): the i-th event's key) to
-  // the partition's hot-key sketch; skipped if hot_keys() holds it.
+  // Feeds one key in 8 of a full batch, at most 16 per batch (key_at(i):
+  // the i-th event's key), to the partition's hot-key sketch; skipped if
+  // hot_keys() holds it.
   template <typename KeyAt>
   void sample_keys(PartitionState& ps, std::uint32_t n, KeyAt&& key_at) {
     std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
     if (!lock.owns_lock()) return;
-    for (std::uint32_t i = 0; i < n; i += 8) sketch_add(ps, key_at(i));
+    const std::uint32_t stride = std::max<std::uint32_t>(8, n / 16);
+    for (std::uint32_t i = 0; i < n; i += stride) ps.sketch.add(key_at(i));
     ps.sketch_dirty = true;
   }
-  static void sketch_add(PartitionState& ps, std::string_view key);  // REQUIRES: ps.sketch_mu held
   BatchOutcome call_batch(const BatchHandler& h, std::span<const Message> ms);
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).

@@ -38,29 +38,12 @@ BatchOutcome Group::call_batch(const BatchHandler& h, std::span<const Message> m
   return bo;
 }
 
-void Group::sketch_add(PartitionState& ps, std::string_view key) {
-  // Space-Saving (Metwally et al.): at most kSketchKeys counters; a new key
-  // replaces the smallest, inheriting its count as its possible overcount.
-  auto it = std::find_if(ps.sketch.begin(), ps.sketch.end(), [&](const HotKey& h) { return h.key == key; });
-  if (it != ps.sketch.end()) {
-    ++it->count;
-  } else if (ps.sketch.size() < kSketchKeys) {
-    ps.sketch.push_back(HotKey{std::string(key), 1, 0});
-  } else {
-    auto min = std::min_element(ps.sketch.begin(), ps.sketch.end(),
-                                [](const HotKey& a, const HotKey& b) { return a.count < b.count; });
-    min->key.assign(key);
-    min->error = min->count;
-    ++min->count;
-  }
-}
-
 std::vector<HotKey> Group::hot_keys(std::uint32_t partition, std::size_t k) const {
   const PartitionState& ps = *parts_.at(partition);
   std::vector<HotKey> out;
   {
     std::lock_guard<std::mutex> lock(ps.sketch_mu);
-    out = ps.sketch;
+    out = ps.sketch.snapshot();
   }
   std::sort(out.begin(), out.end(), [](const HotKey& a, const HotKey& b) {
     return a.count != b.count ? a.count > b.count : a.key < b.key;
