@@ -80,7 +80,7 @@ struct Options {
   std::uint32_t journal_max_readers = 512;
 
   // Sampled metrics of every group: the hot-key sketch fed while a group is
-  // behind, handler latency (one call in 16) and end-to-end latency (one
+  // behind, handler latency (one call in 64) and end-to-end latency (one
   // batch in 8). false turns the sampling off (hot_keys() stays empty and
   // the sampled histograms stay at zero; counters, lag and offsets are still
   // kept), e.g. to measure what the sampling costs. Default true.
