@@ -31,6 +31,7 @@ namespace weir {
 
 namespace internal {
 class BusCore;
+class ControlServer;
 class TopicState;
 }  // namespace internal
 
@@ -268,6 +269,9 @@ class Bus {
  private:
   explicit Bus(std::unique_ptr<internal::BusCore> core);
   std::unique_ptr<internal::BusCore> core_;
+  // The control endpoint (Options::control_socket), null without one; set
+  // once in open(), before the Bus is shared.
+  std::unique_ptr<internal::ControlServer> control_;
 };
 
 }  // namespace weir

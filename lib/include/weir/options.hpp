@@ -85,6 +85,18 @@ struct Options {
   // the sampled histograms stay at zero; counters, lag and offsets are still
   // kept), e.g. to measure what the sampling costs. Default true.
   bool metrics_sampling = true;
+
+  // --- live operations -------------------------------------------------------
+  // Serve the control endpoint (weir/control.hpp): a Unix domain socket
+  // "weir.sock" in data_dir, mode 0600, through which `weir` changes a
+  // directory while this process owns it (produce, consume --group, seek,
+  // dlq redrive/purge, pause, resume, set-workers). Ignored without
+  // data_dir. Default true. In crash terms: the socket holds no data, so
+  // this changes nothing about what survives kill -9 or power loss; after a
+  // crash the socket file stays behind, unused, until the next bus opening
+  // the directory replaces it. Off, changing `weir` verbs refuse while this
+  // process runs ("in use by another process").
+  bool control_socket = true;
 };
 
 // Where a topic's events live.

@@ -4,6 +4,7 @@
 #include "weir/bus.hpp"
 #include "weir/codec.hpp"
 #include "weir/consumer.hpp"
+#include "weir/control.hpp"
 #include "weir/dlq.hpp"
 #include "weir/event.hpp"
 #include "weir/inspect.hpp"

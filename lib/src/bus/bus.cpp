@@ -2,6 +2,7 @@
 #include "weir/bus.hpp"
 
 #include "bus/core.hpp"
+#include "control/server.hpp"
 #include "weir/partitioner.hpp"
 
 namespace weir {
@@ -67,11 +68,17 @@ Result<std::unique_ptr<Bus>> Bus::open(const Options& options) {
     return Status::invalid_argument("Options::offset_commit_interval must be within 1 ms..10 s");
   auto core = std::make_unique<internal::BusCore>(options);
   if (Status s = core->open_journal(); !s) return s;
-  return std::unique_ptr<Bus>(new Bus(std::move(core)));
+  std::unique_ptr<Bus> bus(new Bus(std::move(core)));
+  if (!options.data_dir.empty() && options.control_socket) {
+    auto control = internal::ControlServer::start(*bus, options.data_dir);
+    if (!control) return control.status();
+    bus->control_ = std::move(control).value();
+  }
+  return bus;
 }
 
 Bus::Bus(std::unique_ptr<internal::BusCore> core) : core_(std::move(core)) {}
-Bus::~Bus() = default;
+Bus::~Bus() { close().status().ignore(); }
 
 Status Bus::create_topic(std::string_view name, const TopicOptions& options) {
   return core_->create_topic(name, options);
@@ -192,6 +199,13 @@ Status Bus::set_workers(std::string_view group, std::uint32_t workers) {
   return core_->with_group(group, [&](internal::Group& g) -> Status { return g.set_workers(workers); });
 }
 
-Result<CloseReport> Bus::close(const CloseOptions& options) { return core_->close(options); }
+Result<CloseReport> Bus::close(const CloseOptions& options) {
+  // Requests still running fail against the closed bus, so waiting for the
+  // control threads after the close is short.
+  if (control_) control_->stop_accepting();
+  auto report = core_->close(options);
+  if (control_ && report) control_->stop();
+  return report;
+}
 
 }  // namespace weir

@@ -1,0 +1,507 @@
+// The control protocol's verbs over the public Bus API. Requests and
+// responses are JSON objects; docs/control-protocol.md is the reference.
+#include "control/verbs.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "weir/control.hpp"
+
+namespace weir::internal {
+
+using nlohmann::json;
+
+// --- ConsumeLeases -----------------------------------------------------------
+
+std::string ConsumeLeases::claim(const std::string& group, std::uint64_t connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = holder_.emplace(group, connection);
+  if (inserted || it->second == connection) return {};
+  return "group '" + group + "' is being consumed by another `weir consume`; one consumer per group at a time";
+}
+
+bool ConsumeLeases::held_by(const std::string& group, std::uint64_t connection) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = holder_.find(group);
+  return it != holder_.end() && it->second == connection;
+}
+
+bool ConsumeLeases::held_by_other(const std::string& group, std::uint64_t connection) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = holder_.find(group);
+  return it != holder_.end() && it->second != connection;
+}
+
+void ConsumeLeases::release_all(std::uint64_t connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(holder_, [&](const auto& kv) { return kv.second == connection; });
+}
+
+namespace {
+
+constexpr std::size_t kMaxPublishEvents = 4096;
+constexpr auto kAckTimeout = std::chrono::seconds(30);
+
+// A request that cannot be served, reported as {"ok":false,...}.
+struct BadRequest {
+  Status status;
+};
+
+[[noreturn]] void bad(std::string message) { throw BadRequest{Status::invalid_argument(std::move(message))}; }
+
+json error_json(const Status& s) {
+  return json{{"ok", false}, {"code", std::string(code_name(s.code()))}, {"error", s.message()}};
+}
+
+void check(const Status& s) {
+  if (!s) throw BadRequest{s};
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    i += n;
+  }
+  return true;
+}
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64(std::string_view in) {
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kB64[(v >> s) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> unbase64(std::string_view in) {
+  std::string out;
+  unsigned v = 0;
+  int bits = 0;
+  std::size_t pad = 0;
+  for (char c : in) {
+    if (c == '=') {
+      ++pad;
+      continue;
+    }
+    if (pad) return std::nullopt;
+    const char* p = std::strchr(kB64, c);
+    if (c == '\0' || p == nullptr) return std::nullopt;
+    v = (v << 6) | static_cast<unsigned>(p - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((v >> bits) & 0xFF);
+    }
+  }
+  if (pad > 2 || (in.size() % 4) != 0) return std::nullopt;
+  return out;
+}
+
+// Bytes as JSON: text under `name` when UTF-8, else base64 under name_b64.
+void put_bytes(json& j, const std::string& name, std::string_view bytes) {
+  if (valid_utf8(bytes)) j[name] = std::string(bytes);
+  else j[name + "_b64"] = base64(bytes);
+}
+
+// --- request fields ------------------------------------------------------------
+
+const json* field(const json& req, const char* name) {
+  auto it = req.find(name);
+  return it == req.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string need_string(const json& req, const char* name) {
+  const json* f = field(req, name);
+  if (!f) bad(std::string("missing field \"") + name + "\"");
+  if (!f->is_string()) bad(std::string("field \"") + name + "\" must be a string");
+  return f->get<std::string>();
+}
+
+std::optional<std::string> opt_string(const json& req, const char* name) {
+  if (!field(req, name)) return std::nullopt;
+  return need_string(req, name);
+}
+
+std::optional<std::uint64_t> opt_uint(const json& req, const char* name, std::uint64_t max = ~std::uint64_t{0}) {
+  const json* f = field(req, name);
+  if (!f) return std::nullopt;
+  if (!f->is_number_unsigned() || f->get<std::uint64_t>() > max)
+    bad(std::string("field \"") + name + "\" must be an integer within 0.." + std::to_string(max));
+  return f->get<std::uint64_t>();
+}
+
+std::uint64_t need_uint(const json& req, const char* name, std::uint64_t max = ~std::uint64_t{0}) {
+  auto v = opt_uint(req, name, max);
+  if (!v) bad(std::string("missing field \"") + name + "\"");
+  return *v;
+}
+
+std::optional<std::int64_t> opt_int(const json& req, const char* name) {
+  const json* f = field(req, name);
+  if (!f) return std::nullopt;
+  if (!f->is_number_integer()) bad(std::string("field \"") + name + "\" must be an integer");
+  return f->get<std::int64_t>();
+}
+
+bool opt_bool(const json& req, const char* name) {
+  const json* f = field(req, name);
+  if (!f) return false;
+  if (!f->is_boolean()) bad(std::string("field \"") + name + "\" must be true or false");
+  return f->get<bool>();
+}
+
+std::optional<std::uint32_t> opt_partition(const json& req) {
+  auto p = opt_uint(req, "partition", 0xFFFFFFFFu);
+  if (!p) return std::nullopt;
+  return static_cast<std::uint32_t>(*p);
+}
+
+// Bytes given as "<name>" (text) or "<name>_b64" (base64).
+std::string bytes_field(const json& obj, const std::string& name) {
+  const json* text = field(obj, name.c_str());
+  const json* b64 = field(obj, (name + "_b64").c_str());
+  if (text && b64) bad("give \"" + name + "\" or \"" + name + "_b64\", not both");
+  if (text) {
+    if (!text->is_string()) bad("field \"" + name + "\" must be a string");
+    return text->get<std::string>();
+  }
+  if (b64) {
+    auto v = b64->is_string() ? unbase64(b64->get<std::string>()) : std::nullopt;
+    if (!v) bad("field \"" + name + "_b64\" is not valid base64");
+    return *v;
+  }
+  return {};
+}
+
+DeadLetterFilter filter_of(const json& req) {
+  DeadLetterFilter f;
+  const json* fj = field(req, "filter");
+  if (!fj) return f;
+  if (!fj->is_object()) bad("field \"filter\" must be an object");
+  f.dlq_offset = opt_uint(*fj, "dlq_offset");
+  f.key = opt_string(*fj, "key");
+  f.type = opt_string(*fj, "type");
+  f.reason_contains = opt_string(*fj, "reason_contains");
+  f.failed_from_us = opt_int(*fj, "failed_from_us").value_or(0);
+  f.failed_to_us = opt_int(*fj, "failed_to_us").value_or(0);
+  return f;
+}
+
+json letter_json(const DeadLetter& d) {
+  json j{{"dlq_offset", d.dlq_offset}, {"id", d.id}};
+  put_bytes(j, "key", d.key);
+  j["type"] = d.type;
+  j["reason"] = d.reason;
+  j["attempts"] = d.attempts;
+  j["first_failure_us"] = d.first_failure_us;
+  j["last_failure_us"] = d.last_failure_us;
+  j["topic"] = d.topic;
+  j["partition"] = d.partition;
+  j["offset"] = d.offset;
+  j["payload_bytes"] = d.payload_bytes;
+  j["time_us"] = d.time_us;
+  return j;
+}
+
+Ack ack_of(const json& req) {
+  const std::string a = opt_string(req, "ack").value_or("journal");
+  if (a == "none") return Ack::kNone;
+  if (a == "journal") return Ack::kJournal;
+  if (a == "fsync") return Ack::kFsync;
+  bad("field \"ack\" must be none, journal or fsync, not '" + a + "'");
+}
+
+SeekTo seek_to_of(const json& req) {
+  const std::string to = need_string(req, "to");
+  if (to == "earliest") return SeekTo::earliest();
+  if (to == "latest") return SeekTo::latest();
+  if (to == "offset") return SeekTo::to_offset(need_uint(req, "offset"));
+  if (to == "time") {
+    auto t = opt_int(req, "time_us");
+    if (!t) bad("missing field \"time_us\"");
+    return SeekTo::to_time(*t);
+  }
+  bad("field \"to\" must be earliest, latest, offset or time, not '" + to + "'");
+}
+
+struct Context {
+  Bus& bus;
+  ConsumeLeases& leases;
+  std::uint64_t connection;
+  const EmitLine& emit;
+};
+
+json ok() { return json{{"ok", true}}; }
+
+void refuse_if_consumed(Context& c, const std::string& group) {
+  if (c.leases.held_by_other(group, c.connection))
+    throw BadRequest{Status::failed_precondition("group '" + group +
+                                                 "' is being consumed by a `weir consume`; stop it first")};
+}
+
+// --- verbs -------------------------------------------------------------------
+
+json verb_ping(Context&, const json&) {
+  return json{{"ok", true}, {"protocol", kControlProtocolVersion}};
+}
+
+json verb_topics(Context& c, const json&) {
+  json list = json::array();
+  for (const std::string& name : c.bus.topics()) {
+    auto t = c.bus.topic(name);
+    if (t) list.push_back(json{{"topic", name}, {"partitions", t->partitions()}});
+  }
+  json r = ok();
+  r["topics"] = std::move(list);
+  return r;
+}
+
+json verb_create_topic(Context& c, const json& req) {
+  TopicOptions o;
+  o.partitions = static_cast<std::uint32_t>(need_uint(req, "partitions", 0xFFFFFFFFu));
+  const std::string d = opt_string(req, "durability").value_or("journaled");
+  if (d == "journaled") o.durability = Durability::kJournaled;
+  else if (d != "memory") bad("field \"durability\" must be journaled or memory, not '" + d + "'");
+  check(c.bus.create_topic(need_string(req, "topic"), o));
+  return ok();
+}
+
+json verb_publish(Context& c, const json& req) {
+  auto topic = c.bus.topic(need_string(req, "topic"));
+  check(topic.status());
+  const Ack ack = ack_of(req);
+  const json* events = field(req, "events");
+  if (!events || !events->is_array()) bad("field \"events\" must be an array of {key, value} objects");
+  if (events->size() > kMaxPublishEvents)
+    bad("at most " + std::to_string(kMaxPublishEvents) + " events per publish request, not " +
+        std::to_string(events->size()));
+  // Parse all first: a malformed event publishes nothing.
+  std::vector<std::pair<std::string, std::string>> kv;
+  std::vector<std::string> types;
+  for (const json& e : *events) {
+    if (!e.is_object()) bad("each event must be an object with key and value");
+    kv.emplace_back(bytes_field(e, "key"), bytes_field(e, "value"));
+    types.push_back(opt_string(e, "type").value_or(""));
+  }
+  std::vector<PublishReceipt> receipts;
+  Status failed;
+  for (std::size_t i = 0; i < kv.size(); ++i) {
+    Event ev;
+    ev.key = kv[i].first;
+    ev.payload = kv[i].second;
+    ev.type = types[i];
+    auto r = topic->publish(ev, PublishOptions{.ack = Ack::kNone});
+    if (!r) {
+      failed = r.status();
+      break;
+    }
+    receipts.push_back(*r);
+  }
+  if (ack != Ack::kNone) {
+    // Commits are in offset order per partition: the last receipt of each
+    // partition stands for the ones before it.
+    std::map<std::uint32_t, PublishReceipt> last;
+    for (const auto& r : receipts) last[r.partition] = r;
+    for (const auto& [p, r] : last)
+      if (Status s = topic->wait_acked(r, ack, kAckTimeout); !s) {
+        json e = error_json(s);
+        e["published"] = receipts.size();
+        e["acknowledged"] = false;
+        return e;
+      }
+  }
+  json list = json::array();
+  for (const auto& r : receipts) list.push_back(json::array({r.partition, r.offset}));
+  json out = failed ? ok() : error_json(failed);
+  out["published"] = receipts.size();
+  out["receipts"] = std::move(list);
+  return out;
+}
+
+json verb_seek(Context& c, const json& req) {
+  const std::string group = need_string(req, "group");
+  refuse_if_consumed(c, group);
+  check(c.bus.seek(group, need_string(req, "topic"), seek_to_of(req), opt_partition(req)));
+  return ok();
+}
+
+json verb_consume_begin(Context& c, const json& req) {
+  const std::string group = need_string(req, "group");
+  const std::string topic = need_string(req, "topic");
+  check(c.bus.topic(topic).status());
+  if (c.bus.describe_group(group))
+    throw BadRequest{Status::failed_precondition("group '" + group +
+                                                 "' is subscribed in the owning process; `weir consume` cannot "
+                                                 "consume it at the same time (use another group)")};
+  if (std::string why = c.leases.claim(group, c.connection); !why.empty())
+    throw BadRequest{Status::failed_precondition(why)};
+  return ok();
+}
+
+json verb_commit(Context& c, const json& req) {
+  const std::string group = need_string(req, "group");
+  const std::string topic = need_string(req, "topic");
+  const auto partition = opt_partition(req);
+  if (!partition) bad("missing field \"partition\"");
+  const Offset offset = need_uint(req, "offset");
+  if (!c.leases.held_by(group, c.connection))
+    throw BadRequest{Status::failed_precondition("commit for group '" + group +
+                                                 "' without consume_begin on this connection")};
+  Status s = c.bus.seek(group, topic, SeekTo::to_offset(offset), partition);
+  if (s.code() == Code::kInvalidArgument)  // retention passed it meanwhile
+    s = c.bus.seek(group, topic, SeekTo::earliest(), partition);
+  check(s);
+  return ok();
+}
+
+json verb_dlq_list(Context& c, const json& req) {
+  const std::string group = need_string(req, "group");
+  auto letters = c.bus.dlq_list(group, filter_of(req), opt_uint(req, "limit").value_or(1000));
+  check(letters.status());
+  for (const DeadLetter& d : *letters)
+    if (!c.emit(json{{"letter", letter_json(d)}}.dump())) return ok();
+  json r = ok();
+  r["count"] = letters->size();
+  return r;
+}
+
+json verb_dlq_redrive(Context& c, const json& req) {
+  const std::string group = need_string(req, "group");
+  RedriveOptions o;
+  o.dry_run = opt_bool(req, "dry_run");
+  if (const json* rate = field(req, "rate")) {
+    if (!rate->is_number() || rate->get<double>() < 0) bad("field \"rate\" must be a number >= 0");
+    o.max_per_second = rate->get<double>();
+  }
+  if (auto l = opt_uint(req, "limit")) o.limit = *l;
+  auto report = c.bus.dlq_redrive(group, filter_of(req), o);
+  check(report.status());
+  for (const DeadLetter& d : report->letters)
+    if (!c.emit(json{{"letter", letter_json(d)}}.dump())) break;
+  json r = ok();
+  r["matched"] = report->matched;
+  r["moved"] = report->moved;
+  return r;
+}
+
+json verb_dlq_purge(Context& c, const json& req) {
+  auto n = c.bus.dlq_purge(need_string(req, "group"), filter_of(req));
+  check(n.status());
+  json r = ok();
+  r["purged"] = *n;
+  return r;
+}
+
+json verb_pause(Context& c, const json& req) {
+  check(c.bus.pause(need_string(req, "group"), opt_partition(req)));
+  return ok();
+}
+
+json verb_resume(Context& c, const json& req) {
+  check(c.bus.resume(need_string(req, "group"), opt_partition(req)));
+  return ok();
+}
+
+json verb_set_workers(Context& c, const json& req) {
+  check(c.bus.set_workers(need_string(req, "group"),
+                          static_cast<std::uint32_t>(need_uint(req, "workers", 0xFFFFFFFFu))));
+  return ok();
+}
+
+json verb_describe_group(Context& c, const json& req) {
+  auto g = c.bus.describe_group(need_string(req, "group"));
+  check(g.status());
+  json parts = json::array();
+  for (const PartitionStatus& p : g->partitions)
+    parts.push_back(json{{"partition", p.partition}, {"committed", p.committed}, {"end", p.end},
+                         {"lag", p.lag}, {"stopped", p.stopped}, {"parked", p.parked}});
+  json r = ok();
+  r["group"] = g->group;
+  r["topic"] = g->topic;
+  r["partitions"] = std::move(parts);
+  return r;
+}
+
+using Verb = json (*)(Context&, const json&);
+
+const std::map<std::string, Verb, std::less<>>& verbs() {
+  static const std::map<std::string, Verb, std::less<>> v = {
+      {"ping", verb_ping},
+      {"topics", verb_topics},
+      {"create_topic", verb_create_topic},
+      {"publish", verb_publish},
+      {"seek", verb_seek},
+      {"consume_begin", verb_consume_begin},
+      {"commit", verb_commit},
+      {"dlq_list", verb_dlq_list},
+      {"dlq_redrive", verb_dlq_redrive},
+      {"dlq_purge", verb_dlq_purge},
+      {"pause", verb_pause},
+      {"resume", verb_resume},
+      {"set_workers", verb_set_workers},
+      {"describe_group", verb_describe_group},
+  };
+  return v;
+}
+
+}  // namespace
+
+std::string error_line(std::string_view code, std::string_view message) {
+  return json{{"ok", false}, {"code", std::string(code)}, {"error", std::string(message)}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
+}
+
+void serve_request(Bus& bus, ConsumeLeases& leases, std::uint64_t connection, std::string_view line,
+                   const EmitLine& emit) {
+  json out;
+  try {
+    json req;
+    try {
+      req = json::parse(line);
+    } catch (const json::parse_error& e) {
+      bad(std::string("request is not JSON: ") + e.what());
+    }
+    if (!req.is_object()) bad("request must be a JSON object with a \"verb\"");
+    const std::string verb = need_string(req, "verb");
+    auto it = verbs().find(verb);
+    if (it == verbs().end()) {
+      std::string known;
+      for (const auto& [name, f] : verbs()) known += (known.empty() ? "" : ", ") + name;
+      bad("unknown verb '" + verb + "' (known: " + known + ")");
+    }
+    Context c{bus, leases, connection, emit};
+    out = it->second(c, req);
+  } catch (const BadRequest& b) {
+    out = error_json(b.status);
+  } catch (const std::exception& e) {
+    // Out of memory, or a JSON type error this code did not foresee: the
+    // request fails, the bus goes on.
+    out = error_json(Status::internal(std::string("control request failed: ") + e.what()));
+  }
+  emit(out.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+}  // namespace weir::internal
