@@ -105,7 +105,7 @@ TEST_F(CliTest, HelpEverywhereAndUsageErrors) {
   EXPECT_EQ(weir({"tail", dir(), "t", "--from", "2026-11-27T10:00:00"}).rc, 2);  // no zone
   EXPECT_EQ(weir({"tail", dir(), "t", "--from", "2026-02-30T10:00:00Z"}).rc, 2);
   EXPECT_EQ(weir({"tail", dir(), "t", "--from", "-5"}).rc, 2);
-  EXPECT_EQ(weir({"seek", dir(), "t", "--group", "g", "--to", "soon"}).rc, 2);
+  EXPECT_EQ(weir({"seek", dir(), "t", "--group", "g", "--to", "soon", "--execute"}).rc, 2);
   EXPECT_EQ(weir({"dlq", "list", dir(), "--failed-from", "noon"}).rc, 2);
   EXPECT_FALSE(std::filesystem::exists(dir())) << "a usage error must not touch the directory";
 }
@@ -341,35 +341,36 @@ TEST_F(CliTest, ConsumePrintsCommitsAndResumes) {
 
 TEST_F(CliTest, SeekMovesOffsets) {
   produce("orders", 2, lines(0, 20));
-  auto r = weir({"seek", dir(), "orders", "--group", "g", "--to", "latest", "--create", "--json"});
+  auto r = weir({"seek", dir(), "orders", "--group", "g", "--to", "latest", "--json", "--create", "--execute"});
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_EQ(r.rows().size(), 2u);
   for (const json& row : r.rows()) EXPECT_EQ(row["lag"], 0);
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "1", "--partition", "0"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "1", "--partition", "0", "--execute"}).rc, 0);
   EXPECT_EQ(committed("g")[0], 1u);
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "earliest"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "earliest", "--execute"}).rc, 0);
   EXPECT_EQ(committed("g")[1], 0u);
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "2000-01-01T00:00:00Z"}).rc, 0);
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "2999-01-01T00:00:00Z"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "2000-01-01T00:00:00Z", "--execute"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "2999-01-01T00:00:00Z", "--execute"}).rc, 0);
   for (const json& row : weir({"groups", dir(), "--json"}).rows()) EXPECT_EQ(row["lag"], 0);  // past the newest
 
-  auto out_of_range = weir({"seek", dir(), "orders", "--group", "g", "--to", "500"});
+  auto out_of_range = weir({"seek", dir(), "orders", "--group", "g", "--to", "500", "--execute"});
   EXPECT_EQ(out_of_range.rc, 1);
   expect_one_line_error(out_of_range, "valid 0..");
-  EXPECT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "0", "--partition", "7"}).rc, 1);
-  EXPECT_EQ(weir({"seek", dir(), "nope", "--group", "g", "--to", "0"}).rc, 1);
-  auto typo = weir({"seek", dir(), "orders", "--group", "gg", "--to", "0"});  // never seen: not created
+  EXPECT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "0", "--partition", "7", "--execute"}).rc, 1);
+  EXPECT_EQ(weir({"seek", dir(), "nope", "--group", "g", "--to", "0", "--execute"}).rc, 1);
+  auto typo = weir({"seek", dir(), "orders", "--group", "gg", "--to", "0", "--execute"});  // never seen: not created
   EXPECT_EQ(typo.rc, 1);
   expect_one_line_error(typo, "known groups: g");
 }
 
 TEST_F(CliTest, ReadOnlyCommandsWorkBesideALiveOwnerChangingOnesRefuse) {
   produce("orders", 2, lines(0, 10));
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "billing", "--to", "3", "--partition", "0", "--create"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "billing", "--to", "3", "--partition", "0", "--create", "--execute"}).rc, 0);
   const auto before = committed("billing");
   {
     Options o;
     o.data_dir = dir();
+    o.control_socket = false;  // changing verbs cannot reach it (live_test.cpp has the socket's side)
     auto bus = Bus::open(o).value();  // the live owner
     ASSERT_TRUE(Inspector::owned(dir()).value());
     for (const std::vector<std::string>& c :
@@ -384,20 +385,20 @@ TEST_F(CliTest, ReadOnlyCommandsWorkBesideALiveOwnerChangingOnesRefuse) {
     EXPECT_EQ(weir({"tail", dir(), "orders", "--json"}).rows().size(), 11u);
 
     for (const std::vector<std::string>& c : std::vector<std::vector<std::string>>{
-             {"seek", dir(), "orders", "--group", "billing", "--to", "earliest"},
+             {"seek", dir(), "orders", "--group", "billing", "--to", "earliest", "--execute"},
              {"consume", dir(), "orders", "--group", "billing", "--max", "1"},
              {"produce", dir(), "orders"},
              {"dlq", "purge", dir(), "--group", "billing", "--all"}}) {
       auto r = weir(c, "k\tv\n");
       EXPECT_EQ(r.rc, 1) << c[0];
-      expect_one_line_error(r, "is in use by another process; `weir " + c[0]);
+      expect_one_line_error(r, "is in use by another process, and `weir " + c[0]);
       EXPECT_TRUE(r.out.empty()) << c[0] << " printed " << r.out;
     }
     ASSERT_TRUE(bus->close());
   }
   EXPECT_EQ(committed("billing"), before) << "a refused command modifies nothing";
   EXPECT_FALSE(Inspector::owned(dir()).value());
-  EXPECT_EQ(weir({"seek", dir(), "orders", "--group", "billing", "--to", "earliest"}).rc, 0);
+  EXPECT_EQ(weir({"seek", dir(), "orders", "--group", "billing", "--to", "earliest", "--execute"}).rc, 0);
 }
 
 TEST_F(CliTest, GroupsLagAndSkew) {
@@ -409,7 +410,7 @@ TEST_F(CliTest, GroupsLagAndSkew) {
     const std::uint64_t end = d[p]["end"];
     ASSERT_GE(end, 60u);
     ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", std::to_string(end - (p == 5 ? 60 : 2)),
-                    "--partition", std::to_string(p), "--create"}).rc, 0);
+                    "--partition", std::to_string(p), "--create", "--execute"}).rc, 0);
   }
   auto rows = weir({"groups", dir(), "--json"}).rows();
   ASSERT_EQ(rows.size(), 6u);
@@ -535,7 +536,7 @@ TEST_F(CliTest, VerifyFindsACorruptedByte) {
 
 TEST_F(CliTest, TopPrintsBoundedSnapshots) {
   produce("orders", 2, lines(0, 10));
-  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "earliest", "--create"}).rc, 0);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "earliest", "--create", "--execute"}).rc, 0);
   auto j = weir({"top", dir(), "--iterations", "2", "--interval-ms", "50", "--json"});
   ASSERT_EQ(j.rc, 0) << j.err;
   std::set<int> iterations;

@@ -3,9 +3,10 @@
 //
 // Read-only commands open the directory with weir::Inspector (LMDB
 // read-only), so they work while the owning process runs. Commands that
-// change the directory (produce, consume, seek, dlq redrive/purge) need it
-// to themselves: they refuse when a live bus owns it, and otherwise open a
-// weir::Bus on it for their changes.
+// change the directory (produce, consume, seek, dlq redrive/purge) send
+// their change to a live owner through its control socket (live.hpp), and
+// otherwise open a weir::Bus on it for their changes. pause, resume and
+// set-workers act on a running group, so they need a live owner.
 #pragma once
 
 #include <atomic>
@@ -51,9 +52,17 @@ struct ConsumeOptions {
 struct SeekOptions {
   std::string topic;
   std::string group;
-  std::string to;
+  std::string to;                       // a position, or
+  std::optional<std::int64_t> shift_by;  // from the committed offsets, or
+  std::string to_duration;               // ISO-8601, back from now
   std::optional<std::uint32_t> partition;
   bool create = false;  // --create: a group that never consumed TOPIC
+  bool execute = false;  // without it: a dry run printing old -> new
+};
+struct GroupControlOptions {  // pause, resume, set-workers
+  std::string group;
+  std::optional<std::uint32_t> partition;
+  std::uint32_t workers = 0;
 };
 struct DlqOptions {
   std::string group;
@@ -85,6 +94,8 @@ int cmd_dlq_list(const Common& c, const DlqOptions& o);
 int cmd_dlq_show(const Common& c, const DlqOptions& o);
 int cmd_dlq_redrive(const Common& c, const DlqOptions& o);
 int cmd_dlq_purge(const Common& c, const DlqOptions& o);
+int cmd_pause(const Common& c, const GroupControlOptions& o, bool pause);
+int cmd_set_workers(const Common& c, const GroupControlOptions& o);
 
 // --- shared helpers (common.cpp) ---------------------------------------------
 std::unique_ptr<Inspector> open_inspector(const std::string& dir);

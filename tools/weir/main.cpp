@@ -4,6 +4,9 @@
 // error (bad arguments); 3 `weir verify` found problems.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +15,10 @@
 namespace {
 
 using namespace weir::cli;
+
+// run()'s answer when a required argument is missing and $WEIR_DIR may
+// supply DIR (not an exit code: main retries).
+constexpr int kRetryWithWeirDir = -1;
 
 void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
@@ -29,7 +36,7 @@ void install_signals() {
 
 // DIR and --json on a subcommand.
 CLI::App* with_common(CLI::App* sub, Common& c) {
-  sub->add_option("DIR", c.dir, "data directory of the bus (its LMDB journal)")->required();
+  sub->add_option("DIR", c.dir, "data directory of the bus (its LMDB journal); default $WEIR_DIR")->required();
   sub->add_flag("--json", c.json, "machine output: JSON lines, one object per row");
   return sub;
 }
@@ -73,17 +80,31 @@ std::string unknown_command(const CLI::App& app, int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  install_signals();
+int run(int argc, char** argv, bool quiet_missing) {
   CLI::App app{
       "weir: inspect and operate a weir bus's data directory.\n"
       "Read-only commands (topics, describe, groups, tail, verify, stats, top, dlq list/show, dlq redrive "
-      "--dry-run) work while the owning process runs; produce, consume, seek and dlq redrive/purge need the "
-      "directory to themselves.\n"
+      "--dry-run) read the directory while the owning process runs. Changing commands (produce, consume, seek "
+      "--execute, dlq redrive/purge, pause, resume, set-workers) go through the owning process's control socket "
+      "(DIR/weir.sock) when it runs, and open the directory themselves when it does not; pause, resume and "
+      "set-workers need it running.\n"
+      "DIR may be left out when the WEIR_DIR environment variable names it.\n"
       "TIME is ISO-8601 with a zone (2026-11-27T10:00:00Z, 2026-11-27T11:00:00.5+01:00) or @unix-ms.\n"
       "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 verify found problems or salvage lost data.",
       "weir"};
+  app.set_version_flag("--version", std::string("weir ") + WEIR_VERSION);
   app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  weir groups /var/lib/shop/bus                     lag per group and partition\n"
+      "  export WEIR_DIR=/var/lib/shop/bus\n"
+      "  weir dlq list --group billing                     what billing dead-lettered\n"
+      "  weir dlq redrive --group billing --reason declined --dry-run\n"
+      "  weir dlq redrive --group billing --reason declined\n"
+      "  weir seek orders --group billing --to-duration -PT10M            dry run: old -> new\n"
+      "  weir seek orders --group billing --to-duration -PT10M --execute\n"
+      "  weir pause billing; weir resume billing; weir set-workers billing 4\n"
+      "  printf 'k1\\thello\\n' | weir produce orders --ack fsync");
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("weir: ") + e.what() + " (see --help)\n";
   });
@@ -135,9 +156,33 @@ int main(int argc, char** argv) {
   auto* seek = with_common(app.add_subcommand("seek", "move group G's committed offsets on TOPIC"), c);
   seek->add_option("TOPIC", so.topic, "topic name")->required();
   seek->add_option("--group", so.group, "consumer group")->required();
-  seek->add_option("--to", so.to, "earliest, latest, an offset or a time")->required()->check(kPosition);
+  seek->add_option("--to", so.to, "earliest, latest, an offset or a time")->check(kPosition);
+  seek->add_option("--shift-by", so.shift_by, "move N events from the committed offsets (negative: back)");
+  seek->add_option("--to-duration", so.to_duration, "the first event at or after now minus D (ISO-8601: -PT10M)");
   seek->add_option("--partition", so.partition, "only this partition (default: all)");
   seek->add_flag("--create", so.create, "create group G if it never consumed TOPIC (otherwise an error names the known groups)");
+  seek->add_flag("--execute", so.execute, "apply the move (without it: a dry run that prints old -> new)");
+  seek->footer("Prints old -> new per partition and changes nothing without --execute.\n"
+               "Examples:\n  weir seek DIR orders --group billing --to earliest\n"
+               "  weir seek DIR orders --group billing --shift-by -100 --partition 3 --execute\n"
+               "  weir seek DIR orders --group billing --to 2026-11-27T10:00:00Z --execute");
+
+  GroupControlOptions gc;
+  auto* pause = with_common(app.add_subcommand("pause", "pause group GROUP in the running owner (needs a live owner)"), c);
+  pause->add_option("GROUP", gc.group, "consumer group")->required();
+  pause->add_option("--partition", gc.partition, "only this partition (default: all)");
+  pause->footer("Example:\n  weir pause DIR billing --partition 2");
+  auto* resume = with_common(app.add_subcommand("resume", "resume a paused group (needs a live owner)"), c);
+  resume->add_option("GROUP", gc.group, "consumer group")->required();
+  resume->add_option("--partition", gc.partition, "only this partition (default: all)");
+  resume->footer("Example:\n  weir resume DIR billing");
+  auto* set_workers =
+      with_common(app.add_subcommand("set-workers", "set a running group's worker count (needs a live owner)"), c);
+  set_workers->add_option("GROUP", gc.group, "consumer group")->required();
+  set_workers->add_option("N", gc.workers, "worker threads (clamped to the partition count)")
+      ->required()
+      ->check(CLI::Range(1u, 4096u));
+  set_workers->footer("Example:\n  weir set-workers DIR billing 4");
 
   auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
   dlq->require_subcommand(1);
@@ -188,6 +233,10 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RequiredError& e) {
+    if (quiet_missing) return kRetryWithWeirDir;
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
@@ -204,6 +253,9 @@ int main(int argc, char** argv) {
       return cmd_consume(c, co);
     }
     if (seek->parsed()) return cmd_seek(c, so);
+    if (pause->parsed()) return cmd_pause(c, gc, true);
+    if (resume->parsed()) return cmd_pause(c, gc, false);
+    if (set_workers->parsed()) return cmd_set_workers(c, gc);
     if (dlq_list->parsed()) return cmd_dlq_list(c, dq);
     if (dlq_show->parsed()) return cmd_dlq_show(c, dq);
     if (dlq_redrive->parsed()) return cmd_dlq_redrive(c, dq);
@@ -218,4 +270,22 @@ int main(int argc, char** argv) {
     return e.code;
   }
   return kExitUsage;
+}
+
+int main(int argc, char** argv) {
+  install_signals();
+  const char* env_dir = std::getenv("WEIR_DIR");
+  if (env_dir == nullptr || *env_dir == '\0') return run(argc, argv, false);
+  const int rc = run(argc, argv, true);
+  if (rc != kRetryWithWeirDir) return rc;
+  // A required argument is missing: DIR, taken from $WEIR_DIR, goes right
+  // after the subcommand's name(s) ("dlq" has its own).
+  std::vector<char*> args(argv, argv + argc);
+  std::size_t at = 1;
+  while (at < args.size() && args[at][0] == '-') ++at;
+  if (at < args.size() && std::string_view(args[at]) == "dlq") ++at;
+  if (at < args.size()) ++at;
+  std::string dir = env_dir;
+  args.insert(args.begin() + static_cast<std::ptrdiff_t>(std::min(at, args.size())), dir.data());
+  return run(static_cast<int>(args.size()), args.data(), false);
 }

@@ -193,3 +193,31 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 }  // namespace weir::cli
+
+namespace weir::cli {
+
+std::string unbase64(std::string_view text) {
+  std::string out;
+  std::uint32_t v = 0;
+  int bits = 0;
+  for (char ch : text) {
+    int d = ch >= 'A' && ch <= 'Z' ? ch - 'A'
+            : ch >= 'a' && ch <= 'z' ? ch - 'a' + 26
+            : ch >= '0' && ch <= '9' ? ch - '0' + 52
+            : ch == '+' ? 62
+            : ch == '/' ? 63
+            : ch == '=' ? -2
+                        : -1;
+    if (d == -2) break;
+    if (d < 0) return {};
+    v = (v << 6) | static_cast<std::uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((v >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+}  // namespace weir::cli

@@ -62,6 +62,8 @@ class Table {
 void put_bytes(Row& row, const std::string& name, std::string_view bytes);
 bool valid_utf8(std::string_view s) noexcept;
 std::string base64(std::string_view bytes);
+// The inverse of base64(); what is not base64 decodes to the empty string.
+std::string unbase64(std::string_view text);
 // Control characters as \n, \t, \r or \xNN, so one value stays on one line.
 std::string escape_text(std::string_view s);
 // Microseconds since the epoch as ISO-8601 UTC: 2026-11-27T10:00:00.123456Z.

@@ -111,3 +111,48 @@ std::string time_problem(const std::string& s) {
 }
 
 }  // namespace weir::cli
+
+namespace weir::cli {
+
+std::optional<std::int64_t> parse_duration_us(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  if (s.empty() || (s[0] != 'P' && s[0] != 'p')) return std::nullopt;
+  s.remove_prefix(1);
+  bool in_time = false, any = false;
+  long double total_s = 0;
+  while (!s.empty()) {
+    if (s[0] == 'T' || s[0] == 't') {
+      if (in_time) return std::nullopt;
+      in_time = true;
+      s.remove_prefix(1);
+      continue;
+    }
+    std::size_t n = 0;
+    while (n < s.size() && ((s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == ',')) ++n;
+    if (n == 0 || n == s.size()) return std::nullopt;
+    std::string num(s.substr(0, n));
+    for (char& ch : num)
+      if (ch == ',') ch = '.';
+    long double v = 0;
+    try {
+      std::size_t used = 0;
+      v = std::stold(num, &used);
+      if (used != num.size()) return std::nullopt;
+    } catch (...) {
+      return std::nullopt;
+    }
+    const char unit = static_cast<char>(s[n] & ~0x20);  // upper case
+    if (!in_time && unit == 'D') total_s += v * 86400;
+    else if (!in_time && unit == 'W') total_s += v * 7 * 86400;
+    else if (in_time && unit == 'H') total_s += v * 3600;
+    else if (in_time && unit == 'M') total_s += v * 60;
+    else if (in_time && unit == 'S') total_s += v;
+    else return std::nullopt;
+    any = true;
+    s.remove_prefix(n + 1);
+  }
+  if (!any || total_s > 1e11L) return std::nullopt;
+  return static_cast<std::int64_t>(total_s * 1e6L);
+}
+
+}  // namespace weir::cli

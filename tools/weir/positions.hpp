@@ -22,6 +22,10 @@ std::optional<Position> parse_position(std::string_view s);
 // Just the time forms; nullopt otherwise.
 std::optional<std::int64_t> parse_time_us(std::string_view s);
 
+// An ISO-8601 duration ([-]PnDTnHnMnS, each part optional, seconds may
+// have a fraction) in microseconds, its sign dropped; nullopt if malformed.
+std::optional<std::int64_t> parse_duration_us(std::string_view s);
+
 // For CLI11's check(): empty if `s` parses, else the reason.
 std::string position_problem(const std::string& s);
 std::string time_problem(const std::string& s);

@@ -10,9 +10,12 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <functional>
 #include <thread>
 
 #include "commands.hpp"
+#include "live.hpp"
+#include "weir/control.hpp"
 
 namespace weir::cli {
 
@@ -91,10 +94,121 @@ DeadLetterFilter filter_of(const DlqOptions& o) {
   return f;
 }
 
+// The filter as the control protocol spells it.
+Row filter_json(const DeadLetterFilter& f) {
+  Row j = Row::object();
+  if (f.dlq_offset) j["dlq_offset"] = *f.dlq_offset;
+  if (f.key) j["key"] = *f.key;
+  if (f.type) j["type"] = *f.type;
+  if (f.reason_contains) j["reason_contains"] = *f.reason_contains;
+  if (f.failed_from_us) j["failed_from_us"] = f.failed_from_us;
+  if (f.failed_to_us) j["failed_to_us"] = f.failed_to_us;
+  return j;
+}
+
+// A dead letter as the control protocol reports it (the fields redrive prints).
+DeadLetter letter_of(const Row& j) {
+  DeadLetter d;
+  d.dlq_offset = j.value("dlq_offset", Offset{0});
+  d.topic = j.value("topic", std::string());
+  d.partition = j.value("partition", std::uint32_t{0});
+  d.offset = j.value("offset", Offset{0});
+  d.key = j.contains("key_b64") ? unbase64(j["key_b64"].get<std::string>()) : j.value("key", std::string());
+  d.reason = j.value("reason", std::string());
+  return d;
+}
+
 void close_bus(Bus& bus) {
   auto r = bus.close();
   if (!r) fail_status(r.status());
   if (!r->journal_status) fail("closing the bus: " + r->journal_status.message());
+}
+
+}  // namespace
+
+namespace {
+
+// Lines of one produce round: key and value of each.
+using Lines = std::vector<std::pair<std::string, std::string>>;
+
+// Publishes one round and waits for its acks. Returns the receipts of the
+// lines published (all, or those before the one that failed, whose reason
+// goes to `error`); fails the command if they were not acknowledged.
+using Publisher = std::function<std::vector<PublishReceipt>(const Lines&, std::string& error)>;
+
+[[noreturn]] void not_acked(std::uint64_t first_line, std::size_t n, const std::string& why) {
+  fail("lines " + std::to_string(first_line) + ".." + std::to_string(first_line + n - 1) +
+       " were published but not acknowledged: " + why);
+}
+
+Publisher offline_publisher(Topic topic, Ack ack, const std::uint64_t& first_line) {
+  return [topic, ack, &first_line](const Lines& lines, std::string& error) {
+    std::vector<PublishReceipt> receipts;
+    for (const auto& [key, value] : lines) {
+      Event e;
+      e.key = key;
+      e.payload = value;
+      PublishOptions po;
+      po.ack = Ack::kNone;
+      auto r = topic.publish(e, po);
+      if (!r) {
+        error = r.status().message();
+        break;
+      }
+      receipts.push_back(*r);
+    }
+    if (ack != Ack::kNone) {
+      // Commits are in offset order per partition: the last receipt of each
+      // partition stands for the ones before it.
+      std::map<std::uint32_t, PublishReceipt> last;
+      for (const auto& r : receipts) last[r.partition] = r;
+      for (const auto& [p, r] : last)
+        if (Status s = topic.wait_acked(r, ack, std::chrono::seconds(60)); !s)
+          not_acked(first_line, receipts.size(), s.message());
+    }
+    return receipts;
+  };
+}
+
+Publisher live_publisher(LiveOwner& owner, const std::string& topic, const std::string& ack,
+                         const std::uint64_t& first_line) {
+  return [&owner, topic, ack, &first_line](const Lines& lines, std::string& error) {
+    Row req{{"verb", "publish"}, {"topic", topic}, {"ack", ack}};
+    Row events = Row::array();
+    for (const auto& [key, value] : lines) {
+      Row e;
+      put_bytes(e, "key", key);
+      put_bytes(e, "value", value);
+      events.push_back(std::move(e));
+    }
+    req["events"] = std::move(events);
+    Row r = owner.request(req, nullptr, true);
+    const std::size_t published = r.value("published", std::size_t{0});
+    if (r.value("acknowledged", true) == false) not_acked(first_line, published, r.value("error", std::string()));
+    std::vector<PublishReceipt> receipts;
+    if (r.contains("receipts"))
+      for (const Row& x : r["receipts"]) receipts.push_back({x[0].get<std::uint32_t>(), x[1].get<Offset>()});
+    if (!r["ok"].get<bool>()) {
+      error = r.value("error", std::string("the owner refused"));
+      if (receipts.size() != published) fail(error);  // refused as a whole (unknown topic, say)
+    }
+    return receipts;
+  };
+}
+
+// Topic lookup and creation (--partitions) through the owner.
+void live_topic(LiveOwner& owner, const Common& c, const ProduceOptions& o) {
+  Row topics = owner.request(Row{{"verb", "topics"}});
+  for (const Row& t : topics["topics"]) {
+    if (t["topic"] != o.topic) continue;
+    const std::uint32_t n = t["partitions"];
+    if (o.partitions != 0 && n != o.partitions)
+      fail("topic '" + o.topic + "' has " + std::to_string(n) + " partitions, not " + std::to_string(o.partitions) +
+           " (partitions are fixed at creation)");
+    return;
+  }
+  if (o.partitions == 0) fail("topic '" + o.topic + "' not found in " + c.dir + " (give --partitions N to create it)");
+  owner.request(Row{{"verb", "create_topic"}, {"topic", o.topic}, {"partitions", o.partitions}});
 }
 
 }  // namespace
@@ -104,33 +218,47 @@ int cmd_produce(const Common& c, const ProduceOptions& o) {
   if (!std::filesystem::exists(c.dir, ec) && o.partitions == 0)
     fail("data directory '" + c.dir + "' does not exist (give --partitions N to create it with topic '" + o.topic +
          "')");
-  auto bus = open_bus(c.dir, "produce");
-  auto topic = bus->topic(o.topic);
-  if (!topic) {
-    if (topic.status().code() != Code::kNotFound || o.partitions == 0) {
-      const std::string why = topic.status().message();
-      bus.reset();
-      fail(why + (o.partitions == 0 ? " in " + c.dir + " (give --partitions N to create it)" : ""));
+  std::uint64_t first_line = 1;
+  std::unique_ptr<LiveOwner> owner =
+      std::filesystem::exists(c.dir, ec) ? LiveOwner::connect(c.dir, "produce") : nullptr;
+  std::unique_ptr<Bus> bus;
+  Publisher publish;
+  if (owner) {
+    live_topic(*owner, c, o);
+    publish = live_publisher(*owner, o.topic, o.ack, first_line);
+  } else {
+    bus = open_bus(c.dir, "produce");
+    auto topic = bus->topic(o.topic);
+    if (!topic) {
+      if (topic.status().code() != Code::kNotFound || o.partitions == 0) {
+        const std::string why = topic.status().message();
+        bus.reset();
+        fail(why + (o.partitions == 0 ? " in " + c.dir + " (give --partitions N to create it)" : ""));
+      }
+      TopicOptions to;
+      to.partitions = o.partitions;
+      to.durability = Durability::kJournaled;
+      if (Status s = bus->create_topic(o.topic, to); !s) fail_status(s);
+      topic = bus->topic(o.topic);
+      if (!topic) fail_status(topic.status());
+    } else if (o.partitions != 0 && topic->partitions() != o.partitions) {
+      fail("topic '" + o.topic + "' has " + std::to_string(topic->partitions()) + " partitions, not " +
+           std::to_string(o.partitions) + " (partitions are fixed at creation)");
     }
-    TopicOptions to;
-    to.partitions = o.partitions;
-    to.durability = Durability::kJournaled;
-    if (Status s = bus->create_topic(o.topic, to); !s) fail_status(s);
-    topic = bus->topic(o.topic);
-    if (!topic) fail_status(topic.status());
-  } else if (o.partitions != 0 && topic->partitions() != o.partitions) {
-    fail("topic '" + o.topic + "' has " + std::to_string(topic->partitions()) + " partitions, not " +
-         std::to_string(o.partitions) + " (partitions are fixed at creation)");
+    publish = offline_publisher(*topic, parse_ack(o.ack), first_line);
   }
-  const Ack ack = parse_ack(o.ack);
   LineReader in;
   std::uint64_t line_no = 0;
   std::string error;
+  // A live owner takes one request line of at most 1 MiB: rounds stay well
+  // under it.
+  const std::size_t round_bytes = owner ? kControlMaxRequestBytes / 4 : ~std::size_t{0};
   while (error.empty() && !g_stop.load(std::memory_order_relaxed)) {
     // Publish what is waiting (up to 4096 lines), then wait for the acks and
     // print: partition<TAB>offset per line, in input order.
-    std::vector<PublishReceipt> receipts;
-    const std::uint64_t first_line = line_no + 1;
+    Lines lines;
+    std::size_t bytes = 0;
+    first_line = line_no + 1;
     bool eof = false;
     do {
       auto line = in.next();
@@ -144,27 +272,14 @@ int cmd_produce(const Common& c, const ProduceOptions& o) {
         error = "stdin line " + std::to_string(line_no) + ": no TAB between key and value (expected key<TAB>value)";
         break;
       }
-      Event e;
-      e.key = std::string_view(*line).substr(0, tab);
-      e.payload = std::string_view(*line).substr(tab + 1);
-      PublishOptions po;
-      po.ack = Ack::kNone;
-      auto r = topic->publish(e, po);
-      if (!r) {
-        error = "stdin line " + std::to_string(line_no) + ": " + r.status().message();
-        break;
-      }
-      receipts.push_back(*r);
-    } while (receipts.size() < 4096 && in.ready());
-    if (ack != Ack::kNone) {
-      // Commits are in offset order per partition: the last receipt of each
-      // partition stands for the ones before it.
-      std::map<std::uint32_t, PublishReceipt> last;
-      for (const auto& r : receipts) last[r.partition] = r;
-      for (const auto& [p, r] : last)
-        if (Status s = topic->wait_acked(r, ack, std::chrono::seconds(60)); !s)
-          fail("lines " + std::to_string(first_line) + ".." + std::to_string(first_line + receipts.size() - 1) +
-               " were published but not acknowledged: " + s.message());
+      bytes += line->size() * 2 + 32;  // JSON escaping at worst doubles it
+      lines.emplace_back(line->substr(0, tab), line->substr(tab + 1));
+    } while (lines.size() < 4096 && bytes < round_bytes && in.ready());
+    std::string failed;
+    const std::vector<PublishReceipt> receipts = lines.empty() ? std::vector<PublishReceipt>{} : publish(lines, failed);
+    if (!failed.empty()) {
+      line_no = first_line + receipts.size();
+      error = "stdin line " + std::to_string(line_no) + ": " + failed;
     }
     std::string out;
     for (std::size_t i = 0; i < receipts.size(); ++i) {
@@ -182,7 +297,7 @@ int cmd_produce(const Common& c, const ProduceOptions& o) {
     std::fflush(stdout);
     if (eof) break;
   }
-  close_bus(*bus);
+  if (bus) close_bus(*bus);
   if (!error.empty()) {
     const std::uint64_t good = line_no - 1;
     fail(error + (good == 0   ? "; nothing was published"
@@ -196,7 +311,14 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
   if (!valid_name(o.group))
     fail("group name '" + o.group + "' is invalid: 1..249 characters of [A-Za-z0-9._-]", kExitUsage);
   auto in = open_inspector(c.dir);
-  refuse_if_owned(c.dir, "consume");
+  // With a live owner, the group's offsets move through it, only after the
+  // events were printed, and it holds the group for us meanwhile.
+  std::unique_ptr<LiveOwner> owner = LiveOwner::connect(c.dir, "consume");
+  if (owner) owner->request(Row{{"verb", "consume_begin"}, {"group", o.group}, {"topic", o.topic}});
+  auto live_commit = [&](std::uint32_t partition, std::uint64_t offset) {
+    owner->request(Row{{"verb", "commit"}, {"group", o.group}, {"topic", o.topic}, {"partition", partition},
+                       {"offset", offset}});
+  };
   auto parts_r = in->partitions(o.topic);
   if (!parts_r) fail_status(parts_r.status());
   const std::vector<PartitionInfo> parts = std::move(parts_r).value();
@@ -218,6 +340,7 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
   std::uint64_t printed = 0;
   bool out_closed = false;
   auto last_event = std::chrono::steady_clock::now();
+  auto last_request = last_event;
   while (!g_stop.load(std::memory_order_relaxed) && !out_closed) {
     bool got = false;
     for (std::size_t i = 0; i < parts.size() && !out_closed; ++i) {
@@ -237,14 +360,23 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
         t.add(event_row(r));
         ++printed;
       }
-      if (t.flush()) printed_to[i] = next[i];
-      else out_closed = true;
+      if (!t.flush()) {
+        out_closed = true;
+      } else if (printed_to[i] != next[i]) {
+        printed_to[i] = next[i];
+        if (owner) live_commit(parts[i].partition, printed_to[i]);
+      }
     }
     if (o.max && printed >= o.max) break;
     const auto now = std::chrono::steady_clock::now();
     if (got) {
       last_event = now;
+      last_request = now;
       continue;
+    }
+    if (owner && now - last_request >= std::chrono::seconds(60)) {
+      owner->request(Row{{"verb", "ping"}});  // keeps the connection, and so the group, ours
+      last_request = now;
     }
     if (o.idle_exit_ms && now - last_event >= std::chrono::milliseconds(*o.idle_exit_ms)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -259,6 +391,10 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
         (from && committed[parts[i].partition] != printed_to[i]))
       moved.push_back(static_cast<std::uint32_t>(i));
   if (moved.empty()) return out_closed ? kExitRuntime : kExitOk;
+  if (owner) {
+    for (std::uint32_t p : moved) live_commit(parts[p].partition, printed_to[p]);
+    return out_closed ? kExitRuntime : kExitOk;
+  }
   std::unique_ptr<Bus> bus;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (!bus) {
@@ -293,35 +429,76 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
 int cmd_seek(const Common& c, const SeekOptions& o) {
   if (!valid_name(o.group))
     fail("group name '" + o.group + "' is invalid: 1..249 characters of [A-Za-z0-9._-]", kExitUsage);
-  const Position to = *parse_position(o.to);
+  const int targets = !o.to.empty() + o.shift_by.has_value() + !o.to_duration.empty();
+  if (targets != 1) fail("seek needs exactly one of --to, --shift-by, --to-duration", kExitUsage);
+  std::optional<Position> to = o.to.empty() ? std::nullopt : parse_position(o.to);
+  if (!o.to_duration.empty()) {
+    auto back = parse_duration_us(o.to_duration);
+    if (!back)
+      fail("--to-duration '" + o.to_duration + "' is not an ISO-8601 duration like -PT10M, PT1H30M or -P1DT12H",
+           kExitUsage);
+    to = Position{Position::Kind::kTime, 0, now_us() - *back};
+  }
+  // Old and new offsets, resolved here with the Inspector (read-only), so
+  // the dry run and the change agree.
+  struct Move {
+    std::uint32_t partition;
+    std::optional<std::uint64_t> old;
+    std::uint64_t target, end;
+  };
+  std::vector<Move> moves;
   {
-    auto in = open_inspector(c.dir);  // a journal, and the topic in it
+    auto in = open_inspector(c.dir);
     auto parts = in->partitions(o.topic);
     if (!parts) fail_status(parts.status());
     if (o.partition && *o.partition >= parts->size())
       fail("partition " + std::to_string(*o.partition) + " out of range: topic '" + o.topic + "' has " +
            std::to_string(parts->size()) + " partitions");
+    auto lags = in->group_lags();
+    if (!lags) fail_status(lags.status());
+    for (const PartitionInfo& p : *parts) {
+      if (o.partition && p.partition != *o.partition) continue;
+      Move m{p.partition, std::nullopt, 0, p.end};
+      for (const GroupLag& g : *lags)
+        if (g.group == o.group && g.topic == o.topic && g.partition == p.partition) m.old = g.committed;
+      if (to) {
+        m.target = start_offset(*in, p, *to);
+      } else {
+        // From the committed offset (the start when the group has none),
+        // clamped to what the partition holds, as Kafka's --shift-by is.
+        const auto from = static_cast<std::int64_t>(std::max(m.old.value_or(p.start), p.start));
+        m.target = static_cast<std::uint64_t>(std::clamp<std::int64_t>(
+            from + *o.shift_by, static_cast<std::int64_t>(p.start), static_cast<std::int64_t>(p.end)));
+      }
+      moves.push_back(m);
+    }
   }
-  auto bus = open_bus(c.dir, "seek");
-  SeekTo st;
-  switch (to.kind) {
-    case Position::Kind::kEarliest: st = SeekTo::earliest(); break;
-    case Position::Kind::kLatest: st = SeekTo::latest(); break;
-    case Position::Kind::kOffset: st = SeekTo::to_offset(to.offset); break;
-    case Position::Kind::kTime: st = SeekTo::to_time(to.time_us); break;
+  if (o.execute) {
+    if (auto owner = LiveOwner::connect(c.dir, "seek")) {
+      for (const Move& m : moves)
+        owner->request(Row{{"verb", "seek"}, {"group", o.group}, {"topic", o.topic}, {"partition", m.partition},
+                           {"to", "offset"}, {"offset", m.target}, {"create", o.create}});
+    } else {
+      auto bus = open_bus(c.dir, "seek");
+      for (const Move& m : moves) {
+        SeekTo st = SeekTo::to_offset(m.target);
+        st.create_group = o.create;
+        if (Status s = bus->seek(o.group, o.topic, st, m.partition); !s) fail_status(s);
+      }
+      close_bus(*bus);
+    }
   }
-  st.create_group = o.create;
-  if (Status s = bus->seek(o.group, o.topic, st, o.partition); !s) fail_status(s);
-  close_bus(*bus);
-  bus.reset();
-  auto in = open_inspector(c.dir);
-  auto lags = in->group_lags();
-  if (!lags) fail_status(lags.status());
-  Table t({"group", "topic", "partition", "committed", "end", "lag"}, c.json);
-  for (const GroupLag& g : *lags) {
-    if (g.group != o.group || g.topic != o.topic || (o.partition && g.partition != *o.partition)) continue;
-    Row r = group_lag_row(g);
-    r.erase("skewed");  // seek reports positions, not the skew rule
+  Table t({"group", "topic", "partition", "old", "new", "end", "lag", "action"}, c.json);
+  for (const Move& m : moves) {
+    Row r;
+    r["group"] = o.group;
+    r["topic"] = o.topic;
+    r["partition"] = m.partition;
+    r["old"] = m.old ? Row(*m.old) : Row();
+    r["new"] = m.target;
+    r["end"] = m.end;
+    r["lag"] = m.end - m.target;
+    r["action"] = o.execute ? "moved" : "would move (dry run; --execute applies it)";
     t.add(std::move(r));
   }
   t.flush();
@@ -354,6 +531,15 @@ int cmd_dlq_redrive(const Common& c, const DlqOptions& o) {
     return kExitOk;
   }
   open_inspector(c.dir);  // an existing journal: the bus would create one
+  if (auto owner = LiveOwner::connect(c.dir, "dlq redrive")) {
+    Row req{{"verb", "dlq_redrive"}, {"group", o.group}, {"rate", o.rate}, {"filter", filter_json(f)}};
+    if (o.limit) req["limit"] = *o.limit;
+    std::vector<Row> letters;
+    owner->request(req, &letters);
+    for (const Row& l : letters) row(letter_of(l["letter"]), "redriven");
+    t.flush();
+    return kExitOk;
+  }
   auto bus = open_bus(c.dir, "dlq redrive");
   RedriveOptions ro;
   ro.max_per_second = o.rate;
@@ -373,14 +559,20 @@ int cmd_dlq_purge(const Common& c, const DlqOptions& o) {
              "'; give a filter (--offset, --key, --type, --reason, --failed-from, --failed-to) or --all",
          kExitUsage);
   open_inspector(c.dir);
-  auto bus = open_bus(c.dir, "dlq purge");
-  auto n = bus->dlq_purge(o.group, f);
-  if (!n) fail_status(n.status());
-  close_bus(*bus);
+  std::size_t purged = 0;
+  if (auto owner = LiveOwner::connect(c.dir, "dlq purge")) {
+    purged = owner->request(Row{{"verb", "dlq_purge"}, {"group", o.group}, {"filter", filter_json(f)}})["purged"];
+  } else {
+    auto bus = open_bus(c.dir, "dlq purge");
+    auto n = bus->dlq_purge(o.group, f);
+    if (!n) fail_status(n.status());
+    close_bus(*bus);
+    purged = *n;
+  }
   Table t({"group", "purged"}, c.json);
   Row r;
   r["group"] = o.group;
-  r["purged"] = *n;
+  r["purged"] = purged;
   t.add(std::move(r));
   t.flush();
   return kExitOk;

@@ -234,7 +234,7 @@ Ack ack_of(const json& req) {
   bad("field \"ack\" must be none, journal or fsync, not '" + a + "'");
 }
 
-SeekTo seek_to_of(const json& req) {
+SeekTo seek_target_of(const json& req) {
   const std::string to = need_string(req, "to");
   if (to == "earliest") return SeekTo::earliest();
   if (to == "latest") return SeekTo::latest();
@@ -245,6 +245,17 @@ SeekTo seek_to_of(const json& req) {
     return SeekTo::to_time(*t);
   }
   bad("field \"to\" must be earliest, latest, offset or time, not '" + to + "'");
+}
+
+// The seek target, with "create": true allowing a group that never
+// consumed the topic (SeekTo::create_group).
+SeekTo seek_to_of(const json& req) {
+  SeekTo st = seek_target_of(req);
+  if (auto it = req.find("create"); it != req.end()) {
+    if (!it->is_boolean()) bad("field \"create\" must be true or false");
+    st.create_group = it->get<bool>();
+  }
+  return st;
 }
 
 struct Context {
@@ -370,9 +381,10 @@ json verb_commit(Context& c, const json& req) {
   if (!c.leases.held_by(group, c.connection))
     throw BadRequest{Status::failed_precondition("commit for group '" + group +
                                                  "' without consume_begin on this connection")};
-  Status s = c.bus.seek(group, topic, SeekTo::to_offset(offset), partition);
+  // A consumer's commit positions its group, new or not (as offline).
+  Status s = c.bus.seek(group, topic, SeekTo::to_offset(offset).creating_group(), partition);
   if (s.code() == Code::kInvalidArgument)  // retention passed it meanwhile
-    s = c.bus.seek(group, topic, SeekTo::earliest(), partition);
+    s = c.bus.seek(group, topic, SeekTo::earliest().creating_group(), partition);
   check(s);
   return ok();
 }

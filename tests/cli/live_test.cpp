@@ -1,0 +1,328 @@
+// The `weir` tool against a live owner: this test process owns the data
+// directory (a Bus with its control socket) while `weir` runs as a child
+// process. Every changing verb is checked through the Bus API afterwards;
+// the control protocol is fed bad input directly.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "run_util.hpp"
+#include "../unit/test_util.hpp"
+#include "weir/control.hpp"
+
+namespace weir {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::RunResult;
+
+std::string lines(int from, int to, const std::string& prefix = "key") {
+  std::string s;
+  for (int i = from; i < to; ++i) s += prefix + std::to_string(i) + "\tvalue-" + std::to_string(i) + "\n";
+  return s;
+}
+
+class LiveTest : public ::testing::Test {
+ protected:
+  LiveTest() : root_("live-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())) {}
+  std::string dir() const { return (root_.path() / "bus").string(); }
+  RunResult weir(std::vector<std::string> args, const std::string& input = "") {
+    return testing::run_weir(args, input, root_.path() / "io");
+  }
+  static void expect_error(const RunResult& r, int rc, const std::string& needle) {
+    EXPECT_EQ(r.rc, rc) << r.err;
+    EXPECT_EQ(r.err.rfind("weir: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
+  // The owner: topic "orders" (2 partitions, journaled) and group "billing",
+  // which dead-letters payloads "bad-*" until `fixed` is set.
+  void open_owner(Options o = {}) {
+    o.data_dir = dir();
+    bus_ = Bus::open(o).value();
+    ASSERT_TRUE(bus_->create_topic("orders", {.partitions = 2, .durability = Durability::kJournaled}));
+    ASSERT_TRUE(bus_->subscribe("orders", {.group = "billing"}, [this](const Message& m) {
+      if (!fixed_.load(std::memory_order_acquire) && m.payload().substr(0, 3) == "bad")
+        return Outcome::fail("declined: " + std::string(m.payload()));
+      handled_.fetch_add(1, std::memory_order_relaxed);
+      return Outcome::done();
+    }));
+  }
+  std::uint64_t committed_sum(const std::string& group) {
+    std::uint64_t sum = 0;
+    for (const json& r : weir({"groups", dir(), "--json"}).rows())
+      if (r["group"] == group && !r["committed"].is_null()) sum += r["committed"].get<std::uint64_t>();
+    return sum;
+  }
+
+  testing::ScratchDir root_;
+  std::unique_ptr<Bus> bus_;
+  std::atomic<bool> fixed_{false};
+  std::atomic<int> handled_{0};
+};
+
+TEST_F(LiveTest, EveryChangingVerbWorksAgainstALiveOwner) {
+  open_owner();
+  struct stat st {};
+  ASSERT_EQ(::stat((std::filesystem::path(dir()) / kControlSocketName).c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // produce: partition<TAB>offset per line once acknowledged, as offline.
+  auto p = weir({"produce", dir(), "orders", "--ack", "fsync"}, "k1\tok-1\nk2\tbad-card\nk3\tok-2\nk4\tbad-card\n");
+  ASSERT_EQ(p.rc, 0) << p.err;
+  ASSERT_EQ(p.lines().size(), 4u);
+  for (const std::string& l : p.lines()) EXPECT_NE(l.find('\t'), std::string::npos) << l;
+  auto t = bus_->topic("orders").value();
+  EXPECT_EQ(p.lines()[0].substr(0, 1), std::to_string(t.partition_for("k1")));
+  ASSERT_TRUE(testing::eventually([&] {
+    auto l = bus_->dlq_list("billing");
+    return l && l->size() == 2;
+  }));
+  // produce --partitions creates a topic through the owner.
+  ASSERT_EQ(weir({"produce", dir(), "audit", "--partitions", "3"}, "a\tb\n").rc, 0);
+  EXPECT_EQ(bus_->topic("audit").value().partitions(), 3u);
+  expect_error(weir({"produce", dir(), "nope"}, "a\tb\n"), 1, "not found");
+  expect_error(weir({"produce", dir(), "orders"}, "k\tv\nno-tab\n"), 1, "stdin line 2: no TAB");
+
+  // consume --group: prints, then commits through the owner.
+  auto c = weir({"consume", dir(), "orders", "--group", "cli", "--max", "3", "--json"});
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_EQ(c.rows().size(), 3u);
+  EXPECT_EQ(committed_sum("cli"), 3u);
+  expect_error(weir({"consume", dir(), "orders", "--group", "billing", "--max", "1"}), 1,
+               "subscribed in the owning process");
+
+  // seek: a dry run by default, then --execute.
+  auto dry = weir({"seek", dir(), "orders", "--group", "cli", "--to", "earliest", "--json"});
+  ASSERT_EQ(dry.rc, 0) << dry.err;
+  ASSERT_EQ(dry.rows().size(), 2u);
+  EXPECT_EQ(dry.rows()[0]["new"], 0);
+  EXPECT_EQ(committed_sum("cli"), 3u) << "a dry run changes nothing";
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "cli", "--to", "earliest", "--execute"}).rc, 0);
+  EXPECT_EQ(committed_sum("cli"), 0u);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "cli", "--shift-by", "1", "--execute"}).rc, 0);
+  EXPECT_EQ(committed_sum("cli"), 2u);
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "cli", "--to-duration", "-PT1H", "--execute"}).rc, 0);
+  EXPECT_EQ(committed_sum("cli"), 0u);
+  expect_error(weir({"seek", dir(), "orders", "--group", "billing", "--to", "latest", "--execute"}), 1,
+               "is subscribed");
+
+  // dlq redrive after the fix: the letters are handled.
+  fixed_.store(true, std::memory_order_release);
+  const int before = handled_.load();
+  auto r = weir({"dlq", "redrive", dir(), "--group", "billing", "--reason", "card", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.rows().size(), 2u);
+  EXPECT_EQ(r.rows()[0]["action"], "redriven");
+  EXPECT_TRUE(testing::eventually([&] { return handled_.load() == before + 2; }));
+  EXPECT_TRUE(bus_->dlq_list("billing").value().empty());
+
+  // dlq purge.
+  fixed_.store(false, std::memory_order_release);
+  ASSERT_EQ(weir({"produce", dir(), "orders"}, "k9\tbad-again\n").rc, 0);
+  ASSERT_TRUE(testing::eventually([&] { return bus_->dlq_list("billing").value().size() == 1; }));
+  auto purge = weir({"dlq", "purge", dir(), "--group", "billing", "--all", "--json"});
+  ASSERT_EQ(purge.rc, 0) << purge.err;
+  EXPECT_EQ(purge.rows()[0]["purged"], 1);
+  EXPECT_TRUE(bus_->dlq_list("billing").value().empty());
+
+  // pause, resume, set-workers.
+  auto paused = [&] {
+    const MetricsSnapshot m = bus_->metrics().value();
+    for (const GroupMetrics& g : m.groups)
+      if (g.group == "billing") return g.paused;
+    return false;
+  };
+  ASSERT_EQ(weir({"pause", dir(), "billing"}).rc, 0);
+  EXPECT_TRUE(paused());
+  ASSERT_EQ(weir({"resume", dir(), "billing"}).rc, 0);
+  EXPECT_FALSE(paused());
+  ASSERT_EQ(weir({"pause", dir(), "billing", "--partition", "1"}).rc, 0);
+  ASSERT_EQ(weir({"resume", dir(), "billing", "--partition", "1"}).rc, 0);
+  expect_error(weir({"pause", dir(), "billing", "--partition", "9"}), 1, "out of range");
+  expect_error(weir({"pause", dir(), "ghost"}), 1, "not found");
+  ASSERT_EQ(weir({"set-workers", dir(), "billing", "2"}).rc, 0);
+  EXPECT_TRUE(testing::eventually([&] {
+    const MetricsSnapshot m = bus_->metrics().value();
+    for (const GroupMetrics& g : m.groups)
+      if (g.group == "billing") return g.workers == 2;
+    return false;
+  }));
+  EXPECT_EQ(weir({"set-workers", dir(), "billing", "0"}).rc, 2);
+
+  // After the owner stops, the offline tools see what the live verbs did,
+  // and the socket is gone.
+  ASSERT_TRUE(bus_->close());
+  bus_.reset();
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir()) / kControlSocketName));
+  EXPECT_EQ(committed_sum("cli"), 0u);
+  expect_error(weir({"pause", dir(), "billing"}), 1, "no process owns");
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "cli", "--to", "latest", "--execute"}).rc, 0);
+  EXPECT_GT(committed_sum("cli"), 0u);
+}
+
+TEST_F(LiveTest, WeirDirVersionAndWithoutAControlSocket) {
+  ASSERT_EQ(weir({"produce", dir(), "orders", "--partitions", "2"}, lines(0, 4)).rc, 0);
+  auto v = weir({"--version"});
+  EXPECT_EQ(v.rc, 0);
+  EXPECT_EQ(v.out.rfind("weir ", 0), 0u) << v.out;
+  ::setenv("WEIR_DIR", dir().c_str(), 1);
+  auto d = weir({"describe", "orders", "--json"});
+  auto s = weir({"seek", "orders", "--group", "g", "--to", "latest", "--json"});
+  ::unsetenv("WEIR_DIR");
+  EXPECT_EQ(d.rc, 0) << d.err;
+  EXPECT_EQ(d.rows().size(), 2u);
+  EXPECT_EQ(s.rc, 0) << s.err;
+
+  Options o;
+  o.control_socket = false;
+  o.data_dir = dir();
+  auto bus = Bus::open(o).value();
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir()) / kControlSocketName));
+  expect_error(weir({"produce", dir(), "orders"}, "k\tv\n"), 1, "control_socket off");
+  ASSERT_TRUE(bus->close());
+}
+
+TEST_F(LiveTest, StaleSocketFromACrashedOwnerIsReplaced) {
+  ASSERT_EQ(weir({"produce", dir(), "orders", "--partitions", "2"}, lines(0, 2)).rc, 0);
+  // What a killed owner leaves: a socket file nobody listens on.
+  const std::string path = (std::filesystem::path(dir()) / kControlSocketName).string();
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, path.c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::close(fd);
+  }
+  EXPECT_EQ(weir({"produce", dir(), "orders"}, "k\tv\n").rc, 0) << "no owner: offline, the stale file ignored";
+  open_owner();
+  auto r = weir({"produce", dir(), "orders", "--json"}, "k\tv\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  ASSERT_TRUE(bus_->close());
+  bus_.reset();
+  // Something else at that name is not replaced.
+  { std::ofstream(path) << "not a socket"; }
+  Options o;
+  o.data_dir = dir();
+  auto refused = Bus::open(o);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("is not a socket"), std::string::npos) << refused.status().message();
+}
+
+// A raw protocol client.
+class Raw {
+ public:
+  explicit Raw(const std::string& dir) : fd_(control_connect(dir).value()) {}
+  ~Raw() { ::close(fd_); }
+  void send(const std::string& s) { ASSERT_EQ(::send(fd_, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size())); }
+  // Sends as much as the owner takes (it stops reading an oversized line).
+  void send_lots(std::size_t bytes) {
+    std::string chunk(64 * 1024, 'x');
+    for (std::size_t sent = 0; sent < bytes;) {
+      ssize_t n = ::send(fd_, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+  json line() {
+    std::string s;
+    char ch;
+    while (::recv(fd_, &ch, 1, 0) == 1 && ch != '\n') s += ch;
+    return s.empty() ? json() : json::parse(s);
+  }
+
+ private:
+  int fd_;
+};
+
+TEST_F(LiveTest, BadProtocolInputGetsAClearErrorAndTheOwnerStaysHealthy) {
+  open_owner();
+  Raw silent(dir());       // connects, says nothing
+  Raw slow(dir());         // starts a line, never ends it
+  slow.send("{\"verb\":\"pi");
+  {
+    Raw r(dir());
+    r.send("this is not json\n");
+    json e = r.line();
+    EXPECT_EQ(e["ok"], false);
+    EXPECT_NE(e["error"].get<std::string>().find("not JSON"), std::string::npos) << e;
+    r.send("{\"verb\":\"reboot\"}\n");
+    e = r.line();
+    EXPECT_NE(e["error"].get<std::string>().find("unknown verb 'reboot'"), std::string::npos) << e;
+    r.send("[1,2]\n");
+    EXPECT_EQ(r.line()["ok"], false);
+    r.send("{\"verb\":\"seek\",\"group\":7}\n");
+    EXPECT_NE(r.line()["error"].get<std::string>().find("\"group\" must be a string"), std::string::npos);
+    r.send("{\"verb\":\"publish\",\"topic\":\"orders\",\"events\":[{\"key_b64\":\"%%%\"}]}\n");
+    EXPECT_NE(r.line()["error"].get<std::string>().find("not valid base64"), std::string::npos);
+    r.send("{\"verb\":\"ping\"}\n");
+    EXPECT_EQ(r.line()["ok"], true) << "the connection survives a bad request";
+  }
+  {
+    Raw big(dir());
+    std::thread sender([&] { big.send_lots(10u << 20); });
+    json e = big.line();
+    sender.join();
+    EXPECT_EQ(e["ok"], false);
+    EXPECT_NE(e["error"].get<std::string>().find("request line over"), std::string::npos) << e;
+  }
+  // Meanwhile (silent and slow still connected) the owner serves others.
+  EXPECT_EQ(weir({"produce", dir(), "orders", "--ack", "journal"}, "k\tv\n").rc, 0);
+  json s = silent.line();
+  EXPECT_NE(s["error"].get<std::string>().find("no request within"), std::string::npos) << s;
+  json l = slow.line();
+  EXPECT_NE(l["error"].get<std::string>().find("not completed within"), std::string::npos) << l;
+  ASSERT_TRUE(bus_->publish("orders", {.key = "after", .payload = "ok"}, {.ack = Ack::kJournal}));
+  EXPECT_TRUE(testing::eventually([&] { return bus_->describe_group("billing").value().partitions[0].lag == 0 &&
+                                               bus_->describe_group("billing").value().partitions[1].lag == 0; }));
+}
+
+TEST_F(LiveTest, ConcurrentAdminRequestsUnderPublishingLoadLoseNothing) {
+  open_owner();
+  fixed_.store(true);
+  std::atomic<bool> stop{false};
+  std::atomic<int> published{0};
+  std::thread load([&] {
+    for (int i = 0; !stop.load(std::memory_order_relaxed); ++i)
+      if (bus_->publish("orders", {.key = "load-" + std::to_string(i % 64), .payload = "x"}))
+        published.fetch_add(1, std::memory_order_relaxed);
+  });
+  std::vector<std::unique_ptr<testing::Child>> kids;
+  const auto io = root_.path() / "io";
+  for (int k = 0; k < 3; ++k)
+    kids.push_back(std::make_unique<testing::Child>(
+        std::vector<std::string>{"produce", dir(), "orders", "--ack", "journal"},
+        lines(0, 300, "cli" + std::to_string(k) + "-"), io));
+  kids.push_back(std::make_unique<testing::Child>(std::vector<std::string>{"pause", dir(), "billing"}, "", io));
+  kids.push_back(std::make_unique<testing::Child>(std::vector<std::string>{"set-workers", dir(), "billing", "2"}, "", io));
+  kids.push_back(std::make_unique<testing::Child>(
+      std::vector<std::string>{"consume", dir(), "orders", "--group", "audit", "--max", "200"}, "", io));
+  int printed = 0;
+  for (auto& k : kids) {
+    RunResult r = k->wait();
+    EXPECT_EQ(r.rc, 0) << r.err;
+    printed += static_cast<int>(r.lines().size());
+  }
+  EXPECT_EQ(weir({"resume", dir(), "billing"}).rc, 0);
+  stop.store(true);
+  load.join();
+  // 900 produced lines + the consume's header and 200 rows + 2 one-row tables (with headers).
+  EXPECT_EQ(printed, 900 + 201 + 2 + 2);
+  const int total = published.load() + 900;
+  EXPECT_TRUE(testing::eventually([&] { return handled_.load() == total; }, 20s))
+      << handled_.load() << " of " << total;
+  EXPECT_EQ(committed_sum("audit"), 200u);
+}
+
+}  // namespace
+}  // namespace weir
