@@ -11,7 +11,13 @@ pkgs=(build-essential cmake pkg-config
       liblmdb-dev lmdb-utils libconcurrentqueue-dev libboost-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev
-      librdkafka-dev)
+      librdkafka-dev
+      chromium)  # the browser test (tests/browser) drives the web console in it
+# Node for the browser test: Debian's nodejs and npm, unless a node is
+# already installed (another distribution of it brings its own npm).
+if ! command -v node >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(gnuplot-nox python3)
 fi
@@ -22,7 +28,19 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# puppeteer-core for the browser test, pinned by its package-lock.json.
+browser_modules() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  if [[ ! -d "$dir/node_modules/puppeteer-core" ]] && command -v npm >/dev/null 2>&1; then
+    echo "weir: installing puppeteer-core (npm ci in tests/browser)" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
+}
+if [[ ${#missing[@]} -eq 0 ]]; then
+  browser_modules
+  exit 0
+fi
 
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
@@ -33,3 +51,4 @@ fi
 echo "weir: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+browser_modules

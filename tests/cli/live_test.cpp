@@ -2,6 +2,8 @@
 // directory (a Bus with its control socket) while `weir` runs as a child
 // process. Every changing verb is checked through the Bus API afterwards;
 // the control protocol is fed bad input directly.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -322,6 +324,80 @@ TEST_F(LiveTest, ConcurrentAdminRequestsUnderPublishingLoadLoseNothing) {
   EXPECT_TRUE(testing::eventually([&] { return handled_.load() == total; }, 20s))
       << handled_.load() << " of " << total;
   EXPECT_EQ(committed_sum("audit"), 200u);
+}
+
+// One HTTP request to 127.0.0.1:port; the whole response.
+std::string http(std::uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return {};
+  }
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+std::string post(std::uint16_t port, const std::string& token, const std::string& body) {
+  return http(port, "POST /api/control HTTP/1.1\r\nHost: x\r\n" +
+                        (token.empty() ? std::string() : "X-Weir-Token: " + token + "\r\n") +
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+TEST_F(LiveTest, ConsoleServesThePageStateAndTokenGuardedActions) {
+  Options memory;
+  memory.console.enabled = true;
+  auto refused = Bus::open(memory);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("needs Options::data_dir"), std::string::npos);
+
+  Options o;
+  o.console.enabled = true;
+  open_owner(o);
+  const auto file = std::filesystem::path(dir()) / kConsoleUrlFileName;
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto url = weir({"console-url", dir()});
+  ASSERT_EQ(url.rc, 0) << url.err;
+  // http://127.0.0.1:PORT/#token=HEX
+  const std::string u = url.lines().at(0);
+  ASSERT_EQ(u.rfind("http://127.0.0.1:", 0), 0u) << u;
+  const auto port = static_cast<std::uint16_t>(std::stoi(u.substr(17)));
+  const std::string token = u.substr(u.find("#token=") + 7);
+  EXPECT_EQ(token.size(), 32u);
+
+  EXPECT_NE(http(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").find("<title>weir console</title>"), std::string::npos);
+  const std::string state = http(port, "GET /api/state HTTP/1.1\r\n\r\n");
+  const json j = json::parse(state.substr(state.find("\r\n\r\n") + 4));
+  ASSERT_EQ(j["groups"].size(), 1u);
+  EXPECT_EQ(j["groups"][0]["group"], "billing");
+  EXPECT_EQ(j["groups"][0]["partitions"].size(), 2u);
+  EXPECT_NE(http(port, "GET /metrics HTTP/1.1\r\n\r\n").find("weir_"), std::string::npos);
+  EXPECT_NE(http(port, "GET /nope HTTP/1.1\r\n\r\n").find("404"), std::string::npos);
+
+  EXPECT_NE(post(port, "", R"({"verb":"pause","group":"billing"})").find("403 Forbidden"), std::string::npos);
+  EXPECT_NE(post(port, std::string(32, '0'), R"({"verb":"pause","group":"billing"})").find("403"), std::string::npos);
+  EXPECT_FALSE(bus_->metrics().value().groups[0].paused) << "refused actions change nothing";
+  EXPECT_NE(post(port, token, R"({"verb":"pause","group":"billing"})").find(R"([{"ok":true}])"), std::string::npos);
+  EXPECT_TRUE(bus_->metrics().value().groups[0].paused);
+  EXPECT_NE(post(port, token, R"({"verb":"seek","group":"g","topic":"orders","to":"earliest"})")
+                .find("not available from the console"),
+            std::string::npos);
+  EXPECT_NE(post(port, token, "{broken").find("not JSON"), std::string::npos);
+  EXPECT_NE(http(port, "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n\r\n").find("431"), std::string::npos);
+
+  ASSERT_TRUE(bus_->close());
+  bus_.reset();
+  EXPECT_FALSE(std::filesystem::exists(file));
+  expect_error(weir({"console-url", dir()}), 1, "no process owns");
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ int cmd_dlq_redrive(const Common& c, const DlqOptions& o);
 int cmd_dlq_purge(const Common& c, const DlqOptions& o);
 int cmd_pause(const Common& c, const GroupControlOptions& o, bool pause);
 int cmd_set_workers(const Common& c, const GroupControlOptions& o);
+int cmd_console_url(const Common& c);
 
 // --- shared helpers (common.cpp) ---------------------------------------------
 std::unique_ptr<Inspector> open_inspector(const std::string& dir);

@@ -1,8 +1,13 @@
-// Subcommands that act on a running group, and so need a live owner: pause,
-// resume, set-workers. They change nothing stored: a paused group resumes
-// when its process restarts, and the worker count is the process's own.
+// Subcommands that act on a running process, and so need a live owner:
+// pause, resume, set-workers (they change nothing stored: a paused group
+// resumes when its process restarts, and the worker count is the process's
+// own) and console-url.
+#include <fstream>
+#include <sstream>
+
 #include "commands.hpp"
 #include "live.hpp"
+#include "weir/control.hpp"
 
 namespace weir::cli {
 
@@ -43,6 +48,29 @@ int cmd_set_workers(const Common& c, const GroupControlOptions& o) {
   r["workers"] = o.workers;
   t.add(std::move(r));
   t.flush();
+  return kExitOk;
+}
+
+int cmd_console_url(const Common& c) {
+  open_inspector(c.dir);
+  auto owned = Inspector::owned(c.dir);
+  if (!owned) fail_status(owned.status());
+  if (!*owned) fail("no process owns " + c.dir + "; the console is served by the owning process");
+  const std::string path = c.dir + "/" + std::string(kConsoleUrlFileName);
+  std::ifstream f(path);
+  std::string url;
+  if (!f || !std::getline(f, url) || url.empty())
+    fail("the owner of " + c.dir + " serves no web console (open its bus with Options::console.enabled = true)");
+  Table t({"url"}, c.json);
+  Row r;
+  r["url"] = url;
+  t.add(std::move(r));
+  if (c.json) {
+    t.flush();
+  } else {
+    std::printf("%s\n", url.c_str());  // bare, so that $(weir console-url DIR) is the URL
+    std::fflush(stdout);
+  }
   return kExitOk;
 }
 

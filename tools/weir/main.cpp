@@ -183,6 +183,9 @@ int run(int argc, char** argv, bool quiet_missing) {
       ->required()
       ->check(CLI::Range(1u, 4096u));
   set_workers->footer("Example:\n  weir set-workers DIR billing 4");
+  auto* console_url = with_common(
+      app.add_subcommand("console-url", "the web console's URL, with its access token (needs a live owner)"), c);
+  console_url->footer("Example:\n  xdg-open \"$(weir console-url DIR)\"");
 
   auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
   dlq->require_subcommand(1);
@@ -256,6 +259,7 @@ int run(int argc, char** argv, bool quiet_missing) {
     if (pause->parsed()) return cmd_pause(c, gc, true);
     if (resume->parsed()) return cmd_pause(c, gc, false);
     if (set_workers->parsed()) return cmd_set_workers(c, gc);
+    if (console_url->parsed()) return cmd_console_url(c);
     if (dlq_list->parsed()) return cmd_dlq_list(c, dq);
     if (dlq_show->parsed()) return cmd_dlq_show(c, dq);
     if (dlq_redrive->parsed()) return cmd_dlq_redrive(c, dq);

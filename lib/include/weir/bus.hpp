@@ -31,6 +31,7 @@ namespace weir {
 
 namespace internal {
 class BusCore;
+class ConsoleServer;
 class ControlServer;
 class TopicState;
 }  // namespace internal
@@ -272,6 +273,7 @@ class Bus {
   // The control endpoint (Options::control_socket), null without one; set
   // once in open(), before the Bus is shared.
   std::unique_ptr<internal::ControlServer> control_;
+  std::unique_ptr<internal::ConsoleServer> console_;  // Options::console, likewise
 };
 
 }  // namespace weir

@@ -1,4 +1,5 @@
-// The control endpoint: live operations on a running bus from outside it.
+// The control endpoint and the web console: live operations on a running
+// bus from outside it.
 //
 // A bus opened with Options::data_dir (and Options::control_socket left on)
 // listens on a Unix domain socket named kControlSocketName in its data
@@ -27,6 +28,10 @@ namespace weir {
 // by a crashed owner is replaced by the next bus that opens the directory
 // (weir.lock tells whether an owner is live).
 inline constexpr std::string_view kControlSocketName = "weir.sock";
+
+// File name, inside the data directory, of the web console's URL with its
+// per-start access token (Options::console), mode 0600; removed at close.
+inline constexpr std::string_view kConsoleUrlFileName = "weir.console";
 
 // Largest request line the endpoint reads (1 MiB); a longer one is answered
 // with an error and the connection is closed.

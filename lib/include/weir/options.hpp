@@ -31,6 +31,18 @@
 
 namespace weir {
 
+// Where the web console listens (Options::console).
+struct ConsoleOptions {
+  // Serve it. Default false.
+  bool enabled = false;
+  // Loopback by default; binding another address exposes the read-only
+  // views to that network (changing actions still need the token).
+  // REQUIRES: an IPv4 or IPv6 address.
+  std::string bind_address = "127.0.0.1";
+  // 0 (default): a free port, shown by `weir console-url DIR`.
+  std::uint16_t port = 0;
+};
+
 // Bus-wide options, given to Bus::open.
 struct Options {
   // --- affects behaviour ---------------------------------------------------
@@ -97,6 +109,16 @@ struct Options {
   // the directory replaces it. Off, changing `weir` verbs refuse while this
   // process runs ("in use by another process").
   bool control_socket = true;
+
+  // The web console (weir/control.hpp): one page over HTTP showing topics,
+  // groups with per-partition lag and skew, breakers, retry rates and dead
+  // letters, with redrive, purge, pause, resume and set-workers. Off by
+  // default. REQUIRES data_dir when enabled: each start writes a fresh
+  // access token, mode 0600, to <data_dir>/weir.console (`weir console-url
+  // DIR` prints the URL with it); changing actions need it. In crash terms
+  // like control_socket: it holds no data; a crash leaves the token file
+  // behind, unusable, until the next start replaces it.
+  ConsoleOptions console;
 };
 
 // Where a topic's events live.

@@ -2,6 +2,7 @@
 #include "weir/bus.hpp"
 
 #include "bus/core.hpp"
+#include "console/server.hpp"
 #include "control/server.hpp"
 #include "weir/partitioner.hpp"
 
@@ -66,6 +67,9 @@ Result<std::unique_ptr<Bus>> Bus::open(const Options& options) {
   if (options.offset_commit_interval < std::chrono::milliseconds(1) ||
       options.offset_commit_interval > std::chrono::seconds(10))
     return Status::invalid_argument("Options::offset_commit_interval must be within 1 ms..10 s");
+  if (options.console.enabled && options.data_dir.empty())
+    return Status::invalid_argument(
+        "Options::console needs Options::data_dir (its access token is written there)");
   auto core = std::make_unique<internal::BusCore>(options);
   if (Status s = core->open_journal(); !s) return s;
   std::unique_ptr<Bus> bus(new Bus(std::move(core)));
@@ -73,6 +77,11 @@ Result<std::unique_ptr<Bus>> Bus::open(const Options& options) {
     auto control = internal::ControlServer::start(*bus, options.data_dir);
     if (!control) return control.status();
     bus->control_ = std::move(control).value();
+  }
+  if (options.console.enabled) {
+    auto console = internal::ConsoleServer::start(*bus, options.data_dir, options.console);
+    if (!console) return console.status();
+    bus->console_ = std::move(console).value();
   }
   return bus;
 }
@@ -203,8 +212,10 @@ Result<CloseReport> Bus::close(const CloseOptions& options) {
   // Requests still running fail against the closed bus, so waiting for the
   // control threads after the close is short.
   if (control_) control_->stop_accepting();
+  if (console_) console_->stop_accepting();
   auto report = core_->close(options);
   if (control_ && report) control_->stop();
+  if (console_ && report) console_->stop();
   return report;
 }
 
