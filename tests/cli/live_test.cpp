@@ -103,6 +103,20 @@ TEST_F(LiveTest, EveryChangingVerbWorksAgainstALiveOwner) {
   expect_error(weir({"consume", dir(), "orders", "--group", "billing", "--max", "1"}), 1,
                "subscribed in the owning process");
 
+  // One `weir consume` per group at a time.
+  {
+    testing::Child first({"consume", dir(), "orders", "--group", "solo"}, "", root_.path() / "io");
+    ASSERT_TRUE(testing::eventually([&] { return committed_sum("solo") > 0; }));
+    expect_error(weir({"consume", dir(), "orders", "--group", "solo", "--max", "1"}), 1,
+                 "is being consumed by another `weir consume`");
+    expect_error(weir({"seek", dir(), "orders", "--group", "solo", "--to", "earliest", "--execute"}), 1,
+                 "is being consumed by a `weir consume`");
+    first.signal(SIGINT);
+    RunResult r = first.wait();
+    EXPECT_EQ(r.rc, 0) << r.err;
+  }
+  EXPECT_EQ(weir({"consume", dir(), "orders", "--group", "solo", "--idle-exit-ms", "0"}).rc, 0) << "released at its end";
+
   // seek: a dry run by default, then --execute.
   auto dry = weir({"seek", dir(), "orders", "--group", "cli", "--to", "earliest", "--json"});
   ASSERT_EQ(dry.rc, 0) << dry.err;
@@ -174,6 +188,15 @@ TEST_F(LiveTest, EveryChangingVerbWorksAgainstALiveOwner) {
 
 TEST_F(LiveTest, WeirDirVersionAndWithoutAControlSocket) {
   ASSERT_EQ(weir({"produce", dir(), "orders", "--partitions", "2"}, lines(0, 4)).rc, 0);
+  for (const char* sub : {"topics", "describe", "groups", "tail", "produce", "consume", "seek", "verify", "stats",
+                          "top", "pause", "resume", "set-workers", "console-url"}) {
+    auto h = weir({sub, "--help"});
+    EXPECT_EQ(h.rc, 0) << sub;
+    EXPECT_NE(h.out.find("Example"), std::string::npos) << sub << " --help has no example";
+  }
+  for (const char* sub : {"list", "show", "redrive", "purge"})
+    EXPECT_NE(weir({"dlq", sub, "--help"}).out.find("Example"), std::string::npos) << "dlq " << sub;
+  EXPECT_NE(weir({"--help"}).out.find("Examples:"), std::string::npos);
   auto v = weir({"--version"});
   EXPECT_EQ(v.rc, 0);
   EXPECT_EQ(v.out.rfind("weir ", 0), 0u) << v.out;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -230,10 +231,31 @@ int run(int argc, char** argv, bool quiet_missing) {
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
   topc->add_option("--iterations", top.iterations, "stop after N refreshes (default: until interrupted)");
 
+  // Examples at the end of each subcommand's --help.
+  const std::pair<CLI::App*, const char*> examples[] = {
+      {topics, "weir topics /var/lib/shop/bus --json"},
+      {describe, "weir describe DIR orders"},
+      {groups, "weir groups DIR --group billing"},
+      {tail, "weir tail DIR orders --from 2026-11-27T10:00:00Z --max 20\n  weir tail DIR orders --from latest --follow"},
+      {produce, "printf 'order-7\\t{\"amount\":5}\\n' | weir produce DIR orders --ack fsync\n"
+                "  weir produce DIR audit --partitions 4 < lines.tsv"},
+      {consume, "weir consume DIR orders --group audit --max 100 --json\n"
+                "  weir consume DIR orders --group audit --idle-exit-ms 0"},
+      {dlq_list, "weir dlq list DIR --group billing --reason declined"},
+      {dlq_show, "weir dlq show DIR 12 --group billing"},
+      {dlq_redrive, "weir dlq redrive DIR --group billing --reason declined --dry-run\n"
+                    "  weir dlq redrive DIR --group billing --reason declined --rate 50"},
+      {dlq_purge, "weir dlq purge DIR --group billing --key order-7\n  weir dlq purge DIR --group billing --all"},
+      {verify, "weir verify DIR || echo damaged"},
+      {stats, "weir stats DIR --json"},
+      {topc, "weir top DIR --interval-ms 500"},
+  };
+  for (const auto& [sub, text] : examples) sub->footer(std::string("Example:\n  ") + text);
   if (std::string bad = unknown_command(app, argc, argv); !bad.empty()) {
     std::fprintf(stderr, "weir: %s (see --help)\n", bad.c_str());
     return kExitUsage;
   }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::RequiredError& e) {
