@@ -379,8 +379,16 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
         lost.push_back({0, ps.recovered.front().first});
       if (auto c = committed.find({name, p}); c != committed.end() && c->second > end)
         lost.push_back({end, c->second});
-      for (const auto& f : scan->findings)
-        if (f.topic == name && f.partition == p && (!f.offset || *f.offset >= end)) ps.tail_unknown = true;
+      for (const auto& f : scan->findings) {
+        // Damage named for this partition past what was recovered; or damage
+        // to the file or the main tree that names no topic (a truncation,
+        // lost branch pages): the lost pages may have held this partition's
+        // tail, so how much existed after `end` is unknown. Free-page
+        // damage loses no data.
+        const bool here = f.topic == name && f.partition == p && (!f.offset || *f.offset >= end);
+        const bool anywhere = f.topic.empty() && f.db != "(free pages)" && f.db != internal::kMetaDbi;
+        if (here || anywhere) ps.tail_unknown = true;
+      }
       std::sort(lost.begin(), lost.end(), [](const OffsetRange& x, const OffsetRange& y) { return x.first < y.first; });
       for (const auto& r : lost)
         if (!ps.lost.empty() && ps.lost.back().end >= r.first) ps.lost.back().end = std::max(ps.lost.back().end, r.end);
