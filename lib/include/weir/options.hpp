@@ -118,7 +118,7 @@ struct Options {
   // DIR` prints the URL with it); changing actions need it. In crash terms
   // like control_socket: it holds no data; a crash leaves the token file
   // behind, unusable, until the next start replaces it.
-  ConsoleOptions console;
+  ConsoleOptions console{};
 };
 
 // Where a topic's events live.

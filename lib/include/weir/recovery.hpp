@@ -67,14 +67,14 @@ struct OffsetRange {
 
 // What salvage_journal did with one partition. Plain value.
 struct PartitionSalvage {
-  std::string topic;
+  std::string topic{};
   std::uint32_t partition = 0;
   // Offsets copied, each range complete and checksum-valid.
-  std::vector<OffsetRange> recovered;
+  std::vector<OffsetRange> recovered{};
   // Offsets known to have existed and not copied: gaps between recovered
   // ranges, damaged records, and up to the highest offset a group had
   // committed when that lies past the last recovered one.
-  std::vector<OffsetRange> lost;
+  std::vector<OffsetRange> lost{};
   // Damage hit this partition's log after its last recovered offset, so
   // events past `lost` may have existed too (their count is unknown).
   bool tail_unknown = false;
@@ -88,7 +88,7 @@ struct SalvageReport {
   std::uint64_t state_entries = 0;            // weir.state entries copied (state tables, DLQ ledger, retry counts)
   std::uint64_t dedupe_entries = 0;           // dedupe records copied
   // Every piece of damage met (as check_journal reports it).
-  std::vector<JournalProblem> problems;
+  std::vector<JournalProblem> problems{};
   // Nothing was lost: every partition is complete and no damage was met.
   bool complete() const noexcept;
 };
