@@ -1,10 +1,7 @@
 // The failure loop of a group: handler calls with exception and timeout
 // rules, retries with backoff, dead letters, stops and reports.
 #include <chrono>
-#include <cstring>
-#include <random>
 
-#include "base/coding.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/log.hpp"
 #include "record/record.hpp"
@@ -13,8 +10,6 @@ namespace weir::internal {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-// First byte of a big-endian attempt record (see save_attempts).
-constexpr char kAttemptsBigEndian = 'B';
 }  // namespace
 
 void Group::stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt,
@@ -74,89 +69,29 @@ Outcome Group::call(WorkerContext& w, const Message& m, State* state) {
 }
 
 bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outcome& o) {
-  const auto now_us = [] {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
   if (o.kind() == Outcome::Kind::kDone) {
-    a.attempt = 1;
-    a.first_failure_us = 0;
+    a.succeeded();
     return true;
   }
-  if (a.first_failure_us == 0) a.first_failure_us = now_us();
-  if (o.kind() == Outcome::Kind::kRetry && a.attempt < options_.max_attempts) {
-    auto delay = o.delay();
-    if (delay.count() <= 0) {
-      // Exponential: base * 2^(attempt-1), capped (and safe from overflow),
-      // then full jitter: uniform in [0, that].
-      const std::int64_t base = options_.retry_backoff.count();
-      const std::int64_t cap = options_.retry_backoff_max.count();
-      std::int64_t d = base;
-      for (std::uint32_t i = 1; i < a.attempt && d < cap; ++i) d *= 2;
-      d = std::min(d, cap);
-      if (options_.jitter && d > 0) {
-        thread_local std::mt19937_64 rng{std::random_device{}()};
-        d = std::uniform_int_distribution<std::int64_t>(0, d)(rng);
-      }
-      delay = std::chrono::milliseconds(d);
-    }
-    ++a.attempt;
-    a.retry_at = Clock::now() + delay;
+  const RetryDecision d = retry_.on_failure(a, o);
+  if (d.kind == RetryDecision::Kind::kRetry) {
     retries_.fetch_add(1, std::memory_order_relaxed);
     save_attempts(ps, m.offset(), a.attempt);
     return false;
   }
-  // Permanent, or out of attempts.
-  // Out of attempts: the count, and the cause of the last failure if known.
-  const std::string reason =
-      o.kind() == Outcome::Kind::kFail
-          ? o.reason()
-          : "gave up after " + std::to_string(a.attempt) + " attempts" +
-                (o.reason().empty() ? std::string() : "; last failure: " + o.reason());
   if (!dead_letters_.topic) {
-    stop_partition(ps, m.offset(), m.attempt(), reason, FailureKind::kHandler);
+    stop_partition(ps, m.offset(), m.attempt(), d.reason, FailureKind::kHandler);
     return false;
   }
-  if (!dead_letter(m, a, reason)) {
+  if (!dead_letter(m, a, d.reason)) {
     // Could not store it (DLQ full, journal stalled): keep the event and try
     // the dead-letter write again shortly. Nothing is dropped.
     a.retry_at = Clock::now() + std::chrono::milliseconds(100);
     return false;
   }
-  report(ps, m.offset(), m.attempt(), reason, FailureKind::kDeadLettered);
-  a.attempt = 1;
-  a.first_failure_us = 0;
+  report(ps, m.offset(), m.attempt(), d.reason, FailureKind::kDeadLettered);
+  a.succeeded();
   return true;
-}
-
-void Group::save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt) {
-  if (!journal_) return;
-  // Best effort: if the journal cannot take it now, the count restarts after
-  // a crash. Value: kAttemptsBigEndian, then (be64 offset, be32 attempt)
-  // pairs: 1 + 12n bytes, so it is told apart from the host-order form of
-  // earlier versions (12n bytes), which restore_attempts still reads.
-  std::string rec(1, kAttemptsBigEndian);
-  auto add = [&rec](Offset off, std::uint32_t att) {
-    char e[12];
-    put_be64(e, off);
-    put_be32(e + 8, att);
-    rec.append(e, 12);
-  };
-  if (nonblocking()) {
-    // Every failing head of the partition, oldest first (at most 256: the
-    // oldest are redelivered first after a restart).
-    if (attempt > 1) {
-      ps.failing[offset] = attempt;
-    } else if (ps.failing.erase(offset) == 0) {
-      return;
-    }
-    for (auto it = ps.failing.begin(); it != ps.failing.end() && rec.size() < 1 + 256 * 12; ++it)
-      add(it->first, it->second);
-  } else {
-    add(offset, attempt);
-  }
-  (void)journal_->state_put({{attempts_key(ps.index), std::move(rec)}});
 }
 
 bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view reason) {
@@ -169,42 +104,6 @@ bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view re
   po.timeout = std::chrono::milliseconds(1000);
   if (dead_letters_.topic->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
   return dead_letters_.topic->publish(letter.event(), po).is_ok();
-}
-
-void Group::restore_attempts(PartitionState& ps) {
-  // An event that had failed before the restart goes on counting: the
-  // restart itself (a crash before its ack) counts as one more attempt.
-  // (Value: (offset, attempt) pairs, see save_attempts: big-endian after a
-  // kAttemptsBigEndian byte, or host order as earlier versions wrote them.)
-  auto rec = journal_->state_get(attempts_key(ps.index));
-  if (!rec || !rec->has_value()) return;
-  const std::string& v = **rec;
-  const bool big_endian = v.size() % 12 == 1 && v[0] == kAttemptsBigEndian;
-  if (!big_endian && v.size() % 12 != 0) return;
-  const Offset at = ps.cursor.next.load(std::memory_order_relaxed);
-  for (std::size_t i = big_endian ? 1 : 0; i < v.size(); i += 12) {
-    Offset off;
-    std::uint32_t attempt;
-    if (big_endian) {
-      off = get_be64(v.data() + i);
-      attempt = get_be32(v.data() + i + 8);
-    } else {
-      std::memcpy(&off, v.data() + i, 8);
-      std::memcpy(&attempt, v.data() + i + 8, 4);
-    }
-    if (nonblocking() && off >= at) {
-      ps.restored[off] = attempt + 1;
-      ps.failing[off] = attempt + 1;
-    } else if (off == at) {
-      ps.cur.attempt = attempt + 1;
-    }
-  }
-}
-
-std::string Group::attempts_key(std::uint32_t partition) const {
-  char be[4] = {static_cast<char>(partition >> 24), static_cast<char>(partition >> 16),
-                static_cast<char>(partition >> 8), static_cast<char>(partition)};
-  return state_key(options_.group + ".attempts", topic_->name(), std::string_view(be, 4));
 }
 
 void Group::monitor() {

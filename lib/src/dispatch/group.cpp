@@ -50,6 +50,9 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
       breaker_(options.breaker.enabled
                    ? std::make_unique<CircuitBreaker>(options.group, options.breaker, options.on_breaker)
                    : nullptr),
+      retry_(RetryPolicy::Backoff{options.max_attempts, options.retry_backoff, options.retry_backoff_max,
+                                  options.jitter},
+             journal, options.group, topic_->name(), options.retry_mode == RetryMode::kNonBlocking),
       txn_mode_(journal != nullptr &&
                 (options.dedupe || std::holds_alternative<StateHandler>(handler_))) {
   parts_.reserve(topic_->partitions());
@@ -87,7 +90,7 @@ void Group::start(const std::vector<Offset>& resume) {
     if (resumed) start = resume[ps->index];
     ps->part->attach(ps->cursor, start, resumed);
     ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
-    if (journal_) restore_attempts(*ps);
+    ps->cur.attempt = retry_.restore(ps->attempts, ps->index, ps->cursor.next.load(std::memory_order_relaxed));
     ps->read_pos = ps->cursor.next.load(std::memory_order_relaxed);
   }
   if (journal_) journal_->track(this);

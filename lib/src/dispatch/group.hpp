@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "dispatch/breaker.hpp"
+#include "dispatch/retry_policy.hpp"
 #include "dlq/log.hpp"
 #include "journal/format.hpp"
 #include "journal/journal.hpp"
@@ -141,13 +142,6 @@ class Group final : public OffsetSource, public TxnSink {
  private:
   enum StopMode : int { kRunning = 0, kDrain = 1, kStopNow = 2 };
 
-  // Retry state of one failing event: the partition's (blocking mode, or a
-  // partition-wide wait such as a transient read error) or a parked key's.
-  struct Attempts {
-    std::uint32_t attempt = 1;
-    std::chrono::steady_clock::time_point retry_at{};
-    std::int64_t first_failure_us = 0;  // of the event
-  };
   // Hashes keys given as string_view, so lookups by Message::key() need no
   // std::string (heterogeneous lookup).
   struct KeyHash {
@@ -182,8 +176,7 @@ class Group final : public OffsetSource, public TxnSink {
     std::unordered_map<std::string, ParkedKey, KeyHash, std::equal_to<>> parked;  // key -> its queue
     std::set<Offset> parked_offsets;                       // every parked offset
     std::multimap<std::chrono::steady_clock::time_point, std::string> due;  // heads by retry time
-    std::map<Offset, std::uint32_t> failing;   // attempts of failing heads (persisted)
-    std::map<Offset, std::uint32_t> restored;  // attempts stored before a restart
+    AttemptLedger attempts;                    // failing heads' attempt counts (persisted)
     std::atomic<std::uint64_t> parked_count{0};  // for status(); relaxed
 
     // Ownership: the worker serving it, -1 while it is handed over. The old
@@ -266,10 +259,10 @@ class Group final : public OffsetSource, public TxnSink {
   // Everything of `ps` below `to` is finished (it was at `from`): advances
   // the cursor and asks for the offset to be persisted as options say.
   void commit_progress(PartitionState& ps, WorkerContext& w, Offset from, Offset to);
-  // Journaled groups: attempt counts stored before a restart.
-  void restore_attempts(PartitionState& ps);
   // Persists the attempt count of a failing event (1: it no longer fails).
-  void save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt);
+  void save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt) {
+    retry_.save(ps.attempts, ps.index, offset, attempt);
+  }
   bool nonblocking() const noexcept { return options_.retry_mode == RetryMode::kNonBlocking; }
   // Adds one finished event to the batch's write set (and the overlay).
   void add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,
@@ -303,11 +296,7 @@ class Group final : public OffsetSource, public TxnSink {
   Journal* const journal_;  // null for memory topics
   const DeadLetterTarget dead_letters_;  // empty when dead_letter is off
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
-
-  // Journaled groups: where the attempt count of a partition's failing
-  // event is kept across restarts (state table of pseudo-group
-  // "<group>.attempts"; value: offset (8 bytes) + attempt (4 bytes)).
-  std::string attempts_key(std::uint32_t partition) const;
+  const RetryPolicy retry_;  // backoff, attempt limit, attempt persistence
 
   // Alerts: evaluated by worker 0 about once a second (monitor()); the
   // retry counter is bumped by every worker.

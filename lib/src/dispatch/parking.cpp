@@ -55,9 +55,9 @@ void Group::finish_head(PartitionState& ps, const std::string& key) {
   // The key's next event is handed out now, as a first attempt (or as the
   // attempt a restart left it at).
   pk.head = Attempts{};
-  if (auto r = ps.restored.find(pk.offsets.front()); r != ps.restored.end()) {
+  if (auto r = ps.attempts.restored.find(pk.offsets.front()); r != ps.attempts.restored.end()) {
     pk.head.attempt = r->second;
-    ps.restored.erase(r);
+    ps.attempts.restored.erase(r);
   }
   ps.due.emplace(Clock::now(), key);
 }
@@ -205,18 +205,18 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
       n = *got;
     }
   }
-  for (std::uint32_t i = 0; i < n && !ps.restored.empty(); ++i) {
-    auto r = ps.restored.find(rp + i);
-    if (r == ps.restored.end()) continue;
+  for (std::uint32_t i = 0; i < n && !ps.attempts.restored.empty(); ++i) {
+    auto r = ps.attempts.restored.find(rp + i);
+    if (r == ps.attempts.restored.end()) continue;
     MessageAccess::set_attempt(w.scratch[i], r->second);
-    ps.restored.erase(r);
+    ps.attempts.restored.erase(r);
   }
   progress += n;
   const std::uint32_t i = serve_new(ps, w, n, ws);
   ps.read_pos = std::max(ps.read_pos, rp + i);
   // Events that failed before a restart and have now passed at once: forget
   // their stored attempt counts.
-  for (auto it = ps.failing.lower_bound(rp); it != ps.failing.end() && it->first < rp + i;) {
+  for (auto it = ps.attempts.failing.lower_bound(rp); it != ps.attempts.failing.end() && it->first < rp + i;) {
     const Offset o = it->first;
     ++it;
     if (!ps.parked_offsets.count(o)) save_attempts(ps, o, 1);
@@ -224,7 +224,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   if (i < n) {
     // Unread restored attempts must survive for the next read of these events.
     for (std::uint32_t k = i; k < n; ++k)
-      if (w.scratch[k].attempt() > 1) ps.restored[rp + k] = w.scratch[k].attempt();
+      if (w.scratch[k].attempt() > 1) ps.attempts.restored[rp + k] = w.scratch[k].attempt();
   }
 
   // What is committed: everything before the oldest unfinished event.

@@ -112,8 +112,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
     add_to_write_set(ps, m, {}, {}, ws);
     return Verdict::kPassed;
   }
-  a.attempt = 1;
-  a.first_failure_us = 0;
+  a.succeeded();
   add_to_write_set(ps, m, std::move(dkey), std::move(state.writes()), ws);
   return Verdict::kPassed;
 }
