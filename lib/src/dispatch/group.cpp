@@ -57,10 +57,7 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
                 (options.dedupe || std::holds_alternative<StateHandler>(handler_))) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
-    auto ps = std::make_unique<PartitionState>();
-    ps->index = p;
-    ps->part = &topic_->partition(p);
-    parts_.push_back(std::move(ps));
+    parts_.push_back(std::make_unique<PartitionState>(p, &topic_->partition(p), options_.max_parked));
   }
 }
 
@@ -77,7 +74,7 @@ const std::string& Group::topic_name() const { return topic_->name(); }
 bool Group::has_events(const PartitionState& ps, bool seq_cst) const noexcept {
   Offset c = ps.cursor.next.load(std::memory_order_relaxed);
   if (nonblocking()) {
-    if (ps.parked_offsets.size() >= options_.max_parked) return false;  // full: retries only
+    if (ps.lot.full()) return false;  // full: retries only
     c = ps.read_pos;
   }
   return ps.part->has_events(c, seq_cst);
@@ -141,9 +138,9 @@ bool Group::has_work(const std::vector<PartitionState*>& mine, int mode, Clock::
       if (Clock::now() < ps->cur.retry_at) continue;
       return true;
     }
-    if (!ps->due.empty()) {  // a parked key's retry (kNonBlocking)
-      next_retry = std::min(next_retry, ps->due.begin()->first);
-      if (Clock::now() >= ps->due.begin()->first) return true;
+    if (const auto due = ps->lot.next_due()) {  // a parked key's retry (kNonBlocking)
+      next_retry = std::min(next_retry, *due);
+      if (Clock::now() >= *due) return true;
     }
     // Poll the claim counter, not the next slot: the producer is writing
     // that slot's line, and polling it would bounce the line mid-write.

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "dispatch/breaker.hpp"
+#include "dispatch/parking_lot.hpp"
 #include "dispatch/retry_policy.hpp"
 #include "dlq/log.hpp"
 #include "journal/format.hpp"
@@ -142,17 +143,6 @@ class Group final : public OffsetSource, public TxnSink {
  private:
   enum StopMode : int { kRunning = 0, kDrain = 1, kStopNow = 2 };
 
-  // Hashes keys given as string_view, so lookups by Message::key() need no
-  // std::string (heterogeneous lookup).
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
-  };
-  // A key waiting behind its failing event (RetryMode::kNonBlocking).
-  struct ParkedKey {
-    Attempts head;               // retry state of offsets.front()
-    std::deque<Offset> offsets;  // the failing event, then later events of the key
-  };
   // What became of one event handed to the handler.
   enum class Verdict {
     kPassed,   // finished: done, skipped, or dead-lettered
@@ -162,8 +152,9 @@ class Group final : public OffsetSource, public TxnSink {
   };
 
   struct PartitionState {
-    std::uint32_t index = 0;
-    Partition* part = nullptr;
+    PartitionState(std::uint32_t i, Partition* p, std::size_t max_parked) : index(i), part(p), lot(max_parked) {}
+    const std::uint32_t index;
+    Partition* const part;
     ReaderCursor cursor;
     Attempts cur;                                      // owner only
     Offset nudged_at = 0;                              // owner only: last offset-commit nudge
@@ -173,9 +164,7 @@ class Group final : public OffsetSource, public TxnSink {
     // RetryMode::kNonBlocking, owner only. The cursor (what is committed)
     // is the oldest parked offset, or read_pos when nothing is parked.
     Offset read_pos = 0;                                   // next offset to read
-    std::unordered_map<std::string, ParkedKey, KeyHash, std::equal_to<>> parked;  // key -> its queue
-    std::set<Offset> parked_offsets;                       // every parked offset
-    std::multimap<std::chrono::steady_clock::time_point, std::string> due;  // heads by retry time
+    ParkingLot lot;                                        // parked keys and their due heads
     AttemptLedger attempts;                    // failing heads' attempt counts (persisted)
     std::atomic<std::uint64_t> parked_count{0};  // for status(); relaxed
 
@@ -244,12 +233,6 @@ class Group final : public OffsetSource, public TxnSink {
   std::uint32_t serve_new(PartitionState& ps, WorkerContext& w, std::uint32_t n, std::unique_ptr<WriteSet>& ws);
   // One event through the handler (any kind) with the retry rules.
   Verdict handle_one(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
-  // Parks `offset` under `key` (a new failing head when `head` is given).
-  void park(PartitionState& ps, std::string_view key, Offset offset, const Attempts* head);
-  // True if `key` has a failing event parked (so its later events wait).
-  static bool is_parked(const PartitionState& ps, std::string_view key) {
-    return !ps.parked.empty() && ps.parked.find(key) != ps.parked.end();
-  }
   // The parked key's head finished: the next event of the key becomes due.
   void finish_head(PartitionState& ps, const std::string& key);
   // A read of `ps` at `at` failed: stops the partition (corrupt record),

@@ -29,37 +29,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
-void Group::park(PartitionState& ps, std::string_view key, Offset offset, const Attempts* head) {
-  auto it = ps.parked.find(key);
-  if (it == ps.parked.end()) it = ps.parked.emplace(std::string(key), ParkedKey{}).first;
-  ParkedKey& pk = it->second;
-  pk.offsets.push_back(offset);
-  ps.parked_offsets.insert(offset);
-  if (head) {
-    pk.head = *head;
-    ps.due.emplace(head->retry_at, it->first);
-  }
-}
-
 void Group::finish_head(PartitionState& ps, const std::string& key) {
-  auto it = ps.parked.find(key);
-  ParkedKey& pk = it->second;
-  const Offset off = pk.offsets.front();
-  pk.offsets.pop_front();
-  ps.parked_offsets.erase(off);
-  save_attempts(ps, off, 1);
-  if (pk.offsets.empty()) {
-    ps.parked.erase(it);
-    return;
-  }
-  // The key's next event is handed out now, as a first attempt (or as the
-  // attempt a restart left it at).
-  pk.head = Attempts{};
-  if (auto r = ps.attempts.restored.find(pk.offsets.front()); r != ps.attempts.restored.end()) {
-    pk.head.attempt = r->second;
+  const ParkingLot::Finished f = ps.lot.finish_head(key);
+  save_attempts(ps, f.done, 1);
+  // The key's next event goes on at the attempt a restart left it at.
+  if (!f.next) return;
+  if (auto r = ps.attempts.restored.find(*f.next); r != ps.attempts.restored.end()) {
+    ps.lot.head(key).attempt = r->second;
     ps.attempts.restored.erase(r);
   }
-  ps.due.emplace(Clock::now(), key);
 }
 
 Group::Verdict Group::handle_one(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m,
@@ -83,44 +61,44 @@ std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::
   std::uint32_t progress = 0;
   // Parked keys whose head is due, oldest due first.
   const auto now = Clock::now();
-  while (budget > 0 && !ps.due.empty() && ps.due.begin()->first <= now &&
-         !ps.stopped.load(std::memory_order_relaxed)) {
-    const std::string key = std::move(ps.due.begin()->second);
-    ps.due.erase(ps.due.begin());
-    ParkedKey& pk = ps.parked.at(key);
-    const Offset off = pk.offsets.front();
+  while (budget > 0 && !ps.stopped.load(std::memory_order_relaxed)) {
+    const std::optional<std::string> due = ps.lot.pop_due(now);
+    if (!due) break;
+    const std::string& key = *due;
+    Attempts& head = ps.lot.head(key);
+    const Offset off = ps.lot.head_offset(key);
     // A journaled event is read again in its own short read transaction;
     // a memory one is still in its ring slot (the cursor holds it).
     Message m;
-    auto got = ps.part->read(off, pk.head.attempt, std::span<Message>(&m, 1), w.rb);
+    auto got = ps.part->read(off, head.attempt, std::span<Message>(&m, 1), w.rb);
     if (!got || *got == 0) {
       const Status s = got ? Status::ok() : got.status();
       if (s.code() == Code::kDataLoss) {
-        stop_partition(ps, off, pk.head.attempt, s.to_string(), FailureKind::kCorruptRecord);
+        stop_partition(ps, off, head.attempt, s.to_string(), FailureKind::kCorruptRecord);
         break;
       }
       if (s.code() == Code::kNotFound || s.is_ok()) {
         // Retention deleted it while it waited: report, and let the key go on.
-        report(ps, off, pk.head.attempt, s ? "parked event removed by retention" : s.message(),
+        report(ps, off, head.attempt, s ? "parked event removed by retention" : s.message(),
                FailureKind::kRetentionGap);
         finish_head(ps, key);
         ++progress;
         continue;
       }
-      ps.due.emplace(now + std::chrono::milliseconds(5), key);  // transient: soon again
+      ps.lot.schedule(key, now + std::chrono::milliseconds(5));  // transient: soon again
       continue;
     }
     --budget;
     ++progress;
-    switch (handle_one(ps, w, pk.head, m, ws)) {
+    switch (handle_one(ps, w, head, m, ws)) {
       case Verdict::kPassed:
         finish_head(ps, key);
         break;
       case Verdict::kLater:
-        ps.due.emplace(pk.head.retry_at, key);
+        ps.lot.schedule(key, head.retry_at);
         break;
       case Verdict::kWait:
-        ps.due.emplace(ps.cur.retry_at, key);
+        ps.lot.schedule(key, ps.cur.retry_at);
         ps.cur.retry_at = Clock::time_point{};  // only this key waits
         break;
       case Verdict::kStopped:
@@ -140,10 +118,10 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
   while (i < n && !ps.stopped.load(std::memory_order_relaxed)) {
     const Message& m = scratch[i];
     const std::string_view key = m.key();
-    if (is_parked(ps, key)) {
+    if (ps.lot.is_parked(key)) {
       // Behind its key's failing event. A full parking lot stops reading here.
-      if (ps.parked_offsets.size() >= options_.max_parked) break;
-      park(ps, key, m.offset(), nullptr);
+      if (ps.lot.full()) break;
+      ps.lot.park_behind(key, m.offset());
       ++i;
       continue;
     }
@@ -156,7 +134,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       }
       std::uint32_t j = i + 1;
       while (j < n && !redriven_for_other(scratch[j], options_.group) &&
-             !is_parked(ps, scratch[j].key()))
+             !ps.lot.is_parked(scratch[j].key()))
         ++j;
       const BatchOutcome bo = call_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
@@ -168,7 +146,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       Attempts a;
       a.attempt = scratch[i].attempt();
       if (!apply(ps, a, scratch[i], bo.rest) && !ps.stopped.load(std::memory_order_relaxed))
-        park(ps, scratch[i].key(), scratch[i].offset(), &a);
+        ps.lot.park_head(scratch[i].key(), scratch[i].offset(), a);
       if (ps.stopped.load(std::memory_order_relaxed)) break;
       ++i;  // the rest of the run is looked at again: its keys may be parked now
       continue;
@@ -177,7 +155,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
     a.attempt = m.attempt();
     const Verdict v = handle_one(ps, w, a, m, ws);
     if (v == Verdict::kWait || v == Verdict::kStopped) break;  // this event is read again / never
-    if (v == Verdict::kLater) park(ps, key, m.offset(), &a);
+    if (v == Verdict::kLater) ps.lot.park_head(key, m.offset(), a);
     if (v == Verdict::kPassed && w.sample_e2e) w.acked_time_us = m.time_us();
     ++i;
   }
@@ -194,7 +172,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   const Offset rp = ps.read_pos;
   std::uint32_t n = 0;
   if (budget > 0 && !ps.stopped.load(std::memory_order_relaxed) &&
-      ps.parked_offsets.size() < options_.max_parked) {
+      !ps.lot.full()) {
     // Restored attempt counts are applied below, per event.
     auto got = ps.part->read(rp, 1, std::span<Message>(w.scratch.data(), budget), w.rb);
     if (!got) {
@@ -219,7 +197,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   for (auto it = ps.attempts.failing.lower_bound(rp); it != ps.attempts.failing.end() && it->first < rp + i;) {
     const Offset o = it->first;
     ++it;
-    if (!ps.parked_offsets.count(o)) save_attempts(ps, o, 1);
+    if (!ps.lot.contains(o)) save_attempts(ps, o, 1);
   }
   if (i < n) {
     // Unread restored attempts must survive for the next read of these events.
@@ -228,9 +206,8 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   }
 
   // What is committed: everything before the oldest unfinished event.
-  const Offset commit = ps.parked_offsets.empty() ? ps.read_pos
-                                                  : std::min(*ps.parked_offsets.begin(), ps.read_pos);
-  ps.parked_count.store(ps.parked_offsets.size(), std::memory_order_relaxed);
+  const Offset commit = ps.lot.empty() ? ps.read_pos : std::min(ps.lot.oldest(), ps.read_pos);
+  ps.parked_count.store(ps.lot.size(), std::memory_order_relaxed);
   ps.handed_end.store(ps.read_pos, std::memory_order_relaxed);
   if (n > 0 && n == options_.max_batch && ps.part->end() > rp + n && bus_->metrics_sampling)  // behind: sample
     sample_keys(ps, n, [&w](std::uint32_t k) { return w.scratch[k].key(); });
