@@ -34,36 +34,7 @@ Outcome Group::call(WorkerContext& w, const Message& m, State* state) {
   // Handler latency: one call in 64 (the first included): two clock reads
   // per sample, which for a handler of a few ns is most of its cost.
   const bool sampled = (w.calls++ & 63) == 0 && bus_->metrics_sampling;
-  const bool timed = options_.handler_timeout.count() > 0;
-  const auto t0 = timed || sampled ? Clock::now() : Clock::time_point{};
-  Outcome o = Outcome::done();
-  try {
-    if (state) {
-      if (const auto* sh = std::get_if<StateHandler>(&handler_)) {
-        o = (*sh)(m, *state);
-      } else {
-        o = std::get<Handler>(handler_)(m);
-      }
-    } else {
-      o = std::get<Handler>(handler_)(m);
-    }
-  } catch (const std::exception& e) {
-    std::string why = std::string("exception: ") + e.what();
-    o = options_.exceptions_are_transient ? Outcome::retry(std::move(why)) : Outcome::fail(std::move(why));
-  } catch (...) {
-    std::string why = "exception (not a std::exception)";
-    o = options_.exceptions_are_transient ? Outcome::retry(std::move(why)) : Outcome::fail(std::move(why));
-  }
-  if (timed || sampled) {
-    const auto took = Clock::now() - t0;
-    if (sampled)
-      handler_hist_.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
-    // Too slow: a transient failure whatever it returned (writes dropped).
-    if (timed && took > options_.handler_timeout)
-      o = Outcome::retry("handler timeout after " +
-                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
-                         " ms (handler_timeout " + std::to_string(options_.handler_timeout.count()) + " ms)");
-  }
+  Outcome o = invoker_.call(m, state, sampled);
   ++(o.is_done() ? w.ok : w.failed);
   return o;
 }

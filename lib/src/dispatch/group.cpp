@@ -36,7 +36,8 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              DeadLetterTarget dead_letters)
     : topic_(std::move(topic)),
       options_(options),
-      handler_(std::move(handler)),
+      invoker_(std::move(handler), HandlerInvoker::Rules{options.handler_timeout, options.exceptions_are_transient,
+                                                          bus->metrics_sampling}),
       bell_slot_(bell_slot),
       bus_(bus),
       idle_spin_(idle_spin),
@@ -54,7 +55,7 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
                                   options.jitter},
              journal, options.group, topic_->name(), options.retry_mode == RetryMode::kNonBlocking),
       txn_mode_(journal != nullptr &&
-                (options.dedupe || std::holds_alternative<StateHandler>(handler_))) {
+                (options.dedupe || invoker_.is_state_handler())) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     parts_.push_back(std::make_unique<PartitionState>(p, &topic_->partition(p), options_.max_parked));
@@ -360,7 +361,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
       journal_->submit(std::move(ws));
       journal_->nudge();
     }
-  } else if (std::holds_alternative<Handler>(handler_)) {
+  } else if (!invoker_.batch_handler()) {
     for (std::uint32_t i = 0; i < n; ++i) {
       const Message& m = scratch[i];
       if (redriven_for_other(m, options_.group)) {
@@ -378,7 +379,6 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
       break;
     }
   } else {
-    const auto& bh = std::get<BatchHandler>(handler_);
     // Redriven events for other groups: skip a leading one, stop the batch
     // before a later one.
     std::uint32_t own = 0;
@@ -388,7 +388,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
       return 1;
     }
     n = own;
-    const BatchOutcome bo = call_batch(bh, std::span<const Message>(scratch.data(), n));
+    const BatchOutcome bo = invoker_.call_batch(std::span<const Message>(scratch.data(), n));
     w.ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
     if (bo.done < n) ++(bo.rest.is_done() ? w.ok : w.failed);
     done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));

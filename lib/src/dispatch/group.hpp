@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "dispatch/breaker.hpp"
+#include "dispatch/handler_invoker.hpp"
 #include "dispatch/parking_lot.hpp"
 #include "dispatch/retry_policy.hpp"
 #include "dlq/log.hpp"
@@ -47,18 +48,6 @@
 #include "weir/bus.hpp"
 
 namespace weir::internal {
-
-// Calls a batch handler; an exception is a transient failure of the first
-// event (the batch is handed again).
-inline BatchOutcome invoke_batch(const BatchHandler& h, std::span<const Message> ms) {
-  try {
-    return h(ms);
-  } catch (const std::exception& e) {
-    return BatchOutcome{0, Outcome::retry(std::string("exception: ") + e.what())};
-  } catch (...) {
-    return BatchOutcome{0, Outcome::retry("exception (not a std::exception)")};
-  }
-}
 
 // On a journaled topic the group reads the journal (`journal` non-null):
 // workers copy each batch out of a short LMDB read transaction, the journal
@@ -95,7 +84,7 @@ struct DeadLetterTarget {
 
 class Group final : public OffsetSource, public TxnSink {
  public:
-  using AnyHandler = std::variant<Handler, BatchHandler, StateHandler>;
+  using AnyHandler = HandlerInvoker::AnyHandler;
 
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
         std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
@@ -212,7 +201,6 @@ class Group final : public OffsetSource, public TxnSink {
     for (std::uint32_t i = 0; i < n; i += stride) ps.sketch.add(key_at(i));
     ps.sketch_dirty = true;
   }
-  BatchOutcome call_batch(const BatchHandler& h, std::span<const Message> ms);
   // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
   // decision, so the worker counts it as progress).
   // Handles one batch of `ps` (one event when `probe`: the breaker's
@@ -260,7 +248,8 @@ class Group final : public OffsetSource, public TxnSink {
   // Applies a verdict on the event at `offset`; true if the cursor may pass
   // (the event was dead-lettered).
   bool apply(PartitionState& ps, Attempts& a, const Message& m, const Outcome& o);
-  // Calls the handler with the group's exception and timeout rules.
+  // One event through the invoker; samples its latency one call in 64 and
+  // tallies the outcome for the breaker.
   Outcome call(WorkerContext& w, const Message& m, State* state);
   // Moves `m` to the dead-letter topic; true once it is safely there.
   bool dead_letter(const Message& m, const Attempts& a, std::string_view reason);
@@ -270,7 +259,7 @@ class Group final : public OffsetSource, public TxnSink {
 
   const std::shared_ptr<TopicState> topic_;
   const SubscribeOptions options_;
-  const AnyHandler handler_;
+  HandlerInvoker invoker_;  // the handler and its call rules
   const std::uint32_t bell_slot_;
   const BusShared* const bus_;
   const std::chrono::microseconds idle_spin_;
@@ -322,7 +311,7 @@ class Group final : public OffsetSource, public TxnSink {
 
   // Latency samples (any worker; lock-free) and the retry rate (worker 0
   // writes, metrics() reads; relaxed).
-  AtomicLatencyHistogram handler_hist_, e2e_hist_, rebalance_hist_;
+  AtomicLatencyHistogram e2e_hist_, rebalance_hist_;
   std::atomic<double> retry_rate_{0};
   std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;  // worker 0 only
   std::atomic<int> stop_mode_{kRunning};

@@ -29,15 +29,6 @@ LatencySummary summarise(const AtomicLatencyHistogram& h) {
 }
 }  // namespace
 
-BatchOutcome Group::call_batch(const BatchHandler& h, std::span<const Message> ms) {
-  if (!bus_->metrics_sampling) return invoke_batch(h, ms);
-  const auto t0 = Clock::now();
-  BatchOutcome bo = invoke_batch(h, ms);
-  handler_hist_.record(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()));
-  return bo;
-}
-
 std::vector<HotKey> Group::hot_keys(std::uint32_t partition, std::size_t k) const {
   const PartitionState& ps = *parts_.at(partition);
   std::vector<HotKey> out;
@@ -109,7 +100,7 @@ GroupMetrics Group::metrics() const {
   }
   g.rebalances = rebalances_.load(std::memory_order_relaxed);
   g.rebalance_duration = summarise(rebalance_hist_);
-  g.handler_latency = summarise(handler_hist_);
+  g.handler_latency = summarise(invoker_.latency());
   g.end_to_end_latency = summarise(e2e_hist_);
   return g;
 }

@@ -45,8 +45,8 @@ Group::Verdict Group::handle_one(PartitionState& ps, WorkerContext& w, Attempts&
   if (txn_mode_) return serve_txn(ps, w, a, m, ws);
   if (redriven_for_other(m, options_.group)) return Verdict::kPassed;
   Outcome o = Outcome::done();
-  if (const auto* bh = std::get_if<BatchHandler>(&handler_)) {
-    const BatchOutcome bo = call_batch(*bh, std::span<const Message>(&m, 1));
+  if (invoker_.batch_handler()) {
+    const BatchOutcome bo = invoker_.call_batch(std::span<const Message>(&m, 1));
     if (bo.done == 0) o = bo.rest;
     ++(o.is_done() ? w.ok : w.failed);
   } else {
@@ -113,7 +113,7 @@ std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::
 std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32_t n,
                                std::unique_ptr<WriteSet>& ws) {
   std::vector<Message>& scratch = w.scratch;
-  const auto* bh = std::get_if<BatchHandler>(&handler_);
+  const bool batches = invoker_.batch_handler() != nullptr;
   std::uint32_t i = 0;
   while (i < n && !ps.stopped.load(std::memory_order_relaxed)) {
     const Message& m = scratch[i];
@@ -125,7 +125,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       ++i;
       continue;
     }
-    if (bh && !txn_mode_) {
+    if (batches && !txn_mode_) {
       // The run of events from i whose keys are not parked, cut before an
       // event redriven for another group (skipped on its own).
       if (redriven_for_other(m, options_.group)) {
@@ -136,7 +136,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       while (j < n && !redriven_for_other(scratch[j], options_.group) &&
              !ps.lot.is_parked(scratch[j].key()))
         ++j;
-      const BatchOutcome bo = call_batch(*bh, std::span<const Message>(scratch.data() + i, j - i));
+      const BatchOutcome bo = invoker_.call_batch(std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
       w.ok += ok;
       i += ok;

@@ -79,7 +79,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
     return Verdict::kPassed;
   }
   std::string dkey;
-  if (options_.dedupe || std::holds_alternative<StateHandler>(handler_)) {
+  if (options_.dedupe || invoker_.is_state_handler()) {
     dkey = dedupe_key(options_.group, m.id());
     bool seen;
     {
