@@ -55,7 +55,8 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
                                   options.jitter},
              journal, options.group, topic_->name(), options.retry_mode == RetryMode::kNonBlocking),
       txn_mode_(journal != nullptr &&
-                (options.dedupe || invoker_.is_state_handler())) {
+                (options.dedupe || invoker_.is_state_handler())),
+      overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions()) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     parts_.push_back(std::make_unique<PartitionState>(p, &topic_->partition(p), options_.max_parked));
@@ -64,8 +65,7 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
 
 Group::~Group() {
   stop(CloseOptions{CloseMode::kStopAtBatch, {}});
-  std::lock_guard<std::mutex> lock(sink_ref_->mu);
-  sink_ref_->sink = nullptr;  // write sets still queued report to nobody
+  overlay_.detach();  // write sets still queued report to nobody
 }
 
 bool Group::on_worker_thread() const noexcept { return t_current_group == this; }
@@ -92,10 +92,7 @@ void Group::start(const std::vector<Offset>& resume) {
     ps->read_pos = ps->cursor.next.load(std::memory_order_relaxed);
   }
   if (journal_) journal_->track(this);
-  {
-    std::lock_guard<std::mutex> lock(sink_ref_->mu);
-    sink_ref_->sink = this;
-  }
+  overlay_.attach();
   std::lock_guard<std::mutex> lock(scale_mu_);
   const std::uint32_t n = std::clamp(initial_workers_, min_workers_, max_workers_);
   target_workers_.store(n, std::memory_order_release);
@@ -455,14 +452,10 @@ CloseReport Group::stop(const CloseOptions& options) {
     if (txn_mode_) {
       // Every write set must be committed before the group goes away (the
       // writer reports commits back to it).
-      std::unique_lock<std::mutex> lock(overlay_mu_);
-      const bool all = overlay_cv_.wait_for(lock, std::chrono::seconds(30), [&] {
-        journal_->nudge();
-        return uncommitted_ == 0;
-      });
-      if (!all && report.journal_status.is_ok())
+      const std::uint64_t left = overlay_.wait_committed(std::nullopt, std::chrono::seconds(30));
+      if (left != 0 && report.journal_status.is_ok())
         report.journal_status = Status::deadline_exceeded(
-            std::to_string(uncommitted_) + " handled events of group '" + options_.group +
+            std::to_string(left) + " handled events of group '" + options_.group +
             "' were not committed within 30 s; they will be handed again after a restart");
     }
     if (Status s = journal_->untrack(this); !s && report.journal_status.is_ok()) report.journal_status = s;

@@ -39,6 +39,7 @@
 #include "dispatch/handler_invoker.hpp"
 #include "dispatch/parking_lot.hpp"
 #include "dispatch/retry_policy.hpp"
+#include "dispatch/txn_overlay.hpp"
 #include "dlq/log.hpp"
 #include "journal/format.hpp"
 #include "journal/journal.hpp"
@@ -58,9 +59,10 @@ namespace weir::internal {
 // handler finishes becomes a WriteSet (state writes, dedupe record, offset
 // past the event) submitted to the journal writer, which commits it in its
 // next group commit; the group's persisted offsets come only from committed
-// write sets. Until then the writes stay in the group's overlay (guarded by
-// overlay_mu_), so later events read them (read-your-writes) and a
-// redelivered duplicate is recognised before its record is committed.
+// write sets. Until then the writes stay in the group's TxnOverlay, so later
+// events read them (read-your-writes) and a redelivered duplicate is
+// recognised before its record is committed.
+//
 // One worker thread's working set, passed down its serve() calls (never
 // shared): the batch it reads into and the tallies that feed the breaker and
 // latency sampling.
@@ -82,7 +84,7 @@ struct DeadLetterTarget {
   std::shared_ptr<DeadLetterLog> log;
 };
 
-class Group final : public OffsetSource, public TxnSink {
+class Group final : public OffsetSource {
  public:
   using AnyHandler = HandlerInvoker::AnyHandler;
 
@@ -96,12 +98,6 @@ class Group final : public OffsetSource, public TxnSink {
   const std::string& topic_name() const override;
   std::vector<Offset> current_offsets() const override { return offsets(); }
   bool offsets_in_write_sets() const override { return txn_mode_; }
-  // TxnSink: write sets of this group are committed (writer thread).
-  void committed(std::span<const std::uint64_t> seqs) override;
-
-  // For StateImpl: the overlay's view of a state key (nullopt: not in the
-  // overlay; optional<nullopt>: erased there).
-  std::optional<std::optional<std::string>> overlay_get(const std::string& key) const;
 
   // Registers the group's cursors (at `resume` offsets where given, else
   // per start_from) and starts the workers. Not thread-safe (called once).
@@ -167,7 +163,6 @@ class Group final : public OffsetSource, public TxnSink {
     std::atomic<std::uint64_t> processed{0};    // events acknowledged
     std::atomic<Offset> handed_end{0};          // end of what the handler was handed
     std::atomic<std::int64_t> head_time_us{0};  // memory: publish time of the event at the cursor
-    std::uint64_t uncommitted_ws = 0;           // GUARDED_BY(overlay_mu_): write sets in the journal queue
     // Hot keys of the backlog (sampled while behind). The owner takes the
     // mutex with try_lock once per full batch; hot_keys() takes it.
     mutable std::mutex sketch_mu;
@@ -235,10 +230,6 @@ class Group final : public OffsetSource, public TxnSink {
     retry_.save(ps.attempts, ps.index, offset, attempt);
   }
   bool nonblocking() const noexcept { return options_.retry_mode == RetryMode::kNonBlocking; }
-  // Adds one finished event to the batch's write set (and the overlay).
-  void add_to_write_set(PartitionState& ps, const Message& m, std::string dedupe_key,
-                        std::vector<std::pair<std::string, std::optional<std::string>>>&& writes,
-                        std::unique_ptr<WriteSet>& ws);
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
   void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,
@@ -279,16 +270,8 @@ class Group final : public OffsetSource, public TxnSink {
   std::chrono::steady_clock::time_point next_monitor_{};  // worker 0 only
   const bool txn_mode_;     // dedupe or a StateHandler (journaled only)
 
-  // Transactional state, see the class comment.
-  mutable std::mutex overlay_mu_;
-  std::unordered_map<std::string, std::pair<std::optional<std::string>, std::uint64_t>> overlay_;  // key -> (value, seq)
-  std::unordered_map<std::uint64_t, std::vector<std::string>> overlay_keys_;  // seq -> keys it wrote
-  std::unordered_map<std::uint64_t, std::uint32_t> ws_partition_;  // GUARDED_BY(overlay_mu_): seq -> partition
-  std::condition_variable overlay_cv_;
-  std::uint64_t next_seq_ = 0;        // GUARDED_BY(overlay_mu_)
-  std::uint64_t uncommitted_ = 0;     // GUARDED_BY(overlay_mu_): write sets submitted, not committed
+  TxnOverlay overlay_;      // transactional groups' uncommitted write sets
   std::atomic<std::uint64_t> duplicates_{0};
-  const std::shared_ptr<SinkRef> sink_ref_ = std::make_shared<SinkRef>();
 
   std::vector<std::unique_ptr<PartitionState>> parts_;
 

@@ -63,11 +63,7 @@ void Group::release_partition(PartitionState& ps) {
   if (txn_mode_) {
     // Our write sets for this partition must be committed before another
     // worker's (which could otherwise overtake them in the writer's queue).
-    std::unique_lock<std::mutex> lock(overlay_mu_);
-    overlay_cv_.wait_for(lock, std::chrono::seconds(30), [&] {
-      journal_->nudge();
-      return ps.uncommitted_ws == 0;
-    });
+    overlay_.wait_committed(ps.index, std::chrono::seconds(30));
   }
   ps.owner.store(-1, std::memory_order_release);
   topic_->group_bell(bell_slot_).ring();

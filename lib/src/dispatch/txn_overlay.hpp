@@ -1,0 +1,87 @@
+// TxnOverlay: a transactional group's handled-but-uncommitted work.
+//
+// In a transactional group (dedupe on, or a StateHandler; journaled topics
+// only) every event the handler finishes becomes part of a WriteSet (state
+// writes, dedupe record, the offset past the event), one per batch,
+// submitted to the journal writer, which commits it in its next group
+// commit. Until then its writes stay in this overlay, so later events read
+// them (read-your-writes) and a redelivered duplicate is recognised before
+// its dedupe record is committed. The writer reports commits back through
+// committed() (the overlay is the group's TxnSink); a key leaves the overlay
+// when the write set that last wrote it is committed.
+//
+// Back-pressure: at most 4,096 write sets wait for the writer; opening
+// another waits (up to 30 s) for commits.
+//
+// Thread-safety: thread-safe. One mutex guards every map and counter; the
+// condition variable is signalled on each commit report (writer thread).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "journal/journal.hpp"
+
+namespace weir::internal {
+
+class TxnOverlay final : public TxnSink {
+ public:
+  using Writes = std::vector<std::pair<std::string, std::optional<std::string>>>;  // key -> value / erase
+
+  // `journal`: where write sets go and what is read past the overlay.
+  TxnOverlay(Journal* journal, std::string group, std::string topic, std::chrono::seconds dedupe_window,
+             std::uint32_t partitions);
+
+  // Registers / unregisters the overlay as the sink of its write sets'
+  // commit reports (write sets still queued after detach() report to
+  // nobody). Thread-safe.
+  void attach();
+  void detach();
+
+  // The overlay's view of a state key (nullopt: not in the overlay;
+  // optional<nullopt>: erased there). Thread-safe.
+  std::optional<std::optional<std::string>> get(const std::string& key) const;
+
+  // Was the event with this dedupe key handled: in the overlay, else in the
+  // journal (an error: the journal could not be read now). Thread-safe.
+  Result<bool> seen(const std::string& dedupe_key) const;
+
+  // Adds one finished event of `partition` (`next`: the offset after it)
+  // to the batch's write set `ws`, opening it if null; its writes and dedupe
+  // key (empty: none) enter the overlay. Thread-safe.
+  void add(std::uint32_t partition, Offset next, std::string dedupe_key, Writes&& writes,
+           std::unique_ptr<WriteSet>& ws);
+
+  // TxnSink: these write sets are committed (writer thread).
+  void committed(std::span<const std::uint64_t> seqs) override;
+
+  // Waits up to `timeout`, nudging the writer, until no write set (of
+  // `partition`, or of any) waits for a commit; returns how many still do.
+  std::uint64_t wait_committed(std::optional<std::uint32_t> partition, std::chrono::seconds timeout);
+
+ private:
+  Journal* const journal_;
+  const std::string group_, topic_;
+  const std::chrono::seconds dedupe_window_;
+  const std::shared_ptr<SinkRef> sink_ref_ = std::make_shared<SinkRef>();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // commits reported
+  std::unordered_map<std::string, std::pair<std::optional<std::string>, std::uint64_t>> overlay_;  // GUARDED_BY(mu_): key -> (value, seq)
+  std::unordered_map<std::uint64_t, std::vector<std::string>> keys_;   // GUARDED_BY(mu_): seq -> keys it wrote
+  std::unordered_map<std::uint64_t, std::uint32_t> ws_partition_;      // GUARDED_BY(mu_): seq -> partition
+  std::vector<std::uint64_t> partition_uncommitted_;                   // GUARDED_BY(mu_): per partition
+  std::uint64_t next_seq_ = 0;     // GUARDED_BY(mu_)
+  std::uint64_t uncommitted_ = 0;  // GUARDED_BY(mu_): write sets submitted, not committed
+};
+
+}  // namespace weir::internal
