@@ -56,7 +56,8 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              journal, options.group, topic_->name(), options.retry_mode == RetryMode::kNonBlocking),
       txn_mode_(journal != nullptr &&
                 (options.dedupe || invoker_.is_state_handler())),
-      overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions()) {
+      overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions()),
+      alerts_(options.group, options.alerts, dead_letters_.log) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     parts_.push_back(std::make_unique<PartitionState>(p, &topic_->partition(p), options_.max_parked));
@@ -201,7 +202,7 @@ void Group::worker_main(std::uint32_t w) {
     }
     if (mode == kDrain && all_finished) break;
     if (w == 0) {
-      monitor();
+      alerts_.evaluate(retries_.load(std::memory_order_relaxed));
       if (options_.autoscale.enabled) autoscale();
     }
     if (progress) continue;

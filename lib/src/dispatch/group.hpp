@@ -35,6 +35,7 @@
 #include <variant>
 #include <vector>
 
+#include "dispatch/alerts.hpp"
 #include "dispatch/breaker.hpp"
 #include "dispatch/handler_invoker.hpp"
 #include "dispatch/parking_lot.hpp"
@@ -261,16 +262,13 @@ class Group final : public OffsetSource {
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
   const RetryPolicy retry_;  // backoff, attempt limit, attempt persistence
 
-  // Alerts: evaluated by worker 0 about once a second (monitor()); the
-  // retry counter is bumped by every worker.
-  void monitor();
-  std::atomic<std::uint64_t> retries_{0};
-  std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> retry_samples_;  // worker 0 only
-  bool alert_raised_[3] = {false, false, false};  // worker 0 only
-  std::chrono::steady_clock::time_point next_monitor_{};  // worker 0 only
   const bool txn_mode_;     // dedupe or a StateHandler (journaled only)
 
   TxnOverlay overlay_;      // transactional groups' uncommitted write sets
+  // Retries of every worker (relaxed); alerts and the retry rate are
+  // judged from it by worker 0.
+  std::atomic<std::uint64_t> retries_{0};
+  Alerts alerts_;  // worker 0 only, but retry_rate()
   std::atomic<std::uint64_t> duplicates_{0};
 
   std::vector<std::unique_ptr<PartitionState>> parts_;
@@ -292,11 +290,8 @@ class Group final : public OffsetSource {
   std::uint32_t rising_windows_ = 0, idle_windows_ = 0;
   std::chrono::steady_clock::time_point next_scale_check_{};
 
-  // Latency samples (any worker; lock-free) and the retry rate (worker 0
-  // writes, metrics() reads; relaxed).
+  // Latency samples (any worker; lock-free).
   AtomicLatencyHistogram e2e_hist_, rebalance_hist_;
-  std::atomic<double> retry_rate_{0};
-  std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;  // worker 0 only
   std::atomic<int> stop_mode_{kRunning};
 
   std::mutex exit_mu_;

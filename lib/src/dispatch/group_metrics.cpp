@@ -85,7 +85,7 @@ GroupMetrics Group::metrics() const {
   for (std::size_t i = 0; i < g.partitions.size(); ++i) g.partitions[i].skewed = skewed[i];
   g.paused = all_paused;
   g.retries = retries_.load(std::memory_order_relaxed);
-  g.retry_rate = retry_rate_.load(std::memory_order_relaxed);
+  g.retry_rate = alerts_.retry_rate();
   if (dead_letters_.log) {
     if (auto d = dead_letters_.log->depth(); d) {
       g.dlq_count = d->count;
