@@ -57,7 +57,8 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
       txn_mode_(journal != nullptr &&
                 (options.dedupe || invoker_.is_state_handler())),
       overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions()),
-      alerts_(options.group, options.alerts, dead_letters_.log) {
+      alerts_(options.group, options.alerts, dead_letters_.log),
+      autoscaler_(options.autoscale, min_workers_, max_workers_) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     parts_.push_back(std::make_unique<PartitionState>(p, &topic_->partition(p), options_.max_parked));

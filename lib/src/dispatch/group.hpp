@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "dispatch/alerts.hpp"
+#include "dispatch/autoscaler.hpp"
 #include "dispatch/breaker.hpp"
 #include "dispatch/handler_invoker.hpp"
 #include "dispatch/parking_lot.hpp"
@@ -183,7 +184,7 @@ class Group final : public OffsetSource {
   void release_partition(PartitionState& ps);
   // Starts worker threads up to `n` (under scale_mu_).
   void spawn_workers(std::uint32_t n);
-  // Autoscaling decision (worker 0, every autoscale.window).
+  // Autoscaling (worker 0): every autoscale.window, applies its decision.
   void autoscale();
   // Metrics sampling of one serve() (owner).
   // Feeds one key in 8 of a full batch, at most 16 per batch (key_at(i):
@@ -285,10 +286,7 @@ class Group final : public OffsetSource {
   // Rebalances: start time (steady ns) of the one in progress, 0 if none.
   std::atomic<std::int64_t> rebalance_started_ns_{0};
   std::atomic<std::uint64_t> rebalances_{0};
-  // Autoscaling state (worker 0 only).
-  std::vector<std::uint64_t> prev_lag_;
-  std::uint32_t rising_windows_ = 0, idle_windows_ = 0;
-  std::chrono::steady_clock::time_point next_scale_check_{};
+  Autoscaler autoscaler_;  // worker 0 only
 
   // Latency samples (any worker; lock-free).
   AtomicLatencyHistogram e2e_hist_, rebalance_hist_;

@@ -115,32 +115,15 @@ void Group::set_paused(std::optional<std::uint32_t> partition, bool paused) {
 }
 
 void Group::autoscale() {
-  const auto& a = options_.autoscale;
-  const auto now = Clock::now();
-  if (now < next_scale_check_) return;
-  next_scale_check_ = now + a.window;
-  const std::uint32_t n = target_workers_.load(std::memory_order_relaxed);
-  bool rising = false, idle = true;
-  prev_lag_.resize(parts_.size(), 0);
+  if (!autoscaler_.due(Clock::now())) return;
+  std::vector<std::uint64_t> lags;
+  lags.reserve(parts_.size());
   for (const auto& ps : parts_) {
     const Offset c = ps->cursor.next.load(std::memory_order_acquire);
     const Offset end = ps->part->end();
-    const std::uint64_t lag = end > c ? end - c : 0;
-    if (lag >= a.min_lag) {
-      idle = false;
-      if (lag > prev_lag_[ps->index]) rising = true;
-    }
-    prev_lag_[ps->index] = lag;
+    lags.push_back(end > c ? end - c : 0);
   }
-  rising_windows_ = rising ? rising_windows_ + 1 : 0;
-  idle_windows_ = idle ? idle_windows_ + 1 : 0;
-  if (rising_windows_ >= a.grow_after && n < max_workers_) {
-    rising_windows_ = 0;
-    set_workers(n + 1).ignore();
-  } else if (idle_windows_ >= a.shrink_after && n > min_workers_) {
-    idle_windows_ = 0;
-    set_workers(n - 1).ignore();
-  }
+  if (auto n = autoscaler_.decide(lags, target_workers_.load(std::memory_order_relaxed))) set_workers(*n).ignore();
 }
 
 }  // namespace weir::internal
