@@ -1,8 +1,6 @@
 #include "dispatch/group.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <random>
 
 #include "dlq/format.hpp"
 #include "base/clock.hpp"
@@ -24,8 +22,6 @@ inline void cpu_relax() noexcept {
 #endif
 }
 constexpr std::chrono::milliseconds kMaxPark{50};
-// A worker asks the journal to persist offsets after this many events.
-constexpr Offset kOffsetCommitEvents = 1000;
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
@@ -244,170 +240,6 @@ void Group::worker_main(std::uint32_t w) {
 
   std::lock_guard<std::mutex> lock(exit_mu_);
   if (--live_workers_ == 0) exit_cv_.notify_all();
-}
-
-std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
-  const Offset before = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
-  w.acked_time_us = 0;
-  // End-to-end latency: one acked batch in 8 (the first included), so the
-  // clock read and the event's time are paid for on those only.
-  w.sample_e2e = (w.e2e_batches & 7) == 0 && bus_->metrics_sampling;
-  if (ps.head_time_us.load(std::memory_order_relaxed) == 0) note_head_time(ps);  // events arrived since
-  const std::uint32_t handled =
-      nonblocking() ? serve_nonblocking(ps, w, probe) : serve_events(ps, w, probe);
-  // Metrics: relaxed counters and one lock-free histogram sample per batch.
-  const Offset after = ps.cursor.next.load(std::memory_order_relaxed);
-  if (after > before) {
-    // One writer at a time (the owner): a plain add, no locked instruction.
-    ps.processed.store(ps.processed.load(std::memory_order_relaxed) + (after - before),
-                       std::memory_order_relaxed);
-    ++w.e2e_batches;
-    if (w.acked_time_us > 0) {
-      const std::int64_t now_us = coarse_now_us();  // the clock publish stamps with
-      e2e_hist_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - w.acked_time_us, 0)) * 1000);
-    }
-  }
-  note_head_time(ps);
-  if (ps.sketch_dirty && after >= ps.part->end()) {
-    // Caught up: the hot keys of the next backlog start afresh.
-    std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
-    if (lock.owns_lock()) {
-      ps.sketch.clear();
-      ps.sketch_dirty = false;
-    }
-  }
-  if (breaker_) {
-    if (probe && w.ok + w.failed == 0) {
-      breaker_->release_probe();  // nothing was handed out: no verdict
-    } else {
-      breaker_->record(w.ok, w.failed, probe);
-    }
-    w.ok = w.failed = 0;
-  }
-  return handled;
-}
-
-bool Group::read_failed(PartitionState& ps, Offset at, std::uint32_t attempt, const Status& s, Offset& resume_at) {
-  if (s.code() == Code::kDataLoss) {
-    stop_partition(ps, at, attempt, s.to_string(), FailureKind::kCorruptRecord);
-    return true;
-  }
-  if (s.code() != Code::kNotFound) {
-    // Transient (reader table full, I/O hiccup): try again shortly.
-    ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);
-    return true;
-  }
-  // Retention deleted events this group had not handled.
-  if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
-    stop_partition(ps, at, attempt, s.message(), FailureKind::kRetentionGap);
-    return true;
-  }
-  report(ps, at, attempt, s.message(), FailureKind::kRetentionGap);
-  resume_at = std::max(ps.part->start(), at);
-  return false;
-}
-
-void Group::commit_progress(PartitionState& ps, WorkerContext& w, Offset from, Offset to) {
-  ps.part->advance(ps.cursor, to);
-  if (!journal_) return;
-  if (options_.offset_commit_events) {
-    w.unsynced += to - from;  // this worker's events since its last durable offset
-    if (w.unsynced >= options_.offset_commit_events) {
-      w.unsynced = 0;
-      ps.nudged_at = to;
-      // A failure (journal stalled, closing) leaves the offsets to the next
-      // commit: redelivery, never loss.
-      journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
-    }
-  } else if (to - ps.nudged_at >= kOffsetCommitEvents) {
-    ps.nudged_at = to;
-    journal_->nudge();
-  }
-}
-
-std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool probe) {
-  std::vector<Message>& scratch = w.scratch;
-  const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
-  const std::uint32_t want = probe ? 1 : options_.max_batch;  // half-open: one event decides
-  auto read = ps.part->read(c, ps.cur.attempt, std::span<Message>(scratch.data(), want), w.rb);
-  if (!read) {
-    Offset resume_at = c;
-    if (!read_failed(ps, c, ps.cur.attempt, read.status(), resume_at)) {
-      ps.cur = Attempts{};
-      ps.part->advance(ps.cursor, resume_at);
-    }
-    return 1;
-  }
-  std::uint32_t n = *read;
-  if (n == 0) return 0;
-  ps.handed_end.store(c + n, std::memory_order_relaxed);
-  if (n == options_.max_batch && ps.part->end() > c + n && bus_->metrics_sampling)  // behind: sample the backlog's keys
-    sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
-  std::uint32_t done = 0;
-  bool decided = false;
-
-  if (txn_mode_) {
-    std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
-    for (std::uint32_t i = 0; i < n; ++i) {
-      if (serve_txn(ps, w, ps.cur, scratch[i], ws) == Verdict::kPassed) {
-        ++done;
-        continue;
-      }
-      decided = true;
-      break;
-    }
-    if (ws) {
-      journal_->submit(std::move(ws));
-      journal_->nudge();
-    }
-  } else if (!invoker_.batch_handler()) {
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const Message& m = scratch[i];
-      if (redriven_for_other(m, options_.group)) {
-        ++done;
-        continue;
-      }
-      const Outcome o = call(w, m, nullptr);
-      if (o.is_done()) {
-        ++done;
-        ps.cur = Attempts{};
-        continue;
-      }
-      if (apply(ps, ps.cur, m, o)) ++done;
-      decided = true;
-      break;
-    }
-  } else {
-    // Redriven events for other groups: skip a leading one, stop the batch
-    // before a later one.
-    std::uint32_t own = 0;
-    while (own < n && !redriven_for_other(scratch[own], options_.group)) ++own;
-    if (own == 0) {
-      ps.part->advance(ps.cursor, c + 1);
-      return 1;
-    }
-    n = own;
-    const BatchOutcome bo = invoker_.call_batch(std::span<const Message>(scratch.data(), n));
-    w.ok += static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
-    if (bo.done < n) ++(bo.rest.is_done() ? w.ok : w.failed);
-    done = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, n));
-    if (done > 0) ps.cur = Attempts{};
-    if (done < n) {
-      if (bo.rest.is_done()) {
-        ++done;
-        ps.cur = Attempts{};
-      } else {
-        decided = true;
-        if (apply(ps, ps.cur, scratch[done], bo.rest)) ++done;
-      }
-    }
-  }
-
-  if (done) {
-    if (w.sample_e2e) w.acked_time_us = scratch[done - 1].time_us();
-    commit_progress(ps, w, c, c + done);
-  }
-  return done + (decided ? 1 : 0);
 }
 
 CloseReport Group::stop(const CloseOptions& options) {

@@ -1,4 +1,4 @@
-// RetryMode::kNonBlocking: key-level parking.
+// RetryMode::kNonBlocking: the serve path over each partition's ParkingLot.
 //
 // A partition's owner reads new events at read_pos. An event whose key has
 // a failing event parked is parked behind it (in offset order); any other
