@@ -16,6 +16,12 @@
 //  * stopped (atomic<bool>) per partition: written by the owner, read by
 //    status() and the drain logic.
 //  * live_workers_ (under exit_mu_): how many workers have not exited.
+//
+// The group is the pool, the hand-off and the consumer loop; the rules it
+// applies are parts with their own files and contracts: ParkingLot
+// (non-blocking mode), RetryPolicy (backoff, limit, attempt persistence),
+// HandlerInvoker (handler kinds, exception and timeout rules), TxnOverlay
+// (transactional write sets), CircuitBreaker, Autoscaler and Alerts.
 #pragma once
 
 #include <algorithm>
