@@ -107,7 +107,7 @@ Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string
   // commits without a sync.
   int rc = mdb_get(txn.get(), meta_dbi_, &k, &old);
   if (rc == MDB_NOTFOUND || (rc == 0 && (old.mv_size != sizeof st || std::memcmp(old.mv_data, &st, sizeof st) != 0)))
-    rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
+    rc = lmdb_put(txn.get(), meta_dbi_, &k, &v, 0);
   if (rc) return lmdb_status(rc, "record topic '" + name + "'");
   for (std::uint32_t p = 0; p < o.partitions; ++p) {
     MDB_dbi dbi;
@@ -266,7 +266,7 @@ Status Journal::put_offset(MDB_txn* txn, std::string_view key, Offset next) {
   char be[8];
   put_be64(be, next);
   MDB_val k = as_val(key), v{8, be};
-  if (int rc = mdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
+  if (int rc = lmdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
   return Status::ok();
 }
 
@@ -286,7 +286,7 @@ Status Journal::append_batches(MDB_txn* txn, const std::vector<Work>& work) {
     put_be64(key, w.from);
     MDB_val k{8, key}, v{w.bytes, nullptr};
     const JournalLog& log = w.src->journal_log();
-    if (int rc = mdb_put(txn, log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND))
+    if (int rc = lmdb_put(txn, log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND))
       return lmdb_status(rc, "append to topic '" + log.topic() + "' partition " + std::to_string(log.partition()));
     char* out = static_cast<char*>(v.mv_data);
     BatchHeader h{kBatchMagic, w.n, w.from, 0, static_cast<std::uint32_t>(w.bytes), 0};
@@ -391,7 +391,9 @@ Status Journal::grow_map(std::size_t needed_hint) {
   if (next <= map_size_)
     return Status::resource_exhausted("journal is full: it reached Options::journal_max_bytes = " +
                                       std::to_string(options_.journal_max_bytes) + " bytes");
-  if (int rc = mdb_env_set_mapsize(env_->get(), next)) return lmdb_status(rc, "grow journal map");
+  int rc = injected_fault(FaultPoint::kGrowMap);
+  if (!rc) rc = mdb_env_set_mapsize(env_->get(), next);
+  if (rc) return lmdb_status(rc, "grow journal map");
   map_size_ = next;
   return Status::ok();
 }

@@ -24,6 +24,9 @@
 // nothing acknowledged is touched, and the writer retries every 100 ms, so
 // freeing space lets the bus continue.
 //
+// Faults: every put, commit (and its fsync) and map growth goes through the
+// fault seam of journal/fault.hpp, so tests make them fail on purpose.
+//
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 

@@ -27,7 +27,7 @@ Status Journal::apply_write_sets(MDB_txn* txn) {
       int rc;
       if (value) {
         MDB_val v = as_val(*value);
-        rc = mdb_put(txn, state_dbi_, &k, &v, 0);
+        rc = lmdb_put(txn, state_dbi_, &k, &v, 0);
       } else {
         rc = mdb_del(txn, state_dbi_, &k, nullptr);
         if (rc == MDB_NOTFOUND) rc = 0;
@@ -39,11 +39,11 @@ Status Journal::apply_write_sets(MDB_txn* txn) {
     std::string tk(be, 8);
     for (const auto& dk : ws->dedupe_keys) {
       MDB_val k = as_val(dk), v{8, be};
-      if (int rc = mdb_put(txn, dedupe_dbi_, &k, &v, 0)) return lmdb_status(rc, "write dedupe record");
+      if (int rc = lmdb_put(txn, dedupe_dbi_, &k, &v, 0)) return lmdb_status(rc, "write dedupe record");
       tk.resize(8);
       tk += dk;
       MDB_val tkv = as_val(tk), empty{0, nullptr};
-      if (int rc = mdb_put(txn, dedupe_time_dbi_, &tkv, &empty, 0)) return lmdb_status(rc, "write dedupe index");
+      if (int rc = lmdb_put(txn, dedupe_time_dbi_, &tkv, &empty, 0)) return lmdb_status(rc, "write dedupe index");
     }
     offsets[ws->offsets_key] = ws->next;
   }
@@ -78,7 +78,7 @@ Status Journal::state_put(const std::vector<std::pair<std::string, std::string>>
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (const auto& [key, value] : values) {
     MDB_val k = as_val(key), v = as_val(value);
-    if (int rc = mdb_put(txn.get(), state_dbi_, &k, &v, 0)) return lmdb_status(rc, "write state");
+    if (int rc = lmdb_put(txn.get(), state_dbi_, &k, &v, 0)) return lmdb_status(rc, "write state");
   }
   return txn.commit();
 }

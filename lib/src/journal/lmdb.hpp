@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/coding.hpp"
+#include "journal/fault.hpp"
 #include "weir/status.hpp"
 
 namespace weir::internal {
@@ -29,7 +30,14 @@ inline std::string_view as_view(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
 
-// A transaction that aborts unless committed.
+// mdb_put through the fault seam (journal/fault.hpp, point kPut).
+inline int lmdb_put(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* val, unsigned flags) noexcept {
+  if (int f = injected_fault(FaultPoint::kPut)) return f;
+  return mdb_put(txn, dbi, key, val, flags);
+}
+
+// A transaction that aborts unless committed. commit() goes through the
+// fault seam (points kCommit and kSync).
 class Txn {
  public:
   Txn() = default;
@@ -47,6 +55,14 @@ class Txn {
     return Status::ok();
   }
   Status commit() {
+    if (int f = injected_fault(FaultPoint::kCommit)) {
+      abort();
+      return lmdb_status(f, "mdb_txn_commit");
+    }
+    if (int f = injected_fault(FaultPoint::kSync)) {
+      abort();  // LMDB aborts a transaction whose data pages did not sync
+      return lmdb_status(f, "mdb_txn_commit: fsync");
+    }
     int rc = mdb_txn_commit(txn_);
     txn_ = nullptr;
     return rc ? lmdb_status(rc, "mdb_txn_commit") : Status::ok();
