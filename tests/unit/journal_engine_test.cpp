@@ -1,0 +1,257 @@
+// The journal engine alone (journal/journal.hpp): a fake CommitSource and
+// OffsetSource stand in for the partition and group layers. Appends become
+// durable, watermarks advance, offsets persist, retention cuts, a failing
+// commit stalls and recovers; no topic, ring or bus involved.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "journal/fault.hpp"
+#include "journal/journal.hpp"
+#include "record/record.hpp"
+#include "test_util.hpp"
+
+namespace weir::internal {
+namespace {
+
+using namespace std::chrono_literals;
+using weir::testing::eventually;
+
+// Records waiting to be journaled, as a partition's ring would hold them.
+// Producers (the test thread) add under mu; the writer reads under mu.
+class FakeSource final : public CommitSource {
+ public:
+  explicit FakeSource(std::unique_ptr<JournalLog> log) : log_(std::move(log)), base_(log_->committed()) {}
+
+  void add(const std::string& payload, std::int64_t time_us = 1) {
+    Event e{.payload = payload};
+    std::string rec(record_size(e), '\0');
+    encode_record(e, time_us, rec.data());
+    std::lock_guard<std::mutex> l(mu_);
+    waiting_.push_back(std::move(rec));
+  }
+  Offset journaled_end() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return journaled_end_;
+  }
+  RetentionLimits limits;
+  std::atomic<int> retained_calls{0};
+
+  JournalLog& journal_log() noexcept override { return *log_; }
+  std::uint32_t ready(Offset from, std::uint32_t max) const noexcept override {
+    std::lock_guard<std::mutex> l(mu_);
+    const Offset end = base_ + waiting_.size();
+    return from >= end ? 0 : static_cast<std::uint32_t>(std::min<Offset>(max, end - from));
+  }
+  std::string_view record(Offset o) const noexcept override {
+    std::lock_guard<std::mutex> l(mu_);
+    return waiting_[o - base_];  // deque: references stay valid as it grows
+  }
+  bool pending(Offset from) const noexcept override { return ready(from, 1) > 0; }
+  void journaled(Offset end) noexcept override {
+    std::lock_guard<std::mutex> l(mu_);
+    while (base_ < end) {
+      waiting_.pop_front();
+      ++base_;
+    }
+    journaled_end_ = end;
+  }
+  RetentionLimits retention() const noexcept override { return limits; }
+  void retained() noexcept override { retained_calls.fetch_add(1); }
+
+ private:
+  const std::unique_ptr<JournalLog> log_;
+  mutable std::mutex mu_;
+  std::deque<std::string> waiting_;  // GUARDED_BY(mu_): offsets base_ ...
+  Offset base_;                      // GUARDED_BY(mu_)
+  Offset journaled_end_ = 0;         // GUARDED_BY(mu_)
+};
+
+class FakeOffsets final : public OffsetSource {
+ public:
+  const std::string& group_name() const override { return group_; }
+  const std::string& topic_name() const override { return topic_; }
+  std::vector<Offset> current_offsets() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return offsets_;
+  }
+  void set(std::vector<Offset> o) {
+    std::lock_guard<std::mutex> l(mu_);
+    offsets_ = std::move(o);
+  }
+
+ private:
+  const std::string group_ = "g", topic_ = "t";
+  mutable std::mutex mu_;
+  std::vector<Offset> offsets_;  // GUARDED_BY(mu_)
+};
+
+class JournalEngine : public ::testing::Test {
+ protected:
+  void TearDown() override { disarm_faults(); }
+  Options opts() const {
+    Options o = dir_.options();
+    o.offset_commit_interval = 5ms;
+    return o;
+  }
+  // Opens the journal (closing one open before); the fixture owns it.
+  Journal* open() {
+    j_.reset();
+    auto j = Journal::open(opts());
+    EXPECT_TRUE(j) << j.status().to_string();
+    j_ = j ? std::move(j).value() : nullptr;
+    return j_.get();
+  }
+  // Partition `p` of topic "t" as a source (kept until the journal is gone).
+  FakeSource* source(Journal& j, std::uint32_t partitions = 1, std::uint32_t p = 0) {
+    auto logs = j.open_topic("t", {.partitions = partitions, .durability = Durability::kJournaled});
+    EXPECT_TRUE(logs) << logs.status().to_string();
+    sources_.push_back(std::make_unique<FakeSource>(std::move((*logs)[p])));
+    return sources_.back().get();
+  }
+  static std::vector<std::string> read_payloads(const Journal& j, const JournalLog& log, Offset from) {
+    std::vector<std::string> out;
+    ReadBatch rb;
+    EXPECT_TRUE(j.read(log, from, 1000, rb));
+    for (const auto& r : rb.recs)
+      out.emplace_back(decode_record(rb.bytes.data() + r.pos, "t", 0, r.offset, 1).payload());
+    return out;
+  }
+
+  weir::testing::ScratchDir dir_{"journal-engine-" +
+                                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())};
+  // Declared before j_: the writer stops before the sources go.
+  std::vector<std::unique_ptr<FakeSource>> sources_;
+  FakeOffsets offsets_;
+  std::unique_ptr<Journal> j_;
+};
+
+TEST_F(JournalEngine, AppendsBecomeDurableAndWatermarksAdvance) {
+  auto j = open();
+  auto src = source(*j);
+  EXPECT_EQ(src->journal_log().committed(), 0u);
+  j->attach(src);
+  for (int i = 0; i < 10; ++i) src->add("e" + std::to_string(i));
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == 10; }));
+  EXPECT_EQ(src->journaled_end(), 10u);
+  EXPECT_GT(src->journal_log().bytes(), 0u);
+  EXPECT_EQ(src->journal_log().start(), 0u);
+  const auto got = read_payloads(*j, src->journal_log(), 3);
+  ASSERT_EQ(got.size(), 7u);
+  EXPECT_EQ(got.front(), "e3");
+  EXPECT_EQ(got.back(), "e9");
+  // Reading at or past committed() gives nothing.
+  ReadBatch rb;
+  EXPECT_TRUE(j->read(src->journal_log(), 10, 5, rb));
+  EXPECT_TRUE(rb.recs.empty());
+}
+
+TEST_F(JournalEngine, ReopenContinuesAtTheCommittedEnd) {
+  {
+    auto j = open();
+    auto src = source(*j, 2, 1);
+    j->attach(src);
+    for (int i = 0; i < 5; ++i) src->add("x" + std::to_string(i));
+    j->bell().ring();
+    ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == 5; }));
+  }
+  auto j = open();
+  auto stored = j->stored_topics();
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].first, "t");
+  EXPECT_EQ((*stored)[0].second.partitions, 2u);
+  auto src = source(*j, 2, 1);
+  EXPECT_EQ(src->journal_log().committed(), 5u);
+  j->attach(src);
+  src->add("x5");
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == 6; }));
+  EXPECT_EQ(read_payloads(*j, src->journal_log(), 0),
+            (std::vector<std::string>{"x0", "x1", "x2", "x3", "x4", "x5"}));
+}
+
+TEST_F(JournalEngine, OffsetsPersistWhileTrackedAndOnUntrack) {
+  {
+    auto j = open();
+    source(*j, 2);
+    EXPECT_TRUE(j->load_offsets("g", "t", 2)->empty());
+    FakeOffsets& g = offsets_;
+    g.set({3, 7});
+    j->track(&g);
+    ASSERT_TRUE(j->wait_offsets_durable(5s));
+    EXPECT_EQ(*j->load_offsets("g", "t", 2), (std::vector<Offset>{3, 7}));
+    g.set({4, 9});
+    ASSERT_TRUE(j->untrack(&g));
+    EXPECT_EQ(*j->groups_of("t"), std::vector<std::string>{"g"});
+  }
+  auto j = open();
+  EXPECT_EQ(*j->load_offsets("g", "t", 2), (std::vector<Offset>{4, 9}));
+}
+
+TEST_F(JournalEngine, RetentionByEventsMovesStart) {
+  auto j = open();
+  auto src = source(*j);
+  src->limits.events = 3;
+  j->attach(src);
+  // Three commits (three batches): retention deletes whole batches.
+  for (int b = 0; b < 3; ++b) {
+    for (int i = 0; i < 3; ++i) src->add("r");
+    j->bell().ring();
+    ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == Offset(3 * (b + 1)); }));
+  }
+  ASSERT_TRUE(eventually([&] { return src->journal_log().start() == 6; }));
+  EXPECT_GT(src->retained_calls.load(), 0);
+  ReadBatch rb;
+  EXPECT_EQ(j->read(src->journal_log(), 0, 1, rb).code(), Code::kNotFound);
+}
+
+TEST_F(JournalEngine, OffsetForTime) {
+  auto j = open();
+  auto src = source(*j);
+  j->attach(src);
+  for (int i = 0; i < 4; ++i) src->add("t", 100 * (i + 1));  // times 100, 200, 300, 400
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == 4; }));
+  EXPECT_EQ(*j->offset_for_time(src->journal_log(), 0), 0u);
+  EXPECT_EQ(*j->offset_for_time(src->journal_log(), 250), 2u);
+  EXPECT_EQ(*j->offset_for_time(src->journal_log(), 401), 4u);
+}
+
+TEST_F(JournalEngine, FailingCommitStallsThenRecovers) {
+  auto j = open();
+  auto src = source(*j);
+  j->attach(src);
+  arm_fault(FaultPoint::kCommit, EIO);
+  src->add("held");
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return j->stalled(); }));
+  EXPECT_NE(j->error().message().find("mdb_txn_commit"), std::string::npos) << j->error().to_string();
+  EXPECT_EQ(src->journal_log().committed(), 0u);
+  EXPECT_EQ(j->wait_offsets_durable(50ms).code(), Code::kDeadlineExceeded);
+  disarm_faults();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == 1; }));
+  EXPECT_FALSE(j->stalled());
+  EXPECT_TRUE(j->error());
+}
+
+TEST_F(JournalEngine, StatePutAndGet) {
+  auto j = open();
+  ASSERT_TRUE(j->state_put({{"k1", "v1"}, {"k2", "v2"}}));
+  EXPECT_EQ(**j->state_get("k1"), "v1");
+  EXPECT_FALSE(j->state_get("absent")->has_value());
+  arm_fault(FaultPoint::kPut, ENOSPC, 1);
+  const Status s = j->state_put({{"k3", "v3"}});
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.to_string();
+  EXPECT_FALSE(j->state_get("k3")->has_value());
+}
+
+}  // namespace
+}  // namespace weir::internal
