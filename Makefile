@@ -1,6 +1,9 @@
 # weir front door. `make` installs missing Debian packages and builds Release
 # into build/; `make demo`, `make test` and `make bench` do the same first.
-.PHONY: all deps build demo test bench test-asan test-tsan clean
+# `make test-clang` builds the library with clang under -Werror=thread-safety
+# and runs each libFuzzer target for FUZZ_SECONDS (15); `make fuzz` runs them
+# longer (FUZZ_SECONDS, default 300 each).
+.PHONY: all deps build demo test bench test-asan test-tsan test-clang fuzz clean
 
 all: build
 
@@ -33,5 +36,16 @@ test-tsan:
 	@cmake --build --preset tsan
 	ctest --preset tsan
 
+FUZZ_SECONDS ?= 15
+
+test-clang:
+	@scripts/install-deps.sh
+	@cmake --preset clang >/dev/null
+	@cmake --build --preset clang
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz:
+	@$(MAKE) --no-print-directory test-clang FUZZ_SECONDS=$(if $(filter command line,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),300)
+
 clean:
-	rm -rf build build-debug build-asan build-tsan
+	rm -rf build build-debug build-asan build-tsan build-clang

@@ -4,7 +4,8 @@
 # exact command to run and exits 1). Usage: scripts/install-deps.sh [--bench]
 # (--bench adds what `make bench` needs for its plots: gnuplot, python3.)
 # (The sanitizer builds use g++'s own ASan/UBSan/TSan runtimes, which
-# Debian's gcc-12 package already pulls in.)
+# Debian's gcc-12 package already pulls in; the clang build's libFuzzer and
+# sanitizer runtimes come with libclang-rt-14-dev.)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
@@ -12,6 +13,7 @@ pkgs=(build-essential cmake pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev
       librdkafka-dev
+      clang-14 libclang-rt-14-dev  # make test-clang / make fuzz: -Wthread-safety and libFuzzer
       chromium)  # the browser test (tests/browser) drives the web console in it
 # Node for the browser test: Debian's nodejs and npm, unless a node is
 # already installed (another distribution of it brings its own npm).
