@@ -47,12 +47,12 @@ class BusCore {
 
   // The group's dead-letter topic "<group>.dlq", created on first use: one
   // partition, journaled when the source is. Caller holds mu_.
-  Result<std::shared_ptr<TopicState>> dead_letter_topic(const std::string& group, const TopicState& source);
+  Result<std::shared_ptr<TopicState>> dead_letter_topic(const std::string& group, const TopicState& source) REQUIRES(mu_);
 
   // The dead-letter log of `group` over its dead-letter topic `dlq`, made
   // on first use and kept for the bus's lifetime (a memory topic's
   // settlement lives in it). Caller holds mu_.
-  std::shared_ptr<DeadLetterLog> dead_letter_log(const std::string& group, TopicState& dlq);
+  std::shared_ptr<DeadLetterLog> dead_letter_log(const std::string& group, TopicState& dlq) REQUIRES(mu_);
 
   Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co);
 
@@ -61,7 +61,7 @@ class BusCore {
   // Groups that have consumed `t`: subscribed, remembered after
   // unsubscribe or seek, or with offsets stored in the journal; sorted.
   // Caller holds mu_.
-  Result<std::vector<std::string>> groups_of(const TopicState& t) const;
+  Result<std::vector<std::string>> groups_of(const TopicState& t) const REQUIRES(mu_);
 
   // --- dead letters -------------------------------------------------------------
 
@@ -84,7 +84,7 @@ class BusCore {
   // The group, under mu_ (for the operations below); kNotFound if none.
   template <typename Fn>
   auto with_group(std::string_view name, Fn&& fn) const -> decltype(fn(std::declval<Group&>())) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = groups_.find(name);
     if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
     return fn(*it->second);
@@ -106,15 +106,15 @@ class BusCore {
  private:
   const Options options_;
   const std::shared_ptr<BusShared> shared_;
-  mutable std::mutex mu_;
-  bool closing_ = false;  // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<TopicState>, std::less<>> topics_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;     // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  bool closing_ GUARDED_BY(mu_) = false;
+  std::map<std::string, std::shared_ptr<TopicState>, std::less<>> topics_ GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_ GUARDED_BY(mu_);
   // Offsets of groups that unsubscribed, for a later subscribe: group ->
-  // (topic, offsets per partition). GUARDED_BY(mu_)
-  std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_;
-  // Dead-letter logs by group, made on first use. GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<DeadLetterLog>, std::less<>> dlq_logs_;
+  // (topic, offsets per partition).
+  std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_ GUARDED_BY(mu_);
+  // Dead-letter logs by group, made on first use.
+  std::map<std::string, std::shared_ptr<DeadLetterLog>, std::less<>> dlq_logs_ GUARDED_BY(mu_);
   MemoryStorage memory_;
   std::unique_ptr<Journal> journal_;  // null for a memory-only bus
   std::unique_ptr<JournalStorage> journal_storage_;  // with journal_

@@ -9,7 +9,7 @@ namespace weir::internal {
 
 Result<std::shared_ptr<DeadLetterLog>> BusCore::dlq_log(std::string_view group) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = topics_.find(std::string(group) + ".dlq");
   if (it == topics_.end())
     return Status::not_found("group '" + std::string(group) + "' has no dead-letter topic");

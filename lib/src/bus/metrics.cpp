@@ -4,7 +4,7 @@
 namespace weir::internal {
 
 MetricsSnapshot BusCore::metrics() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   MetricsSnapshot m;
   m.taken_at = std::chrono::system_clock::now();
   for (const auto& [name, t] : topics_) {

@@ -21,6 +21,7 @@ Status BusCore::open_journal() {
   for (auto& [name, o] : *stored) {
     auto t = TopicState::create(shared_, name, o, *journal_storage_);
     if (!t) return t.status();
+    MutexLock lock(mu_);  // uncontended: the bus is not shared yet
     topics_.emplace(name, std::move(t).value());
   }
   return Status::ok();
@@ -34,7 +35,7 @@ Storage* BusCore::storage_for(const TopicOptions& o) {
 Status BusCore::create_topic(std::string_view name, const TopicOptions& o) {
   if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
   if (Status s = check_topic_options(o); !s) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot create topic '" + std::string(name) + "'");
   if (auto it = topics_.find(name); it != topics_.end()) {
     if (same_options(it->second->options(), o)) return Status::ok();
@@ -52,7 +53,7 @@ Status BusCore::create_topic(std::string_view name, const TopicOptions& o) {
 }
 
 Result<std::shared_ptr<TopicState>> BusCore::find_topic(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = topics_.find(name);
   if (it == topics_.end()) {
     if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
@@ -62,7 +63,7 @@ Result<std::shared_ptr<TopicState>> BusCore::find_topic(std::string_view name) c
 }
 
 std::vector<std::string> BusCore::topic_names() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   for (const auto& [name, t] : topics_) out.push_back(name);
   return out;
@@ -70,7 +71,7 @@ std::vector<std::string> BusCore::topic_names() const {
 
 Status BusCore::subscribe(std::string_view topic, const SubscribeOptions& o, Group::AnyHandler h) {
   if (Status s = check_subscribe_options(o); !s) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot subscribe group '" + o.group + "'");
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
@@ -136,7 +137,7 @@ std::shared_ptr<DeadLetterLog> BusCore::dead_letter_log(const std::string& group
 Result<CloseReport> BusCore::unsubscribe(std::string_view name, const CloseOptions& co) {
   std::unique_ptr<Group> g;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = groups_.find(name);
     if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
     if (it->second->on_worker_thread())
@@ -146,7 +147,7 @@ Result<CloseReport> BusCore::unsubscribe(std::string_view name, const CloseOptio
     groups_.erase(it);
   }
   CloseReport r = g->stop(co);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   remembered_[std::string(name)] = {g->topic()->name(), g->offsets()};
   g->topic()->release_group_slot(g->bell_slot());
   return r;
@@ -161,7 +162,7 @@ Result<std::optional<std::string>> BusCore::read_state(std::string_view group, s
 }
 
 Result<GroupStatus> BusCore::describe_group(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = groups_.find(name);
   if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
   return it->second->status();
@@ -169,7 +170,7 @@ Result<GroupStatus> BusCore::describe_group(std::string_view name) const {
 
 Result<CloseReport> BusCore::close(const CloseOptions& co) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [name, g] : groups_)
       if (g->on_worker_thread())
         return Status::failed_precondition("close() called from a handler of group '" + name +
@@ -187,7 +188,7 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
     for (;;) {
       bool all = true;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         for (const auto& [name, g] : groups_) all = all && g->caught_up();
       }
       if (all) break;
@@ -200,7 +201,7 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
   }
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [name, t] : topics_) t->close_partitions();
     groups.swap(groups_);
   }

@@ -11,7 +11,7 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
             std::optional<std::uint32_t> partition) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
   if (std::string p = name_problem("topic", topic); !p.empty()) return Status::invalid_argument(p);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) return Status::not_found("topic '" + std::string(topic) + "' not found");
   if (auto g = groups_.find(group); g != groups_.end())

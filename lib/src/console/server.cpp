@@ -3,6 +3,7 @@
 // kMaxHeadBytes of head and kMaxBodyBytes of body; the serving thread also
 // polls the stop eventfd, so no client can wedge shutdown.
 #include "console/server.hpp"
+#include "base/thread_annotations.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -107,9 +108,9 @@ struct ConsoleServer::Impl {
   int wake = -1;
   std::thread thread;
   ConsumeLeases leases;  // the console consumes nothing; serve_request needs one
-  std::mutex mu_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  bool joined_ = false;    // GUARDED_BY(mu_)
+  Mutex mu_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool joined_ GUARDED_BY(mu_) = false;
 
   Impl(Bus& b, std::string f) : bus(b), url_file(std::move(f)) {}
   ~Impl() {
@@ -267,7 +268,7 @@ struct ConsoleServer::Impl {
 
   void stop_accepting() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
       stopping_ = true;
     }
@@ -280,7 +281,7 @@ struct ConsoleServer::Impl {
   void stop() {
     stop_accepting();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (joined_) return;
       joined_ = true;
     }

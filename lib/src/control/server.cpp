@@ -9,6 +9,7 @@
 // connection. Each breach is answered with one error line, then the
 // connection is closed; the bus is never touched by it.
 #include "control/server.hpp"
+#include "base/thread_annotations.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -122,10 +123,10 @@ struct ControlServer::Impl {
     std::thread thread;
     std::atomic<bool> done{false};  // release: set by the thread as its last step
   };
-  std::mutex mu_;
-  std::list<Connection> connections_;  // GUARDED_BY(mu_)
-  bool accepting_stopped_ = false;     // GUARDED_BY(mu_)
-  bool joined_ = false;                // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::list<Connection> connections_ GUARDED_BY(mu_);
+  bool accepting_stopped_ GUARDED_BY(mu_) = false;
+  bool joined_ GUARDED_BY(mu_) = false;
   std::uint64_t next_id_ = 1;          // acceptor thread only
 
   Impl(Bus& b, std::string p) : bus(b), path(std::move(p)) {}
@@ -149,7 +150,7 @@ struct ControlServer::Impl {
       if (n <= 0 || fds[0].revents == 0) continue;
       int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;  // the client left already, or EMFILE: try again later
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (connections_.size() >= kMaxConnections) {
         send_all(c, error_line("resource_exhausted", "too many control connections (" +
                                                          std::to_string(kMaxConnections) + "); try again") + "\n");
@@ -172,7 +173,7 @@ struct ControlServer::Impl {
   void reap() {
     std::list<Connection> finished;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (auto it = connections_.begin(); it != connections_.end();) {
         auto next = std::next(it);
         // Pairs with the release store that ends serve().
@@ -291,7 +292,7 @@ struct ControlServer::Impl {
 
   void stop_accepting() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (accepting_stopped_) return;
       accepting_stopped_ = true;
     }
@@ -308,7 +309,7 @@ struct ControlServer::Impl {
   void stop() {
     stop_accepting();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (joined_) return;
       joined_ = true;
     }
@@ -316,7 +317,7 @@ struct ControlServer::Impl {
     // The acceptor is gone: the list no longer changes except for `done`.
     std::list<Connection> all;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       all.swap(connections_);
     }
     for (Connection& c : all) c.thread.join();

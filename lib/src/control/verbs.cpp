@@ -19,26 +19,26 @@ using nlohmann::json;
 // --- ConsumeLeases -----------------------------------------------------------
 
 std::string ConsumeLeases::claim(const std::string& group, std::uint64_t connection) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto [it, inserted] = holder_.emplace(group, connection);
   if (inserted || it->second == connection) return {};
   return "group '" + group + "' is being consumed by another `weir consume`; one consumer per group at a time";
 }
 
 bool ConsumeLeases::held_by(const std::string& group, std::uint64_t connection) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = holder_.find(group);
   return it != holder_.end() && it->second == connection;
 }
 
 bool ConsumeLeases::held_by_other(const std::string& group, std::uint64_t connection) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = holder_.find(group);
   return it != holder_.end() && it->second != connection;
 }
 
 void ConsumeLeases::release_all(std::uint64_t connection) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::erase_if(holder_, [&](const auto& kv) { return kv.second == connection; });
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/thread_annotations.hpp"
 #include "weir/bus.hpp"
 
 namespace weir::internal {
@@ -27,8 +28,8 @@ class ConsumeLeases {
   void release_all(std::uint64_t connection);
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::uint64_t, std::less<>> holder_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::uint64_t, std::less<>> holder_ GUARDED_BY(mu_);
 };
 
 // Writes one response line (a JSON object, without the newline); false if

@@ -8,7 +8,7 @@ bool DeadLetterLog::settled(Offset o) const {
     auto v = journal_->state_get(settled_key(group_, o));
     return v && v->has_value();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return settled_.count(o) != 0;
 }
 
@@ -19,7 +19,7 @@ Status DeadLetterLog::settle(const std::vector<Offset>& offs, std::string_view h
     for (Offset o : offs) values.emplace_back(settled_key(group_, o), std::string(how));
     return journal_->state_put(values);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   settled_.insert(offs.begin(), offs.end());
   return Status::ok();
 }

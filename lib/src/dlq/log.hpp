@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/thread_annotations.hpp"
 #include "dlq/format.hpp"
 #include "journal/journal.hpp"
 #include "log/partition.hpp"
@@ -50,8 +51,8 @@ class DeadLetterLog {
   const std::string group_;
   Partition& part_;
   Journal* const journal_;
-  mutable std::mutex mu_;
-  std::set<Offset> settled_;  // GUARDED_BY(mu_): memory topics only
+  mutable Mutex mu_;
+  std::set<Offset> settled_ GUARDED_BY(mu_);  // memory topics only
 };
 
 }  // namespace weir::internal

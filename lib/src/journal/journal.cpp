@@ -127,7 +127,7 @@ Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string
 }
 
 void Journal::attach(CommitSource* src) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   logs_.push_back(src);
 }
 
@@ -172,14 +172,14 @@ Result<std::vector<std::string>> Journal::groups_of(std::string_view topic) cons
 }
 
 void Journal::track(OffsetSource* src) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   sources_.push_back(src);
 }
 
 Status Journal::untrack(OffsetSource* src) {
   std::uint64_t target;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     sources_.erase(std::remove(sources_.begin(), sources_.end(), src), sources_.end());
     const auto offs = src->offsets_in_write_sets() ? std::vector<Offset>{} : src->current_offsets();
     for (std::uint32_t p = 0; p < offs.size(); ++p)
@@ -236,7 +236,7 @@ Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeo
 Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken) {
   std::vector<std::pair<std::string, Offset>> writes;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     // Take the final offsets of untracked groups: they are ours now, and go
     // back to final_offsets_ if this transaction does not commit.
     taken.swap(final_offsets_);
@@ -271,7 +271,7 @@ Status Journal::put_offset(MDB_txn* txn, std::string_view key, Offset next) {
 }
 
 void Journal::offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Forget what we believed persisted so the next commit writes it again,
   // and put the final offsets back in front of any newer ones.
   persisted_.clear();
@@ -306,7 +306,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
   std::vector<CommitSource*> logs;
   bool offsets_pending;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     logs = logs_;
     offsets_pending = !final_offsets_.empty() || !sources_.empty();
   }
@@ -441,7 +441,7 @@ void Journal::writer_main() {
     const std::uint32_t e = bell_.prepare();
     bool work = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (CommitSource* src : logs_) {
         if (work) break;
         work = src->pending(src->journal_log().committed());
@@ -471,7 +471,7 @@ void Journal::stop() {
 
 Journal::ReadLease::ReadLease(const Journal& j) : j_(j), lock_(j.resize_mu_) {
   {
-    std::lock_guard<std::mutex> pool(j.pool_mu_);
+    MutexLock pool(j.pool_mu_);
     if (!j.read_pool_.empty()) {
       txn_ = j.read_pool_.back();
       j.read_pool_.pop_back();
@@ -488,7 +488,7 @@ Journal::ReadLease::ReadLease(const Journal& j) : j_(j), lock_(j.resize_mu_) {
 Journal::ReadLease::~ReadLease() {
   if (!txn_) return;
   mdb_txn_reset(txn_);
-  std::lock_guard<std::mutex> pool(j_.pool_mu_);
+  MutexLock pool(j_.pool_mu_);
   j_.read_pool_.push_back(txn_);
 }
 

@@ -45,6 +45,7 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "base/doorbell.hpp"
+#include "base/thread_annotations.hpp"
 #include "journal/commit_source.hpp"
 #include "journal/env.hpp"
 #include "journal/lmdb.hpp"
@@ -105,21 +106,21 @@ class JournalHealth {
  public:
   bool stalled() const noexcept { return stalled_.load(std::memory_order_acquire); }
   Status error() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return error_;
   }
   // The writer's verdict on its last attempt (ok clears a stall).
   void set(const Status& s) {
     if (s.is_ok() && !stalled()) return;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     error_ = s;
     stalled_.store(!s.is_ok(), std::memory_order_release);
   }
 
  private:
   std::atomic<bool> stalled_{false};
-  mutable std::mutex mu_;
-  Status error_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  Status error_ GUARDED_BY(mu_);
 };
 
 class Journal {
@@ -240,8 +241,8 @@ class Journal {
     MDB_txn* txn_ = nullptr;
     Status status_;
   };
-  mutable std::mutex pool_mu_;
-  mutable std::vector<MDB_txn*> read_pool_;  // GUARDED_BY(pool_mu_): reset read txns
+  mutable Mutex pool_mu_;
+  mutable std::vector<MDB_txn*> read_pool_ GUARDED_BY(pool_mu_);  // reset read txns
   // Deletes batches past the topics' retention limits; returns how many.
   Result<std::size_t> enforce_retention();
   // Deletes expired dedupe records; returns how many.
@@ -252,7 +253,7 @@ class Journal {
   // `txn`; `taken` receives the final offsets it took.
   Status persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken);
   // The transaction holding `taken` failed: queue them again.
-  void offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken);
+  void offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken) EXCLUDES(mu_);
 
   const Options options_;
   const std::unique_ptr<Env> env_;
@@ -270,12 +271,13 @@ class Journal {
 
   const std::shared_ptr<JournalHealth> health_ = std::make_shared<JournalHealth>();
 
-  mutable std::mutex mu_;  // guards logs_, sources_, persisted_, final_offsets_
-  std::vector<CommitSource*> logs_;
-  std::vector<OffsetSource*> sources_;
+  mutable Mutex mu_;
+  std::vector<CommitSource*> logs_ GUARDED_BY(mu_);
+  std::vector<OffsetSource*> sources_ GUARDED_BY(mu_);
   // Last persisted offsets per source (to skip unchanged ones).
-  std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_;
-  std::vector<std::pair<std::string, Offset>> final_offsets_;  // from untrack, not yet written
+  std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_ GUARDED_BY(mu_);
+  // From untrack, not yet written.
+  std::vector<std::pair<std::string, Offset>> final_offsets_ GUARDED_BY(mu_);
 
   // Write sets from group workers: a lock-free MPSC handoff to the writer
   // (moodycamel ConcurrentQueue: many producers, one bulk consumer). The

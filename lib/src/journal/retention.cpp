@@ -19,7 +19,7 @@ constexpr std::size_t kRetentionBatchesPerPass = 256;
 Result<std::size_t> Journal::enforce_retention() {
   std::vector<CommitSource*> logs;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     logs = logs_;
   }
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(

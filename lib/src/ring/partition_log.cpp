@@ -75,7 +75,7 @@ char* PartitionLog::slot_buffer(Offset o, std::size_t bytes) {
 }
 
 void PartitionLog::add_reader(ReaderCursor* cursor, Offset start) {
-  std::lock_guard<std::mutex> lock(gate_mu_);
+  MutexLock lock(gate_mu_);
   // head_ only moves under gate_mu_, so a start >= head_ stays held for us.
   const Offset lo = head_.load(std::memory_order_relaxed);
   const Offset hi = end();
@@ -85,7 +85,7 @@ void PartitionLog::add_reader(ReaderCursor* cursor, Offset start) {
 
 void PartitionLog::remove_reader(ReaderCursor* cursor) {
   {
-    std::lock_guard<std::mutex> lock(gate_mu_);
+    MutexLock lock(gate_mu_);
     readers_.erase(std::remove(readers_.begin(), readers_.end(), cursor), readers_.end());
   }
   advance_head();
@@ -93,7 +93,7 @@ void PartitionLog::remove_reader(ReaderCursor* cursor) {
 }
 
 Offset PartitionLog::advance_head() {
-  std::lock_guard<std::mutex> lock(gate_mu_);
+  MutexLock lock(gate_mu_);
   const Offset head = head_.load(std::memory_order_relaxed);
   if (readers_.empty()) return head;  // nobody reads: keep what is held
   Offset low = ~Offset{0};

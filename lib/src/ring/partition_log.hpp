@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "base/doorbell.hpp"
+#include "base/thread_annotations.hpp"
 #include "weir/event.hpp"
 #include "weir/status.hpp"
 
@@ -166,8 +167,8 @@ class PartitionLog {
 
   Doorbell space_bell_;
 
-  std::mutex gate_mu_;
-  std::vector<ReaderCursor*> readers_;  // GUARDED_BY(gate_mu_)
+  Mutex gate_mu_;
+  std::vector<ReaderCursor*> readers_ GUARDED_BY(gate_mu_);
 };
 
 }  // namespace weir::internal

@@ -82,11 +82,11 @@ class TopicState {
   // Dead-letter topics of memory buses: offsets redriven or purged (the
   // journal keeps this ledger for journaled ones). Thread-safe.
   bool memory_settled(Offset o) const {
-    std::lock_guard<std::mutex> lock(settled_mu_);
+    MutexLock lock(settled_mu_);
     return settled_.count(o) != 0;
   }
   void memory_settle(const std::vector<Offset>& offs) {
-    std::lock_guard<std::mutex> lock(settled_mu_);
+    MutexLock lock(settled_mu_);
     settled_.insert(offs.begin(), offs.end());
   }
 
@@ -108,8 +108,8 @@ class TopicState {
   ReaderBells readers_;
   mutable Doorbell commit_bell_;  // ack and quota waiters sleep here
   std::vector<std::unique_ptr<Partition>> parts_;  // set once by create()
-  mutable std::mutex settled_mu_;
-  std::set<Offset> settled_;  // GUARDED_BY(settled_mu_)
+  mutable Mutex settled_mu_;
+  std::set<Offset> settled_ GUARDED_BY(settled_mu_);
 };
 
 }  // namespace weir::internal
