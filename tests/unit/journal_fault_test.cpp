@@ -31,7 +31,7 @@ struct Fault {
 
 void PrintTo(const Fault& f, std::ostream* os) { *os << f.name << " fails with " << f.rc; }
 
-class JournalFaultTest : public ::testing::TestWithParam<Fault> {
+class JournalFaultBase : public ::testing::TestWithParam<Fault> {
  protected:
   void TearDown() override { internal::disarm_faults(); }
 
@@ -74,6 +74,9 @@ class JournalFaultTest : public ::testing::TestWithParam<Fault> {
                            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())};
 };
 
+class JournalFaultAtEachPoint : public JournalFaultBase {};
+class JournalFault : public JournalFaultBase {};
+
 // Acknowledged events are a subsequence of what the journal holds, in order
 // (events whose publish failed may be stored too: never acknowledged).
 void expect_kept_in_order(const std::vector<std::string>& acked, const std::vector<std::string>& stored) {
@@ -83,7 +86,7 @@ void expect_kept_in_order(const std::vector<std::string>& acked, const std::vect
   EXPECT_EQ(i, acked.size()) << "acknowledged event '" << (i < acked.size() ? acked[i] : "") << "' is missing";
 }
 
-TEST_P(JournalFaultTest, PublishersGetTheCauseAndAckedEventsSurvive) {
+TEST_P(JournalFaultAtEachPoint, PublishersGetTheCauseAndAckedEventsSurvive) {
   const Fault f = GetParam();
   std::vector<std::string> acked;
   {
@@ -122,7 +125,7 @@ TEST_P(JournalFaultTest, PublishersGetTheCauseAndAckedEventsSurvive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Points, JournalFaultTest,
+    Points, JournalFaultAtEachPoint,
     ::testing::Values(Fault{"commit", FaultPoint::kCommit, EIO, "mdb_txn_commit"},
                       Fault{"fsync", FaultPoint::kSync, EIO, "fsync"},
                       Fault{"commit", FaultPoint::kCommit, ENOSPC, "No space left on device"},
@@ -132,11 +135,10 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(i.param.name) + "_" + (i.param.rc == ENOSPC ? "ENOSPC" : "EIO");
     });
 
-class JournalFaultMapTest : public JournalFaultTest {};
 
 // MDB_MAP_FULL on a put: the writer grows the map and retries; publishers
 // see nothing.
-TEST_F(JournalFaultMapTest, MapFullOnPutGrowsTheMap) {
+TEST_F(JournalFault, MapFullOnPutGrowsTheMap) {
   std::vector<std::string> acked;
   {
     auto bus = testing::open_bus(opts());
@@ -153,7 +155,7 @@ TEST_F(JournalFaultMapTest, MapFullOnPutGrowsTheMap) {
 
 // The map cannot grow (mdb_env_set_mapsize fails): the journal stalls with
 // that cause until it can.
-TEST_F(JournalFaultMapTest, FailedMapGrowthStallsUntilItSucceeds) {
+TEST_F(JournalFault, FailedMapGrowthStallsUntilItSucceeds) {
   std::vector<std::string> acked;
   {
     auto bus = testing::open_bus(opts());
@@ -179,7 +181,7 @@ TEST_F(JournalFaultMapTest, FailedMapGrowthStallsUntilItSucceeds) {
 
 // Closing while every commit fails: close returns (bounded), and its report
 // names the cause of what was not written.
-TEST_F(JournalFaultMapTest, CloseWhileStalledReportsTheCause) {
+TEST_F(JournalFault, CloseWhileStalledReportsTheCause) {
   auto bus = testing::open_bus(opts());
   ASSERT_TRUE(bus->create_topic("t", journaled()));
   std::vector<std::string> acked;
