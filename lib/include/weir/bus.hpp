@@ -122,6 +122,39 @@ struct GroupStatus {
   std::uint64_t breaker_trips = 0;
 };
 
+// One field Bus::alter_topic changed, with its old and new value as text
+// (durations in ms or s as the field's unit, enums by name).
+struct TopicChange {
+  std::string field{};  // the TopicOptions field name, e.g. "retention_age"
+  std::string from{};
+  std::string to{};
+  // false: in force now; true: stored, in force from the next start.
+  bool at_next_start = false;
+};
+
+// What Bus::delete_topic removed.
+struct TopicDeletion {
+  std::uint32_t partitions = 0;  // partitions dropped (with all their events)
+  std::uint64_t events = 0;      // events they held (end - start, summed)
+  // Groups whose offsets on the topic (and attempt counts of its failing
+  // events) were removed; their dead letters from it stay in <group>.dlq.
+  std::vector<std::string> groups{};
+};
+
+// What Bus::delete_group removed.
+struct GroupDeletion {
+  std::uint64_t offsets = 0;         // stored committed offsets (journaled topics)
+  std::uint64_t dedupe_records = 0;  // processed event ids (SubscribeOptions::dedupe)
+  // State-table values, attempt counts of failing events and the
+  // dead-letter settled ledger.
+  std::uint64_t state_values = 0;
+  // Its dead-letter topic "<group>.dlq" was deleted, with this many events.
+  bool dead_letter_topic = false;
+  std::uint64_t dead_letters = 0;
+  // Offsets a memory topic's group left behind when it unsubscribed.
+  bool remembered_offsets = false;
+};
+
 // What close() left behind.
 struct CloseReport {
   // Events published but not handled, summed over groups (a memory topic's
@@ -158,9 +191,46 @@ class Bus {
   // Creates a topic. Names: 1..249 characters of [A-Za-z0-9._-] (Kafka's
   // rule). Creating an existing topic with identical options succeeds (a
   // declaration; journaled topics are declared again after each restart);
-  // with different options it is kAlreadyExists. A journaled topic needs a
-  // bus opened with Options::data_dir. Thread-safe.
+  // with different options it is kAlreadyExists, naming each differing
+  // field with the stored and the given value, and pointing to alter_topic.
+  // A journaled topic needs a bus opened with Options::data_dir.
+  // Thread-safe.
   Status create_topic(std::string_view name, const TopicOptions& options);
+
+  // Changes a topic's options (see TopicChanges for which fields change at
+  // once, which at the next start, and which never). Returns each changed
+  // field (none if every given value equals the current one). Values are
+  // checked as create_topic checks them. Errors: kNotFound (topic),
+  // kInvalidArgument naming every field that cannot change (durability; a
+  // partition count below the current one; partitions, capacity or size
+  // limits of a memory topic; retention or quota of a memory topic) or is
+  // out of range; kIoError from the journal. Thread-safe.
+  Result<std::vector<TopicChange>> alter_topic(std::string_view name, const TopicChanges& changes);
+
+  // The options of a topic as declared (after alter_topic, including the
+  // values that apply from the next start); kNotFound if none. Thread-safe.
+  Result<TopicOptions> topic_options(std::string_view name) const;
+
+  // Deletes a topic and everything stored for it: its partitions with their
+  // events, its journal catalog entry, every group's committed offsets on
+  // it and the attempt counts of its failing events. Dead letters that came
+  // from it stay in their groups' "<group>.dlq" topics (a redrive of one
+  // then fails with kNotFound). Topic handles to it fail with kClosed from
+  // then on. A dead-letter topic "<group>.dlq" may be deleted like any
+  // other (its letters go with it). Errors: kNotFound (topic),
+  // kFailedPrecondition while a group is subscribed to it (or it is the
+  // dead-letter topic of a subscribed group), naming the groups. Thread-safe.
+  Result<TopicDeletion> delete_topic(std::string_view name);
+
+  // Deletes a consumer group: its committed offsets on every topic, its
+  // dedupe records, state tables, attempt counts, dead-letter settled
+  // ledger, and its dead-letter topic "<group>.dlq" with every dead letter
+  // in it. A group subscribed again later starts as new
+  // (SubscribeOptions::start_from). Errors: kFailedPrecondition while it is
+  // subscribed (unsubscribe first); kNotFound when nothing is stored under
+  // the name (naming the known groups); kInvalidArgument (bad name).
+  // Thread-safe.
+  Result<GroupDeletion> delete_group(std::string_view group);
 
   // A publishing handle for an existing topic; kNotFound if none. Thread-safe.
   Result<Topic> topic(std::string_view name) const;

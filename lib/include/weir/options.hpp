@@ -211,6 +211,36 @@ struct TopicOptions {
   std::uint64_t quota_bytes = 0;
 };
 
+// What Bus::alter_topic changes: a field left empty keeps its value.
+// When each change takes effect:
+// - live (at once, in the running bus, and stored for later starts):
+//   full_policy, block_timeout, default_ack, and on journaled topics
+//   retention_age, retention_bytes, retention_events, quota_bytes;
+// - at the next start (journaled topics: stored in the journal's catalog,
+//   the running bus keeps the old value): partitions (grow only), capacity,
+//   max_payload_bytes, max_key_bytes. Growing partitions maps keys
+//   differently from then on (murmur2 mod N, as Kafka documents for its
+//   partition increase): events of one key published before and after the
+//   change may sit in different partitions, so per-key order holds only
+//   among events published under the same count.
+// - never: durability; and the next-start fields of a memory topic (it is
+//   not stored; create it anew instead). Asking for one is kInvalidArgument
+//   naming each such field.
+struct TopicChanges {
+  std::optional<std::uint32_t> partitions{};
+  std::optional<std::uint32_t> capacity{};
+  std::optional<FullPolicy> full_policy{};
+  std::optional<std::chrono::milliseconds> block_timeout{};
+  std::optional<std::uint32_t> max_payload_bytes{};
+  std::optional<std::uint32_t> max_key_bytes{};
+  std::optional<Durability> durability{};
+  std::optional<Ack> default_ack{};
+  std::optional<std::chrono::seconds> retention_age{};
+  std::optional<std::uint64_t> retention_bytes{};
+  std::optional<std::uint64_t> retention_events{};
+  std::optional<std::uint64_t> quota_bytes{};
+};
+
 // Options for one publish call.
 struct PublishOptions {
   // --- affects behaviour ---------------------------------------------------

@@ -93,6 +93,16 @@ Status Bus::create_topic(std::string_view name, const TopicOptions& options) {
   return core_->create_topic(name, options);
 }
 
+Result<std::vector<TopicChange>> Bus::alter_topic(std::string_view name, const TopicChanges& changes) {
+  return core_->alter_topic(name, changes);
+}
+
+Result<TopicOptions> Bus::topic_options(std::string_view name) const { return core_->topic_options(name); }
+
+Result<TopicDeletion> Bus::delete_topic(std::string_view name) { return core_->delete_topic(name); }
+
+Result<GroupDeletion> Bus::delete_group(std::string_view group) { return core_->delete_group(group); }
+
 Result<Topic> Bus::topic(std::string_view name) const {
   auto t = core_->find_topic(name);
   if (!t) return t.status();

@@ -50,13 +50,38 @@ Status check_topic_options(const TopicOptions& o) {
   return Status::ok();
 }
 
-bool same_options(const TopicOptions& a, const TopicOptions& b) {
-  return a.partitions == b.partitions && a.capacity == b.capacity &&
-         a.full_policy == b.full_policy && a.block_timeout == b.block_timeout &&
-         a.max_payload_bytes == b.max_payload_bytes && a.max_key_bytes == b.max_key_bytes &&
-         a.durability == b.durability && a.default_ack == b.default_ack &&
-         a.retention_age == b.retention_age && a.retention_bytes == b.retention_bytes &&
-         a.retention_events == b.retention_events && a.quota_bytes == b.quota_bytes;
+bool same_options(const TopicOptions& a, const TopicOptions& b) { return option_diffs(a, b).empty(); }
+
+namespace {
+std::string text(FullPolicy p) { return p == FullPolicy::kBlock ? "block" : "reject"; }
+std::string text(Durability d) { return d == Durability::kJournaled ? "journaled" : "memory"; }
+std::string text(Ack a) { return a == Ack::kNone ? "none" : a == Ack::kJournal ? "journal" : "fsync"; }
+std::string text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+std::string text(std::chrono::seconds d) { return std::to_string(d.count()) + " s"; }
+template <typename T>
+std::string text(T v) {
+  return std::to_string(v);
+}
+}  // namespace
+
+std::vector<OptionDiff> option_diffs(const TopicOptions& a, const TopicOptions& b) {
+  std::vector<OptionDiff> out;
+  auto cmp = [&](const char* field, const auto& x, const auto& y) {
+    if (x != y) out.push_back({field, text(x), text(y)});
+  };
+  cmp("partitions", a.partitions, b.partitions);
+  cmp("capacity", a.capacity, b.capacity);
+  cmp("full_policy", a.full_policy, b.full_policy);
+  cmp("block_timeout", a.block_timeout, b.block_timeout);
+  cmp("max_payload_bytes", a.max_payload_bytes, b.max_payload_bytes);
+  cmp("max_key_bytes", a.max_key_bytes, b.max_key_bytes);
+  cmp("durability", a.durability, b.durability);
+  cmp("default_ack", a.default_ack, b.default_ack);
+  cmp("retention_age", a.retention_age, b.retention_age);
+  cmp("retention_bytes", a.retention_bytes, b.retention_bytes);
+  cmp("retention_events", a.retention_events, b.retention_events);
+  cmp("quota_bytes", a.quota_bytes, b.quota_bytes);
+  return out;
 }
 
 Status check_subscribe_options(const SubscribeOptions& o) {

@@ -56,6 +56,12 @@ class BusCore {
 
   Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co);
 
+  // --- lifecycle (bus/lifecycle.cpp) --------------------------------------------
+  Result<std::vector<TopicChange>> alter_topic(std::string_view name, const TopicChanges& c);
+  Result<TopicOptions> topic_options(std::string_view name) const;
+  Result<TopicDeletion> delete_topic(std::string_view name);
+  Result<GroupDeletion> delete_group(std::string_view group);
+
   Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
               std::optional<std::uint32_t> partition);
   // Groups that have consumed `t`: subscribed, remembered after
@@ -104,6 +110,9 @@ class BusCore {
   ~BusCore() { close(CloseOptions{}).status().ignore(); }
 
  private:
+  // delete_topic with mu_ held (delete_group drops "<group>.dlq" with it).
+  Result<TopicDeletion> delete_topic_locked(std::string_view name);
+
   const Options options_;
   const std::shared_ptr<BusShared> shared_;
   mutable Mutex mu_;

@@ -38,9 +38,14 @@ Status BusCore::create_topic(std::string_view name, const TopicOptions& o) {
   MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot create topic '" + std::string(name) + "'");
   if (auto it = topics_.find(name); it != topics_.end()) {
-    if (same_options(it->second->options(), o)) return Status::ok();
-    return Status::already_exists("topic '" + std::string(name) +
-                                  "' exists with different options");
+    const auto diffs = option_diffs(it->second->options(), o);
+    if (diffs.empty()) return Status::ok();
+    std::string list;
+    for (const OptionDiff& d : diffs)
+      list += (list.empty() ? "" : ", ") + d.field + " (stored " + d.a + ", given " + d.b + ")";
+    return Status::already_exists("topic '" + std::string(name) + "' exists with different options: " + list +
+                                  "; change them with Bus::alter_topic (`weir alter-topic`), or declare the "
+                                  "stored values");
   }
   Storage* storage = storage_for(o);
   if (!storage)

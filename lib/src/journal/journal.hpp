@@ -123,6 +123,13 @@ class JournalHealth {
   Status error_ GUARDED_BY(mu_);
 };
 
+// What Journal::drop_group removed: records counted per kind.
+struct DroppedGroup {
+  std::uint64_t offsets = 0;         // committed offsets (one per topic partition)
+  std::uint64_t dedupe_records = 0;  // processed event ids
+  std::uint64_t state_values = 0;    // state tables, attempt counts, settled dead letters
+};
+
 class Journal {
  public:
   static Result<std::unique_ptr<Journal>> open(const Options& options);
@@ -178,6 +185,23 @@ class Journal {
   // Persists offsets of a group that is not running (seek). Thread-safe.
   Status store_offsets(const std::string& group, const std::string& topic,
                        const std::vector<std::pair<std::uint32_t, Offset>>& offsets);
+
+  // --- lifecycle (journal/lifecycle.cpp); each in a synced transaction ---
+  // Rewrites a topic's catalog entry (alter_topic): the next start opens it
+  // with these options. Partitions it adds are created now, empty.
+  // Thread-safe.
+  Status store_topic_options(std::string_view topic, const TopicOptions& options);
+  // Deletes a topic: detaches its partitions from the writer (waiting for
+  // the writer's current cycle to end), then drops its partition
+  // databases, its catalog entry, and the offsets and attempt records of
+  // `groups` on it. The caller has closed the partitions, and no group
+  // reads them. Thread-safe.
+  Status drop_topic(std::string_view topic, std::uint32_t partitions, const std::vector<std::string>& groups);
+  // Deletes everything stored under a group's name: its offsets on every
+  // topic, its dedupe records, state tables, attempt counts and dead-letter
+  // settled ledger (not its dead-letter topic: drop_topic that). The group
+  // is not running. Thread-safe.
+  Result<DroppedGroup> drop_group(std::string_view group);
 
   // Writes everything handed in so far and stops the writer. Idempotent.
   void stop();

@@ -13,7 +13,9 @@ JournaledPartition::JournaledPartition(Journal& journal, std::unique_ptr<Journal
       journal_(journal),
       health_(journal.health()),
       log_(std::move(log)),
-      retention_{o.retention_age, o.retention_bytes, o.retention_events},
+      retention_age_s_(o.retention_age.count()),
+      retention_bytes_(o.retention_bytes),
+      retention_events_(o.retention_events),
       readers_(wakeups.readers),
       commits_(wakeups.commits) {
   // The ring restarts where the journal ends; the writer is its one reader.

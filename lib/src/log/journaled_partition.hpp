@@ -54,14 +54,27 @@ class JournaledPartition final : public Partition, public CommitSource {
   }
   bool pending(Offset from) const noexcept override { return ring().end_seq_cst() > from; }
   void journaled(Offset end) noexcept override;
-  RetentionLimits retention() const noexcept override { return retention_; }
+  RetentionLimits retention() const noexcept override {
+    return {std::chrono::seconds(retention_age_s_.load(std::memory_order_relaxed)),
+            retention_bytes_.load(std::memory_order_relaxed), retention_events_.load(std::memory_order_relaxed)};
+  }
+  void set_retention(std::chrono::seconds age, std::uint64_t bytes, std::uint64_t events) noexcept override {
+    retention_age_s_.store(age.count(), std::memory_order_relaxed);
+    retention_bytes_.store(bytes, std::memory_order_relaxed);
+    retention_events_.store(events, std::memory_order_relaxed);
+  }
   void retained() noexcept override { commits_.ring(); }
 
  private:
   Journal& journal_;
   const std::shared_ptr<const JournalHealth> health_;  // outlives the journal in Topic handles
   const std::unique_ptr<JournalLog> log_;
-  const RetentionLimits retention_;
+  // Retention limits: set by alter_topic, read by the writer's retention
+  // pass. Relaxed: each limit is read on its own, and a pass that sees an
+  // old value only deletes by it once more (as it would have a moment ago).
+  std::atomic<std::int64_t> retention_age_s_;
+  std::atomic<std::uint64_t> retention_bytes_;
+  std::atomic<std::uint64_t> retention_events_;
   ReaderBells& readers_;
   Doorbell& commits_;
   ReaderCursor writer_;  // the journal writer's position in the ring

@@ -102,6 +102,12 @@ class Partition {
   // readable). Owner only.
   virtual std::int64_t time_at(Offset o) = 0;
 
+  // New retention limits (journaled partitions; memory ones have none).
+  // The journal writer applies them from its next retention pass.
+  // Thread-safe.
+  virtual void set_retention(std::chrono::seconds /*age*/, std::uint64_t /*bytes*/,
+                             std::uint64_t /*events*/) noexcept {}
+
  private:
   const std::string topic_;
   const std::uint32_t index_;

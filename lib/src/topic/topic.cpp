@@ -29,7 +29,43 @@ void write_event(PartitionLog& log, Offset off, const Event& e, std::int64_t tim
 }
 
 TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name, const TopicOptions& options)
-    : bus_(std::move(bus)), name_(std::move(name)), options_(options) {}
+    : bus_(std::move(bus)),
+      name_(std::move(name)),
+      options_(options),
+      declared_(options),
+      full_policy_(options.full_policy),
+      block_timeout_ms_(options.block_timeout.count()),
+      default_ack_(options.default_ack),
+      quota_bytes_(options.quota_bytes) {}
+
+TopicOptions TopicState::options() const {
+  std::lock_guard<std::mutex> lock(declared_mu_);
+  return declared_;
+}
+
+TopicOptions TopicState::running_options() const {
+  TopicOptions o = options_;
+  o.full_policy = full_policy_.load(std::memory_order_relaxed);
+  o.block_timeout = std::chrono::milliseconds(block_timeout_ms_.load(std::memory_order_relaxed));
+  o.default_ack = default_ack_.load(std::memory_order_relaxed);
+  o.quota_bytes = quota_bytes_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(declared_mu_);
+  o.retention_age = declared_.retention_age;
+  o.retention_bytes = declared_.retention_bytes;
+  o.retention_events = declared_.retention_events;
+  return o;
+}
+
+void TopicState::apply_live(const TopicOptions& declared) {
+  std::lock_guard<std::mutex> lock(declared_mu_);
+  declared_ = declared;
+  full_policy_.store(declared.full_policy, std::memory_order_relaxed);
+  block_timeout_ms_.store(declared.block_timeout.count(), std::memory_order_relaxed);
+  default_ack_.store(declared.default_ack, std::memory_order_relaxed);
+  quota_bytes_.store(declared.quota_bytes, std::memory_order_relaxed);
+  for (auto& p : parts_) p->set_retention(declared.retention_age, declared.retention_bytes, declared.retention_events);
+  commit_bell_.ring();  // quota waiters re-read the quota
+}
 
 Result<std::shared_ptr<TopicState>> TopicState::create(std::shared_ptr<BusShared> bus, std::string name,
                                                        const TopicOptions& options, Storage& storage) {
@@ -47,22 +83,27 @@ std::uint64_t TopicState::stored_bytes() const noexcept {
 }
 
 Status TopicState::check_quota(const PublishOptions& o) const {
-  if (options_.quota_bytes == 0 || stored_bytes() < options_.quota_bytes) return Status::ok();
+  const std::uint64_t quota = quota_bytes_.load(std::memory_order_relaxed);
+  if (quota == 0 || stored_bytes() < quota) return Status::ok();
   auto over = [&] {
     return "topic '" + name_ + "' holds " + std::to_string(stored_bytes()) +
-           " bytes in the journal, at its quota_bytes of " + std::to_string(options_.quota_bytes);
+           " bytes in the journal, at its quota_bytes of " + std::to_string(quota);
   };
-  if (options_.full_policy == FullPolicy::kReject)
+  if (full_policy_.load(std::memory_order_relaxed) == FullPolicy::kReject)
     return Status::resource_exhausted(over() + "; full_policy is reject");
   const auto timeout = timeout_of(o);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (stored_bytes() >= options_.quota_bytes) {
+  auto still_over = [&] {
+    const std::uint64_t q = quota_bytes_.load(std::memory_order_relaxed);
+    return q != 0 && stored_bytes() >= q;
+  };
+  while (still_over()) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline)
       return Status::deadline_exceeded(over() + " for " + std::to_string(timeout.count()) + " ms");
     // Retention frees space in the writer, which rings the commit bell.
     const std::uint32_t epoch = commit_bell_.prepare();
-    if (stored_bytes() >= options_.quota_bytes)
+    if (still_over())
       commit_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(50)));
     commit_bell_.finish();
   }
@@ -77,7 +118,7 @@ Result<Ack> TopicState::ack_level(const PublishOptions& o) const {
                                       "journaled topic");
     return Ack::kNone;
   }
-  const Ack a = o.ack ? *o.ack : options_.default_ack;
+  const Ack a = o.ack ? *o.ack : default_ack_.load(std::memory_order_relaxed);
   if (a != Ack::kNone && a != Ack::kJournal && a != Ack::kFsync)
     return Status::invalid_argument("PublishOptions::ack is not an Ack value");
   if (Status w = parts_[0]->writable(); !w) return w;
@@ -138,8 +179,8 @@ Result<std::uint32_t> TopicState::route(const Event& e, const PublishOptions& o)
 
 Status TopicState::claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o,
                          Offset& first) {
-  const bool block = options_.full_policy == FullPolicy::kBlock;
-  const auto timeout = o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
+  const bool block = full_policy_.load(std::memory_order_relaxed) == FullPolicy::kBlock;
+  const auto timeout = timeout_of(o);
   PartitionLog& ring = parts_[p]->ring();
   switch (ring.claim(n, block, timeout, first)) {
     case PartitionLog::ClaimError::kNone: return Status::ok();

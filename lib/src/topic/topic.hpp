@@ -53,7 +53,18 @@ class TopicState {
                                                     const TopicOptions& options, Storage& storage);
 
   const std::string& name() const noexcept { return name_; }
-  const TopicOptions& options() const noexcept { return options_; }
+  // The topic's options as declared (and stored in the journal's catalog):
+  // after an alter, fields that change at the next start already show
+  // their new values here. Thread-safe.
+  TopicOptions options() const;
+  // The options in force now: partitions, capacity and size limits as
+  // opened, the live fields as last altered. Thread-safe.
+  TopicOptions running_options() const;
+  // Takes `declared` as the new declared options and applies its live
+  // fields at once (full_policy, block_timeout, default_ack, quota_bytes,
+  // retention). The caller checked that nothing else differs from what
+  // runs, or that it is stored for the next start. Thread-safe.
+  void apply_live(const TopicOptions& declared);
   std::uint32_t partitions() const noexcept { return static_cast<std::uint32_t>(parts_.size()); }
   Partition& partition(std::uint32_t p) noexcept { return *parts_[p]; }
   const Partition& partition(std::uint32_t p) const noexcept { return *parts_[p]; }
@@ -99,12 +110,24 @@ class TopicState {
   Result<Ack> ack_level(const PublishOptions& o) const;
   Status check_quota(const PublishOptions& o) const;
   std::chrono::milliseconds timeout_of(const PublishOptions& o) const noexcept {
-    return o.timeout.count() >= 0 ? o.timeout : options_.block_timeout;
+    return o.timeout.count() >= 0 ? o.timeout
+                                  : std::chrono::milliseconds(block_timeout_ms_.load(std::memory_order_relaxed));
   }
 
   const std::shared_ptr<BusShared> bus_;
   const std::string name_;
+  // As opened: partitions, capacity, size limits and durability are read
+  // from here (they change only at the next start).
   const TopicOptions options_;
+  mutable std::mutex declared_mu_;
+  TopicOptions declared_;  // GUARDED_BY(declared_mu_)
+  // The live-alterable fields read on the publish path. Relaxed: each is
+  // one value read on its own; a publish racing an alter sees the old or
+  // the new value, and nothing else is published through them.
+  std::atomic<FullPolicy> full_policy_;
+  std::atomic<std::int64_t> block_timeout_ms_;
+  std::atomic<Ack> default_ack_;
+  std::atomic<std::uint64_t> quota_bytes_;
   ReaderBells readers_;
   mutable Doorbell commit_bell_;  // ack and quota waiters sleep here
   std::vector<std::unique_ptr<Partition>> parts_;  // set once by create()
