@@ -3,7 +3,8 @@
 //
 // Read-only commands open the directory with weir::Inspector (LMDB
 // read-only), so they work while the owning process runs. Commands that
-// change the directory (produce, consume, seek, dlq redrive/purge) send
+// change the directory (produce, consume, seek, dlq redrive/purge,
+// alter-topic, delete-topic, delete-group) send
 // their change to a live owner through its control socket (live.hpp), and
 // otherwise open a weir::Bus on it for their changes. pause, resume and
 // set-workers act on a running group, so they need a live owner.
@@ -74,6 +75,18 @@ struct DlqOptions {
   bool dry_run = false;
   bool all = false;
 };
+struct AlterTopicOptions {
+  std::string topic;
+  std::optional<std::uint32_t> partitions, capacity, max_payload_bytes, max_key_bytes;
+  std::optional<std::string> full_policy, default_ack, durability;
+  std::optional<std::int64_t> block_timeout_ms;
+  std::optional<std::string> retention_age;  // ISO-8601 duration, or 0
+  std::optional<std::uint64_t> retention_bytes, retention_events, quota_bytes;
+};
+struct DeleteOptions {  // delete-topic, delete-group
+  std::string name;
+  bool yes = false;
+};
 struct TopOptions {
   std::int64_t interval_ms = 1000;
   std::uint64_t iterations = 0;  // 0: until interrupted
@@ -97,6 +110,9 @@ int cmd_dlq_purge(const Common& c, const DlqOptions& o);
 int cmd_pause(const Common& c, const GroupControlOptions& o, bool pause);
 int cmd_set_workers(const Common& c, const GroupControlOptions& o);
 int cmd_console_url(const Common& c);
+int cmd_alter_topic(const Common& c, const AlterTopicOptions& o);
+int cmd_delete_topic(const Common& c, const DeleteOptions& o);
+int cmd_delete_group(const Common& c, const DeleteOptions& o);
 
 // --- shared helpers (common.cpp) ---------------------------------------------
 std::unique_ptr<Inspector> open_inspector(const std::string& dir);
@@ -105,6 +121,10 @@ void refuse_if_owned(const std::string& dir, const std::string& command);
 // Opens a bus on an existing journal for a changing command; a directory
 // taken by another process in the meantime is refused like above.
 std::unique_ptr<Bus> open_bus(const std::string& dir, const std::string& command);
+// A topic or group name by Kafka's rule: 1..249 of [A-Za-z0-9._-].
+bool valid_name(const std::string& s);
+// Closes a bus from open_bus, failing the command if its last writes failed.
+void close_bus(Bus& bus);
 // Rows of events (tail, consume): topic, partition, offset, key, value, id,
 // time, headers.
 const std::vector<std::string>& event_columns();

@@ -46,6 +46,21 @@ std::unique_ptr<Bus> open_bus(const std::string& dir, const std::string& command
   return std::move(bus).value();
 }
 
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 249) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
+void close_bus(Bus& bus) {
+  auto r = bus.close();
+  if (!r) fail_status(r.status());
+  if (!r->journal_status) fail("closing the bus: " + r->journal_status.message());
+}
+
 const std::vector<std::string>& event_columns() {
   static const std::vector<std::string> cols = {"topic", "partition", "offset", "key",
                                                 "value", "id",        "time",   "headers"};

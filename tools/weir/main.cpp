@@ -86,7 +86,7 @@ int run(int argc, char** argv, bool quiet_missing) {
       "weir: inspect and operate a weir bus's data directory.\n"
       "Read-only commands (topics, describe, groups, tail, verify, stats, top, dlq list/show, dlq redrive "
       "--dry-run) read the directory while the owning process runs. Changing commands (produce, consume, seek "
-      "--execute, dlq redrive/purge, pause, resume, set-workers) go through the owning process's control socket "
+      "--execute, dlq redrive/purge, alter-topic, delete-topic, delete-group, pause, resume, set-workers) go through the owning process's control socket "
       "(DIR/weir.sock) when it runs, and open the directory themselves when it does not; pause, resume and "
       "set-workers need it running.\n"
       "DIR may be left out when the WEIR_DIR environment variable names it.\n"
@@ -188,6 +188,48 @@ int run(int argc, char** argv, bool quiet_missing) {
       app.add_subcommand("console-url", "the web console's URL, with its access token (needs a live owner)"), c);
   console_url->footer("Example:\n  xdg-open \"$(weir console-url DIR)\"");
 
+  AlterTopicOptions at;
+  auto* alter_topic = with_common(
+      app.add_subcommand("alter-topic", "change a topic's options (some at once, some at the next start)"), c);
+  alter_topic->add_option("TOPIC", at.topic, "topic name")->required();
+  alter_topic->add_option("--partitions", at.partitions, "grow to N partitions (next start; keys map differently)")
+      ->check(CLI::Range(1u, 4096u));
+  alter_topic->add_option("--capacity", at.capacity, "ring slots per partition (next start)");
+  alter_topic->add_option("--full-policy", at.full_policy, "when a partition or the quota is full (now)")
+      ->check(CLI::IsMember({"block", "reject"}));
+  alter_topic->add_option("--block-timeout-ms", at.block_timeout_ms, "how long a blocked publish waits (now)");
+  alter_topic->add_option("--max-payload-bytes", at.max_payload_bytes, "largest payload (next start)");
+  alter_topic->add_option("--max-key-bytes", at.max_key_bytes, "largest key (next start)");
+  alter_topic->add_option("--default-ack", at.default_ack, "ack level of publishes that name none (now)")
+      ->check(CLI::IsMember({"none", "journal", "fsync"}));
+  alter_topic->add_option("--durability", at.durability, "cannot change; refused with the reason")
+      ->check(CLI::IsMember({"memory", "journaled"}));
+  alter_topic->add_option("--retention-age", at.retention_age,
+                          "delete batches older than this ISO-8601 duration, e.g. P7D (now; 0: no limit)");
+  alter_topic->add_option("--retention-bytes", at.retention_bytes, "keep at most N bytes per partition (now; 0: no limit)");
+  alter_topic->add_option("--retention-events", at.retention_events, "keep at most N events per partition (now; 0: no limit)");
+  alter_topic->add_option("--quota-bytes", at.quota_bytes, "most bytes the topic may hold (now; 0: none)");
+  alter_topic->footer(
+      "Prints one row per changed field: topic, field, from, to, in_force (now | next start).\n"
+      "Examples:\n  weir alter-topic DIR orders --retention-age P7D --quota-bytes 10000000000\n"
+      "  weir alter-topic DIR billing.dlq --retention-age P30D\n"
+      "  weir alter-topic DIR orders --partitions 16      (at the next start of the owner)");
+  DeleteOptions del;
+  auto* delete_topic = with_common(
+      app.add_subcommand("delete-topic", "delete TOPIC, its events and every group's offsets on it (needs --yes)"), c);
+  delete_topic->add_option("TOPIC", del.name, "topic name")->required();
+  delete_topic->add_flag("--yes", del.yes, "confirm: this cannot be undone");
+  delete_topic->footer("Refused while a group is subscribed to the topic in the owning process.\n"
+                       "Example:\n  weir delete-topic DIR orders-old --yes");
+  auto* delete_group = with_common(
+      app.add_subcommand("delete-group",
+                         "delete GROUP: its offsets, dedupe records, state tables and dead letters (needs --yes)"),
+      c);
+  delete_group->add_option("GROUP", del.name, "consumer group")->required();
+  delete_group->add_flag("--yes", del.yes, "confirm: this cannot be undone");
+  delete_group->footer("Refused while the group is subscribed in the owning process.\n"
+                       "Example:\n  weir delete-group DIR bililng --yes     (a typo'd group left by seek --create)");
+
   auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
   dlq->require_subcommand(1);
   auto* dlq_list = with_common(dlq->add_subcommand("list", "unsettled dead letters, oldest first"), c);
@@ -282,6 +324,9 @@ int run(int argc, char** argv, bool quiet_missing) {
     if (resume->parsed()) return cmd_pause(c, gc, false);
     if (set_workers->parsed()) return cmd_set_workers(c, gc);
     if (console_url->parsed()) return cmd_console_url(c);
+    if (alter_topic->parsed()) return cmd_alter_topic(c, at);
+    if (delete_topic->parsed()) return cmd_delete_topic(c, del);
+    if (delete_group->parsed()) return cmd_delete_group(c, del);
     if (dlq_list->parsed()) return cmd_dlq_list(c, dq);
     if (dlq_show->parsed()) return cmd_dlq_show(c, dq);
     if (dlq_redrive->parsed()) return cmd_dlq_redrive(c, dq);

@@ -74,15 +74,6 @@ Ack parse_ack(const std::string& s) {
   return Ack::kJournal;
 }
 
-bool valid_name(const std::string& s) {
-  if (s.empty() || s.size() > 249) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-          c == '-'))
-      return false;
-  return true;
-}
-
 DeadLetterFilter filter_of(const DlqOptions& o) {
   DeadLetterFilter f;
   f.dlq_offset = o.offset;
@@ -116,12 +107,6 @@ DeadLetter letter_of(const Row& j) {
   d.key = j.contains("key_b64") ? unbase64(j["key_b64"].get<std::string>()) : j.value("key", std::string());
   d.reason = j.value("reason", std::string());
   return d;
-}
-
-void close_bus(Bus& bus) {
-  auto r = bus.close();
-  if (!r) fail_status(r.status());
-  if (!r->journal_status) fail("closing the bus: " + r->journal_status.message());
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // responses are JSON objects; docs/control-protocol.md is the reference.
 #include "control/verbs.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -457,6 +459,93 @@ json verb_describe_group(Context& c, const json& req) {
   return r;
 }
 
+// --- lifecycle ---------------------------------------------------------------
+
+template <typename E>
+E enum_field(const json& ch, const char* name, std::initializer_list<std::pair<const char*, E>> values) {
+  const std::string v = need_string(ch, name);
+  std::string names;
+  for (const auto& [n, e] : values) {
+    if (v == n) return e;
+    names += (names.empty() ? "" : ", ") + std::string(n);
+  }
+  bad(std::string("field \"") + name + "\" must be one of " + names + ", not '" + v + "'");
+}
+
+TopicChanges topic_changes_of(const json& req) {
+  const json* ch = field(req, "changes");
+  if (!ch || !ch->is_object()) bad("field \"changes\" must be an object of the fields to change");
+  static const char* const kKnown[] = {"partitions",      "capacity",        "full_policy",     "block_timeout_ms",
+                                       "max_payload_bytes", "max_key_bytes", "durability",      "default_ack",
+                                       "retention_age_s", "retention_bytes", "retention_events", "quota_bytes"};
+  for (const auto& [k, v] : ch->items())
+    if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
+      std::string known;
+      for (const char* n : kKnown) known += (known.empty() ? "" : ", ") + std::string(n);
+      bad("unknown field \"" + k + "\" in \"changes\" (known: " + known + ")");
+    }
+  TopicChanges c;
+  auto u32 = [&](const char* n) -> std::optional<std::uint32_t> {
+    auto v = opt_uint(*ch, n, 0xFFFFFFFFu);
+    return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt;
+  };
+  c.partitions = u32("partitions");
+  c.capacity = u32("capacity");
+  c.max_payload_bytes = u32("max_payload_bytes");
+  c.max_key_bytes = u32("max_key_bytes");
+  if (field(*ch, "full_policy"))
+    c.full_policy = enum_field<FullPolicy>(*ch, "full_policy", {{"block", FullPolicy::kBlock}, {"reject", FullPolicy::kReject}});
+  if (auto t = opt_int(*ch, "block_timeout_ms")) c.block_timeout = std::chrono::milliseconds(*t);
+  if (field(*ch, "durability"))
+    c.durability = enum_field<Durability>(*ch, "durability",
+                                          {{"memory", Durability::kMemory}, {"journaled", Durability::kJournaled}});
+  if (field(*ch, "default_ack"))
+    c.default_ack =
+        enum_field<Ack>(*ch, "default_ack", {{"none", Ack::kNone}, {"journal", Ack::kJournal}, {"fsync", Ack::kFsync}});
+  if (auto a = opt_int(*ch, "retention_age_s")) c.retention_age = std::chrono::seconds(*a);
+  c.retention_bytes = opt_uint(*ch, "retention_bytes");
+  c.retention_events = opt_uint(*ch, "retention_events");
+  c.quota_bytes = opt_uint(*ch, "quota_bytes");
+  return c;
+}
+
+json verb_alter_topic(Context& c, const json& req) {
+  auto changes = c.bus.alter_topic(need_string(req, "topic"), topic_changes_of(req));
+  check(changes.status());
+  for (const TopicChange& tc : *changes)
+    if (!c.emit(json{{"change", json{{"field", tc.field}, {"from", tc.from}, {"to", tc.to},
+                                     {"at_next_start", tc.at_next_start}}}}.dump()))
+      break;
+  json r = ok();
+  r["changed"] = changes->size();
+  return r;
+}
+
+json verb_delete_topic(Context& c, const json& req) {
+  auto d = c.bus.delete_topic(need_string(req, "topic"));
+  check(d.status());
+  json r = ok();
+  r["partitions"] = d->partitions;
+  r["events"] = d->events;
+  r["groups"] = d->groups;
+  return r;
+}
+
+json verb_delete_group(Context& c, const json& req) {
+  const std::string group = need_string(req, "group");
+  refuse_if_consumed(c, group);
+  auto d = c.bus.delete_group(group);
+  check(d.status());
+  json r = ok();
+  r["offsets"] = d->offsets;
+  r["dedupe_records"] = d->dedupe_records;
+  r["state_values"] = d->state_values;
+  r["dead_letter_topic"] = d->dead_letter_topic;
+  r["dead_letters"] = d->dead_letters;
+  r["remembered_offsets"] = d->remembered_offsets;
+  return r;
+}
+
 using Verb = json (*)(Context&, const json&);
 
 const std::map<std::string, Verb, std::less<>>& verbs() {
@@ -475,6 +564,9 @@ const std::map<std::string, Verb, std::less<>>& verbs() {
       {"resume", verb_resume},
       {"set_workers", verb_set_workers},
       {"describe_group", verb_describe_group},
+      {"alter_topic", verb_alter_topic},
+      {"delete_topic", verb_delete_topic},
+      {"delete_group", verb_delete_group},
   };
   return v;
 }
