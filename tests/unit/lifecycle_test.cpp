@@ -1,0 +1,214 @@
+// Topic and group lifecycle: create_topic naming differing fields,
+// alter_topic (live and next-start fields, refusals), delete_topic and
+// delete_group on memory and journaled topics, across restarts.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace weir {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::open_bus;
+
+bool contains(const Status& s, const std::string& needle) { return s.message().find(needle) != std::string::npos; }
+
+const PartitionMetrics& partition_of(const MetricsSnapshot& m, const std::string& topic, std::uint32_t p) {
+  for (const auto& t : m.topics)
+    if (t.topic == topic) return t.partitions.at(p);
+  throw std::runtime_error("no topic " + topic);
+}
+
+TEST(Lifecycle, CreateTopicNamesEveryDifferingField) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 2, .capacity = 64}));
+  EXPECT_TRUE(bus->create_topic("t", {.partitions = 2, .capacity = 64}));  // a declaration
+  Status s = bus->create_topic("t", {.partitions = 4, .capacity = 64, .full_policy = FullPolicy::kReject});
+  EXPECT_EQ(s.code(), Code::kAlreadyExists);
+  EXPECT_TRUE(contains(s, "partitions (stored 2, given 4)")) << s.to_string();
+  EXPECT_TRUE(contains(s, "full_policy (stored block, given reject)")) << s.to_string();
+  EXPECT_FALSE(contains(s, "capacity")) << s.to_string();
+  EXPECT_TRUE(contains(s, "alter_topic")) << s.to_string();
+}
+
+TEST(Lifecycle, AlterTopicLiveFieldsTakeEffectAtOnce) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .capacity = 16, .block_timeout = 5000ms}));
+  auto t = bus->topic("t").value();
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(t.publish({.key = "k", .payload = "x"}));
+  // Full, block policy: a publish would wait 5 s. Switch to reject, live.
+  auto changes = bus->alter_topic("t", {.full_policy = FullPolicy::kReject});
+  ASSERT_TRUE(changes) << changes.status().to_string();
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].field, "full_policy");
+  EXPECT_EQ((*changes)[0].from, "block");
+  EXPECT_EQ((*changes)[0].to, "reject");
+  EXPECT_FALSE((*changes)[0].at_next_start);
+  EXPECT_EQ(t.publish({.key = "k", .payload = "x"}).status().code(), Code::kResourceExhausted);
+  // Back to block with a short timeout, through the same handle.
+  ASSERT_TRUE(bus->alter_topic("t", {.full_policy = FullPolicy::kBlock, .block_timeout = 20ms}));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(t.publish({.key = "k", .payload = "x"}).status().code(), Code::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  // Equal values change nothing.
+  EXPECT_TRUE(bus->alter_topic("t", {.block_timeout = 20ms}).value().empty());
+  EXPECT_EQ(bus->topic_options("t").value().block_timeout, 20ms);
+}
+
+TEST(Lifecycle, AlterTopicRefusesWhatCannotChangeNamingEachField) {
+  testing::ScratchDir dir("alter-refuse");
+  auto bus = open_bus(dir.options());
+  ASSERT_TRUE(bus->create_topic("m", {.partitions = 2}));
+  ASSERT_TRUE(bus->create_topic("j", {.partitions = 2, .durability = Durability::kJournaled}));
+  auto r = bus->alter_topic("m", {.partitions = 4, .capacity = 1024, .retention_events = 5});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(contains(r.status(), "partitions (2 -> 4): a memory topic is not stored")) << r.status().to_string();
+  EXPECT_TRUE(contains(r.status(), "capacity (8192 -> 1024)")) << r.status().to_string();
+  EXPECT_TRUE(contains(r.status(), "retention_events (0 -> 5): retention applies to journaled topics"));
+  r = bus->alter_topic("j", {.partitions = 1, .durability = Durability::kMemory});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.status(), "partitions (2 -> 1): partitions can only grow")) << r.status().to_string();
+  EXPECT_TRUE(contains(r.status(), "durability (journaled -> memory)")) << r.status().to_string();
+  r = bus->alter_topic("j", {.capacity = 3});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.status(), "TopicOptions::capacity = 3 is out of range")) << r.status().to_string();
+  EXPECT_EQ(bus->alter_topic("nope", {.capacity = 64}).status().code(), Code::kNotFound);
+  EXPECT_EQ(bus->alter_topic("bad name", {.capacity = 64}).status().code(), Code::kInvalidArgument);
+  // Nothing was changed by the refusals.
+  EXPECT_EQ(bus->topic_options("j").value().partitions, 2u);
+}
+
+TEST(Lifecycle, AlterJournaledTopicRetentionNowPartitionsAtTheNextStart) {
+  testing::ScratchDir dir("alter-journaled");
+  {
+    auto bus = open_bus(dir.options());
+    ASSERT_TRUE(bus->create_topic("t", {.partitions = 2, .durability = Durability::kJournaled}));
+    auto t = bus->topic("t").value();
+    // One commit per event: retention deletes whole batches.
+    for (int i = 0; i < 40; ++i) ASSERT_TRUE(t.publish({.key = "k", .payload = "x"}, {.partition = 0}));
+    auto changes = bus->alter_topic("t", {.partitions = 3, .retention_events = 10});
+    ASSERT_TRUE(changes) << changes.status().to_string();
+    ASSERT_EQ(changes->size(), 2u);
+    EXPECT_EQ((*changes)[0].field, "partitions");
+    EXPECT_TRUE((*changes)[0].at_next_start);
+    EXPECT_EQ((*changes)[1].field, "retention_events");
+    EXPECT_FALSE((*changes)[1].at_next_start);
+    EXPECT_EQ(t.partitions(), 2u);  // running as opened
+    EXPECT_EQ(bus->topic_options("t").value().partitions, 3u);
+    // The declaration the application makes at start must match what is stored now.
+    EXPECT_EQ(bus->create_topic("t", {.partitions = 2, .durability = Durability::kJournaled}).code(),
+              Code::kAlreadyExists);
+    ASSERT_TRUE(eventually([&] { return partition_of(bus->metrics().value(), "t", 0).start >= 30; }));
+  }
+  auto bus = open_bus(dir.options());
+  auto o = bus->topic_options("t").value();
+  EXPECT_EQ(o.partitions, 3u);
+  EXPECT_EQ(o.retention_events, 10u);
+  EXPECT_EQ(bus->topic("t").value().partitions(), 3u);
+  EXPECT_TRUE(bus->publish("t", {.key = "k", .payload = "x"}, {.partition = 2}));
+}
+
+TEST(Lifecycle, DeleteTopicRefusesWhileSubscribedThenRemovesEverything) {
+  testing::ScratchDir dir("delete-topic");
+  {
+    auto bus = open_bus(dir.options());
+    ASSERT_TRUE(bus->create_topic("t", {.partitions = 2, .durability = Durability::kJournaled}));
+    std::atomic<int> handled{0};
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message&) {
+      ++handled;
+      return Outcome::done();
+    }));
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish("t", {.key = std::to_string(i), .payload = "x"}));
+    ASSERT_TRUE(eventually([&] { return handled.load() == 10; }));
+    auto refused = bus->delete_topic("t");
+    EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+    EXPECT_TRUE(contains(refused.status(), "subscribed group g")) << refused.status().to_string();
+    // The dead-letter topic of a subscribed group is in use too.
+    EXPECT_EQ(bus->delete_topic("g.dlq").status().code(), Code::kFailedPrecondition);
+    ASSERT_TRUE(bus->unsubscribe("g"));
+    auto handle = bus->topic("t").value();
+    auto d = bus->delete_topic("t");
+    ASSERT_TRUE(d) << d.status().to_string();
+    EXPECT_EQ(d->partitions, 2u);
+    EXPECT_EQ(d->events, 10u);
+    EXPECT_EQ(d->groups, std::vector<std::string>{"g"});
+    EXPECT_EQ(bus->topic("t").status().code(), Code::kNotFound);
+    EXPECT_EQ(handle.publish({.payload = "x"}).status().code(), Code::kClosed);
+    EXPECT_EQ(bus->delete_topic("t").status().code(), Code::kNotFound);
+    // The name is free again, with new options and no old offsets.
+    ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled}));
+    ASSERT_TRUE(bus->publish("t", {.payload = "new"}));
+  }
+  auto bus = open_bus(dir.options());
+  EXPECT_EQ(bus->topic_options("t").value().partitions, 1u);
+  std::atomic<int> seen{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message& m) {
+    EXPECT_EQ(m.payload(), "new");
+    ++seen;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(eventually([&] { return seen.load() == 1; }));
+}
+
+TEST(Lifecycle, DeleteMemoryTopicForgetsRememberedOffsets) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1}));
+  ASSERT_TRUE(bus->seek("g", "t", SeekTo::latest().creating_group()));
+  auto d = bus->delete_topic("t");
+  ASSERT_TRUE(d) << d.status().to_string();
+  EXPECT_EQ(d->groups, std::vector<std::string>{"g"});
+  EXPECT_EQ(bus->delete_group("g").status().code(), Code::kNotFound);  // nothing left under it
+}
+
+TEST(Lifecycle, DeleteGroupRemovesOffsetsDedupeStateAndDeadLetters) {
+  testing::ScratchDir dir("delete-group");
+  {
+    auto bus = open_bus(dir.options());
+    ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled}));
+    std::atomic<int> handled{0};
+    ASSERT_TRUE(bus->subscribe("t", {.group = "g", .dedupe = true}, [&](const Message& m) {
+      ++handled;
+      if (m.payload() == "bad") return Outcome::fail("declined");
+      return Outcome::done();
+    }));
+    for (const char* p : {"ok", "bad", "ok", "bad"}) ASSERT_TRUE(bus->publish("t", {.payload = p}));
+    ASSERT_TRUE(eventually([&] {
+      auto l = bus->dlq_list("g");
+      return l && l->size() == 2;
+    }));
+    auto refused = bus->delete_group("g");
+    EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+    EXPECT_TRUE(contains(refused.status(), "unsubscribe it first")) << refused.status().to_string();
+    ASSERT_TRUE(bus->unsubscribe("g"));
+    auto d = bus->delete_group("g");
+    ASSERT_TRUE(d) << d.status().to_string();
+    EXPECT_EQ(d->offsets, 1u);
+    EXPECT_GE(d->dedupe_records, 2u);
+    EXPECT_TRUE(d->dead_letter_topic);
+    EXPECT_EQ(d->dead_letters, 2u);
+    EXPECT_EQ(bus->dlq_list("g").status().code(), Code::kNotFound);
+    for (const auto& name : bus->topics()) EXPECT_NE(name, "g.dlq");
+    auto again = bus->delete_group("g");
+    EXPECT_EQ(again.status().code(), Code::kNotFound);
+    EXPECT_TRUE(contains(again.status(), "known groups: none")) << again.status().to_string();
+    EXPECT_EQ(bus->delete_group("bad name").status().code(), Code::kInvalidArgument);
+  }
+  // After a restart the group is new: it starts from the earliest event.
+  auto bus = open_bus(dir.options());
+  for (const auto& name : bus->topics()) EXPECT_NE(name, "g.dlq");
+  std::atomic<int> seen{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message&) {
+    ++seen;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(eventually([&] { return seen.load() == 4; }));
+}
+
+}  // namespace
+}  // namespace weir
