@@ -423,5 +423,70 @@ TEST_F(LiveTest, ConsoleServesThePageStateAndTokenGuardedActions) {
   expect_error(weir({"console-url", dir()}), 1, "no process owns");
 }
 
+TEST_F(LiveTest, LifecycleVerbsLiveThenOffline) {
+  open_owner();
+  ASSERT_EQ(weir({"produce", dir(), "orders"}, "k1\tok-1\nk2\tbad-card\n").rc, 0);
+  ASSERT_TRUE(testing::eventually([&] {
+    auto l = bus_->dlq_list("billing");
+    return l && l->size() == 1;
+  }));
+  // alter-topic through the owner: live fields now, partitions at the next start.
+  auto a = weir({"alter-topic", dir(), "orders", "--retention-events", "1000", "--full-policy", "reject",
+                 "--partitions", "4", "--json"});
+  ASSERT_EQ(a.rc, 0) << a.err;
+  ASSERT_EQ(a.rows().size(), 3u);
+  EXPECT_EQ(a.rows()[0]["field"], "partitions");
+  EXPECT_EQ(a.rows()[0]["in_force"], "next start");
+  EXPECT_EQ(a.rows()[1]["field"], "full_policy");
+  EXPECT_EQ(a.rows()[1]["in_force"], "now");
+  auto o = bus_->topic_options("orders").value();
+  EXPECT_EQ(o.retention_events, 1000u);
+  EXPECT_EQ(o.full_policy, FullPolicy::kReject);
+  EXPECT_EQ(o.partitions, 4u);
+  EXPECT_EQ(bus_->topic("orders").value().partitions(), 2u);
+  expect_error(weir({"alter-topic", dir(), "orders", "--durability", "memory"}), 1,
+               "durability (journaled -> memory): a topic's durability is fixed");
+  expect_error(weir({"alter-topic", dir(), "orders", "--partitions", "1"}), 1, "partitions can only grow");
+  expect_error(weir({"alter-topic", dir(), "orders", "--retention-age", "7 days"}), 2, "not an ISO-8601 duration");
+  expect_error(weir({"alter-topic", dir(), "orders"}), 2, "at least one option");
+  expect_error(weir({"alter-topic", dir(), "nope", "--capacity", "64"}), 1, "topic 'nope' not found");
+
+  // Deletes refuse while in use, and without --yes.
+  expect_error(weir({"delete-topic", dir(), "orders"}), 2, "add --yes to confirm");
+  expect_error(weir({"delete-topic", dir(), "orders", "--yes"}), 1, "in use by subscribed group billing");
+  expect_error(weir({"delete-group", dir(), "billing", "--yes"}), 1, "is subscribed");
+  expect_error(weir({"delete-group", dir(), "bad name", "--yes"}), 2, "is invalid");
+  ASSERT_TRUE(bus_->unsubscribe("billing"));
+  auto g = weir({"delete-group", dir(), "billing", "--yes", "--json"});
+  ASSERT_EQ(g.rc, 0) << g.err;
+  ASSERT_EQ(g.rows().size(), 1u);
+  EXPECT_EQ(g.rows()[0]["dead_letter_topic"], true);
+  EXPECT_EQ(g.rows()[0]["dead_letters"], 1);
+  EXPECT_EQ(bus_->dlq_list("billing").status().code(), Code::kNotFound);
+  expect_error(weir({"delete-group", dir(), "billing", "--yes"}), 1, "group 'billing' not found");
+  auto d = weir({"delete-topic", dir(), "orders", "--yes", "--json"});
+  ASSERT_EQ(d.rc, 0) << d.err;
+  EXPECT_EQ(d.rows()[0]["events"], 2);
+  EXPECT_EQ(bus_->topic("orders").status().code(), Code::kNotFound);
+
+  // Offline, after the owner stops: the same verbs open the directory.
+  ASSERT_TRUE(bus_->create_topic("audit", {.partitions = 1, .durability = Durability::kJournaled}));
+  ASSERT_TRUE(bus_->seek("typo", "audit", SeekTo::earliest().creating_group()));
+  bus_.reset();
+  auto off = weir({"alter-topic", dir(), "audit", "--retention-age", "P7D"});
+  ASSERT_EQ(off.rc, 0) << off.err;
+  EXPECT_NE(off.out.find("604800 s"), std::string::npos) << off.out;
+  ASSERT_EQ(weir({"delete-group", dir(), "typo", "--yes"}).rc, 0);
+  EXPECT_TRUE(weir({"groups", dir(), "--json"}).rows().empty());
+  ASSERT_EQ(weir({"delete-topic", dir(), "audit", "--yes"}).rc, 0);
+  EXPECT_TRUE(weir({"topics", dir(), "--json"}).rows().empty());
+  EXPECT_EQ(weir({"verify", dir()}).rc, 0);
+  for (const char* verb : {"alter-topic", "delete-topic", "delete-group"}) {
+    auto h = weir({verb, "--help"});
+    EXPECT_EQ(h.rc, 0);
+    EXPECT_NE(h.out.find("Example"), std::string::npos) << verb;
+  }
+}
+
 }  // namespace
 }  // namespace weir
