@@ -102,7 +102,8 @@ struct Options {
   // Serve the control endpoint (weir/control.hpp): a Unix domain socket
   // "weir.sock" in data_dir, mode 0600, through which `weir` changes a
   // directory while this process owns it (produce, consume --group, seek,
-  // dlq redrive/purge, pause, resume, set-workers). Ignored without
+  // dlq redrive/purge, alter-topic, delete-topic, delete-group, pause,
+  // resume, set-workers). Ignored without
   // data_dir. Default true. In crash terms: the socket holds no data, so
   // this changes nothing about what survives kill -9 or power loss; after a
   // crash the socket file stays behind, unused, until the next bus opening
