@@ -488,5 +488,35 @@ TEST_F(LiveTest, LifecycleVerbsLiveThenOffline) {
   }
 }
 
+TEST_F(LiveTest, StatusLiveThenOffline) {
+  open_owner();
+  ASSERT_EQ(weir({"produce", dir(), "orders"}, "order-1\tok-1\norder-1\tbad-card\norder-1\tok-2\n").rc, 0);
+  ASSERT_TRUE(testing::eventually([&] { return handled_.load() == 2; }));
+  auto s = weir({"status", dir(), "orders", "--group", "billing", "--key", "order-1", "--json"});
+  ASSERT_EQ(s.rc, 0) << s.err;
+  ASSERT_EQ(s.rows().size(), 3u);
+  EXPECT_EQ(s.rows()[0]["state"], "done");
+  EXPECT_EQ(s.rows()[1]["state"], "dead_lettered");
+  EXPECT_NE(s.rows()[1]["reason"].get<std::string>().find("declined"), std::string::npos);
+  EXPECT_EQ(s.rows()[2]["state"], "done");
+  EXPECT_EQ(s.rows()[0]["group_running"], true);
+  const std::string id = s.rows()[1]["id"];
+  auto by_id = weir({"status", dir(), "orders", "--group", "billing", "--id", id});
+  ASSERT_EQ(by_id.rc, 0) << by_id.err;
+  EXPECT_NE(by_id.out.find("dead-lettered"), std::string::npos) << by_id.out;
+  expect_error(weir({"status", dir(), "orders", "--group", "billing"}), 2, "exactly one of --id and --key");
+  expect_error(weir({"status", dir(), "orders", "--group", "typo", "--key", "order-1"}), 1,
+               "group 'typo' has never consumed topic 'orders'");
+  expect_error(weir({"status", dir(), "orders", "--group", "billing", "--key", "nobody"}), 1, "no event with key");
+  bus_.reset();
+  auto off = weir({"status", dir(), "orders", "--group", "billing", "--key", "order-1", "--json"});
+  ASSERT_EQ(off.rc, 0) << off.err;
+  ASSERT_EQ(off.rows().size(), 3u);
+  EXPECT_EQ(off.rows()[1]["state"], "dead_lettered");
+  EXPECT_EQ(off.rows()[2]["state"], "done");
+  EXPECT_EQ(off.rows()[2]["group_running"], false);
+  EXPECT_NE(weir({"status", "--help"}).out.find("Example"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace weir

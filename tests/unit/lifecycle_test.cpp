@@ -210,5 +210,95 @@ TEST(Lifecycle, DeleteGroupRemovesOffsetsDedupeStateAndDeadLetters) {
   ASSERT_TRUE(eventually([&] { return seen.load() == 4; }));
 }
 
+const EventLocation& at(const std::vector<EventLocation>& v, Offset o) {
+  for (const auto& l : v)
+    if (l.offset == o) return l;
+  throw std::runtime_error("no location at offset " + std::to_string(o));
+}
+
+TEST(Locate, EachStateOfABlockingGroup) {
+  testing::ScratchDir dir("locate-blocking");
+  auto bus = open_bus(dir.options());
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled}));
+  std::atomic<bool> hold{true};
+  struct Release {
+    std::atomic<bool>& h;
+    ~Release() { h = false; }
+  } release{hold};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g"}, [&](const Message& m) {
+    if (m.payload() == "bad") return Outcome::fail("declined");
+    while (m.payload() == "hold" && hold.load()) std::this_thread::sleep_for(1ms);
+    return Outcome::done();
+  }));
+  for (const char* p : {"ok", "bad", "hold", "later"})
+    ASSERT_TRUE(bus->publish("t", {.key = "k", .payload = p, .id = std::string("id-") + p}));
+  ASSERT_TRUE(eventually([&] {
+    auto l = bus->locate("g", "t", {.key = "k"});
+    return l && l->size() == 4 && at(*l, 2).state == EventLocation::State::kInFlight;
+  }));
+  auto l = bus->locate("g", "t", {.key = "k"}).value();
+  EXPECT_EQ(at(l, 0).state, EventLocation::State::kDone);
+  EXPECT_EQ(at(l, 1).state, EventLocation::State::kDeadLettered);
+  EXPECT_EQ(at(l, 1).reason.find("declined") != std::string::npos, true) << at(l, 1).reason;
+  EXPECT_GT(at(l, 1).dead_lettered_us, 0);
+  EXPECT_EQ(at(l, 2).state, EventLocation::State::kInFlight);
+  EXPECT_GE(at(l, 2).worker, 0);
+  EXPECT_EQ(at(l, 3).state, EventLocation::State::kNotYetReached);
+  EXPECT_EQ(at(l, 3).ahead, 1u);
+  EXPECT_TRUE(at(l, 3).group_running);
+  EXPECT_EQ(state_name(at(l, 3).state), "not_yet_reached");
+  // By id: exactly that event.
+  auto one = bus->locate("g", "t", {.id = "id-later"}).value();
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].offset, 3u);
+  hold = false;
+  ASSERT_TRUE(eventually([&] { return bus->locate("g", "t", {.id = "id-later"}).value()[0].state ==
+                                       EventLocation::State::kDone; }));
+  // Bad input.
+  EXPECT_EQ(bus->locate("g", "t", {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(bus->locate("g", "t", {.id = "x", .key = "k"}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(bus->locate("g", "nope", {.key = "k"}).status().code(), Code::kNotFound);
+  auto unknown = bus->locate("typo", "t", {.key = "k"});
+  EXPECT_EQ(unknown.status().code(), Code::kNotFound);
+  EXPECT_TRUE(contains(unknown.status(), "known groups: g")) << unknown.status().to_string();
+  EXPECT_TRUE(bus->locate("g", "t", {.key = "absent"}).value().empty());
+}
+
+TEST(Locate, RetryingAndParkedWithNonBlockingRetries) {
+  testing::ScratchDir dir("locate-parked");
+  auto bus = open_bus(dir.options());
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled}));
+  SubscribeOptions so;
+  so.group = "g";
+  so.retry_mode = RetryMode::kNonBlocking;
+  so.max_attempts = 1000;
+  so.retry_backoff = 50ms;
+  so.retry_backoff_max = 50ms;
+  std::atomic<int> failures{0};
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    if (m.payload() == "retry") {
+      ++failures;
+      return Outcome::retry("not yet");
+    }
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.key = "A", .payload = "retry"}));
+  ASSERT_TRUE(bus->publish("t", {.key = "A", .payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    auto l = bus->locate("g", "t", {.key = "A"});
+    return l && l->size() == 2 && at(*l, 0).state == EventLocation::State::kRetrying &&
+           at(*l, 1).state == EventLocation::State::kParked;
+  })) << failures.load();
+  auto l = bus->locate("g", "t", {.key = "A"}).value();
+  EXPECT_GE(at(l, 0).attempt, 2u);
+  EXPECT_EQ(at(l, 1).parked_behind, 0u);
+  // Offline, after the group stops: retrying (when it resumes) from the stored count.
+  ASSERT_TRUE(bus->unsubscribe("g", {.mode = CloseMode::kStopAtBatch}));
+  l = bus->locate("g", "t", {.key = "A"}).value();
+  EXPECT_EQ(at(l, 0).state, EventLocation::State::kRetrying);
+  EXPECT_FALSE(at(l, 0).group_running);
+  EXPECT_EQ(at(l, 1).state, EventLocation::State::kNotYetReached);
+}
+
 }  // namespace
 }  // namespace weir

@@ -87,6 +87,12 @@ struct DeleteOptions {  // delete-topic, delete-group
   std::string name;
   bool yes = false;
 };
+struct StatusOptions {
+  std::string topic;
+  std::string group;
+  std::string id, key;  // exactly one
+  std::size_t limit = 100;
+};
 struct TopOptions {
   std::int64_t interval_ms = 1000;
   std::uint64_t iterations = 0;  // 0: until interrupted
@@ -113,6 +119,7 @@ int cmd_console_url(const Common& c);
 int cmd_alter_topic(const Common& c, const AlterTopicOptions& o);
 int cmd_delete_topic(const Common& c, const DeleteOptions& o);
 int cmd_delete_group(const Common& c, const DeleteOptions& o);
+int cmd_status(const Common& c, const StatusOptions& o);
 
 // --- shared helpers (common.cpp) ---------------------------------------------
 std::unique_ptr<Inspector> open_inspector(const std::string& dir);

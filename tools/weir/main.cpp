@@ -230,6 +230,20 @@ int run(int argc, char** argv, bool quiet_missing) {
   delete_group->footer("Refused while the group is subscribed in the owning process.\n"
                        "Example:\n  weir delete-group DIR bililng --yes     (a typo'd group left by seek --create)");
 
+  StatusOptions st;
+  auto* status = with_common(
+      app.add_subcommand("status", "where an event stands for group G: done, in flight, retrying, parked, "
+                                   "dead-lettered or not yet reached"),
+      c);
+  status->add_option("TOPIC", st.topic, "topic name")->required();
+  status->add_option("--group", st.group, "consumer group")->required();
+  status->add_option("--id", st.id, "the event's id (every partition is searched)");
+  status->add_option("--key", st.key, "every retained event of this key (its partition)");
+  status->add_option("--limit", st.limit, "at most N events (default 100)")->check(CLI::Range(1, 100000));
+  status->footer("Prints topic, partition, offset, key, id, state, detail per matching event, oldest first.\n"
+                 "Examples:\n  weir status DIR orders --group billing --key order-7\n"
+                 "  weir status DIR orders --group billing --id 01a21bc6-59b2-7815-aa3b-d7f222f22b00 --json");
+
   auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
   dlq->require_subcommand(1);
   auto* dlq_list = with_common(dlq->add_subcommand("list", "unsettled dead letters, oldest first"), c);
@@ -325,6 +339,7 @@ int run(int argc, char** argv, bool quiet_missing) {
     if (set_workers->parsed()) return cmd_set_workers(c, gc);
     if (console_url->parsed()) return cmd_console_url(c);
     if (alter_topic->parsed()) return cmd_alter_topic(c, at);
+    if (status->parsed()) return cmd_status(c, st);
     if (delete_topic->parsed()) return cmd_delete_topic(c, del);
     if (delete_group->parsed()) return cmd_delete_group(c, del);
     if (dlq_list->parsed()) return cmd_dlq_list(c, dq);

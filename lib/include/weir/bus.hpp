@@ -155,6 +155,58 @@ struct GroupDeletion {
   bool remembered_offsets = false;
 };
 
+// Which event(s) Bus::locate looks for: by id (every partition is
+// searched) or by key (the key's partition under the current partition
+// count). Exactly one of the two.
+struct EventRef {
+  std::string id{};
+  std::string key{};
+};
+
+// Where one event stands for one consumer group (Bus::locate). The states,
+// checked in this order:
+// - kDeadLettered: the group dead-lettered it and the letter is neither
+//   redriven nor purged (reason, attempts, when, dlq_offset).
+// - kDone: the group's committed offset is past it.
+// - kRetrying: it failed and waits for another attempt (`attempt` is the
+//   try it is on, 2 = the first retry). Known for journaled topics, whose
+//   attempt counts are stored.
+// - kParked: non-blocking retries: it waits behind the failing event of its
+//   key at `parked_behind`.
+// - kInFlight: handed to the group's worker `worker`, not yet acknowledged.
+// - kNotYetReached: the group has `ahead` events of the partition to handle
+//   before it (it may be paused or stopped: see those flags).
+// Without a running group (offline, or unsubscribed) the states come from
+// what is stored: dead-lettered, done, retrying (when it resumes) or not yet
+// reached.
+struct EventLocation {
+  enum class State : std::uint8_t { kDone, kInFlight, kRetrying, kParked, kDeadLettered, kNotYetReached };
+  State state = State::kNotYetReached;
+  std::string topic{};
+  std::uint32_t partition = 0;
+  Offset offset = 0;
+  std::string id{};
+  std::string key{};
+  std::int64_t time_us = 0;
+  // The group's next offset on the partition; nullopt when it has none
+  // stored (it starts where SubscribeOptions::start_from says).
+  std::optional<Offset> committed{};
+  std::uint64_t ahead = 0;        // kNotYetReached: offset - committed
+  std::uint32_t attempt = 0;      // kRetrying; kDeadLettered: attempts made
+  Offset parked_behind = 0;       // kParked
+  int worker = -1;                // kInFlight: the worker owning the partition
+  std::string reason{};           // kDeadLettered
+  std::int64_t dead_lettered_us = 0;
+  Offset dlq_offset = 0;
+  bool group_running = false;  // subscribed in this bus
+  bool paused = false;         // Bus::pause on this partition
+  bool stopped = false;        // stopped by a permanent failure
+};
+
+// "done", "in_flight", "retrying", "parked", "dead_lettered",
+// "not_yet_reached".
+std::string_view state_name(EventLocation::State s) noexcept;
+
 // What close() left behind.
 struct CloseReport {
   // Events published but not handled, summed over groups (a memory topic's
@@ -295,6 +347,16 @@ class Bus {
   // Marks matching dead letters purged (they stop being listed); returns how
   // many. The events stay in the log until its retention removes them.
   Result<std::size_t> dlq_purge(std::string_view group, const DeadLetterFilter& filter = {});
+
+  // Where the events matching `ref` on `topic` stand for `group` (see
+  // EventLocation), oldest first, at most `limit`. Reads the topic's
+  // retained events (a scan: for operators and tools, not the hot path).
+  // Errors: kInvalidArgument (names; neither or both of id and key),
+  // kNotFound (topic; a group that never consumed the topic, naming the
+  // known groups). An event retention deleted is not found (empty result).
+  // Thread-safe.
+  Result<std::vector<EventLocation>> locate(std::string_view group, std::string_view topic, const EventRef& ref,
+                                            std::size_t limit = 100);
 
   // The committed value of `key` in state table `table` of group `group`
   // (journaled topics; see State), or nullopt. For inspection and tools: it

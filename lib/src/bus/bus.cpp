@@ -103,6 +103,11 @@ Result<TopicDeletion> Bus::delete_topic(std::string_view name) { return core_->d
 
 Result<GroupDeletion> Bus::delete_group(std::string_view group) { return core_->delete_group(group); }
 
+Result<std::vector<EventLocation>> Bus::locate(std::string_view group, std::string_view topic, const EventRef& ref,
+                                               std::size_t limit) {
+  return core_->locate(group, topic, ref, limit);
+}
+
 Result<Topic> Bus::topic(std::string_view name) const {
   auto t = core_->find_topic(name);
   if (!t) return t.status();

@@ -61,6 +61,9 @@ class BusCore {
   Result<TopicOptions> topic_options(std::string_view name) const;
   Result<TopicDeletion> delete_topic(std::string_view name);
   Result<GroupDeletion> delete_group(std::string_view group);
+  // Where events stand for a group (bus/locate.cpp).
+  Result<std::vector<EventLocation>> locate(std::string_view group, std::string_view topic, const EventRef& ref,
+                                            std::size_t limit);
 
   Status seek(std::string_view group, std::string_view topic, const SeekTo& to,
               std::optional<std::uint32_t> partition);

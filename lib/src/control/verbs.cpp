@@ -546,6 +546,40 @@ json verb_delete_group(Context& c, const json& req) {
   return r;
 }
 
+json location_json(const EventLocation& l) {
+  json j{{"topic", l.topic}, {"partition", l.partition}, {"offset", l.offset}, {"id", l.id}};
+  put_bytes(j, "key", l.key);
+  j["time_us"] = l.time_us;
+  j["state"] = std::string(state_name(l.state));
+  j["committed"] = l.committed ? json(*l.committed) : json();
+  j["ahead"] = l.ahead;
+  j["attempt"] = l.attempt;
+  j["parked_behind"] = l.parked_behind;
+  j["worker"] = l.worker;
+  j["reason"] = l.reason;
+  j["dead_lettered_us"] = l.dead_lettered_us;
+  j["dlq_offset"] = l.dlq_offset;
+  j["group_running"] = l.group_running;
+  j["paused"] = l.paused;
+  j["stopped"] = l.stopped;
+  return j;
+}
+
+json verb_locate(Context& c, const json& req) {
+  EventRef ref;
+  ref.id = opt_string(req, "id").value_or("");
+  if (field(req, "key") || field(req, "key_b64")) ref.key = bytes_field(req, "key");
+  auto found = c.bus.locate(need_string(req, "group"), need_string(req, "topic"), ref,
+                            opt_uint(req, "limit").value_or(100));
+  check(found.status());
+  for (const EventLocation& l : *found)
+    if (!c.emit(json{{"location", location_json(l)}}.dump(-1, ' ', false, json::error_handler_t::replace)))
+      break;
+  json r = ok();
+  r["count"] = found->size();
+  return r;
+}
+
 using Verb = json (*)(Context&, const json&);
 
 const std::map<std::string, Verb, std::less<>>& verbs() {
@@ -567,6 +601,7 @@ const std::map<std::string, Verb, std::less<>>& verbs() {
       {"alter_topic", verb_alter_topic},
       {"delete_topic", verb_delete_topic},
       {"delete_group", verb_delete_group},
+      {"locate", verb_locate},
   };
   return v;
 }

@@ -1,0 +1,197 @@
+// Bus::locate: where events stand for a group, from what the bus can see
+// without entering the dispatch layer: the group's committed offsets and
+// per-partition metrics, its stored attempt counts, and its dead letters.
+#include "bus/core.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "base/coding.hpp"
+#include "base/names.hpp"
+#include "journal/format.hpp"
+#include "weir/partitioner.hpp"
+
+namespace weir {
+
+std::string_view state_name(EventLocation::State s) noexcept {
+  switch (s) {
+    case EventLocation::State::kDone: return "done";
+    case EventLocation::State::kInFlight: return "in_flight";
+    case EventLocation::State::kRetrying: return "retrying";
+    case EventLocation::State::kParked: return "parked";
+    case EventLocation::State::kDeadLettered: return "dead_lettered";
+    case EventLocation::State::kNotYetReached: return "not_yet_reached";
+  }
+  return "unknown";
+}
+
+}  // namespace weir
+
+namespace weir::internal {
+
+namespace {
+
+// The stored attempt counts of one partition's failing events (the format
+// RetryPolicy writes under state table "<group>.attempts": a 'B' byte, then
+// (be64 offset, be32 attempt) pairs; the older host-order form without the
+// byte is read too). Offset -> attempt.
+std::map<Offset, std::uint32_t> decode_attempts(const std::string& v) {
+  std::map<Offset, std::uint32_t> out;
+  const bool big_endian = v.size() % 12 == 1 && v[0] == 'B';
+  if (!big_endian && v.size() % 12 != 0) return out;
+  for (std::size_t i = big_endian ? 1 : 0; i + 12 <= v.size(); i += 12) {
+    Offset off;
+    std::uint32_t attempt;
+    if (big_endian) {
+      off = get_be64(v.data() + i);
+      attempt = get_be32(v.data() + i + 8);
+    } else {
+      std::memcpy(&off, v.data() + i, 8);
+      std::memcpy(&attempt, v.data() + i + 8, 4);
+    }
+    out[off] = attempt;
+  }
+  return out;
+}
+
+std::string attempts_key(const std::string& group, const std::string& topic, std::uint32_t p) {
+  char be[4];
+  put_be32(be, p);
+  return state_key(group + ".attempts", topic, std::string_view(be, 4));
+}
+
+}  // namespace
+
+Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::string_view topic,
+                                                   const EventRef& ref, std::size_t limit) {
+  if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+  if (ref.id.empty() == ref.key.empty())
+    return Status::invalid_argument("locate needs exactly one of EventRef::id and EventRef::key");
+  auto found = find_topic(topic);
+  if (!found) return found.status();
+  const std::shared_ptr<TopicState> t = *found;
+  const std::string g(group);
+  const std::uint32_t n = t->partitions();
+
+  // The group's view of each partition.
+  std::vector<std::optional<Offset>> committed(n);
+  std::vector<GroupPartitionMetrics> live;
+  for (GroupMetrics& gm : metrics().groups)
+    if (gm.group == g && gm.topic == t->name()) live = std::move(gm.partitions);
+  const bool running = live.size() == n;
+  if (running) {
+    for (std::uint32_t p = 0; p < n; ++p) committed[p] = live[p].committed;
+  } else {
+    std::vector<Offset> stored;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto known = groups_of(*t);
+      if (!known) return known.status();
+      if (!std::binary_search(known->begin(), known->end(), g)) {
+        std::string names;
+        for (const auto& k : *known) names += (names.empty() ? "" : ", ") + k;
+        return Status::not_found("group '" + g + "' has never consumed topic '" + t->name() +
+                                 "' (known groups: " + (names.empty() ? "none" : names) + ")");
+      }
+      if (auto r = remembered_.find(g); r != remembered_.end() && r->second.first == t->name())
+        stored = r->second.second;
+    }
+    if (t->journaled()) {
+      auto s = journal_->load_offsets(g, t->name(), n);
+      if (!s) return s.status();
+      stored = std::move(s).value();
+    }
+    for (std::uint32_t p = 0; p < n && p < stored.size(); ++p)
+      if (stored[p] != kUnsetOffset) committed[p] = stored[p];
+  }
+
+  // Its dead letters from this topic, by (partition, offset).
+  std::map<std::pair<std::uint32_t, Offset>, DeadLetter> letters;
+  if (auto all = dlq_select(g, DeadLetterFilter{}, ~std::size_t{0}); all) {
+    for (const DeadLetterEvent& e : *all)
+      if (e.letter.topic == t->name()) letters[{e.letter.partition, e.letter.offset}] = e.letter;
+  } else if (all.status().code() != Code::kNotFound) {
+    return all.status();
+  }
+
+  std::vector<std::uint32_t> parts;
+  if (!ref.key.empty()) parts.push_back(partition_for_key(ref.key, n));
+  else
+    for (std::uint32_t p = 0; p < n; ++p) parts.push_back(p);
+
+  std::vector<EventLocation> out;
+  for (std::uint32_t p : parts) {
+    std::map<Offset, std::uint32_t> attempts;
+    if (t->journaled()) {
+      auto rec = journal_->state_get(attempts_key(g, t->name(), p));
+      if (!rec) return rec.status();
+      if (*rec) attempts = decode_attempts(**rec);
+    }
+    std::map<Offset, std::string> failing_keys;  // keys of failing heads (for parked)
+    std::vector<EventLocation> matches;
+    Partition& part = t->partition(p);
+    Status s = part.for_each(part.start(), [&](const Message& m) {
+      if (attempts.count(m.offset())) failing_keys[m.offset()] = std::string(m.key());
+      const bool match = ref.key.empty() ? m.id() == ref.id : m.key() == ref.key;
+      if (match && out.size() + matches.size() < limit) {
+        EventLocation l;
+        l.topic = t->name();
+        l.partition = p;
+        l.offset = m.offset();
+        l.id = std::string(m.id());
+        l.key = std::string(m.key());
+        l.time_us = m.time_us();
+        matches.push_back(std::move(l));
+      }
+      return out.size() + matches.size() < limit;
+    });
+    if (!s && s.code() != Code::kNotFound) return s;
+    for (EventLocation& l : matches) {
+      using S = EventLocation::State;
+      l.committed = committed[p];
+      l.group_running = running;
+      if (running) {
+        l.paused = live[p].paused;
+        l.stopped = live[p].stopped;
+      }
+      const Offset next = committed[p].value_or(part.start());
+      auto letter = letters.find({p, l.offset});
+      auto tries = attempts.find(l.offset);
+      if (letter != letters.end()) {
+        l.state = S::kDeadLettered;
+        l.reason = letter->second.reason;
+        l.attempt = letter->second.attempts;
+        l.dead_lettered_us = letter->second.last_failure_us;
+        l.dlq_offset = letter->second.dlq_offset;
+      } else if (committed[p] && l.offset < *committed[p]) {
+        l.state = S::kDone;
+      } else if (tries != attempts.end() && tries->second > 1) {
+        l.state = S::kRetrying;
+        l.attempt = tries->second;
+      } else {
+        // Parked: an older failing head of the same key holds it back.
+        std::optional<Offset> behind;
+        if (running && live[p].parked > 0)
+          for (const auto& [off, key] : failing_keys)
+            if (off < l.offset && key == l.key) behind = off;
+        if (behind) {
+          l.state = S::kParked;
+          l.parked_behind = *behind;
+        } else if (running && l.offset < next + live[p].in_flight) {
+          l.state = S::kInFlight;
+          l.worker = live[p].worker;
+        } else {
+          l.state = S::kNotYetReached;
+          l.ahead = l.offset >= next ? l.offset - next : 0;
+        }
+      }
+      out.push_back(std::move(l));
+    }
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+}  // namespace weir::internal
