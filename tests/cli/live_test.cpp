@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "run_util.hpp"
@@ -516,6 +517,42 @@ TEST_F(LiveTest, StatusLiveThenOffline) {
   EXPECT_EQ(off.rows()[2]["state"], "done");
   EXPECT_EQ(off.rows()[2]["group_running"], false);
   EXPECT_NE(weir({"status", "--help"}).out.find("Example"), std::string::npos);
+}
+
+TEST_F(LiveTest, DlqStatsAndStateGetReadBesideTheOwner) {
+  open_owner();
+  ASSERT_TRUE(bus_->subscribe("orders", {.group = "counter"}, StateHandler([](const Message& m, State& st) {
+    if (!st.put("counts", m.key(), std::string(m.payload()))) return Outcome::fail("put failed");
+    return Outcome::done();
+  })));
+  ASSERT_EQ(weir({"produce", dir(), "orders"}, "a\tbad-card\nb\tbad-card\nc\tbad-cvc\nd\tok\n").rc, 0);
+  ASSERT_TRUE(testing::eventually([&] {
+    auto l = bus_->dlq_list("billing");
+    return l && l->size() == 3;
+  }));
+  auto st = weir({"dlq", "stats", dir(), "--group", "billing", "--json"});
+  ASSERT_EQ(st.rc, 0) << st.err;
+  std::map<std::string, std::uint64_t> by;
+  for (const json& r : st.rows()) by[r["by"].get<std::string>() + ":" + r["value"].get<std::string>()] = r["count"];
+  EXPECT_EQ(by["total:"], 3u);
+  EXPECT_EQ(by["age:<1h"], 3u);
+  EXPECT_EQ(by["reason:declined: bad-card"], 2u);
+  EXPECT_EQ(by["reason:declined: bad-cvc"], 1u);
+  auto filtered = weir({"dlq", "stats", dir(), "--group", "billing", "--key", "a", "--json"});
+  ASSERT_EQ(filtered.rc, 0) << filtered.err;
+  EXPECT_EQ(filtered.rows()[0]["count"], 1);
+  expect_error(weir({"dlq", "stats", dir(), "--group", "nobody"}), 1, "nobody");
+
+  ASSERT_TRUE(testing::eventually([&] {
+    auto v = bus_->read_state("counter", "counts", "d");
+    return v && v->has_value();
+  }));
+  auto g = weir({"state", "get", dir(), "counter", "counts", "d", "--json"});
+  ASSERT_EQ(g.rc, 0) << g.err;
+  EXPECT_EQ(g.rows()[0]["value"], "ok");
+  expect_error(weir({"state", "get", dir(), "counter", "counts", "zz"}), 1, "no value for key 'zz'");
+  expect_error(weir({"state", "get", dir(), "bad name", "counts", "d"}), 2, "is invalid");
+  EXPECT_NE(weir({"state", "get", "--help"}).out.find("Example"), std::string::npos);
 }
 
 }  // namespace

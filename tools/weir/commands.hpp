@@ -113,6 +113,8 @@ int cmd_dlq_list(const Common& c, const DlqOptions& o);
 int cmd_dlq_show(const Common& c, const DlqOptions& o);
 int cmd_dlq_redrive(const Common& c, const DlqOptions& o);
 int cmd_dlq_purge(const Common& c, const DlqOptions& o);
+int cmd_dlq_stats(const Common& c, const DlqOptions& o);
+int cmd_state_get(const Common& c, const std::string& group, const std::string& table, const std::string& key);
 int cmd_pause(const Common& c, const GroupControlOptions& o, bool pause);
 int cmd_set_workers(const Common& c, const GroupControlOptions& o);
 int cmd_console_url(const Common& c);
@@ -130,6 +132,10 @@ void refuse_if_owned(const std::string& dir, const std::string& command);
 std::unique_ptr<Bus> open_bus(const std::string& dir, const std::string& command);
 // A topic or group name by Kafka's rule: 1..249 of [A-Za-z0-9._-].
 bool valid_name(const std::string& s);
+// The dead-letter filter of the --offset/--key/... options.
+DeadLetterFilter filter_of(const DlqOptions& o);
+// `group`, or every group with a dead-letter topic when it is empty.
+std::vector<std::string> dlq_groups(Inspector& in, const std::string& group);
 // Closes a bus from open_bus, failing the command if its last writes failed.
 void close_bus(Bus& bus);
 // Rows of events (tail, consume): topic, partition, offset, key, value, id,

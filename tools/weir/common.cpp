@@ -1,6 +1,7 @@
 #include <chrono>
 
 #include "commands.hpp"
+#include "positions.hpp"
 
 namespace weir::cli {
 
@@ -53,6 +54,26 @@ bool valid_name(const std::string& s) {
           c == '-'))
       return false;
   return true;
+}
+
+DeadLetterFilter filter_of(const DlqOptions& o) {
+  DeadLetterFilter f;
+  f.dlq_offset = o.offset;
+  f.key = o.key;
+  f.type = o.type;
+  f.reason_contains = o.reason;
+  if (!o.failed_from.empty()) f.failed_from_us = *parse_time_us(o.failed_from);
+  if (!o.failed_to.empty()) f.failed_to_us = *parse_time_us(o.failed_to);
+  return f;
+}
+
+std::vector<std::string> dlq_groups(Inspector& in, const std::string& group) {
+  if (!group.empty()) return {group};
+  auto depths = in.dlq_depths();
+  if (!depths) fail_status(depths.status());
+  std::vector<std::string> groups;
+  for (const auto& d : *depths) groups.push_back(d.group);
+  return groups;
 }
 
 void close_bus(Bus& bus) {

@@ -244,7 +244,7 @@ int run(int argc, char** argv, bool quiet_missing) {
                  "Examples:\n  weir status DIR orders --group billing --key order-7\n"
                  "  weir status DIR orders --group billing --id 01a21bc6-59b2-7815-aa3b-d7f222f22b00 --json");
 
-  auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
+  auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge, stats");
   dlq->require_subcommand(1);
   auto* dlq_list = with_common(dlq->add_subcommand("list", "unsettled dead letters, oldest first"), c);
   dlq_list->add_option("--group", dq.group, "only this group (default: every group)");
@@ -265,6 +265,24 @@ int run(int argc, char** argv, bool quiet_missing) {
   dlq_purge->add_option("--group", dq.group, "consumer group")->required();
   dlq_purge->add_flag("--all", dq.all, "purge every dead letter of the group (needed when no filter is given)");
   add_filters(dlq_purge, dq, true);
+
+  auto* dlq_stats = with_common(
+      dlq->add_subcommand("stats", "unsettled dead letters counted by reason, type and age (since the last failure)"),
+      c);
+  dlq_stats->add_option("--group", dq.group, "only this group (default: every group)");
+  add_filters(dlq_stats, dq, false);
+  dlq_stats->footer("Rows: group, by (total | age | reason | type), value, count, oldest_failure; ages are <1h, "
+                    "1h-1d, 1d-7d, >=7d.\nExample:\n  weir dlq stats DIR --group billing --json");
+
+  std::string state_group, state_table, state_key;
+  auto* state = app.add_subcommand("state", "transactional state tables of a group: get");
+  state->require_subcommand(1);
+  auto* state_get = with_common(state->add_subcommand("get", "the committed value of KEY in TABLE of GROUP"), c);
+  state_get->add_option("GROUP", state_group, "consumer group")->required();
+  state_get->add_option("TABLE", state_table, "state table name")->required();
+  state_get->add_option("KEY", state_key, "key")->required();
+  state_get->footer("Read-only (what the owner committed); no value: exit 1.\n"
+                    "Example:\n  weir state get DIR billing balances customer-42 --json");
 
   auto* verify = with_common(
       app.add_subcommand("verify",
@@ -346,6 +364,8 @@ int run(int argc, char** argv, bool quiet_missing) {
     if (dlq_show->parsed()) return cmd_dlq_show(c, dq);
     if (dlq_redrive->parsed()) return cmd_dlq_redrive(c, dq);
     if (dlq_purge->parsed()) return cmd_dlq_purge(c, dq);
+    if (dlq_stats->parsed()) return cmd_dlq_stats(c, dq);
+    if (state_get->parsed()) return cmd_state_get(c, state_group, state_table, state_key);
     if (verify->parsed()) return cmd_verify(c);
     if (salvage->parsed()) return cmd_salvage(c, salvage_out);
     if (stats->parsed()) return cmd_stats(c);
@@ -369,7 +389,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   std::size_t at = 1;
   while (at < args.size() && args[at][0] == '-') ++at;
-  if (at < args.size() && std::string_view(args[at]) == "dlq") ++at;
+  if (at < args.size() && (std::string_view(args[at]) == "dlq" || std::string_view(args[at]) == "state")) ++at;
   if (at < args.size()) ++at;
   std::string dir = env_dir;
   args.insert(args.begin() + static_cast<std::ptrdiff_t>(std::min(at, args.size())), dir.data());

@@ -279,21 +279,8 @@ int cmd_top(const Common& c, const TopOptions& o) {
 
 int cmd_dlq_list(const Common& c, const DlqOptions& o) {
   auto in = open_inspector(c.dir);
-  DeadLetterFilter f;
-  f.dlq_offset = o.offset;
-  f.key = o.key;
-  f.type = o.type;
-  f.reason_contains = o.reason;
-  if (!o.failed_from.empty()) f.failed_from_us = *parse_time_us(o.failed_from);
-  if (!o.failed_to.empty()) f.failed_to_us = *parse_time_us(o.failed_to);
-  std::vector<std::string> groups;
-  if (!o.group.empty()) {
-    groups.push_back(o.group);
-  } else {
-    auto depths = in->dlq_depths();
-    if (!depths) fail_status(depths.status());
-    for (const auto& d : *depths) groups.push_back(d.group);
-  }
+  const DeadLetterFilter f = filter_of(o);
+  const std::vector<std::string> groups = dlq_groups(*in, o.group);
   Table t({"group", "dlq_offset", "topic", "partition", "offset", "key", "type", "reason", "attempts",
            "last_failure", "id"},
           c.json);

@@ -1,6 +1,11 @@
-// weir status: where events stand for a group (Bus::locate), through the
-// live owner when a process owns the directory, otherwise from a bus this
-// command opens on it (the states then come from what is stored).
+// Questions an operator asks of one group: weir status (where events stand
+// for it: Bus::locate, through the live owner when a process owns the
+// directory, otherwise from a bus this command opens on it), weir dlq stats
+// (its dead letters counted by reason, type and age) and weir state get
+// (one value of its state tables); the last two read with the Inspector.
+#include <algorithm>
+#include <map>
+
 #include "commands.hpp"
 #include "live.hpp"
 
@@ -89,6 +94,75 @@ int cmd_status(const Common& c, const StatusOptions& o) {
     if (!c.json) l["detail"] = detail(l);
     t.add(std::move(l));
   }
+  t.flush();
+  return kExitOk;
+}
+
+int cmd_dlq_stats(const Common& c, const DlqOptions& o) {
+  auto in = open_inspector(c.dir);
+  const DeadLetterFilter f = filter_of(o);
+  const std::int64_t now = now_us();
+  // Age since the last failure, in buckets an SLA is stated in.
+  auto age_bucket = [now](std::int64_t last_us) -> const char* {
+    const std::int64_t h = (now - last_us) / 3600000000;
+    return h < 1 ? "<1h" : h < 24 ? "1h-1d" : h < 24 * 7 ? "1d-7d" : ">=7d";
+  };
+  struct Count {
+    std::uint64_t n = 0;
+    std::int64_t oldest_us = 0;
+  };
+  Table t({"group", "by", "value", "count", "oldest_failure"}, c.json);
+  for (const std::string& g : dlq_groups(*in, o.group)) {
+    auto letters = in->dlq_list(g, f, ~std::size_t{0});
+    if (!letters) fail_status(letters.status());
+    std::map<std::pair<std::string, std::string>, Count> counts;
+    auto add = [&](const char* by, const std::string& value, const DeadLetter& d) {
+      Count& k = counts[{by, value}];
+      ++k.n;
+      if (k.oldest_us == 0 || d.last_failure_us < k.oldest_us) k.oldest_us = d.last_failure_us;
+    };
+    for (const DeadLetter& d : *letters) {
+      add("total", "", d);
+      add("reason", d.reason, d);
+      add("type", d.type, d);
+      add("age", age_bucket(d.last_failure_us), d);
+    }
+    // total first, then age, reason and type, each by count (most first).
+    for (const char* by : {"total", "age", "reason", "type"}) {
+      std::vector<std::pair<std::string, Count>> rows;
+      for (const auto& [k, v] : counts)
+        if (k.first == by) rows.emplace_back(k.second, v);
+      std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.n > b.second.n; });
+      for (const auto& [value, k] : rows) {
+        Row r;
+        r["group"] = g;
+        r["by"] = by;
+        r["value"] = value;
+        r["count"] = k.n;
+        r["oldest_failure"] = iso_time(k.oldest_us);
+        t.add(std::move(r));
+      }
+    }
+  }
+  t.flush();
+  return kExitOk;
+}
+
+int cmd_state_get(const Common& c, const std::string& group, const std::string& table, const std::string& key) {
+  if (!valid_name(group))
+    fail("group name '" + group + "' is invalid: 1..249 characters of [A-Za-z0-9._-]", kExitUsage);
+  if (table.empty()) fail("state table name is empty", kExitUsage);
+  auto in = open_inspector(c.dir);
+  auto v = in->state_get(group, table, key);
+  if (!v) fail_status(v.status());
+  if (!*v) fail("no value for key '" + key + "' in state table '" + table + "' of group '" + group + "'");
+  Table t({"group", "table", "key", "value"}, c.json);
+  Row r;
+  r["group"] = group;
+  r["table"] = table;
+  put_bytes(r, "key", key);
+  put_bytes(r, "value", **v);
+  t.add(std::move(r));
   t.flush();
   return kExitOk;
 }

@@ -74,17 +74,6 @@ Ack parse_ack(const std::string& s) {
   return Ack::kJournal;
 }
 
-DeadLetterFilter filter_of(const DlqOptions& o) {
-  DeadLetterFilter f;
-  f.dlq_offset = o.offset;
-  f.key = o.key;
-  f.type = o.type;
-  f.reason_contains = o.reason;
-  if (!o.failed_from.empty()) f.failed_from_us = *parse_time_us(o.failed_from);
-  if (!o.failed_to.empty()) f.failed_to_us = *parse_time_us(o.failed_to);
-  return f;
-}
-
 // The filter as the control protocol spells it.
 Row filter_json(const DeadLetterFilter& f) {
   Row j = Row::object();

@@ -162,6 +162,11 @@ class Inspector {
                                            std::size_t limit = 1000);
   // One unsettled dead letter in full. kNotFound if none at that offset.
   Result<DeadLetterEvent> dlq_show(std::string_view group, Offset dlq_offset);
+  // The committed value of `key` in state table `table` of group `group`
+  // (Bus::read_state, from another process), or nullopt. kInvalidArgument
+  // for a bad group name or an empty table name.
+  Result<std::optional<std::string>> state_get(std::string_view group, std::string_view table,
+                                               std::string_view key);
   // Unsettled dead letters of every group that has a dead-letter topic.
   Result<std::vector<DeadLetterDepth>> dlq_depths();
 

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "inspect/inspector_impl.hpp"
+#include "base/names.hpp"
 #include "metrics/lag.hpp"
 
 namespace weir {
@@ -165,6 +166,22 @@ Result<std::vector<DeadLetter>> Inspector::dlq_list(std::string_view group, cons
   });
   if (!s) return s;
   return out;
+}
+
+Result<std::optional<std::string>> Inspector::state_get(std::string_view group, std::string_view table,
+                                                      std::string_view key) {
+  if (std::string p = internal::name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
+  if (table.empty()) return Status::invalid_argument("state table name is empty");
+  InspectorImpl::Read r(*impl_);
+  if (!r.txn()) return r.status();
+  auto state = impl_->dbi(r.txn(), "weir.state");
+  if (!state) return state.status();
+  const std::string k = internal::state_key(group, table, key);
+  MDB_val kv = internal::as_val(k), v;
+  const int rc = mdb_get(r.txn(), *state, &kv, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
+  if (rc) return internal::lmdb_status(rc, "read state of group '" + std::string(group) + "'");
+  return std::optional<std::string>(std::string(internal::as_view(v)));
 }
 
 Result<DeadLetterEvent> Inspector::dlq_show(std::string_view group, Offset dlq_offset) {
