@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/stop_signal.hpp"
 #include "control/verbs.hpp"
 #include "weir/control.hpp"
 
@@ -105,22 +105,18 @@ struct ConsoleServer::Impl {
   const std::string url_file;
   std::string token;
   int listener = -1;
-  int wake = -1;
+  StopSignal stop_signal;  // raised once stopping
   std::thread thread;
   ConsumeLeases leases;  // the console consumes nothing; serve_request needs one
-  Mutex mu_;
-  bool stopping_ GUARDED_BY(mu_) = false;
-  bool joined_ GUARDED_BY(mu_) = false;
 
   Impl(Bus& b, std::string f) : bus(b), url_file(std::move(f)) {}
   ~Impl() {
     if (listener >= 0) ::close(listener);
-    if (wake >= 0) ::close(wake);
   }
 
   void run() {
     for (;;) {
-      pollfd fds[2] = {{listener, POLLIN, 0}, {wake, POLLIN, 0}};
+      pollfd fds[2] = {{listener, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
       int n = ::poll(fds, 2, -1);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 || fds[1].revents != 0) return;
@@ -144,7 +140,7 @@ struct ConsoleServer::Impl {
       if (buf.size() > max) return false;
       int wait = remaining_ms(deadline);
       if (wait == 0) return false;
-      pollfd fds[2] = {{c, POLLIN, 0}, {wake, POLLIN, 0}};
+      pollfd fds[2] = {{c, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
       int n = ::poll(fds, 2, wait);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0 || fds[1].revents != 0) return false;
@@ -222,7 +218,7 @@ struct ConsoleServer::Impl {
     for (std::size_t drained = 0; drained < 256 * 1024;) {
       int wait = remaining_ms(deadline);
       if (wait == 0) return;
-      pollfd fds[2] = {{c, POLLIN, 0}, {wake, POLLIN, 0}};
+      pollfd fds[2] = {{c, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
       if (::poll(fds, 2, wait) <= 0 || fds[1].revents != 0) return;
       ssize_t got = ::recv(c, chunk, sizeof chunk, 0);
       if (got <= 0) return;
@@ -267,24 +263,12 @@ struct ConsoleServer::Impl {
   }
 
   void stop_accepting() {
-    {
-      MutexLock lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    ::unlink(url_file.c_str());
-    std::uint64_t one = 1;
-    // An eventfd write of 1 cannot fail short of overflowing its counter.
-    [[maybe_unused]] ssize_t n = ::write(wake, &one, sizeof one);
+    stop_signal.raise([this] { ::unlink(url_file.c_str()); });
   }
 
   void stop() {
     stop_accepting();
-    {
-      MutexLock lock(mu_);
-      if (joined_) return;
-      joined_ = true;
-    }
+    if (!stop_signal.claim_join()) return;
     if (thread.joinable()) thread.join();
   }
 };
@@ -348,10 +332,9 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(Bus& bus, const std:
     ::unlink(tmp.c_str());
     return Status::io_error("cannot write " + impl->url_file + ": " + errno_text(errno));
   }
-  impl->wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->wake < 0) {
+  if (Status s = impl->stop_signal.open("console"); !s) {
     ::unlink(impl->url_file.c_str());
-    return Status::io_error("console eventfd: " + errno_text(errno));
+    return s;
   }
   try {
     impl->thread = std::thread([p = impl.get()] { p->run(); });

@@ -11,9 +11,10 @@
 #include "control/server.hpp"
 #include "base/thread_annotations.hpp"
 
+#include "base/stop_signal.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -112,7 +113,7 @@ struct ControlServer::Impl {
   const std::string path;  // <dir>/weir.sock, for messages and unlinking
   SocketAddress address;
   int listener = -1;
-  int wake = -1;           // eventfd: readable once stopping
+  StopSignal stop_signal;  // raised once stopping
   ino_t socket_inode = 0;  // ours: unlink only this file
   std::thread acceptor;
   ConsumeLeases leases;
@@ -125,24 +126,18 @@ struct ControlServer::Impl {
   };
   Mutex mu_;
   std::list<Connection> connections_ GUARDED_BY(mu_);
-  bool accepting_stopped_ GUARDED_BY(mu_) = false;
-  bool joined_ GUARDED_BY(mu_) = false;
   std::uint64_t next_id_ = 1;          // acceptor thread only
 
   Impl(Bus& b, std::string p) : bus(b), path(std::move(p)) {}
   ~Impl() {
     if (listener >= 0) ::close(listener);
-    if (wake >= 0) ::close(wake);
   }
 
-  bool stopping() const {
-    pollfd p{wake, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-  }
+  bool stopping() const { return stop_signal.raised(); }
 
   void accept_loop() {
     for (;;) {
-      pollfd fds[2] = {{listener, POLLIN, 0}, {wake, POLLIN, 0}};
+      pollfd fds[2] = {{listener, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
       int n = ::poll(fds, 2, 1000);
       if (n < 0 && errno != EINTR) return;
       if (fds[1].revents != 0) return;
@@ -202,7 +197,7 @@ struct ControlServer::Impl {
       if (buf.size() > kControlMaxRequestBytes) return Read::kTooLong;
       int wait = remaining_ms(deadline);
       if (wait == 0) return Read::kTimeout;
-      pollfd fds[2] = {{fd, POLLIN, 0}, {wake, POLLIN, 0}};
+      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
       int n = ::poll(fds, 2, wait);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 || fds[1].revents != 0) return Read::kStopping;
@@ -227,7 +222,7 @@ struct ControlServer::Impl {
     for (std::size_t drained = 0; drained < (std::size_t{64} << 20);) {
       int wait = remaining_ms(deadline);
       if (wait == 0) return;
-      pollfd fds[2] = {{fd, POLLIN, 0}, {wake, POLLIN, 0}};
+      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
       if (::poll(fds, 2, wait) <= 0 || fds[1].revents != 0) return;
       ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
       if (got <= 0) return;
@@ -291,28 +286,18 @@ struct ControlServer::Impl {
   }
 
   void stop_accepting() {
-    {
-      MutexLock lock(mu_);
-      if (accepting_stopped_) return;
-      accepting_stopped_ = true;
-    }
-    // Unlink only our own socket file: after a close, a new owner may have
-    // bound its own there.
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == socket_inode)
-      ::unlink(address.addr.sun_path);
-    std::uint64_t one = 1;
-    // An eventfd write of 1 cannot fail short of overflowing its counter.
-    [[maybe_unused]] ssize_t n = ::write(wake, &one, sizeof one);
+    stop_signal.raise([this] {
+      // Unlink only our own socket file: after a close, a new owner may
+      // have bound its own there.
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == socket_inode)
+        ::unlink(address.addr.sun_path);
+    });
   }
 
   void stop() {
     stop_accepting();
-    {
-      MutexLock lock(mu_);
-      if (joined_) return;
-      joined_ = true;
-    }
+    if (!stop_signal.claim_join()) return;
     if (acceptor.joinable()) acceptor.join();
     // The acceptor is gone: the list no longer changes except for `done`.
     std::list<Connection> all;
@@ -352,10 +337,9 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(Bus& bus, const std:
     ::unlink(impl->address.addr.sun_path);
     return Status::io_error("cannot listen on " + impl->path + ": " + errno_text(err));
   }
-  impl->wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->wake < 0) {
+  if (Status s = impl->stop_signal.open("control"); !s) {
     ::unlink(impl->address.addr.sun_path);
-    return Status::io_error("control eventfd: " + errno_text(errno));
+    return s;
   }
   try {
     impl->acceptor = std::thread([p = impl.get()] { p->accept_loop(); });
