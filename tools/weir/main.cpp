@@ -84,7 +84,7 @@ std::string unknown_command(const CLI::App& app, int argc, char** argv) {
 int run(int argc, char** argv, bool quiet_missing) {
   CLI::App app{
       "weir: inspect and operate a weir bus's data directory.\n"
-      "Read-only commands (topics, describe, groups, tail, verify, stats, top, dlq list/show, dlq redrive "
+      "Read-only commands (topics, describe, groups, tail, verify, stats, top, dlq list/show/stats, state get, dlq redrive "
       "--dry-run) read the directory while the owning process runs. Changing commands (produce, consume, seek "
       "--execute, dlq redrive/purge, alter-topic, delete-topic, delete-group, pause, resume, set-workers) go through the owning process's control socket "
       "(DIR/weir.sock) when it runs, and open the directory themselves when it does not; pause, resume and "
