@@ -131,15 +131,9 @@ Publisher offline_publisher(Topic topic, Ack ack, const std::uint64_t& first_lin
       }
       receipts.push_back(*r);
     }
-    if (ack != Ack::kNone) {
-      // Commits are in offset order per partition: the last receipt of each
-      // partition stands for the ones before it.
-      std::map<std::uint32_t, PublishReceipt> last;
-      for (const auto& r : receipts) last[r.partition] = r;
-      for (const auto& [p, r] : last)
-        if (Status s = topic.wait_acked(r, ack, std::chrono::seconds(60)); !s)
-          not_acked(first_line, receipts.size(), s.message());
-    }
+    if (ack != Ack::kNone)
+      if (Status s = topic.wait_all_acked(receipts, ack, std::chrono::seconds(60)); !s)
+        not_acked(first_line, receipts.size(), s.message());
     return receipts;
   };
 }

@@ -84,6 +84,11 @@ class Topic {
   // levels above kNone. Thread-safe.
   Status wait_acked(const PublishReceipt& receipt, Ack level,
                     std::chrono::milliseconds timeout) const;
+  // Waits until every event of `receipts` reached `level`: commits are in
+  // offset order per partition, so it waits for the newest receipt of each
+  // partition (up to `timeout` each). Errors as above. Thread-safe.
+  Status wait_all_acked(std::span<const PublishReceipt> receipts, Ack level,
+                        std::chrono::milliseconds timeout) const;
 
   // The partition `key` maps to: murmur2(key) & 0x7fffffff mod partitions,
   // identical to Kafka's default partitioner. Thread-safe.

@@ -1,6 +1,8 @@
 // Bus and Topic: the public API, forwarding to BusCore and TopicState.
 #include "weir/bus.hpp"
 
+#include <map>
+
 #include "bus/core.hpp"
 #include "console/server.hpp"
 #include "control/server.hpp"
@@ -38,6 +40,15 @@ Status Topic::wait_acked(const PublishReceipt& receipt, Ack level,
     return Status::invalid_argument("receipt names partition " + std::to_string(receipt.partition) +
                                     " of a topic with " + std::to_string(state_->partitions()));
   return state_->wait_committed(receipt.partition, receipt.offset, timeout);
+}
+
+Status Topic::wait_all_acked(std::span<const PublishReceipt> receipts, Ack level,
+                         std::chrono::milliseconds timeout) const {
+  std::map<std::uint32_t, PublishReceipt> last;
+  for (const auto& r : receipts) last[r.partition] = r;
+  for (const auto& [p, r] : last)
+    if (Status s = wait_acked(r, level, timeout); !s) return s;
+  return Status::ok();
 }
 
 std::uint32_t Topic::partition_for(std::string_view key) const noexcept {

@@ -333,19 +333,13 @@ json verb_publish(Context& c, const json& req) {
     }
     receipts.push_back(*r);
   }
-  if (ack != Ack::kNone) {
-    // Commits are in offset order per partition: the last receipt of each
-    // partition stands for the ones before it.
-    std::map<std::uint32_t, PublishReceipt> last;
-    for (const auto& r : receipts) last[r.partition] = r;
-    for (const auto& [p, r] : last)
-      if (Status s = topic->wait_acked(r, ack, kAckTimeout); !s) {
-        json e = error_json(s);
-        e["published"] = receipts.size();
-        e["acknowledged"] = false;
-        return e;
-      }
-  }
+  if (ack != Ack::kNone)
+    if (Status s = topic->wait_all_acked(receipts, ack, kAckTimeout); !s) {
+      json e = error_json(s);
+      e["published"] = receipts.size();
+      e["acknowledged"] = false;
+      return e;
+    }
   json list = json::array();
   for (const auto& r : receipts) list.push_back(json::array({r.partition, r.offset}));
   json out = failed ? ok() : error_json(failed);
