@@ -291,6 +291,15 @@ TEST_F(LiveTest, BadProtocolInputGetsAClearErrorAndTheOwnerStaysHealthy) {
     EXPECT_NE(r.line()["error"].get<std::string>().find("\"group\" must be a string"), std::string::npos);
     r.send("{\"verb\":\"publish\",\"topic\":\"orders\",\"events\":[{\"key_b64\":\"%%%\"}]}\n");
     EXPECT_NE(r.line()["error"].get<std::string>().find("not valid base64"), std::string::npos);
+    r.send("{\"verb\":\"alter_topic\",\"topic\":\"orders\",\"changes\":{\"retention\":5}}\n");
+    EXPECT_NE(r.line()["error"].get<std::string>().find("unknown field \"retention\" in \"changes\""),
+              std::string::npos);
+    r.send("{\"verb\":\"alter_topic\",\"topic\":\"orders\",\"changes\":{\"full_policy\":\"drop\"}}\n");
+    EXPECT_NE(r.line()["error"].get<std::string>().find("must be one of block, reject, not 'drop'"),
+              std::string::npos);
+    r.send("{\"verb\":\"locate\",\"group\":\"billing\",\"topic\":\"orders\"}\n");
+    EXPECT_NE(r.line()["error"].get<std::string>().find("exactly one of EventRef::id and EventRef::key"),
+              std::string::npos);
     r.send("{\"verb\":\"ping\"}\n");
     EXPECT_EQ(r.line()["ok"], true) << "the connection survives a bad request";
   }
