@@ -24,7 +24,7 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 }  // namespace
 
 Result<std::vector<TopicChange>> BusCore::alter_topic(std::string_view name, const TopicChanges& c) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot alter topic '" + std::string(name) + "'");
   auto it = topics_.find(name);
   if (it == topics_.end()) {
@@ -98,7 +98,7 @@ Result<TopicOptions> BusCore::topic_options(std::string_view name) const {
 }
 
 Result<TopicDeletion> BusCore::delete_topic(std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot delete topic '" + std::string(name) + "'");
   return delete_topic_locked(name);
 }
@@ -138,7 +138,7 @@ Result<TopicDeletion> BusCore::delete_topic_locked(std::string_view name) {
 Result<GroupDeletion> BusCore::delete_group(std::string_view group) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
   const std::string g(group);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot delete group '" + g + "'");
   if (auto it = groups_.find(group); it != groups_.end())
     return Status::failed_precondition("group '" + g + "' is subscribed (to topic '" + it->second->topic()->name() +

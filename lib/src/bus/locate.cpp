@@ -86,7 +86,7 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
   } else {
     std::vector<Offset> stored;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto known = groups_of(*t);
       if (!known) return known.status();
       if (!std::binary_search(known->begin(), known->end(), g)) {

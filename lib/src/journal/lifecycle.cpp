@@ -62,7 +62,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
   // cycle and of each retention pass (which runs between cycles), so once a
   // cycle that started after this removal is done, nothing holds them.
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::erase_if(logs_, [&](CommitSource* src) { return src->journal_log().topic() == topic; });
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -39,7 +39,7 @@ TopicState::TopicState(std::shared_ptr<BusShared> bus, std::string name, const T
       quota_bytes_(options.quota_bytes) {}
 
 TopicOptions TopicState::options() const {
-  std::lock_guard<std::mutex> lock(declared_mu_);
+  MutexLock lock(declared_mu_);
   return declared_;
 }
 
@@ -49,7 +49,7 @@ TopicOptions TopicState::running_options() const {
   o.block_timeout = std::chrono::milliseconds(block_timeout_ms_.load(std::memory_order_relaxed));
   o.default_ack = default_ack_.load(std::memory_order_relaxed);
   o.quota_bytes = quota_bytes_.load(std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(declared_mu_);
+  MutexLock lock(declared_mu_);
   o.retention_age = declared_.retention_age;
   o.retention_bytes = declared_.retention_bytes;
   o.retention_events = declared_.retention_events;
@@ -57,7 +57,7 @@ TopicOptions TopicState::running_options() const {
 }
 
 void TopicState::apply_live(const TopicOptions& declared) {
-  std::lock_guard<std::mutex> lock(declared_mu_);
+  MutexLock lock(declared_mu_);
   declared_ = declared;
   full_policy_.store(declared.full_policy, std::memory_order_relaxed);
   block_timeout_ms_.store(declared.block_timeout.count(), std::memory_order_relaxed);

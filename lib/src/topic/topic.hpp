@@ -19,6 +19,7 @@
 
 #include "base/doorbell.hpp"
 #include "base/random.hpp"
+#include "base/thread_annotations.hpp"
 #include "log/partition.hpp"
 #include "ring/bells.hpp"
 #include "weir/bus.hpp"
@@ -119,8 +120,8 @@ class TopicState {
   // As opened: partitions, capacity, size limits and durability are read
   // from here (they change only at the next start).
   const TopicOptions options_;
-  mutable std::mutex declared_mu_;
-  TopicOptions declared_;  // GUARDED_BY(declared_mu_)
+  mutable Mutex declared_mu_;
+  TopicOptions declared_ GUARDED_BY(declared_mu_);
   // The live-alterable fields read on the publish path. Relaxed: each is
   // one value read on its own; a publish racing an alter sees the old or
   // the new value, and nothing else is published through them.
