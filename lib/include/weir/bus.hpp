@@ -376,7 +376,9 @@ class Bus {
   // A snapshot of every topic and group: offsets, lag (events and seconds),
   // in-flight, processed, retries, DLQ depth and age, skew, rebalances,
   // handler and end-to-end latency percentiles. Costs no lock on the publish
-  // or dispatch paths. Thread-safe.
+  // or dispatch paths; its own cost grows with topics, partitions and groups,
+  // never with dead letters (DLQ depth and age are maintained counters).
+  // Thread-safe.
   Result<MetricsSnapshot> metrics() const;
   // The dominant keys among events of `partition` that `group` handled while
   // it was behind (sampled since the partition last caught up), most

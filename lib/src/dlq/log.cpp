@@ -1,15 +1,47 @@
 #include "dlq/log.hpp"
 
-
 namespace weir::internal {
 
-bool DeadLetterLog::settled(Offset o) const {
+DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* journal)
+    : group_(std::move(group)), part_(partition), journal_(journal) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Offset low = part_.start();
   if (journal_) {
-    auto v = journal_->state_get(settled_key(group_, o));
-    return v && v->has_value();
+    // Rebuild the mirror of the ledger: one pass, at first use.
+    bool all_settled = true;
+    const Status s = part_.for_each(low, [&](const Message& m) {
+      auto v = journal_->state_get(settled_key(group_, m.offset()));
+      const bool is_settled = v && v->has_value();
+      if (all_settled && is_settled) {
+        low = m.offset() + 1;
+      } else if (is_settled) {
+        settled_above_.insert(m.offset());
+      } else {
+        all_settled = false;
+      }
+      return true;
+    });
+    s.ignore();  // unreadable letters count as unsettled; dlq_list reports the error
   }
-  MutexLock lock(mu_);
-  return settled_.count(o) != 0;
+  low_.store(low, std::memory_order_relaxed);
+  base_.store(low + settled_above_.size(), std::memory_order_release);
+}
+
+bool DeadLetterLog::settled(Offset o) const {
+  return o < low_.load(std::memory_order_relaxed) || settled_above_.count(o) != 0;
+}
+
+void DeadLetterLog::note_settled(const std::vector<Offset>& offs) {
+  Offset low = low_.load(std::memory_order_relaxed);
+  for (Offset o : offs)
+    if (o >= low) settled_above_.insert(o);
+  while (!settled_above_.empty() && *settled_above_.begin() == low) {
+    settled_above_.erase(settled_above_.begin());
+    ++low;
+  }
+  low_.store(low, std::memory_order_release);
+  // Release: pairs with depth()'s acquire load of base_.
+  base_.store(low + settled_above_.size(), std::memory_order_release);
 }
 
 Status DeadLetterLog::settle(const std::vector<Offset>& offs, std::string_view how) {
@@ -17,18 +49,24 @@ Status DeadLetterLog::settle(const std::vector<Offset>& offs, std::string_view h
   if (journal_) {
     std::vector<std::pair<std::string, std::string>> values;
     for (Offset o : offs) values.emplace_back(settled_key(group_, o), std::string(how));
-    return journal_->state_put(values);
+    if (Status s = journal_->state_put(values); !s) return s;
   }
-  MutexLock lock(mu_);
-  settled_.insert(offs.begin(), offs.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  note_settled(offs);
   return Status::ok();
 }
 
 Status DeadLetterLog::for_each(const DeadLetterFilter& f,
                                const std::function<bool(const DeadLetterEvent&)>& fn) const {
-  return part_.for_each(part_.start(), [&](const Message& m) {
+  const Offset from = std::max(part_.start(), low_.load(std::memory_order_acquire));
+  return part_.for_each(from, [&](const Message& m) {
     const DeadLetterEvent e = dead_letter_event(m);
-    if (!matches(e.letter, f) || settled(e.letter.dlq_offset)) return true;
+    bool skip;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      skip = settled(e.letter.dlq_offset);
+    }
+    if (skip || !matches(e.letter, f)) return true;
     return fn(e);
   });
 }
@@ -46,11 +84,28 @@ Result<std::vector<DeadLetterEvent>> DeadLetterLog::select(const DeadLetterFilte
 
 Result<DlqDepth> DeadLetterLog::depth() const {
   DlqDepth d;
-  Status s = for_each({}, [&](const DeadLetterEvent& e) {
-    if (d.count++ == 0) d.oldest_failure_us = e.letter.last_failure_us;
-    return true;
-  });
-  if (!s) return s;
+  // Acquire pairs with note_settled()'s release stores.
+  const Offset low = low_.load(std::memory_order_acquire);
+  const std::uint64_t base = base_.load(std::memory_order_acquire);
+  const Offset end = part_.readable_end();
+  d.count = end > base ? end - base : 0;
+  if (d.count == 0) return d;
+  std::lock_guard<std::mutex> age_lock(age_mu_);
+  if (aged_offset_ != low) {
+    // The oldest changed since the last look: read that one letter, under
+    // mu_ so that low_ (and a memory ring's slot, which cursor_ holds while
+    // it is low_) stays put without pinning the ring as for_each would.
+    // Until it is readable (a memory slot being written) the age reads 0.
+    std::lock_guard<std::mutex> lock(mu_);
+    const Offset now_low = low_.load(std::memory_order_relaxed);
+    Message m;
+    ReadBatch rb;
+    auto got = part_.read(now_low, 1, std::span<Message>(&m, 1), rb);
+    if (!got || *got == 0) return d;
+    aged_offset_ = now_low;
+    aged_us_ = dead_letter_event(m).letter.last_failure_us;
+  }
+  d.oldest_failure_us = aged_us_;
   return d;
 }
 

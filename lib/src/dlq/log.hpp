@@ -2,20 +2,31 @@
 // topic "<group>.dlq" (read through the topic's partition) minus those
 // already settled (redriven or purged). Settlement is kept in the journal
 // (state table "settled" of pseudo-group "<group>.dlq") for journaled
-// topics and in this object for memory ones, so the bus keeps one
-// DeadLetterLog per group for its lifetime.
+// topics, and mirrored in this object for both kinds (the only record for
+// memory topics), so the bus keeps one DeadLetterLog per group for its
+// lifetime and every settlement goes through it.
 //
-// Thread-safety: thread-safe (the memory ledger takes a mutex; reads go
-// through the partition's thread-safe for_each and the journal).
+// Depth and age are maintained, not scanned: `low_` is the oldest offset not
+// settled (everything below it is settled or gone), `settled_above_` the
+// settled offsets past it, and `base_ = low_ + |settled_above_|`, so the
+// unsettled count is readable_end() - base_: two atomic loads. The age is the
+// last-failure time of the letter at `low_`, read once per value of `low_`
+// (one letter, not a scan). Neither a scrape nor the alert check takes a
+// lock that a publish takes, so a scrape never blocks publishing.
+//
+// Thread-safety: thread-safe. mu_ serialises settlements (held for set
+// updates only, never across journal I/O); depth() takes age_mu_, and mu_
+// only to read the one oldest letter when it changed (lock order: age_mu_,
+// then mu_).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "base/thread_annotations.hpp"
 #include "dlq/format.hpp"
 #include "journal/journal.hpp"
 #include "log/partition.hpp"
@@ -23,7 +34,7 @@
 namespace weir::internal {
 
 // Unsettled dead letters: how many, and the last-failure time of the oldest
-// (0 if none).
+// (0 if none, or if it is not readable yet).
 struct DlqDepth {
   std::uint64_t count = 0;
   std::int64_t oldest_failure_us = 0;
@@ -32,8 +43,8 @@ struct DlqDepth {
 class DeadLetterLog {
  public:
   // `journal`: where settlement is kept; null for a memory dead-letter topic.
-  DeadLetterLog(std::string group, Partition& partition, Journal* journal)
-      : group_(std::move(group)), part_(partition), journal_(journal) {}
+  // A journaled log reads its ledger once, here (one pass over the letters).
+  DeadLetterLog(std::string group, Partition& partition, Journal* journal);
 
   const std::string& group() const noexcept { return group_; }
   // Calls fn for each unsettled dead letter matching `f`, oldest first,
@@ -41,18 +52,31 @@ class DeadLetterLog {
   Status for_each(const DeadLetterFilter& f, const std::function<bool(const DeadLetterEvent&)>& fn) const;
   // Unsettled dead letters matching `f`, oldest first, at most `limit`.
   Result<std::vector<DeadLetterEvent>> select(const DeadLetterFilter& f, std::size_t limit) const;
+  // O(1): two counter loads, plus one letter read when the oldest changed.
   Result<DlqDepth> depth() const;
-  // Marks dead letters settled (`how`: "redriven" or "purged").
+  // Marks dead letters settled (`how`: "redriven" or "purged"). Offsets
+  // already settled are ignored.
   Status settle(const std::vector<Offset>& offsets, std::string_view how);
 
  private:
-  bool settled(Offset o) const;
+  bool settled(Offset o) const;  // caller holds mu_
+  // Adds `offs` to the settled ones and moves low_ past a settled prefix.
+  void note_settled(const std::vector<Offset>& offs);  // caller holds mu_
 
   const std::string group_;
   Partition& part_;
   Journal* const journal_;
-  mutable Mutex mu_;
-  std::set<Offset> settled_ GUARDED_BY(mu_);  // memory topics only
+  mutable std::mutex mu_;
+  std::set<Offset> settled_above_;  // GUARDED_BY(mu_): settled offsets > low_
+  // Written under mu_ (release), read without it (acquire): base_ only grows,
+  // and is stored after low_, so a reader never counts a settled letter as
+  // unsettled for longer than the store takes.
+  std::atomic<Offset> low_{0};
+  std::atomic<std::uint64_t> base_{0};
+  // The age cache: last-failure time of the letter at `aged_offset_`.
+  mutable std::mutex age_mu_;
+  mutable Offset aged_offset_ = ~Offset{0};  // GUARDED_BY(age_mu_)
+  mutable std::int64_t aged_us_ = 0;         // GUARDED_BY(age_mu_)
 };
 
 }  // namespace weir::internal
