@@ -66,8 +66,10 @@ class Topic {
   // Publishes one event. On success the event has an offset and every
   // subscribed group will be handed it. Errors: kInvalidArgument (payload or
   // key over the limit, partition out of range), kResourceExhausted (full,
-  // reject policy), kDeadlineExceeded (full, block policy timed out),
-  // kClosed. Thread-safe.
+  // reject policy; or the journal cannot commit: full disk, size cap, I/O
+  // error, also reported at once to a publish already waiting for its ack),
+  // kDeadlineExceeded (full, block policy timed out; ack not reached in
+  // time), kClosed. Thread-safe.
   Result<PublishReceipt> publish(const Event& event, const PublishOptions& options = {}) const;
 
   // Publishes events in order. Consecutive events bound for the same

@@ -58,7 +58,9 @@ struct Options {
   std::string data_dir{};
 
   // Largest size the journal may grow to, in bytes; past it publishes fail
-  // with kResourceExhausted. 0 (default): grow until the disk is full.
+  // with kResourceExhausted. 0 (default): grow until the disk is full, which
+  // gives kResourceExhausted "disk full: ..." (publishes waiting for their
+  // ack included, at once, not at their timeout).
   // REQUIRES: 0 or >= journal_initial_map_bytes (64 MiB unless changed; lower
   // both for a small cap). Bus::open fails with kInvalidArgument otherwise.
   std::size_t journal_max_bytes = 0;

@@ -361,7 +361,8 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
       if (Status g = grow_map(total_bytes); !g) return g;
       continue;
     }
-    return failed;
+    // LMDB reports a write cut short by a full disk as EIO: say what it is.
+    return name_full_disk(std::move(failed), dir(), total_bytes);
   }
 
   for (const Work& w : work) {

@@ -1,5 +1,8 @@
 #include "journal/lmdb.hpp"
 
+#include <sys/statvfs.h>
+
+#include <algorithm>
 #include <cerrno>
 
 namespace weir::internal {
@@ -25,6 +28,17 @@ Status lmdb_status(int rc, std::string_view what) {
     default:
       return Status::io_error(std::move(msg));
   }
+}
+
+Status name_full_disk(Status failed, const std::string& dir, std::size_t needed) {
+  if (failed.code() != Code::kIoError && failed.code() != Code::kResourceExhausted) return failed;
+  struct statvfs fs;
+  if (::statvfs(dir.c_str(), &fs) != 0) return failed;
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const std::uint64_t enough = std::max<std::uint64_t>(4u << 20, 2 * static_cast<std::uint64_t>(needed));
+  if (free_bytes >= enough) return failed;
+  return Status::resource_exhausted("disk full: the file system of '" + dir + "' has " +
+                                    std::to_string(free_bytes) + " bytes free (" + failed.to_string() + ")");
 }
 
 }  // namespace weir::internal

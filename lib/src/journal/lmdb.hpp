@@ -23,6 +23,13 @@ namespace weir::internal {
 // EACCES -> kIoError, others -> kIoError. `what` names the operation.
 Status lmdb_status(int rc, std::string_view what);
 
+// A write that failed as a full disk fails: kIoError (LMDB reports a short
+// write as EIO) or kResourceExhausted (ENOSPC, EDQUOT), while the file system
+// holding `dir` has less than max(4 MiB, 2 * `needed`) bytes free for us
+// (statvfs f_bavail). Returns kResourceExhausted "disk full: ..." naming the
+// directory, the free bytes and `failed`; any other status unchanged.
+Status name_full_disk(Status failed, const std::string& dir, std::size_t needed);
+
 inline MDB_val as_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
 }

@@ -34,6 +34,12 @@ Status JournaledPartition::wait_durable(Offset off, std::chrono::milliseconds ti
   std::chrono::steady_clock::time_point deadline{};
   for (;;) {
     if (log_->committed() > off) return Status::ok();
+    // The writer already failed to commit (full disk, the size cap, an I/O
+    // error): say so now rather than at the deadline. The event stays queued
+    // and is committed if the writer's retries succeed later.
+    if (Status w = writable(); !w)
+      return Status(w.code(), "offset " + std::to_string(off) + " of topic '" + topic() + "' partition " +
+                                  std::to_string(index()) + " is not committed: " + w.message());
     const auto now = std::chrono::steady_clock::now();
     if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
     if (now >= deadline) {
