@@ -1,9 +1,12 @@
 // Dead-letter depth and age are maintained counters: a metrics scrape (and
 // the alert check) costs the same at 4,000 dead letters as at one, and the
-// counters follow appends, purges and redrives exactly.
+// counters follow appends, purges and redrives exactly. A memory bus keeps
+// at most 4,096 dead letters per group and never stops the source for it.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 
 #include "test_util.hpp"
@@ -104,6 +107,58 @@ TEST(DlqDepthTest, CountAndAgeFollowPurgeAndRedrive) {
       EXPECT_EQ(dlq_count(*bus, "worker"), 1u);
     }
   }
+}
+
+
+// The 4,097th dead letter of a memory bus drops the oldest (counted and
+// alerted) instead of blocking the source partition; purged letters free
+// their slots.
+TEST(DlqDepthTest, MemoryDeadLettersPastTheCapDropTheOldestAndTheSourceGoesOn) {
+  auto bus = testing::open_bus();
+  ASSERT_TRUE(bus->create_topic("jobs", {.partitions = 1, .capacity = 8192}));
+  std::mutex mu;
+  std::vector<Alert> alerts;
+  SubscribeOptions so{.group = "worker"};
+  so.alerts.on_alert = [&](const Alert& a) {
+    std::lock_guard<std::mutex> l(mu);
+    alerts.push_back(a);
+  };
+  std::atomic<std::uint64_t> handled{0};
+  ASSERT_TRUE(bus->subscribe("jobs", so, [&](const Message&) {
+    ++handled;
+    return Outcome::fail("rejected");
+  }));
+  for (int i = 0; i < 4200; ++i)
+    ASSERT_TRUE(bus->publish("jobs", {.key = "k" + std::to_string(i), .payload = "job"}));
+  auto committed = [&] {
+    auto m = bus->metrics();
+    return m ? group_of(*m, "worker")->partitions[0].committed : 0;
+  };
+  ASSERT_TRUE(eventually([&] { return committed() == 4200; }, 5s))
+      << "the source stopped at " << committed() << " after " << handled.load() << " handler calls";
+  EXPECT_EQ(handled.load(), 4200u);  // no event handled twice
+  auto m = bus->metrics();
+  const GroupMetrics& g = *group_of(*m, "worker");
+  EXPECT_EQ(g.dlq_count, 4096u);
+  EXPECT_EQ(g.dlq_dropped, 104u);
+  auto oldest = bus->dlq_list("worker", {}, 1);
+  ASSERT_TRUE(oldest);
+  ASSERT_EQ(oldest->size(), 1u);
+  EXPECT_EQ(oldest->front().key, "k104");  // the oldest went first
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    for (const Alert& a : alerts)
+      if (a.kind == AlertKind::kDlqDropped && a.raised && a.value >= 1) return true;
+    return false;
+  }, 3s));
+
+  // Purging frees the ring: later dead letters drop nothing.
+  ASSERT_EQ(*bus->dlq_purge("worker"), 4096u);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish("jobs", {.key = "late", .payload = "job"}));
+  ASSERT_TRUE(eventually([&] { return committed() == 4210; }, 5s));
+  m = bus->metrics();
+  EXPECT_EQ(group_of(*m, "worker")->dlq_count, 10u);
+  EXPECT_EQ(group_of(*m, "worker")->dlq_dropped, 104u);
 }
 
 }  // namespace

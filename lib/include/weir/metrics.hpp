@@ -83,6 +83,9 @@ struct GroupMetrics {
   double retry_rate = 0;                // retries per second over the last ~10 s
   std::uint64_t dlq_count = 0;          // dead letters not yet redriven or purged
   double dlq_oldest_age_seconds = 0;    // age of the oldest of them (0 if none)
+  // Memory buses: dead letters dropped, oldest first, to make room when the
+  // group's dead-letter topic already held 4,096 (0 on journaled buses).
+  std::uint64_t dlq_dropped = 0;
   std::uint64_t duplicates_skipped = 0;
   BreakerState breaker = BreakerState::kClosed;
   std::uint64_t breaker_trips = 0;

@@ -86,6 +86,11 @@ enum class AlertKind : std::uint8_t {
   kDlqDepth = 0,   // unsettled dead letters of the group reached the threshold
   kDlqAge = 1,     // the oldest unsettled dead letter is older than the threshold (s)
   kRetryRate = 2,  // retries per second stayed above the threshold for a whole window
+  // Memory buses: dead letters were dropped since the last check (value: how
+  // many in all; threshold 0), because the group's dead-letter topic held
+  // 4,096. Raised whenever on_alert is set; cleared after a check (about a
+  // second) with no new drop.
+  kDlqDropped = 3,
 };
 
 struct Alert {
@@ -190,7 +195,10 @@ struct SubscribeOptions {
   // (default) publishes them, with provenance headers (weir.dlq.*), to the
   // group's dead-letter topic "<group>.dlq" (journaled if the source topic
   // is, one partition) and then acks them; false stops the partition at the
-  // event instead (it stays unacked; on_failure is told).
+  // event instead (it stays unacked; on_failure is told). A memory
+  // dead-letter topic holds 4,096 letters: past that the oldest is dropped
+  // (GroupMetrics::dlq_dropped, AlertKind::kDlqDropped), never the source
+  // stopped.
   bool dead_letter = true;
 
   // Called (on the worker thread) when a partition cannot go on normally:

@@ -123,7 +123,11 @@ Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string
     return Status::invalid_argument("group name '" + group + "' is too long for its dead-letter topic '" +
                                     name + "' (at most 245 characters)");
   if (auto it = topics_.find(name); it != topics_.end()) return it->second;
-  TopicOptions to{.partitions = 1, .capacity = 4096, .full_policy = FullPolicy::kBlock,
+  // A memory one holds 4,096 letters and refuses at once when full, so the
+  // group drops its oldest letter (DeadLetterLog::make_room) instead of
+  // waiting; a journaled one's ring only waits for the writer.
+  TopicOptions to{.partitions = 1, .capacity = 4096,
+                  .full_policy = source.journaled() ? FullPolicy::kBlock : FullPolicy::kReject,
                   .max_payload_bytes = source.options().max_payload_bytes,
                   .max_key_bytes = source.options().max_key_bytes};
   if (source.journaled()) to.durability = Durability::kJournaled;

@@ -7,11 +7,12 @@ namespace weir::internal {
 void Alerts::evaluate(std::uint64_t retries) {
   sample_rate(Clock::now(), retries);
   const AlertOptions& a = options_;
-  if (!a.on_alert || (!a.dlq_depth && !a.dlq_oldest_age.count() && a.retry_rate <= 0)) return;
+  if (!a.on_alert) return;  // kDlqDropped needs no threshold
   const auto now = Clock::now();
   if (now < next_judgement_) return;
   next_judgement_ = now + std::chrono::seconds(1);
   judge_dead_letters();
+  judge_dropped();
   if (a.retry_rate > 0) judge_retry_rate(now, retries);
 }
 
@@ -52,6 +53,14 @@ void Alerts::judge_dead_letters() {
     fire(AlertKind::kDlqAge, age_s, static_cast<double>(a.dlq_oldest_age.count()),
          age_s > static_cast<double>(a.dlq_oldest_age.count()));
   }
+}
+
+void Alerts::judge_dropped() {
+  if (!dead_letters_) return;
+  // Memory DLQ at its cap: any drop since the last judgement raises it.
+  const std::uint64_t dropped = dead_letters_->dropped();
+  fire(AlertKind::kDlqDropped, static_cast<double>(dropped), 0, dropped > dropped_seen_);
+  dropped_seen_ = dropped;
 }
 
 void Alerts::judge_retry_rate(Clock::time_point now, std::uint64_t retries) {

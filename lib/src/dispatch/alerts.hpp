@@ -1,12 +1,13 @@
 // Alerts: a group's retry rate and its alert conditions (dead-letter depth,
-// age of the oldest dead letter, sustained retry rate), evaluated between
-// batches by worker 0.
+// age of the oldest dead letter, dead letters dropped at a memory DLQ's cap,
+// sustained retry rate), evaluated between batches by worker 0.
 //
 // evaluate() samples the group's retry counter about once a second (the
 // retry rate for metrics, over the last ~10 s) and, when AlertOptions has a
-// sink and a threshold, judges each condition at most once a second. An
-// alert fires when its condition starts to hold (raised) and again when it
-// stops (cleared); a throwing sink is ignored. The retry-rate alert is only
+// sink, judges each condition that has a threshold (kDlqDropped needs
+// none) at most once a second. An alert fires when its condition starts to
+// hold (raised) and again when it stops (cleared); a throwing sink is
+// ignored. The retry-rate alert is only
 // judged once a whole retry_window of samples exists.
 //
 // Thread-safety: evaluate() runs on one thread at a time (worker 0);
@@ -46,6 +47,7 @@ class Alerts {
   void sample_rate(Clock::time_point t, std::uint64_t retries);
   void judge_dead_letters();
   void judge_retry_rate(Clock::time_point now, std::uint64_t retries);
+  void judge_dropped();
   void fire(AlertKind kind, double value, double threshold, bool over);
 
   const std::string group_;
@@ -55,7 +57,8 @@ class Alerts {
   // Worker 0 only:
   Samples rate_samples_;   // for retry_rate()
   Samples retry_samples_;  // for the retry-rate alert
-  bool raised_[3] = {false, false, false};  // by AlertKind
+  bool raised_[4] = {false, false, false, false};  // by AlertKind
+  std::uint64_t dropped_seen_ = 0;  // dead letters dropped at the last judgement
   Clock::time_point next_judgement_{};
 };
 

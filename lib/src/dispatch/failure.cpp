@@ -74,7 +74,13 @@ bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view re
   PublishOptions po;
   po.timeout = std::chrono::milliseconds(1000);
   if (dead_letters_.topic->journaled()) po.ack = Ack::kJournal;  // stored before the source is acked
-  return dead_letters_.topic->publish(letter.event(), po).is_ok();
+  auto r = dead_letters_.topic->publish(letter.event(), po);
+  // A full memory dead-letter topic (4,096 letters): drop its oldest letter
+  // (counted, alerted) rather than stop this partition. A few tries: other
+  // workers may take the freed slot first.
+  for (int i = 0; !r && r.status().code() == Code::kResourceExhausted && i < 8 && dead_letters_.log->make_room(); ++i)
+    r = dead_letters_.topic->publish(letter.event(), po);
+  return r.is_ok();
 }
 
 }  // namespace weir::internal

@@ -87,6 +87,7 @@ GroupMetrics Group::metrics() const {
   g.retries = retries_.load(std::memory_order_relaxed);
   g.retry_rate = alerts_.retry_rate();
   if (dead_letters_.log) {
+    g.dlq_dropped = dead_letters_.log->dropped();
     if (auto d = dead_letters_.log->depth(); d) {
       g.dlq_count = d->count;
       if (d->count && now_us > d->oldest_failure_us)

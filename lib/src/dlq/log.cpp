@@ -25,6 +25,22 @@ DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* j
   }
   low_.store(low, std::memory_order_relaxed);
   base_.store(low + settled_above_.size(), std::memory_order_release);
+  if (!journal_) part_.attach(cursor_, low, false);
+}
+
+DeadLetterLog::~DeadLetterLog() {
+  if (!journal_) part_.detach(cursor_);
+}
+
+bool DeadLetterLog::make_room() {
+  if (journal_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  const Offset low = low_.load(std::memory_order_relaxed);
+  // Only a published letter: a slot still being written must stay pinned.
+  if (low >= part_.readable_end() || !part_.has_events(low, false)) return false;
+  note_settled({low});
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 bool DeadLetterLog::settled(Offset o) const {
@@ -39,9 +55,12 @@ void DeadLetterLog::note_settled(const std::vector<Offset>& offs) {
     settled_above_.erase(settled_above_.begin());
     ++low;
   }
+  const bool moved = low != low_.load(std::memory_order_relaxed);
   low_.store(low, std::memory_order_release);
   // Release: pairs with depth()'s acquire load of base_.
   base_.store(low + settled_above_.size(), std::memory_order_release);
+  // Memory: the settled prefix's slots may be reused now.
+  if (moved && !journal_) part_.advance(cursor_, low);
 }
 
 Status DeadLetterLog::settle(const std::vector<Offset>& offs, std::string_view how) {

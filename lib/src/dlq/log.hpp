@@ -14,6 +14,12 @@
 // (one letter, not a scan). Neither a scrape nor the alert check takes a
 // lock that a publish takes, so a scrape never blocks publishing.
 //
+// A memory dead-letter topic is a ring that nothing else need read, so the
+// log is its reader: its cursor stays at `low_`, and settling the oldest
+// letters frees their slots. When the ring is full, make_room() drops the
+// oldest letter (settled as "dropped", counted in dropped()) so the group
+// can store the new one and its source partition goes on.
+//
 // Thread-safety: thread-safe. mu_ serialises settlements (held for set
 // updates only, never across journal I/O); depth() takes age_mu_, and mu_
 // only to read the one oldest letter when it changed (lock order: age_mu_,
@@ -57,6 +63,16 @@ class DeadLetterLog {
   // Marks dead letters settled (`how`: "redriven" or "purged"). Offsets
   // already settled are ignored.
   Status settle(const std::vector<Offset>& offsets, std::string_view how);
+  // Memory topics: drops the oldest unsettled letter, if it is fully
+  // written, to free its slot; false if nothing could be dropped (a
+  // journaled topic, an empty log, or the oldest still being written).
+  bool make_room();
+  // Letters make_room() dropped. Relaxed: a statistic.
+  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+  ~DeadLetterLog();
+  DeadLetterLog(const DeadLetterLog&) = delete;
+  DeadLetterLog& operator=(const DeadLetterLog&) = delete;
 
  private:
   bool settled(Offset o) const;  // caller holds mu_
@@ -74,6 +90,11 @@ class DeadLetterLog {
   std::atomic<Offset> low_{0};
   std::atomic<std::uint64_t> base_{0};
   // The age cache: last-failure time of the letter at `aged_offset_`.
+  // Memory topics: this log's reader position in the ring, kept at low_
+  // (stored under mu_ by Partition::advance, release; read by the ring's
+  // advance_head, acquire).
+  ReaderCursor cursor_;
+  std::atomic<std::uint64_t> dropped_{0};
   mutable std::mutex age_mu_;
   mutable Offset aged_offset_ = ~Offset{0};  // GUARDED_BY(age_mu_)
   mutable std::int64_t aged_us_ = 0;         // GUARDED_BY(age_mu_)
