@@ -141,6 +141,52 @@ TEST(NonBlocking, ExhaustedKeyIsDeadLetteredAndItsNextEventsFollow) {
             (std::vector<std::string>{"poison#1", "other#1", "poison#2", "poison#3", "after#1"}));
 }
 
+// A memory topic's ring does not bound the other keys: parked events leave
+// the ring for the parking lot (bounded by max_parked), so while one key
+// waits on a long backoff, 1,000 events of other keys pass a 64-slot ring.
+TEST(NonBlocking, MemoryRingCapacityDoesNotBoundOtherKeys) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .capacity = 64, .block_timeout = 500ms}));
+  Calls calls;
+  std::atomic<bool> release{false};
+  std::atomic<int> others{0};
+  SubscribeOptions so = nonblocking("g");
+  so.max_parked = 100;  // the bound that holds, not the ring's 64
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    if (m.key() != "slow") {
+      ++others;
+      return Outcome::done();
+    }
+    calls.add(m);
+    return release.load() ? Outcome::done() : Outcome::retry(200ms);
+  }));
+  ASSERT_TRUE(bus->publish("t", {.key = "slow", .payload = "s1"}));
+  ASSERT_TRUE(eventually([&] { return bus->describe_group("g").value().partitions[0].parked == 1; }));
+  int accepted = 0;
+  Status first_refusal;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = bus->publish("t", {.key = "k" + std::to_string(i % 50), .payload = "x"});
+    if (!r) {
+      first_refusal = r.status();
+      break;
+    }
+    ++accepted;
+  }
+  EXPECT_EQ(accepted, 1000) << "first refusal: " << first_refusal.to_string();
+  ASSERT_TRUE(bus->publish("t", {.key = "slow", .payload = "s2"}));  // parked behind s1
+  ASSERT_TRUE(eventually([&] {
+    return others.load() == accepted && bus->describe_group("g").value().partitions[0].parked == 2;  // s1, s2
+  }));
+  EXPECT_EQ(bus->describe_group("g").value().partitions[0].committed, 0u);  // s1 (offset 0) is unfinished
+  release = true;
+  // The parked events come back from the parking lot, in key order.
+  ASSERT_TRUE(eventually([&] { return bus->describe_group("g").value().partitions[0].lag == 0; }));
+  auto v = calls.get();
+  ASSERT_GE(v.size(), 3u);
+  EXPECT_EQ(v[v.size() - 2].substr(0, 3), "s1#");
+  EXPECT_EQ(v.back(), "s2#1");
+}
+
 TEST(NonBlocking, FullParkingStopsReadingUntilTheKeyFinishes) {
   auto bus = open_bus();
   ASSERT_TRUE(bus->create_topic("t", {.partitions = 1}));

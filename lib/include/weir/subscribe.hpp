@@ -178,7 +178,10 @@ struct SubscribeOptions {
 
   // kNonBlocking: most events parked per partition (failing events plus the
   // later events of their keys). When reached, the partition reads no new
-  // events until a parked key finishes, so memory stays bounded.
+  // events until a parked key finishes, so memory stays bounded. On a memory
+  // topic parked events are copied out of the ring (at most max_parked
+  // records held per partition), so the ring's capacity does not bound them
+  // and other keys flow on while a key waits.
   // Default 10,000. REQUIRES: 1..1,000,000.
   std::uint32_t max_parked = 10000;
 

@@ -84,7 +84,13 @@ void Group::start(const std::vector<Offset>& resume) {
     Offset start = options_.start_from == StartFrom::kLatest ? ~Offset{0} : 0;
     const bool resumed = resume.size() == parts_.size() && resume[ps->index] != kUnsetOffset;
     if (resumed) start = resume[ps->index];
-    ps->part->attach(ps->cursor, start, resumed);
+    if (parks_copies()) {
+      // The ring is gated by ring_hold; cursor is the committed offset only.
+      ps->part->attach(ps->ring_hold, start, resumed);
+      ps->cursor.next.store(ps->ring_hold.next.load(std::memory_order_relaxed), std::memory_order_release);
+    } else {
+      ps->part->attach(ps->cursor, start, resumed);
+    }
     ps->nudged_at = ps->cursor.next.load(std::memory_order_relaxed);
     ps->cur.attempt = retry_.restore(ps->attempts, ps->index, ps->cursor.next.load(std::memory_order_relaxed));
     ps->read_pos = ps->cursor.next.load(std::memory_order_relaxed);
@@ -100,9 +106,11 @@ void Group::start(const std::vector<Offset>& resume) {
 void Group::note_head_time(PartitionState& ps) const {
   if (journal_) return;  // metrics() reads the journal instead
   // Memory topics: the publish time of the oldest unacknowledged event (its
-  // slot stays ours while the cursor is on it).
+  // slot stays ours while the cursor is on it; a parked one's copy, when
+  // ring_hold gates the ring instead).
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);
-  const std::int64_t head = ps.part->time_at(c);
+  const std::string* copy = ps.lot.record(c);
+  const std::int64_t head = copy ? record_time_us(copy->data()) : ps.part->time_at(c);
   if (head != ps.head_time_us.load(std::memory_order_relaxed)) ps.head_time_us.store(head, std::memory_order_relaxed);
 }
 
@@ -295,7 +303,7 @@ CloseReport Group::stop(const CloseOptions& options) {
     if (Status s = journal_->untrack(this); !s && report.journal_status.is_ok()) report.journal_status = s;
   }
   for (auto& ps : parts_) {
-    ps->part->detach(ps->cursor);
+    ps->part->detach(parks_copies() ? ps->ring_hold : ps->cursor);
     const Offset c = ps->cursor.next.load(std::memory_order_acquire);
     const Offset end = ps->part->end();
     report.undelivered += end > c ? end - c : 0;

@@ -159,6 +159,11 @@ class Group final : public OffsetSource {
     Offset read_pos = 0;                                   // next offset to read
     ParkingLot lot;                                        // parked keys and their due heads
     AttemptLedger attempts;                    // failing heads' attempt counts (persisted)
+    // Memory topics (parks_copies()): the lot keeps a copy of each parked
+    // event's record, so the ring's reader is `ring_hold`, kept at read_pos
+    // by the owner (release store, paired with the ring's advance_head), and
+    // the ring bounds only unread events, max_parked the parked ones.
+    ReaderCursor ring_hold;
     std::atomic<std::uint64_t> parked_count{0};  // for status(); relaxed
 
     // Ownership: the worker serving it, -1 while it is handed over. The old
@@ -238,6 +243,11 @@ class Group final : public OffsetSource {
     retry_.save(ps.attempts, ps.index, offset, attempt);
   }
   bool nonblocking() const noexcept { return options_.retry_mode == RetryMode::kNonBlocking; }
+  // Non-blocking on a memory topic: parked events are copied out of the ring.
+  bool parks_copies() const noexcept { return nonblocking() && !journal_; }
+  // Memory topics: gives the lot a copy of the just-parked event at `offset`
+  // (its slot is still held: ring_hold has not passed read_pos <= offset).
+  void keep_parked_copy(PartitionState& ps, Offset offset);
   // Events of `ps` this worker could handle now (journal: committed ones).
   bool has_events(const PartitionState& ps, bool seq_cst) const noexcept;
   void stop_partition(PartitionState& ps, Offset at, std::uint32_t attempt, std::string_view reason,

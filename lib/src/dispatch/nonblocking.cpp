@@ -7,14 +7,16 @@
 // the partition flows. When a head finishes (done, or dead-lettered) the
 // key's next parked event becomes due at once; an empty key is unparked.
 //
-// The committed offset (the cursor: what the journal persists and what a
-// memory ring keeps) is the oldest parked offset, or read_pos when nothing
+// The committed offset (the cursor: what the journal persists, and what a
+// later subscribe resumes from) is the oldest parked offset, or read_pos when nothing
 // is parked: "offsets commit only up to the oldest unfinished event". It
 // only grows: parked offsets are all below read_pos, new ones are added at
-// read_pos, and removing one can only raise the minimum. Parked events are
-// held as offsets, not copies: a memory ring keeps them (its slots are not
-// reused past the cursor), and a journaled one reads each again, in its own
-// short read transaction, when it is retried.
+// read_pos, and removing one can only raise the minimum. A journaled parked
+// event is held as its offset and read again, in its own short read
+// transaction, when it is retried. A memory one is copied out of its ring
+// slot when parked (ParkingLot::keep_record), and the ring is gated
+// by ring_hold at read_pos, not by the cursor: so the ring bounds only the
+// events not read yet, and max_parked bounds the parked ones, as documented.
 //
 // Everything here runs on the partition's owning worker.
 #include <algorithm>
@@ -28,6 +30,12 @@ namespace weir::internal {
 namespace {
 using Clock = std::chrono::steady_clock;
 }  // namespace
+
+void Group::keep_parked_copy(PartitionState& ps, Offset offset) {
+  if (!parks_copies()) return;
+  const PartitionLog& ring = ps.part->ring();
+  ps.lot.keep_record(offset, std::string_view(ring.record(offset), ring.record_bytes(offset)));
+}
 
 void Group::finish_head(PartitionState& ps, const std::string& key) {
   const ParkingLot::Finished f = ps.lot.finish_head(key);
@@ -68,9 +76,15 @@ std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::
     Attempts& head = ps.lot.head(key);
     const Offset off = ps.lot.head_offset(key);
     // A journaled event is read again in its own short read transaction;
-    // a memory one is still in its ring slot (the cursor holds it).
+    // a memory one comes from its copy (which finish_head drops).
     Message m;
-    auto got = ps.part->read(off, head.attempt, std::span<Message>(&m, 1), w.rb);
+    Result<std::uint32_t> got = std::uint32_t{0};
+    if (const std::string* copy = ps.lot.record(off)) {
+      m = decode_record(copy->data(), topic_->name(), ps.index, off, head.attempt, ps.part->origin());
+      got = std::uint32_t{1};
+    } else {
+      got = ps.part->read(off, head.attempt, std::span<Message>(&m, 1), w.rb);
+    }
     if (!got || *got == 0) {
       const Status s = got ? Status::ok() : got.status();
       if (s.code() == Code::kDataLoss) {
@@ -122,6 +136,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       // Behind its key's failing event. A full parking lot stops reading here.
       if (ps.lot.full()) break;
       ps.lot.park_behind(key, m.offset());
+      keep_parked_copy(ps, m.offset());
       ++i;
       continue;
     }
@@ -145,8 +160,10 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       ++(bo.rest.is_done() ? w.ok : w.failed);
       Attempts a;
       a.attempt = scratch[i].attempt();
-      if (!apply(ps, a, scratch[i], bo.rest) && !ps.stopped.load(std::memory_order_relaxed))
+      if (!apply(ps, a, scratch[i], bo.rest) && !ps.stopped.load(std::memory_order_relaxed)) {
         ps.lot.park_head(scratch[i].key(), scratch[i].offset(), a);
+        keep_parked_copy(ps, scratch[i].offset());
+      }
       if (ps.stopped.load(std::memory_order_relaxed)) break;
       ++i;  // the rest of the run is looked at again: its keys may be parked now
       continue;
@@ -155,7 +172,10 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
     a.attempt = m.attempt();
     const Verdict v = handle_one(ps, w, a, m, ws);
     if (v == Verdict::kWait || v == Verdict::kStopped) break;  // this event is read again / never
-    if (v == Verdict::kLater) ps.lot.park_head(key, m.offset(), a);
+    if (v == Verdict::kLater) {
+      ps.lot.park_head(key, m.offset(), a);
+      keep_parked_copy(ps, m.offset());
+    }
     if (v == Verdict::kPassed && w.sample_e2e) w.acked_time_us = m.time_us();
     ++i;
   }
@@ -217,6 +237,10 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
     journal_->nudge();
   }
   if (commit > committed_before) commit_progress(ps, w, committed_before, commit);
+  // Memory: everything below read_pos is handled or copied; free its slots
+  // (release: our reads of them happen before a producer reuses them).
+  if (parks_copies() && ps.read_pos > ps.ring_hold.next.load(std::memory_order_relaxed))
+    ps.part->advance(ps.ring_hold, ps.read_pos);
   return progress;
 }
 

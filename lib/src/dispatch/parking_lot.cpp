@@ -31,6 +31,7 @@ ParkingLot::Finished ParkingLot::finish_head(const std::string& key) {
   f.done = pk.offsets.front();
   pk.offsets.pop_front();
   offsets_.erase(f.done);
+  records_.erase(f.done);
   if (pk.offsets.empty()) {
     parked_.erase(it);
     return f;

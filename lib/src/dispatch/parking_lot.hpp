@@ -6,7 +6,10 @@
 // When a head finishes (done, or dead-lettered) the key's next event
 // becomes due at once; a key with nothing left is unparked.
 //
-// Events are held as offsets, not copies (the partition reads them again).
+// Events are held as offsets; a journaled partition reads them again. A
+// memory partition's group gives the lot a copy of each parked record
+// (keep_record), so the ring need not hold parked events; a copy leaves
+// with its offset (finish_head).
 // oldest() is the lowest parked offset: what the partition may commit up to.
 // The lot is bounded by `capacity` parked offsets (SubscribeOptions::
 // max_parked); full() tells the reader to stop taking new events.
@@ -69,6 +72,16 @@ class ParkingLot {
   // `key`'s head finished. REQUIRES: is_parked(key).
   Finished finish_head(const std::string& key);
 
+  // Keeps a copy of the record of parked `offset`. REQUIRES: contains(offset).
+  void keep_record(Offset offset, std::string_view record) { records_.emplace(offset, std::string(record)); }
+  // The copy kept for `offset`, or null (none kept). Valid until the offset
+  // leaves the lot.
+  const std::string* record(Offset offset) const {
+    if (records_.empty()) return nullptr;
+    auto it = records_.find(offset);
+    return it == records_.end() ? nullptr : &it->second;
+  }
+
   std::size_t size() const noexcept { return offsets_.size(); }  // parked offsets
   bool empty() const noexcept { return offsets_.empty(); }
   bool full() const noexcept { return offsets_.size() >= capacity_; }
@@ -96,6 +109,7 @@ class ParkingLot {
   std::unordered_map<std::string, ParkedKey, KeyHash, std::equal_to<>> parked_;  // key -> its queue
   std::set<Offset> offsets_;                                                   // every parked offset
   std::multimap<Clock::time_point, std::string> due_;                          // heads by retry time
+  std::unordered_map<Offset, std::string> records_;                            // keep_record copies
 };
 
 }  // namespace weir::internal
