@@ -4,7 +4,7 @@ namespace weir::internal {
 
 DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* journal)
     : group_(std::move(group)), part_(partition), journal_(journal) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Offset low = part_.start();
   if (journal_) {
     // Rebuild the mirror of the ledger: one pass, at first use.
@@ -34,7 +34,7 @@ DeadLetterLog::~DeadLetterLog() {
 
 bool DeadLetterLog::make_room() {
   if (journal_) return false;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const Offset low = low_.load(std::memory_order_relaxed);
   // Only a published letter: a slot still being written must stay pinned.
   if (low >= part_.readable_end() || !part_.has_events(low, false)) return false;
@@ -70,7 +70,7 @@ Status DeadLetterLog::settle(const std::vector<Offset>& offs, std::string_view h
     for (Offset o : offs) values.emplace_back(settled_key(group_, o), std::string(how));
     if (Status s = journal_->state_put(values); !s) return s;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   note_settled(offs);
   return Status::ok();
 }
@@ -82,7 +82,7 @@ Status DeadLetterLog::for_each(const DeadLetterFilter& f,
     const DeadLetterEvent e = dead_letter_event(m);
     bool skip;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       skip = settled(e.letter.dlq_offset);
     }
     if (skip || !matches(e.letter, f)) return true;
@@ -109,13 +109,13 @@ Result<DlqDepth> DeadLetterLog::depth() const {
   const Offset end = part_.readable_end();
   d.count = end > base ? end - base : 0;
   if (d.count == 0) return d;
-  std::lock_guard<std::mutex> age_lock(age_mu_);
+  MutexLock age_lock(age_mu_);
   if (aged_offset_ != low) {
     // The oldest changed since the last look: read that one letter, under
     // mu_ so that low_ (and a memory ring's slot, which cursor_ holds while
     // it is low_) stays put without pinning the ring as for_each would.
     // Until it is readable (a memory slot being written) the age reads 0.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const Offset now_low = low_.load(std::memory_order_relaxed);
     Message m;
     ReadBatch rb;

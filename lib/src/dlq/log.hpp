@@ -28,7 +28,6 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,6 +35,7 @@
 #include "dlq/format.hpp"
 #include "journal/journal.hpp"
 #include "log/partition.hpp"
+#include "base/thread_annotations.hpp"
 
 namespace weir::internal {
 
@@ -82,8 +82,8 @@ class DeadLetterLog {
   const std::string group_;
   Partition& part_;
   Journal* const journal_;
-  mutable std::mutex mu_;
-  std::set<Offset> settled_above_;  // GUARDED_BY(mu_): settled offsets > low_
+  mutable Mutex mu_;
+  std::set<Offset> settled_above_ GUARDED_BY(mu_);  // settled offsets > low_
   // Written under mu_ (release), read without it (acquire): base_ only grows,
   // and is stored after low_, so a reader never counts a settled letter as
   // unsettled for longer than the store takes.
@@ -95,9 +95,9 @@ class DeadLetterLog {
   // advance_head, acquire).
   ReaderCursor cursor_;
   std::atomic<std::uint64_t> dropped_{0};
-  mutable std::mutex age_mu_;
-  mutable Offset aged_offset_ = ~Offset{0};  // GUARDED_BY(age_mu_)
-  mutable std::int64_t aged_us_ = 0;         // GUARDED_BY(age_mu_)
+  mutable Mutex age_mu_;
+  mutable Offset aged_offset_ GUARDED_BY(age_mu_) = ~Offset{0};
+  mutable std::int64_t aged_us_ GUARDED_BY(age_mu_) = 0;
 };
 
 }  // namespace weir::internal
