@@ -215,10 +215,14 @@ struct SubscribeOptions {
 
   // Journaled topics: 0 (default) commits offsets asynchronously (the journal
   // writer persists them with every group commit, at least every
-  // Options::offset_commit_interval); N > 0 makes a worker that handled N
-  // events since its last durable offset wait until its offsets are
-  // committed, so a crash redelivers at most N events per worker.
-  // REQUIRES: <= 1,000,000.
+  // Options::offset_commit_interval and every 1,000 events; an event's
+  // offset is committable as soon as its handler returns); N > 0 makes a
+  // worker that handled N events since its last durable offset wait until
+  // its offsets are committed, and hands it at most that many at once (a
+  // batch handler's batches are capped at N, below max_batch), so a crash
+  // redelivers at most N events per worker. Transactional groups (dedupe,
+  // StateHandler) persist offsets only with committed write sets, one per
+  // batch. REQUIRES: <= 1,000,000.
   std::uint32_t offset_commit_events = 0;
 
   // Journaled topics, per-event handlers: remember the id of every event the
@@ -236,8 +240,9 @@ struct SubscribeOptions {
   std::chrono::seconds dedupe_window{7 * 24 * 3600};
 
   // --- affects performance -------------------------------------------------
-  // Most events handed to the handler at once (batch handler) or handled
-  // between two offset advances (single-event handler). Default 256.
+  // Most events handed to the handler at once (batch handler) or read from
+  // the partition at once (single-event handler: the offset still advances
+  // after each event). Default 256.
   // REQUIRES: 1 <= max_batch <= 65536.
   std::uint32_t max_batch = 256;
 };

@@ -238,6 +238,25 @@ class Group final : public OffsetSource {
   // Everything of `ps` below `to` is finished (it was at `from`): advances
   // the cursor and asks for the offset to be persisted as options say.
   void commit_progress(PartitionState& ps, WorkerContext& w, Offset from, Offset to);
+  // Within a batch, per event: a handler returned and everything of `ps`
+  // below `next` is finished, so the offset is committable now rather than
+  // at the end of the batch (a slow handler's offsets move with it; the
+  // journal writer persists them every offset_commit_interval). Owner only.
+  // The store is release: it pairs with the journal writer's acquire load
+  // (current_offsets) and, on a memory ring, with advance_head()'s acquire,
+  // so our reads of the event's slot are finished before it is reused; the
+  // caller reads nothing of events below `next` afterwards. Producers
+  // waiting for ring space are woken by commit_progress at the batch's end.
+  void finished_through(PartitionState& ps, Offset next) noexcept;
+  // Most events one serve() takes: max_batch, or, with offset_commit_events
+  // = N on a journaled topic, what keeps this worker's events since its last
+  // durable offset at N or below (so a crash redelivers at most N).
+  std::uint32_t batch_limit(const WorkerContext& w) const noexcept {
+    const std::uint64_t n = options_.offset_commit_events;
+    if (!journal_ || n == 0) return options_.max_batch;
+    const std::uint64_t room = n - std::min<std::uint64_t>(w.unsynced, n - 1);  // >= 1
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(options_.max_batch, room));
+  }
   // Persists the attempt count of a failing event (1: it no longer fails).
   void save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt) {
     retry_.save(ps.attempts, ps.index, offset, attempt);

@@ -177,13 +177,17 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       keep_parked_copy(ps, m.offset());
     }
     if (v == Verdict::kPassed && w.sample_e2e) w.acked_time_us = m.time_us();
+    // Nothing parked: everything before m is finished, so its offset is
+    // committable now (with parked keys the oldest parked offset holds the
+    // cursor, moved at the end of serve_nonblocking).
+    if (v == Verdict::kPassed && !txn_mode_ && ps.lot.empty()) finished_through(ps, m.offset() + 1);
     ++i;
   }
   return i;
 }
 
 std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe) {
-  std::uint32_t budget = probe ? 1 : options_.max_batch;
+  std::uint32_t budget = probe ? 1 : batch_limit(w);
   std::unique_ptr<WriteSet> ws;
   const Offset committed_before = ps.cursor.next.load(std::memory_order_relaxed);
   std::uint32_t progress = serve_due_heads(ps, w, budget, ws);

@@ -101,10 +101,18 @@ void Group::commit_progress(PartitionState& ps, WorkerContext& w, Offset from, O
   }
 }
 
+void Group::finished_through(PartitionState& ps, Offset next) noexcept {
+  ps.cursor.next.store(next, std::memory_order_release);
+  if (journal_ && next - ps.nudged_at >= kOffsetCommitEvents) {  // "at least every 1,000 events"
+    ps.nudged_at = next;
+    journal_->nudge();
+  }
+}
+
 std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool probe) {
   std::vector<Message>& scratch = w.scratch;
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
-  const std::uint32_t want = probe ? 1 : options_.max_batch;  // half-open: one event decides
+  const std::uint32_t want = probe ? 1 : batch_limit(w);  // half-open: one event decides
   auto read = ps.part->read(c, ps.cur.attempt, std::span<Message>(scratch.data(), want), w.rb);
   if (!read) {
     Offset resume_at = c;
@@ -145,8 +153,10 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
       }
       const Outcome o = call(w, m, nullptr);
       if (o.is_done()) {
+        if (w.sample_e2e) w.acked_time_us = m.time_us();  // before the slot may be reused
         ++done;
         ps.cur = Attempts{};
+        finished_through(ps, c + done);
         continue;
       }
       if (apply(ps, ps.cur, m, o)) ++done;
@@ -180,7 +190,8 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
   }
 
   if (done) {
-    if (w.sample_e2e) w.acked_time_us = scratch[done - 1].time_us();
+    // (The per-event handler set it already: scratch below the cursor may be reused.)
+    if (w.sample_e2e && (txn_mode_ || invoker_.batch_handler())) w.acked_time_us = scratch[done - 1].time_us();
     commit_progress(ps, w, c, c + done);
   }
   return done + (decided ? 1 : 0);
