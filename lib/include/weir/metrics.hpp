@@ -92,9 +92,12 @@ struct GroupMetrics {
   std::uint64_t rebalances = 0;           // completed partition reassignments
   LatencySummary rebalance_duration{};    // how long each took (old owner done -> new owner running)
   LatencySummary handler_latency{};     // one handler call (a batch, for batch handlers)
-  // Publish -> acknowledged. Events are stamped with the coarse real-time
-  // clock (1-4 ms ticks), and the end is read from the same clock, so values
-  // carry up to one tick of error: meaningful for milliseconds and up.
+  // Publish -> acknowledged, sampled in one handled batch in 8 from the
+  // oldest event the batch acknowledged (so a lagging group's backlog shows
+  // here), measured when the batch is done. Events are stamped with the
+  // coarse real-time clock (1-4 ms ticks), and the end is read from the same
+  // clock, so values carry up to one tick of error: meaningful for
+  // milliseconds and up.
   LatencySummary end_to_end_latency{};
   bool paused = false;                    // every partition paused
 };

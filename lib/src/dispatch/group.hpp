@@ -78,8 +78,12 @@ struct WorkerContext {
   std::vector<Message> scratch;  // the batch handed out (max_batch views)
   ReadBatch rb;                  // journaled reads are copied here
   std::uint32_t ok = 0, failed = 0;  // handler outcomes in the current serve()
-  std::int64_t acked_time_us = 0;    // publish time of the acked event sampled for end-to-end latency
+  std::int64_t acked_time_us = 0;    // publish time of the oldest event acked in a sampled serve() (end-to-end latency)
   bool sample_e2e = false;           // this serve() samples end-to-end latency
+  // A sampled serve() acked an event published at `time_us`: keeps the oldest.
+  void note_acked(std::int64_t time_us) noexcept {
+    if (sample_e2e && (acked_time_us == 0 || time_us < acked_time_us)) acked_time_us = time_us;
+  }
   std::uint32_t calls = 0;           // handler calls (handler latency: one in 16)
   std::uint32_t e2e_batches = 0;     // acked batches (end-to-end latency: one in 8)
   std::uint64_t unsynced = 0;        // events since this worker's last durable offset

@@ -106,6 +106,7 @@ std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::
     ++progress;
     switch (handle_one(ps, w, head, m, ws)) {
       case Verdict::kPassed:
+        w.note_acked(m.time_us());
         finish_head(ps, key);
         break;
       case Verdict::kLater:
@@ -155,7 +156,8 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
       w.ok += ok;
       i += ok;
-      if (ok && w.sample_e2e) w.acked_time_us = scratch[i - 1].time_us();
+      // End-to-end latency: from the oldest event acknowledged in this serve().
+      if (ok) w.note_acked(scratch[i - ok].time_us());
       if (i == j) continue;
       ++(bo.rest.is_done() ? w.ok : w.failed);
       Attempts a;
@@ -176,7 +178,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       ps.lot.park_head(key, m.offset(), a);
       keep_parked_copy(ps, m.offset());
     }
-    if (v == Verdict::kPassed && w.sample_e2e) w.acked_time_us = m.time_us();
+    if (v == Verdict::kPassed) w.note_acked(m.time_us());
     // Nothing parked: everything before m is finished, so its offset is
     // committable now (with parked keys the oldest parked offset holds the
     // cursor, moved at the end of serve_nonblocking).

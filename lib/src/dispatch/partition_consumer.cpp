@@ -129,6 +129,10 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
     sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
   std::uint32_t done = 0;
   bool decided = false;
+  // End-to-end latency is measured from the oldest event of the batch (read
+  // now: once the cursor passes it, a memory ring may reuse its slot), so a
+  // lagging group's figure shows how long its events waited.
+  const std::int64_t oldest_us = w.sample_e2e ? scratch[0].time_us() : 0;
 
   if (txn_mode_) {
     std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
@@ -153,7 +157,6 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
       }
       const Outcome o = call(w, m, nullptr);
       if (o.is_done()) {
-        if (w.sample_e2e) w.acked_time_us = m.time_us();  // before the slot may be reused
         ++done;
         ps.cur = Attempts{};
         finished_through(ps, c + done);
@@ -190,8 +193,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
   }
 
   if (done) {
-    // (The per-event handler set it already: scratch below the cursor may be reused.)
-    if (w.sample_e2e && (txn_mode_ || invoker_.batch_handler())) w.acked_time_us = scratch[done - 1].time_us();
+    if (w.sample_e2e) w.acked_time_us = oldest_us;
     commit_progress(ps, w, c, c + done);
   }
   return done + (decided ? 1 : 0);
