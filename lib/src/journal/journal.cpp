@@ -70,7 +70,7 @@ Status Journal::init_meta() {
 
 Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics() const {
   std::vector<std::pair<std::string, TopicOptions>> out;
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
   MDB_cursor* cur = nullptr;
@@ -96,7 +96,7 @@ Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics
 Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string_view topic,
                                                                      const TopicOptions& o) {
   std::vector<std::unique_ptr<JournalLog>> logs;
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);  // no resize while we hold a txn
+  std::shared_lock<ResizeMutex> rl(resize_mu_);  // no resize while we hold a txn
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   StoredTopic st = encode_topic_options(o);
@@ -133,7 +133,7 @@ void Journal::attach(CommitSource* src) {
 
 Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, const std::string& topic,
                                                   std::uint32_t partitions) const {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
   std::vector<Offset> out(partitions, kUnsetOffset);
@@ -153,7 +153,7 @@ Result<std::vector<Offset>> Journal::load_offsets(const std::string& group, cons
 }
 
 Result<std::vector<std::string>> Journal::groups_of(std::string_view topic) const {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
   MDB_cursor* cur = nullptr;
@@ -343,7 +343,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
     Status failed;
     std::vector<std::pair<std::string, Offset>> taken;
     {
-      std::shared_lock<std::shared_mutex> rl(resize_mu_);
+      std::shared_lock<ResizeMutex> rl(resize_mu_);
       Txn txn;
       if (Status s = txn.begin(env_->get(), 0); !s) return s;
       failed = append_batches(txn.get(), work);
@@ -386,7 +386,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
 }
 
 Status Journal::grow_map(std::size_t needed_hint) {
-  std::unique_lock<std::shared_mutex> wl(resize_mu_);  // no transaction is active now
+  std::unique_lock<ResizeMutex> wl(resize_mu_);  // no transaction is active now
   std::size_t next = std::max(map_size_ * 2, map_size_ + needed_hint * 2);
   if (options_.journal_max_bytes && next > options_.journal_max_bytes) next = options_.journal_max_bytes;
   if (next <= map_size_)

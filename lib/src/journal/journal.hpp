@@ -19,7 +19,11 @@
 //
 // Map growth: on MDB_MAP_FULL the writer aborts the transaction, takes
 // resize_mu_ exclusively (read transactions hold it shared), doubles the
-// map (up to Options::journal_max_bytes) and retries. ENOSPC or the cap make
+// map (up to Options::journal_max_bytes) and retries. resize_mu_ prefers
+// the writer: once it waits, new read leases wait behind it, so a full map
+// waits only for the leases already open (each is short: one batch copied
+// out), never for an endless overlap of leases; hence no thread may take it
+// shared while it holds it shared (no nested leases). ENOSPC or the cap make
 // the journal "stalled": stalled() is true and error() names the cause,
 // nothing acknowledged is touched, and the writer retries every 100 ms, so
 // freeing space lets the bus continue.
@@ -45,6 +49,7 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "base/doorbell.hpp"
+#include "base/rw_lock.hpp"
 #include "base/thread_annotations.hpp"
 #include "journal/commit_source.hpp"
 #include "journal/env.hpp"
@@ -221,6 +226,9 @@ class Journal {
   std::uint64_t id() const noexcept { return id_; }
   const std::string& dir() const noexcept { return env_->dir(); }
 
+  // The map-growth lock (resize_mu_): writer-preferring, see the file comment.
+  using ResizeMutex = WriterPreferringSharedMutex;
+
   // For tests: current map size in bytes.
   std::size_t TEST_map_size() const;
 
@@ -261,7 +269,7 @@ class Journal {
 
    private:
     const Journal& j_;
-    std::shared_lock<std::shared_mutex> lock_;
+    std::shared_lock<ResizeMutex> lock_;
     MDB_txn* txn_ = nullptr;
     Status status_;
   };
@@ -291,7 +299,7 @@ class Journal {
 
   // Read transactions hold it shared; the writer holds it exclusively to
   // resize the map (LMDB forbids a resize while any transaction is active).
-  mutable std::shared_mutex resize_mu_;
+  mutable ResizeMutex resize_mu_;
 
   const std::shared_ptr<JournalHealth> health_ = std::make_shared<JournalHealth>();
 

@@ -73,7 +73,7 @@ Result<std::optional<std::string>> Journal::state_get(std::string_view key) cons
 }
 
 Status Journal::state_put(const std::vector<std::pair<std::string, std::string>>& values) {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (const auto& [key, value] : values) {
@@ -87,7 +87,7 @@ Result<std::size_t> Journal::purge_dedupe() {
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   MDB_cursor* cur = nullptr;

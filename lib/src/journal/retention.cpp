@@ -32,7 +32,7 @@ Result<std::size_t> Journal::enforce_retention() {
   };
   std::vector<Cut> cuts;
   std::size_t deleted = 0;
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (CommitSource* src : logs) {
@@ -84,7 +84,7 @@ Result<std::size_t> Journal::enforce_retention() {
 
 Result<Offset> Journal::offset_for_time(const JournalLog& log, std::int64_t time_us) const {
   const Offset end = log.committed();
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
   return log_offset_for_time(txn.get(), log.dbi(), log.topic(), log.partition(), end, time_us);
@@ -92,7 +92,7 @@ Result<Offset> Journal::offset_for_time(const JournalLog& log, std::int64_t time
 
 Status Journal::store_offsets(const std::string& group, const std::string& topic,
                               const std::vector<std::pair<std::uint32_t, Offset>>& offsets) {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (const auto& [p, off] : offsets)
