@@ -224,6 +224,13 @@ struct CloseReport {
   // Journaled topics: why the groups' final offsets or the last events could
   // not be written to the journal (ok if they were). What was not written is
   // redelivered (offsets) or was never acknowledged (events) after a restart.
+  // close(): when the journal's last commit failed, the message gives its
+  // cause, then what was not persisted: "the final offsets of group 'g'"
+  // for each group whose offsets were not confirmed, and "N events
+  // published to topic 't' (never acknowledged)" per topic ("1 event").
+  // unsubscribe(): kDeadlineExceeded if the journal did not confirm the
+  // group's final offsets within CloseOptions::timeout (still queued: the
+  // next commit writes them).
   Status journal_status{};
 };
 
@@ -404,8 +411,11 @@ class Bus {
   // Stops the bus: publishes from outside handlers fail with kClosed at once;
   // then every group drains (or stops at a batch boundary) and every worker
   // thread is joined. Idempotent: a second call returns an empty report.
-  // Thread-safe. From a handler it fails with kFailedPrecondition (it would
-  // wait for itself).
+  // Returns within CloseOptions::timeout (plus the handler calls running at
+  // its end, which cannot be interrupted), also when the journal cannot
+  // commit (disk full, I/O error): then CloseReport::journal_status names
+  // the cause and what was not persisted. Thread-safe. From a handler it
+  // fails with kFailedPrecondition (it would wait for itself).
   Result<CloseReport> close(const CloseOptions& options = {});
 
  private:

@@ -303,7 +303,10 @@ struct CloseOptions {
   // Default kDrain.
   CloseMode mode = CloseMode::kDrain;
   // Longest a drain may take; then it stops at a batch boundary and reports
-  // what was left. Default 30 s.
+  // what was left. Also bounds the wait for the journal to confirm the
+  // groups' final offsets (close() and unsubscribe() end by it even when the
+  // journal cannot commit; CloseReport::journal_status says what was not
+  // persisted). Default 30 s.
   std::chrono::milliseconds timeout{30000};
 };
 

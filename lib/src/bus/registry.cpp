@@ -2,7 +2,11 @@
 // unsubscribing groups, closing.
 #include "bus/core.hpp"
 
+#include <algorithm>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "base/names.hpp"
 #include "bus/checks.hpp"
@@ -177,6 +181,30 @@ Result<GroupStatus> BusCore::describe_group(std::string_view name) const {
   return it->second->status();
 }
 
+namespace {
+// CloseReport::journal_status when the journal's last commit failed: the
+// cause, then what was not persisted.
+std::string not_persisted(const Status& cause, const std::vector<std::string>& groups,
+                          const std::vector<std::pair<std::string, std::uint64_t>>& unwritten) {
+  std::string why = "the journal could not commit (" + cause.to_string() + "); not persisted:";
+  const char* sep = " ";
+  if (!groups.empty()) {
+    why += " the final offsets of group";
+    why += groups.size() > 1 ? "s " : " ";
+    for (std::size_t i = 0; i < groups.size(); ++i) why += (i ? ", " : "") + groups[i];
+    why += " (events handled since their last persisted offsets are handed again after a restart)";
+    sep = "; ";
+  }
+  for (const auto& [topic, n] : unwritten) {
+    why += sep + std::to_string(n) + (n == 1 ? " event" : " events") + " published to topic '" + topic +
+           "' (never acknowledged)";
+    sep = "; ";
+  }
+  if (groups.empty() && unwritten.empty()) why += " nothing that was queued at the close";
+  return why;
+}
+}  // namespace
+
 Result<CloseReport> BusCore::close(const CloseOptions& co) {
   {
     MutexLock lock(mu_);
@@ -218,17 +246,29 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
       deadline - std::chrono::steady_clock::now());
   CloseOptions stop_opts{report.timed_out ? CloseMode::kStopAtBatch : co.mode,
                          std::max(left, std::chrono::milliseconds(0))};
+  std::vector<std::string> unconfirmed;  // groups whose final offsets the journal had not confirmed
   for (auto& [name, g] : groups) {
+    // Each group gets what is left of the timeout, so close() ends by it
+    // even when the journal cannot commit.
+    stop_opts.timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     deadline - std::chrono::steady_clock::now()),
+                                 std::chrono::milliseconds(0));
     CloseReport r = g->stop(stop_opts);
     report.undelivered += r.undelivered;
     report.timed_out = report.timed_out || r.timed_out;
+    if (!r.journal_status) unconfirmed.push_back("'" + name + "'");
     if (!r.journal_status && report.journal_status.is_ok()) report.journal_status = r.journal_status;
     g->topic()->release_group_slot(g->bell_slot());
   }
   if (journal_) {
-    journal_->stop();  // commits what producers handed in before the close
-    if (Status e = journal_->error(); !e && report.journal_status.is_ok())
-      report.journal_status = e;
+    // The last commit takes everything still queued, the groups' final
+    // offsets and write sets included.
+    journal_->stop();
+    if (Status e = journal_->error(); e) {
+      report.journal_status = Status::ok();  // it wrote what the groups had not seen confirmed
+    } else {
+      report.journal_status = Status(e.code(), not_persisted(e, unconfirmed, journal_->unwritten_events()));
+    }
   }
   return report;
 }

@@ -261,6 +261,12 @@ CloseReport Group::stop(const CloseOptions& options) {
     scaling_closed_ = true;  // the pool keeps its size from here
   }
   CloseReport report;
+  // Everything below, the journal's confirmations included, ends by here.
+  const auto deadline = Clock::now() + options.timeout;
+  auto left = [&deadline] {
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                    std::chrono::milliseconds(0));
+  };
   Doorbell& bell = topic_->group_bell(bell_slot_);
   if (options.mode == CloseMode::kDrain) {
     for (auto& ps : parts_) ps->drain_target = ps->part->end();
@@ -271,7 +277,6 @@ CloseReport Group::stop(const CloseOptions& options) {
   bell.ring();
   {
     std::unique_lock<std::mutex> lock(exit_mu_);
-    const auto deadline = Clock::now() + options.timeout;
     // Workers park for at most kMaxPark, so re-ringing on each wake-up is
     // enough to reach them even if a ring is missed.
     while (live_workers_ > 0) {
@@ -294,13 +299,19 @@ CloseReport Group::stop(const CloseOptions& options) {
     if (txn_mode_) {
       // Every write set must be committed before the group goes away (the
       // writer reports commits back to it).
-      const std::uint64_t left = overlay_.wait_committed(std::nullopt, std::chrono::seconds(30));
-      if (left != 0 && report.journal_status.is_ok())
+      const std::uint64_t waiting = overlay_.wait_committed(std::nullopt, left());
+      if (waiting != 0 && report.journal_status.is_ok())
         report.journal_status = Status::deadline_exceeded(
-            std::to_string(left) + " handled events of group '" + options_.group +
-            "' were not committed within 30 s; they will be handed again after a restart");
+            std::to_string(waiting) + " handled events of group '" + options_.group +
+            "' were not persisted within CloseOptions::timeout (" + std::to_string(options.timeout.count()) +
+            " ms); they will be handed again after a restart" +
+            (journal_->error() ? std::string() : " (journal: " + journal_->error().to_string() + ")"));
     }
-    if (Status s = journal_->untrack(this); !s && report.journal_status.is_ok()) report.journal_status = s;
+    if (Status s = journal_->untrack(this, left()); !s && report.journal_status.is_ok())
+      report.journal_status = Status(s.code(), "final offsets of group '" + options_.group + "' on topic '" +
+                                                   topic_->name() + "' were not persisted: " + s.message() +
+                                                   "; events handled since its last persisted offsets will be "
+                                                   "handed again after a restart");
   }
   for (auto& ps : parts_) {
     ps->part->detach(parks_copies() ? ps->ring_hold : ps->cursor);

@@ -92,8 +92,13 @@ void Group::commit_progress(PartitionState& ps, WorkerContext& w, Offset from, O
       w.unsynced = 0;
       ps.nudged_at = to;
       // A failure (journal stalled, closing) leaves the offsets to the next
-      // commit: redelivery, never loss.
-      journal_->wait_offsets_durable(std::chrono::seconds(30)).ignore();
+      // commit: redelivery, never loss. Waits in slices so that stop() does
+      // not wait behind a journal that cannot commit (at most 30 s in all).
+      const auto give_up = Clock::now() + std::chrono::seconds(30);
+      while (stop_mode_.load(std::memory_order_acquire) == kRunning) {
+        const Status s = journal_->wait_offsets_durable(std::chrono::milliseconds(100));
+        if (s.code() != Code::kDeadlineExceeded || Clock::now() >= give_up) break;
+      }
     }
   } else if (to - ps.nudged_at >= kOffsetCommitEvents) {
     ps.nudged_at = to;

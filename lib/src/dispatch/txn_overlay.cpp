@@ -92,7 +92,7 @@ void TxnOverlay::committed(std::span<const std::uint64_t> seqs) {
   cv_.notify_all();
 }
 
-std::uint64_t TxnOverlay::wait_committed(std::optional<std::uint32_t> partition, std::chrono::seconds timeout) {
+std::uint64_t TxnOverlay::wait_committed(std::optional<std::uint32_t> partition, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   auto left = [&] { return partition ? partition_uncommitted_[*partition] : uncommitted_; };
   cv_.wait_for(lock, timeout, [&] {

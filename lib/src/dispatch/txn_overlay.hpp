@@ -66,7 +66,7 @@ class TxnOverlay final : public TxnSink {
 
   // Waits up to `timeout`, nudging the writer, until no write set (of
   // `partition`, or of any) waits for a commit; returns how many still do.
-  std::uint64_t wait_committed(std::optional<std::uint32_t> partition, std::chrono::seconds timeout);
+  std::uint64_t wait_committed(std::optional<std::uint32_t> partition, std::chrono::milliseconds timeout);
 
  private:
   Journal* const journal_;

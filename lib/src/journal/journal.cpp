@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <unordered_map>
 
 #include "journal/batch.hpp"
@@ -176,7 +178,19 @@ void Journal::track(OffsetSource* src) {
   sources_.push_back(src);
 }
 
-Status Journal::untrack(OffsetSource* src) {
+std::vector<std::pair<std::string, std::uint64_t>> Journal::unwritten_events() const {
+  std::map<std::string, std::uint64_t> by_topic;
+  {
+    MutexLock lock(mu_);
+    for (CommitSource* src : logs_) {
+      const std::uint32_t n = src->ready(src->journal_log().committed(), UINT32_MAX);
+      if (n) by_topic[src->journal_log().topic()] += n;
+    }
+  }
+  return {by_topic.begin(), by_topic.end()};
+}
+
+Status Journal::untrack(OffsetSource* src, std::chrono::milliseconds timeout) {
   std::uint64_t target;
   {
     MutexLock lock(mu_);
@@ -190,7 +204,7 @@ Status Journal::untrack(OffsetSource* src) {
     // The next cycle to start takes final_offsets_ (under mu_).
     target = cycle_started_.load(std::memory_order_acquire) + 1;
   }
-  return wait_cycle(target, std::chrono::seconds(30));
+  return wait_cycle(target, timeout);
 }
 
 Status Journal::wait_offsets_durable(std::chrono::milliseconds timeout) {

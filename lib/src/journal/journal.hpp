@@ -157,9 +157,12 @@ class Journal {
   // Groups with offsets persisted for `topic`, sorted.
   Result<std::vector<std::string>> groups_of(std::string_view topic) const;
   // The writer persists `src`'s offsets each commit while tracked; untrack
-  // persists them one last time (blocking until committed).
+  // persists them one last time, blocking until committed or `timeout`
+  // (kDeadlineExceeded, naming the journal's error if it has one; the
+  // offsets stay queued, so a later commit, such as stop()'s last one,
+  // still writes them).
   void track(OffsetSource* src);
-  Status untrack(OffsetSource* src);
+  Status untrack(OffsetSource* src, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Asks the writer to persist offsets soon (a group moved far).
   void nudge() noexcept { bell_.ring(); }
   // Blocks until a commit that read every offset stored before this call
@@ -210,6 +213,11 @@ class Journal {
 
   // Writes everything handed in so far and stops the writer. Idempotent.
   void stop();
+
+  // Events published to journaled topics and not (yet) written, per topic
+  // that has any, sorted by topic; after stop() with error() set, these
+  // were never acknowledged and are lost with the process. Thread-safe.
+  std::vector<std::pair<std::string, std::uint64_t>> unwritten_events() const;
 
   // The writer's bell: producers of journaled topics ring it after
   // publishing (Doorbell protocol; the writer re-checks CommitSource::pending).
