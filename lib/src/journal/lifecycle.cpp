@@ -33,7 +33,7 @@ Result<std::uint64_t> delete_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view 
 }  // namespace
 
 Status Journal::store_topic_options(std::string_view topic, const TopicOptions& o) {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   StoredTopic st = encode_topic_options(o);
@@ -69,7 +69,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
   if (Status s = wait_cycle(cycle_started_.load(std::memory_order_seq_cst) + 1, std::chrono::seconds(30)); !s)
     return Status(s.code(), "delete topic '" + std::string(topic) + "': the journal writer did not finish a cycle: " +
                                 s.message());
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   const std::string name(topic);
@@ -101,7 +101,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
 }
 
 Result<DroppedGroup> Journal::drop_group(std::string_view group) {
-  std::shared_lock<std::shared_mutex> rl(resize_mu_);
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   DroppedGroup out;
