@@ -74,6 +74,11 @@ class CommitSource {
   virtual std::uint32_t ready(Offset from, std::uint32_t max) const noexcept = 0;
   // The encoded record at a ready offset (valid until journaled()).
   virtual std::string_view record(Offset o) const noexcept = 0;
+  // One past the last offset producers have claimed (filled or not yet): an
+  // acquire load. Everything published before a write set was handed in or
+  // an offset was advanced lies below the value read after taking them
+  // (see Journal::commit_once).
+  virtual Offset published_end() const noexcept = 0;
   // Whether anything waits past `from`: the writer's re-check before it
   // sleeps (a seq_cst load, its half of the producers' wake-up handshake).
   virtual bool pending(Offset from) const noexcept = 0;

@@ -247,33 +247,26 @@ Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeo
   return Status::closed("journal stopped before the offsets were persisted");
 }
 
-Status Journal::persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken) {
-  std::vector<std::pair<std::string, Offset>> writes;
-  {
-    MutexLock lock(mu_);
-    // Take the final offsets of untracked groups: they are ours now, and go
-    // back to final_offsets_ if this transaction does not commit.
-    taken.swap(final_offsets_);
-    writes = taken;
-    for (OffsetSource* src : sources_) {
-      if (src->offsets_in_write_sets()) continue;
-      auto now = src->current_offsets();
-      auto it = std::find_if(persisted_.begin(), persisted_.end(),
-                             [&](const auto& e) { return e.first == src; });
-      for (std::uint32_t p = 0; p < now.size(); ++p) {
-        if (it != persisted_.end() && p < it->second.size() && it->second[p] == now[p]) continue;
-        writes.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), now[p]);
-      }
-      if (it == persisted_.end()) {
-        persisted_.emplace_back(src, std::move(now));
-      } else {
-        it->second = std::move(now);
-      }
+void Journal::take_offsets(std::vector<std::pair<std::string, Offset>>& out) {
+  MutexLock lock(mu_);
+  // The final offsets of untracked groups first: a group tracked again
+  // later writes over them.
+  for (auto& f : final_offsets_) out.push_back(std::move(f));
+  final_offsets_.clear();
+  for (OffsetSource* src : sources_) {
+    if (src->offsets_in_write_sets()) continue;
+    auto now = src->current_offsets();  // acquire loads of the group's cursors
+    auto it = std::find_if(persisted_.begin(), persisted_.end(), [&](const auto& e) { return e.first == src; });
+    for (std::uint32_t p = 0; p < now.size(); ++p) {
+      if (it != persisted_.end() && p < it->second.size() && it->second[p] == now[p]) continue;
+      out.emplace_back(offsets_key(src->group_name(), src->topic_name(), p), now[p]);
+    }
+    if (it == persisted_.end()) {
+      persisted_.emplace_back(src, std::move(now));
+    } else {
+      it->second = std::move(now);
     }
   }
-  for (const auto& [key, off] : writes)
-    if (Status s = put_offset(txn, key, off); !s) return s;
-  return Status::ok();
 }
 
 Status Journal::put_offset(MDB_txn* txn, std::string_view key, Offset next) {
@@ -282,16 +275,6 @@ Status Journal::put_offset(MDB_txn* txn, std::string_view key, Offset next) {
   MDB_val k = as_val(key), v{8, be};
   if (int rc = lmdb_put(txn, offsets_dbi_, &k, &v, 0)) return lmdb_status(rc, "persist group offsets");
   return Status::ok();
-}
-
-void Journal::offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken) {
-  MutexLock lock(mu_);
-  // Forget what we believed persisted so the next commit writes it again,
-  // and put the final offsets back in front of any newer ones.
-  persisted_.clear();
-  taken.insert(taken.end(), final_offsets_.begin(), final_offsets_.end());
-  final_offsets_.swap(taken);
-  taken.clear();
 }
 
 Status Journal::append_batches(MDB_txn* txn, const std::vector<Work>& work) {
@@ -316,14 +299,42 @@ Status Journal::append_batches(MDB_txn* txn, const std::vector<Work>& work) {
   return Status::ok();
 }
 
-Result<std::size_t> Journal::commit_once(bool final_pass) {
+void Journal::take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs) {
+  Taken t;
+  t.cycle = cycle;
+  {
+    // Bounded intake: at most 65,536 write sets wait in taken_.
+    WriteSet* got[256];
+    std::size_t n;
+    while (taken_ws_ < 65536 && (n = ws_queue_.try_dequeue_bulk(got, 256)) > 0) {
+      for (std::size_t i = 0; i < n; ++i) t.write_sets.emplace_back(got[i]);
+      taken_ws_ += n;
+      ws_taken_.fetch_add(n, std::memory_order_acq_rel);
+    }
+  }
+  take_offsets(t.offsets);
+  if (t.write_sets.empty() && t.offsets.empty()) return;
+  // After the takes above: a handler's publish (claim, a seq_cst CAS on the
+  // ring's tail) happens-before its write set's enqueue or its cursor's
+  // release store, which happen-before our dequeue or acquire load; so the
+  // acquire loads of published_end() below see every such claim.
+  for (CommitSource* src : logs) {
+    const Offset end = src->published_end();
+    if (end > src->journal_log().committed()) t.reach.emplace_back(src, end);
+  }
+  taken_.push_back(std::move(t));
+}
+
+Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   std::vector<CommitSource*> logs;
-  bool offsets_pending;
   {
     MutexLock lock(mu_);
     logs = logs_;
-    offsets_pending = !final_offsets_.empty() || !sources_.empty();
   }
+  // Take write sets and offsets first, then the records: a commit that
+  // makes an offset durable holds every event published before it moved.
+  take_cycle(cycle, logs);
+
   std::vector<Work> work;
   std::size_t total_bytes = 0, total_events = 0;
   for (CommitSource* src : logs) {
@@ -342,34 +353,45 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
     total_bytes += bytes;
     total_events += take;
   }
-  // Take the write sets handed in so far (bounded per commit).
-  {
-    WriteSet* taken[256];
-    std::size_t n;
-    while (pending_ws_.size() < 65536 && (n = ws_queue_.try_dequeue_bulk(taken, 256)) > 0) {
-      for (std::size_t i = 0; i < n; ++i) pending_ws_.emplace_back(taken[i]);
-      ws_taken_.fetch_add(n, std::memory_order_acq_rel);
-    }
+  // How far each log is committed once this transaction is.
+  auto after = [&](CommitSource* src) {
+    for (const Work& w : work)
+      if (w.src == src) return w.from + w.n;
+    return src->journal_log().committed();
+  };
+  // The takes whose records all go in with this commit (or already are):
+  // a prefix, since reach only grows from one take to the next. The others
+  // wait for a later commit (the limits above cut their records, or a
+  // producer has not finished writing a slot it claimed).
+  std::size_t ready_takes = 0;
+  for (const Taken& t : taken_) {
+    const bool covered = std::all_of(t.reach.begin(), t.reach.end(),
+                                     [&](const auto& r) { return after(r.first) >= r.second; });
+    if (!covered) break;
+    ++ready_takes;
   }
-  if (work.empty() && !offsets_pending && pending_ws_.empty() && !final_pass) return std::size_t{0};
+  if (work.empty() && ready_takes == 0 && !final_pass) {
+    durable_cycle_ = taken_.empty() ? cycle : taken_.front().cycle - 1;
+    return std::size_t{0};
+  }
 
   for (int attempt = 0;; ++attempt) {
     Status failed;
-    std::vector<std::pair<std::string, Offset>> taken;
     {
       std::shared_lock<ResizeMutex> rl(resize_mu_);
       Txn txn;
       if (Status s = txn.begin(env_->get(), 0); !s) return s;
       failed = append_batches(txn.get(), work);
-      if (failed.is_ok()) failed = apply_write_sets(txn.get());
-      if (failed.is_ok()) {
-        failed = persist_offsets(txn.get(), taken);
-        if (failed.is_ok()) failed = txn.commit();
-        if (!failed.is_ok()) offsets_not_committed(taken);
+      for (std::size_t i = 0; i < ready_takes && failed.is_ok(); ++i) {
+        failed = apply_write_sets(txn.get(), taken_[i].write_sets);
+        for (const auto& [key, off] : taken_[i].offsets)
+          if (failed.is_ok()) failed = put_offset(txn.get(), key, off);
       }
+      if (failed.is_ok()) failed = txn.commit();
     }
     if (failed.is_ok()) break;
-    // MAP_FULL: grow and retry; anything else: report (the caller retries).
+    // MAP_FULL: grow and retry; anything else: report (the caller retries;
+    // the takes stay queued).
     if (failed.code() == Code::kResourceExhausted &&
         failed.message().find("MDB_MAP_FULL") != std::string::npos && attempt < 8) {
       if (Status g = grow_map(total_bytes); !g) return g;
@@ -389,13 +411,17 @@ Result<std::size_t> Journal::commit_once(bool final_pass) {
   }
   // One report per sink per commit (each takes the sink's lock once).
   std::unordered_map<SinkRef*, std::vector<std::uint64_t>> by_sink;
-  for (const auto& ws : pending_ws_) by_sink[ws->sink.get()].push_back(ws->seq);
+  for (std::size_t i = 0; i < ready_takes; ++i) {
+    for (const auto& ws : taken_[i].write_sets) by_sink[ws->sink.get()].push_back(ws->seq);
+    total_events += taken_[i].write_sets.size();
+    taken_ws_ -= taken_[i].write_sets.size();
+  }
   for (auto& [ref, seqs] : by_sink) {
     std::lock_guard<std::mutex> lock(ref->mu);
     if (ref->sink) ref->sink->committed(seqs);
   }
-  total_events += pending_ws_.size();
-  pending_ws_.clear();
+  taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(ready_takes));
+  durable_cycle_ = taken_.empty() ? cycle : taken_.front().cycle - 1;
   return total_events;
 }
 
@@ -427,7 +453,7 @@ void Journal::writer_main() {
     // cursors (acquire loads): see wait_offsets_durable().
     const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    auto r = commit_once(stopping);
+    auto r = commit_once(stopping, cycle);
     if (!r) {
       set_error(r.status());
       if (stopping) break;  // give up: what is unwritten was never acknowledged
@@ -439,7 +465,8 @@ void Journal::writer_main() {
     set_error(Status::ok());
     {
       std::lock_guard<std::mutex> lock(commit_mu_);
-      cycle_done_.store(cycle, std::memory_order_release);
+      // Not `cycle` itself while an older take waits for its records.
+      cycle_done_.store(durable_cycle_, std::memory_order_release);
     }
     commit_cv_.notify_all();
     if (*r > 0) continue;  // more may be waiting

@@ -37,6 +37,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -255,8 +256,9 @@ class Journal {
   };
   // Appends each source's records as one record batch in `txn`.
   Status append_batches(MDB_txn* txn, const std::vector<Work>& work);
-  // One group commit; returns events committed, or an error.
-  Result<std::size_t> commit_once(bool final_pass);
+  // One group commit (cycle `cycle`); returns events and write sets
+  // committed, or an error. Sets durable_cycle_.
+  Result<std::size_t> commit_once(bool final_pass, std::uint64_t cycle);
   Status grow_map(std::size_t needed_hint);
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
   // Stores one group offset (key from offsets_key) in `txn`.
@@ -287,13 +289,24 @@ class Journal {
   Result<std::size_t> enforce_retention();
   // Deletes expired dedupe records; returns how many.
   Result<std::size_t> purge_dedupe();
-  // Applies the write sets taken for this commit into `txn`.
-  Status apply_write_sets(MDB_txn* txn);
-  // Writes changed group offsets and untracked groups' final offsets into
-  // `txn`; `taken` receives the final offsets it took.
-  Status persist_offsets(MDB_txn* txn, std::vector<std::pair<std::string, Offset>>& taken);
-  // The transaction holding `taken` failed: queue them again.
-  void offsets_not_committed(std::vector<std::pair<std::string, Offset>>& taken) EXCLUDES(mu_);
+  // What one writer cycle took to persist (write sets, group offsets) and
+  // how far each partition's log must be committed before it may be: the
+  // producers' claimed end (CommitSource::published_end) read after taking
+  // them. So an offset or a write set is never durable before an event its
+  // handler published (with any ack level) before handing it in.
+  struct Taken {
+    std::uint64_t cycle = 0;
+    std::vector<std::pair<CommitSource*, Offset>> reach;  // only logs with records not yet committed
+    std::vector<std::unique_ptr<WriteSet>> write_sets;
+    std::vector<std::pair<std::string, Offset>> offsets;  // offsets key -> next offset, in order
+  };
+  // Takes write sets and changed group offsets into a new Taken (if any).
+  void take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs);
+  // Applies `ws` into `txn`.
+  Status apply_write_sets(MDB_txn* txn, const std::vector<std::unique_ptr<WriteSet>>& ws);
+  // Appends the group offsets that changed since the last take, and the
+  // final offsets of untracked groups, to `out`.
+  void take_offsets(std::vector<std::pair<std::string, Offset>>& out) EXCLUDES(mu_);
 
   const Options options_;
   const std::unique_ptr<Env> env_;
@@ -320,10 +333,15 @@ class Journal {
   std::vector<std::pair<std::string, Offset>> final_offsets_ GUARDED_BY(mu_);
 
   // Write sets from group workers: a lock-free MPSC handoff to the writer
-  // (moodycamel ConcurrentQueue: many producers, one bulk consumer). The
-  // writer moves them to pending_ws_ (writer thread only) until committed.
+  // (moodycamel ConcurrentQueue: many producers, one bulk consumer; an
+  // enqueue happens-before the dequeue that takes it). The writer moves
+  // them into taken_ until committed.
   moodycamel::ConcurrentQueue<WriteSet*> ws_queue_;
-  std::vector<std::unique_ptr<WriteSet>> pending_ws_;
+  // Writer thread only: cycles' takes not yet committed, oldest first. They
+  // commit in order: a later take's reach is never below an earlier one's.
+  std::deque<Taken> taken_;
+  std::size_t taken_ws_ = 0;         // write sets in taken_ (bounds the intake)
+  std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer
 

@@ -17,11 +17,11 @@ void Journal::submit(std::unique_ptr<WriteSet> ws) {
   ws_submitted_.fetch_add(1, std::memory_order_seq_cst);
 }
 
-Status Journal::apply_write_sets(MDB_txn* txn) {
+Status Journal::apply_write_sets(MDB_txn* txn, const std::vector<std::unique_ptr<WriteSet>>& write_sets) {
   // One offset per (group, topic, partition): write sets of one partition
   // arrive in offset order (one worker, one producer queue), so the last wins.
   std::unordered_map<std::string_view, Offset> offsets;
-  for (const auto& ws : pending_ws_) {
+  for (const auto& ws : write_sets) {
     for (const auto& [key, value] : ws->writes) {
       MDB_val k = as_val(key);
       int rc;

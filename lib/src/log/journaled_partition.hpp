@@ -52,6 +52,7 @@ class JournaledPartition final : public Partition, public CommitSource {
   std::string_view record(Offset o) const noexcept override {
     return std::string_view(ring().record(o), ring().record_bytes(o));
   }
+  Offset published_end() const noexcept override { return ring().end(); }
   bool pending(Offset from) const noexcept override { return ring().end_seq_cst() > from; }
   void journaled(Offset end) noexcept override;
   RetentionLimits retention() const noexcept override {
