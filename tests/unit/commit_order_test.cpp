@@ -175,5 +175,30 @@ TEST_F(CommitOrderTest, DurableCycleWaitsForHeldBackTakes) {
   EXPECT_EQ(stored_offset(), 5u);
 }
 
+// A plain group's offsets (persisted from its cursors) wait the same way:
+// the handler published, then its cursor moved past the input.
+struct Cursors final : OffsetSource {
+  std::string group = "g", topic = "in";
+  std::atomic<Offset> next{0};
+  const std::string& group_name() const override { return group; }
+  const std::string& topic_name() const override { return topic; }
+  std::vector<Offset> current_offsets() const override { return {next.load(std::memory_order_acquire)}; }
+};
+
+TEST_F(CommitOrderTest, GroupOffsetWaitsForEventsPublishedBeforeIt) {
+  Cursors cursors;
+  journal_->track(&cursors);
+  src_->claim(2);
+  cursors.next.store(4, std::memory_order_release);
+  journal_->nudge();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(stored_offset(), kUnsetOffset) << "the offset committed before the events published before it";
+  src_->fill_all();
+  journal_->nudge();
+  ASSERT_TRUE(testing::eventually([&] { return stored_offset() == 4u; }, 5s));
+  EXPECT_EQ(src_->journal_log().committed(), 2u);
+  EXPECT_TRUE(journal_->untrack(&cursors));
+}
+
 }  // namespace
 }  // namespace weir::internal
