@@ -114,10 +114,33 @@ class State {
   virtual Status put(std::string_view table, std::string_view key, std::string_view value) = 0;
   // Removes `key` from `table` (no error if absent).
   virtual Status erase(std::string_view table, std::string_view key) = 0;
+  // Publishes `event` to the journaled `topic` as part of this event's
+  // transaction (consume-transform-produce, exactly once):
+  //   - it is appended in the same LMDB transaction as the state writes,
+  //     the dedupe record and the group's offset past the input, so it is
+  //     durable and visible to other groups exactly when they are: never
+  //     before the input counts as done, never lost once it does;
+  //   - if the handler does not return done, it is dropped with the writes;
+  //     a redelivery of the input after a crash (nothing committed)
+  //     publishes it anew, and a redelivered input already done is skipped
+  //     by the dedupe store, so the topic holds it exactly once;
+  //   - an event without an id gets "<input id>/<n>" (n = 1, 2, ... in the
+  //     order of this call's publishes): the same id on every handling.
+  // Routed by key like Bus::publish. Its offset is assigned when the
+  // journal writer takes the transaction: follow-ups of one handler call,
+  // and of one partition's inputs, keep their order in each target
+  // partition; relative to other producers of that partition they land
+  // wherever the commit falls (after everything published before the
+  // handler returned). Errors: kNotFound (no such topic), kInvalidArgument
+  // (a memory topic, or an event Bus::publish would refuse: payload, key or
+  // header limits, reserved header names), kResourceExhausted (more than a
+  // quarter of a partition's capacity in one handler call).
+  virtual Status publish(std::string_view topic, const Event& event) = 0;
 };
 
 // A handler with transactional state (journaled topics): its state writes,
-// the dedupe record and the offset commit are atomic. Same threading and
+// its State::publish events, the dedupe record and the offset commit are
+// atomic. Same threading and
 // exception rules as Handler.
 using StateHandler = std::function<Outcome(const Message&, State&)>;
 

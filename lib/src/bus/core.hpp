@@ -28,6 +28,7 @@ class BusCore {
   explicit BusCore(const Options& o)
       : options_(o), shared_(std::make_shared<BusShared>()), memory_(shared_->instance_id) {
     shared_->metrics_sampling = o.metrics_sampling;
+    shared_->find_topic = [this](std::string_view name) { return find_topic(name); };
   }
 
   // Opens the journal (if any) and restores its topics.

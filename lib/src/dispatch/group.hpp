@@ -96,6 +96,8 @@ struct DeadLetterTarget {
   std::shared_ptr<DeadLetterLog> log;
 };
 
+class Outbox;
+
 class Group final : public OffsetSource {
  public:
   using AnyHandler = HandlerInvoker::AnyHandler;
@@ -223,6 +225,8 @@ class Group final : public OffsetSource {
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
   Verdict serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
+  // Hands `ws` in early when `next`'s follow-ups would not fit in it.
+  void attach_follow_ups(const Outbox& next, std::unique_ptr<WriteSet>& ws);
   // RetryMode::kNonBlocking: due retries of parked keys, then new events.
   std::uint32_t serve_nonblocking(PartitionState& ps, WorkerContext& w, bool probe);
   // Parked keys whose head is due, oldest first, within `budget` (spent).

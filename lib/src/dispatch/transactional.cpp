@@ -4,6 +4,7 @@
 #include <random>
 
 #include "dispatch/group.hpp"
+#include "dispatch/outbox.hpp"
 #include "dlq/format.hpp"
 #include "record/record.hpp"
 
@@ -17,7 +18,9 @@ using Clock = std::chrono::steady_clock;
 // uncommitted writes, then the journal.
 class StateImpl final : public State {
  public:
-  StateImpl(const TxnOverlay& overlay, const std::string& group, Journal& j) : overlay_(overlay), group_(group), j_(j) {}
+  StateImpl(const TxnOverlay& overlay, const std::string& group, Journal& j, const BusShared& bus,
+            std::string_view input_id)
+      : overlay_(overlay), group_(group), j_(j), bus_(bus), input_id_(input_id) {}
 
   Result<std::optional<std::string>> get(std::string_view table, std::string_view key) override {
     auto k = key_of(table, key);
@@ -41,7 +44,11 @@ class StateImpl final : public State {
     writes_.emplace_back(std::move(k).value(), std::nullopt);
     return Status::ok();
   }
+  Status publish(std::string_view topic, const Event& event) override {
+    return outbox_.add(bus_, input_id_, topic, event);
+  }
   std::vector<std::pair<std::string, std::optional<std::string>>>& writes() { return writes_; }
+  Outbox& outbox() noexcept { return outbox_; }
 
  private:
   Result<std::string> key_of(std::string_view table, std::string_view key) const {
@@ -62,7 +69,10 @@ class StateImpl final : public State {
   const TxnOverlay& overlay_;
   const std::string& group_;
   Journal& j_;
+  const BusShared& bus_;
+  const std::string_view input_id_;
   std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
+  Outbox outbox_;
 };
 
 Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m,
@@ -87,7 +97,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
       return Verdict::kPassed;
     }
   }
-  StateImpl state(overlay_, options_.group, *journal_);
+  StateImpl state(overlay_, options_.group, *journal_, *bus_, m.id());
   const Outcome o = call(w, m, &state);
   if (!o.is_done()) {
     // Retry or fail: the event's writes are dropped. Dead-lettered: its
@@ -98,8 +108,22 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
     return Verdict::kPassed;
   }
   a.succeeded();
+  if (!state.outbox().empty()) attach_follow_ups(state.outbox(), ws);
   overlay_.add(ps.index, m.offset() + 1, std::move(dkey), std::move(state.writes()), ws);
+  if (!state.outbox().empty()) {
+    if (!ws->follow_ups) ws->follow_ups = std::make_unique<Outbox>();
+    static_cast<Outbox&>(*ws->follow_ups).append(std::move(state.outbox()));
+  }
   return Verdict::kPassed;
+}
+
+void Group::attach_follow_ups(const Outbox& next, std::unique_ptr<WriteSet>& ws) {
+  // A partition's follow-ups are placed in one claim: a write set that
+  // would hold more than half a ring of them is handed in first.
+  if (ws && ws->follow_ups && !static_cast<const Outbox&>(*ws->follow_ups).fits(next)) {
+    journal_->submit(std::move(ws));
+    journal_->nudge();
+  }
 }
 
 }  // namespace weir::internal

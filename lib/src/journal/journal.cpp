@@ -307,10 +307,18 @@ void Journal::take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& 
     WriteSet* got[256];
     std::size_t n;
     while (taken_ws_ < 65536 && (n = ws_queue_.try_dequeue_bulk(got, 256)) > 0) {
-      for (std::size_t i = 0; i < n; ++i) t.write_sets.emplace_back(got[i]);
+      for (std::size_t i = 0; i < n; ++i) staged_.emplace_back(got[i]);
       taken_ws_ += n;
       ws_taken_.fetch_add(n, std::memory_order_acq_rel);
     }
+  }
+  // Place follow-ups in write-set order; one that finds a ring full waits
+  // (and the write sets behind it), so a group's write sets stay in order.
+  while (!staged_.empty()) {
+    WriteSet& ws = *staged_.front();
+    if (ws.follow_ups && !ws.follow_ups->place(ws.placed)) break;
+    t.write_sets.push_back(std::move(staged_.front()));
+    staged_.pop_front();
   }
   take_offsets(t.offsets);
   if (t.write_sets.empty() && t.offsets.empty()) return;
@@ -323,6 +331,51 @@ void Journal::take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& 
     if (end > src->journal_log().committed()) t.reach.emplace_back(src, end);
   }
   taken_.push_back(std::move(t));
+}
+
+std::size_t Journal::fence_appends(std::vector<Work>& work) const {
+  // How far each log is committed once this transaction is.
+  auto after = [&](CommitSource* src) {
+    for (const Work& w : work)
+      if (w.src == src) return w.from + w.n;
+    return src->journal_log().committed();
+  };
+  for (;;) {
+    // The takes whose records all go in with this commit (or already are):
+    // a prefix, since reach only grows from one take to the next. The others
+    // wait for a later commit (the limits cut their records, or a producer
+    // has not finished writing a slot it claimed).
+    std::size_t ready = 0;
+    for (const Taken& t : taken_) {
+      const bool covered = std::all_of(t.reach.begin(), t.reach.end(),
+                                       [&](const auto& r) { return after(r.first) >= r.second; });
+      if (!covered) break;
+      ++ready;
+    }
+    // Follow-ups of write sets that do not commit now stay out: cut each
+    // log before the first of them (a later take's follow-ups lie at or
+    // past every earlier take's reach, so the prefix above stays covered;
+    // the loop re-checks that anyway).
+    bool cut = false;
+    auto fence = [&](const WriteSet& ws) {
+      for (const auto& [src, off] : ws.placed)
+        for (Work& w : work)
+          if (w.src == src && w.from + w.n > off) {
+            w.n = static_cast<std::uint32_t>(off > w.from ? off - w.from : 0);
+            cut = true;
+          }
+    };
+    for (std::size_t i = ready; i < taken_.size(); ++i)
+      for (const auto& ws : taken_[i].write_sets) fence(*ws);
+    for (const auto& ws : staged_) fence(*ws);
+    if (!cut) return ready;
+    // Recompute the bytes of what was cut and drop emptied batches.
+    for (Work& w : work) {
+      w.bytes = sizeof(BatchHeader);
+      for (std::uint32_t i = 0; i < w.n; ++i) w.bytes += kRecordFrame + w.src->record(w.from + i).size();
+    }
+    work.erase(std::remove_if(work.begin(), work.end(), [](const Work& w) { return w.n == 0; }), work.end());
+  }
 }
 
 Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
@@ -338,38 +391,34 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   std::vector<Work> work;
   std::size_t total_bytes = 0, total_events = 0;
   for (CommitSource* src : logs) {
-    if (total_bytes >= kMaxTxnBytes) break;
     // The writer is the only one moving committed(): it is where appends continue.
     const Offset from = src->journal_log().committed();
-    const std::uint32_t n = src->ready(from, options_.journal_max_batch_events);
+    // The oldest take's records go in whole, past the batch limit and the
+    // byte budget if need be (at most a ring's worth), so that it, and the
+    // follow-ups of its write sets with it, can always commit.
+    Offset must = from;
+    if (!taken_.empty())
+      for (const auto& [log, end] : taken_.front().reach)
+        if (log == src) must = std::max(must, end);
+    const auto want = static_cast<std::uint32_t>(
+        std::max<Offset>(options_.journal_max_batch_events, std::min<Offset>(must - from, ~std::uint32_t{0})));
+    const std::uint32_t n = src->ready(from, want);
     if (n == 0) continue;
     std::size_t bytes = sizeof(BatchHeader);
     std::uint32_t take = 0;
-    while (take < n && total_bytes + bytes < kMaxTxnBytes) {
+    while (take < n && (from + take < must || (take < options_.journal_max_batch_events &&
+                                                total_bytes + bytes < kMaxTxnBytes))) {
       bytes += kRecordFrame + src->record(from + take).size();
       ++take;
     }
+    if (take == 0) continue;
     work.push_back(Work{src, from, take, bytes});
     total_bytes += bytes;
     total_events += take;
   }
-  // How far each log is committed once this transaction is.
-  auto after = [&](CommitSource* src) {
-    for (const Work& w : work)
-      if (w.src == src) return w.from + w.n;
-    return src->journal_log().committed();
-  };
-  // The takes whose records all go in with this commit (or already are):
-  // a prefix, since reach only grows from one take to the next. The others
-  // wait for a later commit (the limits above cut their records, or a
-  // producer has not finished writing a slot it claimed).
-  std::size_t ready_takes = 0;
-  for (const Taken& t : taken_) {
-    const bool covered = std::all_of(t.reach.begin(), t.reach.end(),
-                                     [&](const auto& r) { return after(r.first) >= r.second; });
-    if (!covered) break;
-    ++ready_takes;
-  }
+  const std::size_t ready_takes = fence_appends(work);
+  total_events = 0;
+  for (const Work& w : work) total_events += w.n;
   if (work.empty() && ready_takes == 0 && !final_pass) {
     durable_cycle_ = taken_.empty() ? cycle : taken_.front().cycle - 1;
     return std::size_t{0};

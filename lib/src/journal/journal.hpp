@@ -54,6 +54,7 @@
 #include "base/thread_annotations.hpp"
 #include "journal/commit_source.hpp"
 #include "journal/env.hpp"
+#include "journal/follow_ups.hpp"
 #include "journal/lmdb.hpp"
 #include "journal/log_reader.hpp"
 #include "weir/options.hpp"
@@ -103,6 +104,11 @@ struct WriteSet {
   std::vector<std::string> dedupe_keys;
   std::int64_t expire_us = 0;      // when the dedupe records may be purged
   std::vector<std::pair<std::string, std::optional<std::string>>> writes;  // state key -> value / erase
+  // Events published through State::publish (null if none): appended in
+  // the transaction that commits this write set, never in an earlier one.
+  std::unique_ptr<FollowUps> follow_ups;
+  // Writer thread only: where the follow-ups were placed.
+  std::vector<std::pair<CommitSource*, Offset>> placed;
 };
 
 // Whether the journal can commit, shared with the partitions that report it
@@ -300,6 +306,9 @@ class Journal {
     std::vector<std::unique_ptr<WriteSet>> write_sets;
     std::vector<std::pair<std::string, Offset>> offsets;  // offsets key -> next offset, in order
   };
+  // Cuts `work` so that no follow-up of a write set that does not commit
+  // with it goes in; returns how many takes (from the front) commit with it.
+  std::size_t fence_appends(std::vector<Work>& work) const;
   // Takes write sets and changed group offsets into a new Taken (if any).
   void take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs);
   // Applies `ws` into `txn`.
@@ -340,7 +349,10 @@ class Journal {
   // Writer thread only: cycles' takes not yet committed, oldest first. They
   // commit in order: a later take's reach is never below an earlier one's.
   std::deque<Taken> taken_;
-  std::size_t taken_ws_ = 0;         // write sets in taken_ (bounds the intake)
+  // Writer thread only: write sets dequeued but not yet taken, waiting (in
+  // order) for room in a ring for their follow-ups.
+  std::deque<std::unique_ptr<WriteSet>> staged_;
+  std::size_t taken_ws_ = 0;         // write sets in staged_ and taken_ (bounds the intake)
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer

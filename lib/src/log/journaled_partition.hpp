@@ -44,6 +44,8 @@ class JournaledPartition final : public Partition, public CommitSource {
   }
   std::int64_t time_at(Offset o) override;
 
+  CommitSource* commit_source() noexcept override { return this; }
+
   // CommitSource (writer thread)
   JournalLog& journal_log() noexcept override { return *log_; }
   std::uint32_t ready(Offset from, std::uint32_t max) const noexcept override {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/doorbell.hpp"
+#include "journal/commit_source.hpp"
 #include "journal/log_reader.hpp"
 #include "ring/bells.hpp"
 #include "ring/partition_log.hpp"
@@ -52,6 +53,10 @@ class Partition {
   const PartitionLog& ring() const noexcept { return ring_; }
   // Next offset a publish gets.
   Offset end() const noexcept { return ring_.end(); }
+
+  // The journal writer's source for this partition (journaled), or null
+  // (memory): where State::publish's follow-ups are appended from.
+  virtual CommitSource* commit_source() noexcept { return nullptr; }
 
   // --- metrics and seek ----------------------------------------------------
   // First offset still held (memory: the oldest not yet released by every

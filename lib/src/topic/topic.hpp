@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -26,6 +27,8 @@
 
 namespace weir::internal {
 
+class TopicState;
+
 // State every topic of one bus shares with the bus.
 struct BusShared {
   // Set once close() begins: publishes from threads that are not this bus's
@@ -38,6 +41,10 @@ struct BusShared {
   // Options::metrics_sampling; set by Bus::open before any group exists,
   // read-only afterwards (so plain reads suffice).
   bool metrics_sampling = true;
+  // The bus's topic by name (State::publish). Set by the bus before any
+  // group exists, read-only afterwards (plain reads); called only by group
+  // workers, which stop before the bus goes away.
+  std::function<Result<std::shared_ptr<TopicState>>(std::string_view)> find_topic;
 };
 
 // The bus whose worker is running on this thread, if any (handlers may keep
@@ -81,6 +88,15 @@ class TopicState {
   Result<PublishReceipt> publish(const Event& event, const PublishOptions& options);
   BatchPublishResult publish_batch(std::span<const Event> events, const PublishOptions& options,
                                    std::span<PublishReceipt> receipts);
+
+  // Transactional publishing (State::publish). follow_up validates `e`,
+  // gives it `derived_id` when it has no id of its own, routes it by key
+  // and encodes its record: (partition, record). place appends encoded
+  // records to partition `p` in one claim without blocking (the journal
+  // writer's thread): the first offset, or kResourceExhausted while the
+  // ring has no room, kClosed once the topic closed. Thread-safe.
+  Result<std::pair<std::uint32_t, std::string>> follow_up(const Event& e, std::string_view derived_id) const;
+  Result<Offset> place(std::uint32_t p, std::span<const std::string> records);
 
   // Group doorbells: a group takes a slot while subscribed; `by_journal`:
   // the journal writer (not producers) wakes it (see ReaderBells).
