@@ -88,7 +88,9 @@ TEST_F(PipelineTest, EachInputYieldsExactlyOneFollowUpWithADerivedIdInKeyOrder) 
     const std::string key = kp.substr(0, kp.find(':'));
     const int n = std::stoi(kp.substr(kp.rfind(' ') + 1));
     auto it = last.find(key);
-    if (it != last.end()) EXPECT_LT(it->second, n) << "key " << key << " out of order";
+    if (it != last.end()) {
+      EXPECT_LT(it->second, n) << "key " << key << " out of order";
+    }
     last[key] = n;
   }
 }
