@@ -53,6 +53,10 @@ class FakeSource final : public CommitSource {
     std::lock_guard<std::mutex> l(mu_);
     return waiting_[o - base_];  // deque: references stay valid as it grows
   }
+  Offset published_end() const noexcept override {  // every added record is filled
+    std::lock_guard<std::mutex> l(mu_);
+    return base_ + waiting_.size();
+  }
   bool pending(Offset from) const noexcept override { return ready(from, 1) > 0; }
   void journaled(Offset end) noexcept override {
     std::lock_guard<std::mutex> l(mu_);
