@@ -115,7 +115,7 @@ class BusCore {
 
  private:
   // delete_topic with mu_ held (delete_group drops "<group>.dlq" with it).
-  Result<TopicDeletion> delete_topic_locked(std::string_view name);
+  Result<TopicDeletion> delete_topic_locked(std::string_view name) REQUIRES(mu_);
 
   const Options options_;
   const std::shared_ptr<BusShared> shared_;

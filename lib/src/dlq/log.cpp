@@ -6,6 +6,7 @@ DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* j
     : group_(std::move(group)), part_(partition), journal_(journal) {
   MutexLock lock(mu_);
   Offset low = part_.start();
+  std::vector<Offset> above;  // settled past the settled prefix
   if (journal_) {
     // Rebuild the mirror of the ledger: one pass, at first use.
     bool all_settled = true;
@@ -15,7 +16,7 @@ DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* j
       if (all_settled && is_settled) {
         low = m.offset() + 1;
       } else if (is_settled) {
-        settled_above_.insert(m.offset());
+        above.push_back(m.offset());
       } else {
         all_settled = false;
       }
@@ -23,6 +24,7 @@ DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* j
     });
     s.ignore();  // unreadable letters count as unsettled; dlq_list reports the error
   }
+  settled_above_.insert(above.begin(), above.end());
   low_.store(low, std::memory_order_relaxed);
   base_.store(low + settled_above_.size(), std::memory_order_release);
   if (!journal_) part_.attach(cursor_, low, false);

@@ -75,9 +75,9 @@ class DeadLetterLog {
   DeadLetterLog& operator=(const DeadLetterLog&) = delete;
 
  private:
-  bool settled(Offset o) const;  // caller holds mu_
+  bool settled(Offset o) const REQUIRES(mu_);
   // Adds `offs` to the settled ones and moves low_ past a settled prefix.
-  void note_settled(const std::vector<Offset>& offs);  // caller holds mu_
+  void note_settled(const std::vector<Offset>& offs) REQUIRES(mu_);
 
   const std::string group_;
   Partition& part_;
