@@ -31,39 +31,6 @@ std::string_view state_name(EventLocation::State s) noexcept {
 
 namespace weir::internal {
 
-namespace {
-
-// The stored attempt counts of one partition's failing events (the format
-// RetryPolicy writes under state table "<group>.attempts": a 'B' byte, then
-// (be64 offset, be32 attempt) pairs; the older host-order form without the
-// byte is read too). Offset -> attempt.
-std::map<Offset, std::uint32_t> decode_attempts(const std::string& v) {
-  std::map<Offset, std::uint32_t> out;
-  const bool big_endian = v.size() % 12 == 1 && v[0] == 'B';
-  if (!big_endian && v.size() % 12 != 0) return out;
-  for (std::size_t i = big_endian ? 1 : 0; i + 12 <= v.size(); i += 12) {
-    Offset off;
-    std::uint32_t attempt;
-    if (big_endian) {
-      off = get_be64(v.data() + i);
-      attempt = get_be32(v.data() + i + 8);
-    } else {
-      std::memcpy(&off, v.data() + i, 8);
-      std::memcpy(&attempt, v.data() + i + 8, 4);
-    }
-    out[off] = attempt;
-  }
-  return out;
-}
-
-std::string attempts_key(const std::string& group, const std::string& topic, std::uint32_t p) {
-  char be[4];
-  put_be32(be, p);
-  return state_key(group + ".attempts", topic, std::string_view(be, 4));
-}
-
-}  // namespace
-
 Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::string_view topic,
                                                    const EventRef& ref, std::size_t limit) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
@@ -127,7 +94,8 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
     if (t->journaled()) {
       auto rec = journal_->state_get(attempts_key(g, t->name(), p));
       if (!rec) return rec.status();
-      if (*rec) attempts = decode_attempts(**rec);
+      if (*rec)
+        for (const auto& [off, attempt] : decode_attempts(**rec)) attempts[off] = attempt;
     }
     std::map<Offset, std::string> failing_keys;  // keys of failing heads (for parked)
     std::vector<EventLocation> matches;

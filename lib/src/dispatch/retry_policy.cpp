@@ -11,8 +11,6 @@ namespace weir::internal {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-// First byte of a big-endian attempt record (see the header).
-constexpr char kAttemptsBigEndian = 'B';
 }  // namespace
 
 RetryPolicy::RetryPolicy(const Backoff& backoff, Journal* journal, std::string group, std::string topic,
@@ -58,12 +56,7 @@ RetryDecision RetryPolicy::on_failure(Attempts& a, const Outcome& o) const {
 void RetryPolicy::save(AttemptLedger& ledger, std::uint32_t partition, Offset offset, std::uint32_t attempt) const {
   if (!journal_) return;
   std::string rec(1, kAttemptsBigEndian);
-  auto add = [&rec](Offset off, std::uint32_t att) {
-    char e[12];
-    put_be64(e, off);
-    put_be32(e + 8, att);
-    rec.append(e, 12);
-  };
+  auto add = [&rec](Offset off, std::uint32_t att) { append_attempt(rec, off, att); };
   if (per_key_) {
     // Every failing head of the partition, oldest first (at most 256: the
     // oldest are redelivered first after a restart).
@@ -85,19 +78,7 @@ std::uint32_t RetryPolicy::restore(AttemptLedger& ledger, std::uint32_t partitio
   if (!journal_) return at_cursor;
   auto rec = journal_->state_get(key(partition));
   if (!rec || !rec->has_value()) return at_cursor;
-  const std::string& v = **rec;
-  const bool big_endian = v.size() % 12 == 1 && v[0] == kAttemptsBigEndian;
-  if (!big_endian && v.size() % 12 != 0) return at_cursor;
-  for (std::size_t i = big_endian ? 1 : 0; i < v.size(); i += 12) {
-    Offset off;
-    std::uint32_t attempt;
-    if (big_endian) {
-      off = get_be64(v.data() + i);
-      attempt = get_be32(v.data() + i + 8);
-    } else {
-      std::memcpy(&off, v.data() + i, 8);
-      std::memcpy(&attempt, v.data() + i + 8, 4);
-    }
+  for (const auto& [off, attempt] : decode_attempts(**rec)) {
     if (per_key_ && off >= cursor) {
       ledger.restored[off] = attempt + 1;
       ledger.failing[off] = attempt + 1;
@@ -108,10 +89,6 @@ std::uint32_t RetryPolicy::restore(AttemptLedger& ledger, std::uint32_t partitio
   return at_cursor;
 }
 
-std::string RetryPolicy::key(std::uint32_t partition) const {
-  char be[4] = {static_cast<char>(partition >> 24), static_cast<char>(partition >> 16),
-                static_cast<char>(partition >> 8), static_cast<char>(partition)};
-  return state_key(group_ + ".attempts", topic_, std::string_view(be, 4));
-}
+std::string RetryPolicy::key(std::uint32_t partition) const { return attempts_key(group_, topic_, partition); }
 
 }  // namespace weir::internal

@@ -9,7 +9,8 @@
 //
 // Persistence (journaled groups only; memory groups pass a null journal):
 // one state record per partition, in the journal's state table of the
-// pseudo-group "<group>.attempts". Value: kAttemptsBigEndian, then (be64
+// pseudo-group "<group>.attempts" (journal/format.hpp: attempts_key,
+// decode_attempts). Value: kAttemptsBigEndian, then (be64
 // offset, be32 attempt) pairs, 1 + 12n bytes; the host-order form of earlier
 // versions (12n bytes) is still read. Blocking mode stores the cursor's
 // failing event; non-blocking mode every failing head of the partition

@@ -2,6 +2,7 @@
 #include "journal/format.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 #include "base/coding.hpp"
 
@@ -68,6 +69,38 @@ std::string state_key(std::string_view group, std::string_view table, std::strin
   k.append(table).push_back('\0');
   k.append(key);
   return k;
+}
+
+std::string attempts_key(std::string_view group, std::string_view topic, std::uint32_t partition) {
+  char be[4];
+  put_be32(be, partition);
+  return state_key(std::string(group) + ".attempts", topic, std::string_view(be, 4));
+}
+
+void append_attempt(std::string& record, std::uint64_t offset, std::uint32_t attempt) {
+  char e[12];
+  put_be64(e, offset);
+  put_be32(e + 8, attempt);
+  record.append(e, 12);
+}
+
+std::vector<std::pair<std::uint64_t, std::uint32_t>> decode_attempts(std::string_view v) {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> out;
+  const bool big_endian = v.size() % 12 == 1 && v[0] == kAttemptsBigEndian;
+  if (!big_endian && v.size() % 12 != 0) return out;
+  for (std::size_t i = big_endian ? 1 : 0; i + 12 <= v.size(); i += 12) {
+    std::uint64_t off;
+    std::uint32_t attempt;
+    if (big_endian) {
+      off = get_be64(v.data() + i);
+      attempt = get_be32(v.data() + i + 8);
+    } else {
+      std::memcpy(&off, v.data() + i, 8);
+      std::memcpy(&attempt, v.data() + i + 8, 4);
+    }
+    out.emplace_back(off, attempt);
+  }
+  return out;
 }
 
 }  // namespace weir::internal

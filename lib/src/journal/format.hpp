@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "journal/lmdb.hpp"
 #include "weir/options.hpp"
@@ -55,6 +57,17 @@ std::optional<OffsetsKey> parse_offsets_key(std::string_view k);
 std::string dedupe_key(std::string_view group, std::string_view event_id);
 // "<group>\0<table>\0<key>"
 std::string state_key(std::string_view group, std::string_view table, std::string_view key);
+
+// Attempt records (RetryPolicy writes them, Bus::locate reads them): one
+// state value per partition under attempts_key(group, topic, partition) =
+// state_key("<group>.attempts", topic, be32(partition)). Value:
+// kAttemptsBigEndian, then (be64 offset, be32 attempt) pairs; the older
+// host-order form without the leading byte is read too.
+inline constexpr char kAttemptsBigEndian = 'B';
+std::string attempts_key(std::string_view group, std::string_view topic, std::uint32_t partition);
+void append_attempt(std::string& record, std::uint64_t offset, std::uint32_t attempt);
+// The (offset, attempt) pairs in stored order; empty for a malformed value.
+std::vector<std::pair<std::uint64_t, std::uint32_t>> decode_attempts(std::string_view value);
 
 // TopicOptions as stored in weir.meta under "topic/<name>" (host byte order,
 // fixed layout).
