@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace weir::internal::mdbfile {
@@ -100,7 +102,10 @@ DbRecord decode_db_record(const unsigned char* p) {
   return d;
 }
 
-Result<DataFile> read_data_file(const std::string& path) {
+namespace {
+
+// One read of the metas and the size, as read_data_file describes.
+Result<DataFile> read_data_file_once(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return Status::not_found("'" + path + "' does not exist");
@@ -177,6 +182,21 @@ Result<DataFile> read_data_file(const std::string& path) {
                          " bytes (" + std::to_string(m.last_page + 1) + " pages of " +
                          std::to_string(f.page_size) + "); it holds " + std::to_string(f.file_bytes));
   return f;
+}
+
+}  // namespace
+
+Result<DataFile> read_data_file(const std::string& path, bool live_writer) {
+  // A live writer commits between the preads of meta page 0 and meta page
+  // 1 (and may be mid-write of one): the pair read can come from commits
+  // far apart. Read again until it is consistent; damage that is real
+  // stays and is reported after the last try.
+  constexpr int kTries = 200;
+  for (int tries = 1;; ++tries) {
+    auto f = read_data_file_once(path);
+    if (!f || f->problems.empty() || !live_writer || tries == kTries) return f;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
 }
 
 }  // namespace weir::internal::mdbfile

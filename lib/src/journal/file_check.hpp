@@ -99,8 +99,11 @@ struct DataFile {
 // expected and actual sizes and the meta page). `used` is -1 only when no
 // meta page is valid. A file of 0 bytes is one LMDB never initialised (a
 // crash inside the very first open, before anything was committed):
-// reported with used = -1 and no problem.
-Result<DataFile> read_data_file(const std::string& path);
+// reported with used = -1 and no problem. `live_writer`: another process
+// may be committing (an Inspector beside a live owner): a pair of metas
+// from different commits is read again (up to 200 times, 0.5 ms apart)
+// until it is consistent, so only damage that stays is reported.
+Result<DataFile> read_data_file(const std::string& path, bool live_writer = false);
 
 // read_data_file as one Status for the open paths: ok (also for a missing
 // or empty file, which LMDB initialises), kDataLoss naming the first

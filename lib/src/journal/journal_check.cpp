@@ -113,7 +113,8 @@ struct LogCheck {
 Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, const ScanHooks& hooks) {
   const std::string path = (std::filesystem::path(dir) / "data.mdb").string();
   JournalScan scan;
-  auto file = mdbfile::read_data_file(path);
+  // Pages are walked only where no writer is live (see the header).
+  auto file = mdbfile::read_data_file(path, /*live_writer=*/!walk_pages);
   if (!file) {
     if (file.status().code() == Code::kNotFound) return scan;
     return file.status();

@@ -74,7 +74,8 @@ struct ScanHooks {
 
 // Scans `dir`/data.mdb. With walk_pages false only the meta pages and the
 // file size are checked (for a journal a live bus is writing: its pages
-// change under the walk). Errors: kIoError (cannot read); a missing or
+// change under the walk, and its metas are read until consistent, see
+// read_data_file). Errors: kIoError (cannot read); a missing or
 // empty data.mdb is a scan with no findings (LMDB initialises it).
 Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages = true, const ScanHooks& hooks = {});
 
