@@ -4,6 +4,12 @@
 
 namespace weir::internal {
 
+namespace {
+// At most this many write sets wait for the writer (a lower bound, 64 or
+// 256, did not pay in s1: see docs/performance.md).
+constexpr std::uint64_t kMaxUncommitted = 4096;
+}  // namespace
+
 TxnOverlay::TxnOverlay(Journal* journal, std::string group, std::string topic, std::chrono::seconds dedupe_window,
                        std::uint32_t partitions)
     : journal_(journal),
@@ -26,7 +32,7 @@ std::optional<std::optional<std::string>> TxnOverlay::get(const std::string& key
   std::lock_guard<std::mutex> lock(mu_);
   auto it = overlay_.find(key);
   if (it == overlay_.end()) return std::nullopt;
-  return it->second.first;
+  return it->second.value;
 }
 
 Result<bool> TxnOverlay::seen(const std::string& dedupe_key) const {
@@ -37,16 +43,43 @@ Result<bool> TxnOverlay::seen(const std::string& dedupe_key) const {
   return journal_->dedupe_seen(dedupe_key);
 }
 
+Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> seen) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (!keys[i].empty() && overlay_.count(keys[i]) != 0) seen[i] = 1;
+  }
+  // After the overlay: a record committed meanwhile left the overlay only
+  // after it was in the journal, so one of the two reads finds it.
+  return journal_->dedupe_seen_many(keys, seen);
+}
+
+bool TxnOverlay::in_overlay(const std::string& dedupe_key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return overlay_.count(dedupe_key) != 0;
+}
+
+void TxnOverlay::enter(const std::string& key, std::optional<std::string> value, std::uint64_t seq, Pending& p) {
+  auto [it, fresh] = overlay_.try_emplace(key);
+  Entry& e = it->second;
+  e.value = std::move(value);
+  if (fresh || e.seq != seq) {  // first write of this key by this write set
+    ++e.refs;
+    p.entries.push_back(&*it);
+  }
+  e.seq = seq;
+}
+
 void TxnOverlay::add(std::uint32_t partition, Offset next, std::string dedupe_key, Writes&& writes,
                      std::unique_ptr<WriteSet>& ws) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!ws) {
-    // Bound what waits for the writer: at most 4,096 uncommitted batches.
-    cv_.wait_for(lock, std::chrono::seconds(30), [&] { return uncommitted_ < 4096; });
+    // Bound what waits for the writer: at most kMaxUncommitted batches.
+    cv_.wait_for(lock, std::chrono::seconds(30), [&] { return uncommitted_ < kMaxUncommitted; });
     ws = std::make_unique<WriteSet>();
     ws->sink = sink_ref_;
     ws->seq = ++next_seq_;
-    ws_partition_[ws->seq] = partition;
+    pending_[ws->seq].partition = partition;
     ++partition_uncommitted_[partition];
     ws->offsets_key = offsets_key(group_, topic_, partition);
     ws->expire_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -56,15 +89,13 @@ void TxnOverlay::add(std::uint32_t partition, Offset next, std::string dedupe_ke
   }
   ws->next = next;
   if (writes.empty() && dedupe_key.empty()) return;
-  auto& keys = keys_[ws->seq];
+  Pending& p = pending_[ws->seq];
   for (auto& [k, v] : writes) {
-    overlay_[k] = {v, ws->seq};
-    keys.push_back(k);
+    enter(k, v, ws->seq, p);
     ws->writes.emplace_back(std::move(k), std::move(v));
   }
   if (!dedupe_key.empty()) {
-    overlay_[dedupe_key] = {std::string(), ws->seq};
-    keys.push_back(dedupe_key);
+    enter(dedupe_key, std::string(), ws->seq, p);
     ws->dedupe_keys.push_back(std::move(dedupe_key));
   }
 }
@@ -73,19 +104,15 @@ void TxnOverlay::committed(std::span<const std::uint64_t> seqs) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const std::uint64_t seq : seqs) {
-      if (auto wp = ws_partition_.find(seq); wp != ws_partition_.end()) {
-        --partition_uncommitted_[wp->second];
-        ws_partition_.erase(wp);
+      auto it = pending_.find(seq);
+      if (it == pending_.end()) continue;
+      --partition_uncommitted_[it->second.partition];
+      for (Map::value_type* e : it->second.entries) {
+        // The entry leaves once every write set that wrote it is committed:
+        // its newest value is then in the journal.
+        if (--e->second.refs == 0) overlay_.erase(overlay_.find(e->first));
       }
-      auto it = keys_.find(seq);
-      if (it != keys_.end()) {
-        for (const auto& k : it->second) {
-          auto o = overlay_.find(k);
-          // A later write set may have overwritten the key: keep that one.
-          if (o != overlay_.end() && o->second.second == seq) overlay_.erase(o);
-        }
-        keys_.erase(it);
-      }
+      pending_.erase(it);
     }
     uncommitted_ -= seqs.size();
   }

@@ -54,6 +54,12 @@ class TxnOverlay final : public TxnSink {
   // Was the event with this dedupe key handled: in the overlay, else in the
   // journal (an error: the journal could not be read now). Thread-safe.
   Result<bool> seen(const std::string& dedupe_key) const;
+  // seen() for a batch: one lock and one read transaction for all keys.
+  // Sets seen[i] (keys.size() elements, zeroed by the caller) for each
+  // keys[i] handled; empty keys are skipped. Thread-safe.
+  Status seen_many(std::span<const std::string> keys, std::span<char> seen) const;
+  // Whether the overlay (not the journal) holds `dedupe_key`. Thread-safe.
+  bool in_overlay(const std::string& dedupe_key) const;
 
   // Adds one finished event of `partition` (`next`: the offset after it)
   // to the batch's write set `ws`, opening it if null; its writes and dedupe
@@ -74,12 +80,29 @@ class TxnOverlay final : public TxnSink {
   const std::chrono::seconds dedupe_window_;
   const std::shared_ptr<SinkRef> sink_ref_ = std::make_shared<SinkRef>();
 
+  // A key's newest uncommitted value and how many uncommitted write sets
+  // wrote it: the entry leaves when the last of them is committed (so a
+  // write set's key list may point at it until then).
+  struct Entry {
+    std::optional<std::string> value;  // nullopt: erased; dedupe records: ""
+    std::uint64_t seq = 0;             // the newest write set that wrote it
+    std::uint32_t refs = 0;            // uncommitted write sets that wrote it
+  };
+  using Map = std::unordered_map<std::string, Entry>;
+  // One uncommitted write set: its partition and the entries it wrote
+  // (each once; node pointers stay valid until the entry is erased).
+  struct Pending {
+    std::uint32_t partition = 0;
+    std::vector<Map::value_type*> entries;
+  };
+  // Enters `key` (written by write set `seq`) into the overlay.
+  void enter(const std::string& key, std::optional<std::string> value, std::uint64_t seq, Pending& p);
+
   mutable std::mutex mu_;
   std::condition_variable cv_;  // commits reported
-  std::unordered_map<std::string, std::pair<std::optional<std::string>, std::uint64_t>> overlay_;  // GUARDED_BY(mu_): key -> (value, seq)
-  std::unordered_map<std::uint64_t, std::vector<std::string>> keys_;   // GUARDED_BY(mu_): seq -> keys it wrote
-  std::unordered_map<std::uint64_t, std::uint32_t> ws_partition_;      // GUARDED_BY(mu_): seq -> partition
-  std::vector<std::uint64_t> partition_uncommitted_;                   // GUARDED_BY(mu_): per partition
+  Map overlay_;                                       // GUARDED_BY(mu_): key -> entry
+  std::unordered_map<std::uint64_t, Pending> pending_;  // GUARDED_BY(mu_): seq -> what it wrote
+  std::vector<std::uint64_t> partition_uncommitted_;  // GUARDED_BY(mu_): per partition
   std::uint64_t next_seq_ = 0;     // GUARDED_BY(mu_)
   std::uint64_t uncommitted_ = 0;  // GUARDED_BY(mu_): write sets submitted, not committed
 };
