@@ -1,6 +1,7 @@
 // TxnOverlay on its own (no journal: add, get, in_overlay and committed do
-// not read it): read-your-writes across write sets, and an entry stays until
-// every write set that wrote it is committed, in any commit order.
+// not read it): read-your-writes across write sets, an entry stays until
+// every write set that wrote it is committed (in any commit order), and
+// in_overlay reports a commit since the caller's generation.
 #include "dispatch/txn_overlay.hpp"
 
 #include <gtest/gtest.h>
@@ -28,12 +29,15 @@ TEST(TxnOverlay, WritesAndDedupeKeysAreVisibleUntilCommitted) {
   auto v = ov.get("k");
   ASSERT_TRUE(v && *v);
   EXPECT_EQ(**v, "v2");
-  EXPECT_TRUE(ov.in_overlay("g:id-1"));
+  EXPECT_EQ(ov.in_overlay("g:id-1", 0), std::optional<bool>(true));
+  EXPECT_EQ(ov.in_overlay("g:id-2", 0), std::optional<bool>(false));
   EXPECT_FALSE(ov.get("other"));
   const std::uint64_t seq = ws->seq;
   ov.committed(std::span<const std::uint64_t>(&seq, 1));
   EXPECT_FALSE(ov.get("k"));
-  EXPECT_FALSE(ov.in_overlay("g:id-1"));
+  // A commit was reported since generation 0: the caller must read again.
+  EXPECT_EQ(ov.in_overlay("g:id-1", 0), std::nullopt);
+  EXPECT_EQ(ov.in_overlay("g:id-1", 1), std::optional<bool>(false));
 }
 
 TEST(TxnOverlay, AKeyWrittenByTwoWriteSetsLeavesWhenBothAreCommittedInEitherOrder) {
@@ -52,7 +56,9 @@ TEST(TxnOverlay, AKeyWrittenByTwoWriteSetsLeavesWhenBothAreCommittedInEitherOrde
     EXPECT_EQ(**v, "new");  // the newest value, whichever commit came first
     auto g = ov.get("gone");
     EXPECT_EQ(g.has_value(), !newer_first);  // an erase is visible until committed
-    if (g) EXPECT_FALSE(*g);
+    if (g) {
+      EXPECT_FALSE(*g);
+    }
     ov.committed(std::span<const std::uint64_t>(newer_first ? &sa : &sb, 1));
     EXPECT_FALSE(ov.get("k"));
     EXPECT_FALSE(ov.get("gone"));

@@ -87,6 +87,11 @@ struct WorkerContext {
   std::uint32_t calls = 0;           // handler calls (handler latency: one in 16)
   std::uint32_t e2e_batches = 0;     // acked batches (end-to-end latency: one in 8)
   std::uint64_t unsynced = 0;        // events since this worker's last durable offset
+  // Transactional groups: the batch's dedupe keys and whether each was
+  // handled before the batch started (Group::prefetch_dedupe).
+  std::vector<std::string> dkeys;
+  std::vector<char> dseen;
+  std::uint64_t dgeneration = 0;  // TxnOverlay::seen_many's generation
 };
 
 // Where a group's dead letters go: its dead-letter topic (published to) and
@@ -224,7 +229,17 @@ class Group final : public OffsetSource {
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
-  Verdict serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
+  // `pre`: the event's index in w.dkeys / w.dseen when prefetch_dedupe()
+  // looked its dedupe key up (-1: look it up here).
+  Verdict serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws,
+                    int pre = -1);
+  // Looks the dedupe keys of `batch` up in one overlay lock and one read
+  // transaction (into w.dkeys / w.dseen); false if the journal could not be
+  // read (serve_txn then looks each up itself).
+  bool prefetch_dedupe(WorkerContext& w, std::span<const Message> batch);
+  // Whether the batch's event `i` was handled, from the prefetch (looked up
+  // again, from `i` on, when a commit was reported since).
+  Result<bool> prefetched_seen(WorkerContext& w, std::size_t i);
   // Hands `ws` in early when `next`'s follow-ups would not fit in it.
   void attach_follow_ups(const Outbox& next, std::unique_ptr<WriteSet>& ws);
   // RetryMode::kNonBlocking: due retries of parked keys, then new events.

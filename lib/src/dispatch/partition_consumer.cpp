@@ -141,8 +141,9 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
 
   if (txn_mode_) {
     std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
+    const bool pre = n > 1 && prefetch_dedupe(w, std::span<const Message>(scratch.data(), n));
     for (std::uint32_t i = 0; i < n; ++i) {
-      if (serve_txn(ps, w, ps.cur, scratch[i], ws) == Verdict::kPassed) {
+      if (serve_txn(ps, w, ps.cur, scratch[i], ws, pre ? static_cast<int>(i) : -1) == Verdict::kPassed) {
         ++done;
         continue;
       }

@@ -1,5 +1,6 @@
 // Transactional groups: state tables, the dedupe check and write sets
 // (see the Group class comment).
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -75,16 +76,49 @@ class StateImpl final : public State {
   Outbox outbox_;
 };
 
+bool Group::prefetch_dedupe(WorkerContext& w, std::span<const Message> batch) {
+  if (!options_.dedupe && !invoker_.is_state_handler()) return false;
+  w.dkeys.resize(batch.size());
+  w.dseen.assign(batch.size(), 0);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (redriven_for_other(batch[i], options_.group)) w.dkeys[i].clear();
+    else w.dkeys[i] = dedupe_key(options_.group, batch[i].id());
+  }
+  return overlay_.seen_many(w.dkeys, w.dseen, w.dgeneration).is_ok();
+}
+
+Result<bool> Group::prefetched_seen(WorkerContext& w, std::size_t i) {
+  // In the overlay: handled by an earlier event of this batch, or by another
+  // worker, and not yet committed. Else the prefetch holds while no commit
+  // was reported since it (a record committed later may have left the
+  // overlay after the prefetch read the journal): then read again.
+  const std::optional<bool> in = overlay_.in_overlay(w.dkeys[i], w.dgeneration);
+  if (in && *in) return true;
+  if (!in) {
+    std::fill(w.dseen.begin() + static_cast<std::ptrdiff_t>(i), w.dseen.end(), 0);
+    auto rest_keys = std::span<const std::string>(w.dkeys).subspan(i);
+    auto rest_seen = std::span<char>(w.dseen).subspan(i);
+    if (Status s = overlay_.seen_many(rest_keys, rest_seen, w.dgeneration); !s) return s;
+  }
+  return w.dseen[i] != 0;
+}
+
 Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m,
-                               std::unique_ptr<WriteSet>& ws) {
+                               std::unique_ptr<WriteSet>& ws, int pre) {
   if (redriven_for_other(m, options_.group)) {
     overlay_.add(ps.index, m.offset() + 1, {}, {}, ws);
     return Verdict::kPassed;
   }
   std::string dkey;
   if (options_.dedupe || invoker_.is_state_handler()) {
-    dkey = dedupe_key(options_.group, m.id());
-    const Result<bool> seen = overlay_.seen(dkey);
+    Result<bool> seen = false;
+    if (pre >= 0) {
+      seen = prefetched_seen(w, static_cast<std::size_t>(pre));
+      dkey = std::move(w.dkeys[static_cast<std::size_t>(pre)]);
+    } else {
+      dkey = dedupe_key(options_.group, m.id());
+      seen = overlay_.seen(dkey);
+    }
     if (!seen) {
       ps.cur.retry_at = Clock::now() + std::chrono::milliseconds(5);  // transient: read again soon
       return Verdict::kWait;

@@ -43,20 +43,25 @@ Result<bool> TxnOverlay::seen(const std::string& dedupe_key) const {
   return journal_->dedupe_seen(dedupe_key);
 }
 
-Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> seen) const {
+Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> seen,
+                             std::uint64_t& generation) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    generation = commits_;
     for (std::size_t i = 0; i < keys.size(); ++i)
       if (!keys[i].empty() && overlay_.count(keys[i]) != 0) seen[i] = 1;
   }
-  // After the overlay: a record committed meanwhile left the overlay only
-  // after it was in the journal, so one of the two reads finds it.
+  // After the overlay: a record committed before `generation` left the
+  // overlay only after it was in the journal, so one of the two reads finds
+  // it; one committed later changes the generation (in_overlay).
   return journal_->dedupe_seen_many(keys, seen);
 }
 
-bool TxnOverlay::in_overlay(const std::string& dedupe_key) const {
+std::optional<bool> TxnOverlay::in_overlay(const std::string& dedupe_key, std::uint64_t generation) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return overlay_.count(dedupe_key) != 0;
+  if (overlay_.count(dedupe_key) != 0) return true;
+  if (commits_ != generation) return std::nullopt;
+  return false;
 }
 
 void TxnOverlay::enter(const std::string& key, std::optional<std::string> value, std::uint64_t seq, Pending& p) {
@@ -115,6 +120,7 @@ void TxnOverlay::committed(std::span<const std::uint64_t> seqs) {
       pending_.erase(it);
     }
     uncommitted_ -= seqs.size();
+    ++commits_;
   }
   cv_.notify_all();
 }

@@ -56,10 +56,14 @@ class TxnOverlay final : public TxnSink {
   Result<bool> seen(const std::string& dedupe_key) const;
   // seen() for a batch: one lock and one read transaction for all keys.
   // Sets seen[i] (keys.size() elements, zeroed by the caller) for each
-  // keys[i] handled; empty keys are skipped. Thread-safe.
-  Status seen_many(std::span<const std::string> keys, std::span<char> seen) const;
-  // Whether the overlay (not the journal) holds `dedupe_key`. Thread-safe.
-  bool in_overlay(const std::string& dedupe_key) const;
+  // keys[i] handled; empty keys are skipped. `generation` receives the
+  // commit count the answers hold for (see in_overlay). Thread-safe.
+  Status seen_many(std::span<const std::string> keys, std::span<char> seen, std::uint64_t& generation) const;
+  // Whether the overlay holds `dedupe_key`: true / false, or nullopt when a
+  // commit was reported since `generation` (a record may then have left the
+  // overlay after seen_many read the journal: look it up again).
+  // Thread-safe.
+  std::optional<bool> in_overlay(const std::string& dedupe_key, std::uint64_t generation) const;
 
   // Adds one finished event of `partition` (`next`: the offset after it)
   // to the batch's write set `ws`, opening it if null; its writes and dedupe
@@ -104,6 +108,7 @@ class TxnOverlay final : public TxnSink {
   std::unordered_map<std::uint64_t, Pending> pending_;  // GUARDED_BY(mu_): seq -> what it wrote
   std::vector<std::uint64_t> partition_uncommitted_;  // GUARDED_BY(mu_): per partition
   std::uint64_t next_seq_ = 0;     // GUARDED_BY(mu_)
+  std::uint64_t commits_ = 0;      // GUARDED_BY(mu_): committed() calls
   std::uint64_t uncommitted_ = 0;  // GUARDED_BY(mu_): write sets submitted, not committed
 };
 

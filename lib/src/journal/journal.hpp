@@ -183,6 +183,10 @@ class Journal {
   void submit(std::unique_ptr<WriteSet> ws);
   // Whether a dedupe record for `key` is stored. Thread-safe.
   Result<bool> dedupe_seen(std::string_view key) const;
+  // dedupe_seen for many keys in one read transaction: sets seen[i] (which
+  // must have keys.size() elements) for each stored keys[i]; entries already
+  // true are not looked up. Thread-safe.
+  Status dedupe_seen_many(std::span<const std::string> keys, std::span<char> seen) const;
   // Writes state values in a transaction of their own (administration, not
   // the handler path). Thread-safe.
   Status state_put(const std::vector<std::pair<std::string, std::string>>& values);

@@ -62,6 +62,19 @@ Result<bool> Journal::dedupe_seen(std::string_view key) const {
   return true;
 }
 
+Status Journal::dedupe_seen_many(std::span<const std::string> keys, std::span<char> seen) const {
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (seen[i] || keys[i].empty()) continue;
+    MDB_val k = as_val(keys[i]), v;
+    const int rc = mdb_get(lease.txn(), dedupe_dbi_, &k, &v);
+    if (rc == 0) seen[i] = 1;
+    else if (rc != MDB_NOTFOUND) return lmdb_status(rc, "read dedupe record");
+  }
+  return Status::ok();
+}
+
 Result<std::optional<std::string>> Journal::state_get(std::string_view key) const {
   ReadLease lease(*this);
   if (!lease.txn()) return lease.status();
