@@ -8,7 +8,8 @@
 // them (read-your-writes) and a redelivered duplicate is recognised before
 // its dedupe record is committed. The writer reports commits back through
 // committed() (the overlay is the group's TxnSink); a key leaves the overlay
-// when the write set that last wrote it is committed.
+// when every write set that wrote it is committed (until then reads see the
+// newest value, which is then also the journal's).
 //
 // Back-pressure: at most 4,096 write sets wait for the writer; opening
 // another waits (up to 30 s) for commits.
