@@ -564,5 +564,57 @@ TEST_F(LiveTest, DlqStatsAndStateGetReadBesideTheOwner) {
   EXPECT_NE(weir({"state", "get", "--help"}).out.find("Example"), std::string::npos);
 }
 
+TEST_F(LiveTest, StatusSaysSinceWhenInFlightAndWhenTheNextTryIs) {
+  Options o;
+  o.data_dir = dir();
+  bus_ = Bus::open(o).value();
+  ASSERT_TRUE(bus_->create_topic("jobs", {.partitions = 1, .durability = Durability::kJournaled}));
+  std::atomic<bool> hold{true};
+  SubscribeOptions so{.group = "worker"};
+  so.max_attempts = 1000;
+  so.retry_backoff = std::chrono::milliseconds(3000);
+  so.retry_backoff_max = std::chrono::milliseconds(3000);
+  ASSERT_TRUE(bus_->subscribe("jobs", so, [&hold](const Message& m) {
+    if (m.payload() == "retry") return Outcome::retry("provider busy");
+    while (m.payload() == "hold" && hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Outcome::done();
+  }));
+  ASSERT_EQ(weir({"produce", dir(), "jobs"}, "job-1\tretry\n").rc, 0);
+  ASSERT_TRUE(testing::eventually([&] {
+    auto l = bus_->locate("worker", "jobs", {.key = "job-1"});
+    return l && l->size() == 1 && (*l)[0].state == EventLocation::State::kRetrying;
+  }));
+  auto r = weir({"status", dir(), "jobs", "--group", "worker", "--key", "job-1", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.rows().size(), 1u);
+  EXPECT_EQ(r.rows()[0]["state"], "retrying");
+  EXPECT_GE(r.rows()[0]["attempt"].get<int>(), 2);
+  EXPECT_GT(r.rows()[0]["next_try_us"].get<std::int64_t>(), 0);
+  auto text = weir({"status", dir(), "jobs", "--group", "worker", "--key", "job-1"});
+  EXPECT_NE(text.out.find("retrying: on attempt 2, next try at 20"), std::string::npos) << text.out;
+  ASSERT_TRUE(bus_->unsubscribe("worker", {.mode = CloseMode::kStopAtBatch}));
+  // A new group that holds its first event: in flight since when.
+  ASSERT_TRUE(bus_->subscribe("jobs", {.group = "holder"}, [&hold](const Message& m) {
+    while (m.payload() == "retry" && hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(testing::eventually([&] {
+    auto l = bus_->locate("holder", "jobs", {.key = "job-1"});
+    return l && l->size() == 1 && (*l)[0].state == EventLocation::State::kInFlight;
+  }));
+  auto f = weir({"status", dir(), "jobs", "--group", "holder", "--key", "job-1", "--json"});
+  ASSERT_EQ(f.rc, 0) << f.err;
+  EXPECT_EQ(f.rows()[0]["state"], "in_flight");
+  EXPECT_GT(f.rows()[0]["in_flight_since_us"].get<std::int64_t>(), 0);
+  auto ft = weir({"status", dir(), "jobs", "--group", "holder", "--key", "job-1"});
+  EXPECT_NE(ft.out.find(" s ago), not yet acknowledged"), std::string::npos) << ft.out;
+  hold = false;
+  // Offline: the stored attempt count of "worker", its next try unknown.
+  bus_.reset();
+  auto off = weir({"status", dir(), "jobs", "--group", "worker", "--key", "job-1"});
+  ASSERT_EQ(off.rc, 0) << off.err;
+  EXPECT_NE(off.out.find("next try when the group runs again"), std::string::npos) << off.out;
+}
+
 }  // namespace
 }  // namespace weir

@@ -4,6 +4,7 @@
 // (its dead letters counted by reason, type and age) and weir state get
 // (one value of its state tables); the last two read with the Inspector.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "commands.hpp"
@@ -13,24 +14,12 @@ namespace weir::cli {
 
 namespace {
 
-// The control protocol's "location" object (docs/control-protocol.md).
-Row location_row(const EventLocation& l) {
-  Row j{{"topic", l.topic}, {"partition", l.partition}, {"offset", l.offset}, {"id", l.id}};
-  put_bytes(j, "key", l.key);
-  j["time_us"] = l.time_us;
-  j["state"] = std::string(state_name(l.state));
-  j["committed"] = l.committed ? Row(*l.committed) : Row();
-  j["ahead"] = l.ahead;
-  j["attempt"] = l.attempt;
-  j["parked_behind"] = l.parked_behind;
-  j["worker"] = l.worker;
-  j["reason"] = l.reason;
-  j["dead_lettered_us"] = l.dead_lettered_us;
-  j["dlq_offset"] = l.dlq_offset;
-  j["group_running"] = l.group_running;
-  j["paused"] = l.paused;
-  j["stopped"] = l.stopped;
-  return j;
+// "1.5 s ago" for a time in the past.
+std::string seconds_ago(std::int64_t time_us) {
+  const double s = static_cast<double>(std::max<std::int64_t>(0, now_us() - time_us)) / 1e6;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s ago", s);
+  return buf;
 }
 
 // One line for people: what the state means for this event.
@@ -40,9 +29,16 @@ std::string detail(const Row& l) {
   if (state == "done") {
     d = "handled: the group's committed offset " + std::to_string(l["committed"].get<std::uint64_t>()) + " is past it";
   } else if (state == "in_flight") {
-    d = "in flight: handed to worker " + std::to_string(l["worker"].get<int>()) + ", not yet acknowledged";
+    d = "in flight: handed to worker " + std::to_string(l["worker"].get<int>());
+    if (const std::int64_t since = l["in_flight_since_us"].get<std::int64_t>(); since > 0)
+      d += " at " + iso_time(since) + " (" + seconds_ago(since) + ")";
+    d += ", not yet acknowledged";
   } else if (state == "retrying") {
     d = "retrying: on attempt " + std::to_string(l["attempt"].get<std::uint32_t>());
+    if (const std::int64_t next = l["next_try_us"].get<std::int64_t>(); next > 0)
+      d += ", next try at " + iso_time(next);
+    else
+      d += ", next try when the group runs again";
   } else if (state == "parked") {
     d = "parked behind offset " + std::to_string(l["parked_behind"].get<std::uint64_t>()) +
         ", a failing event of the same key";
@@ -82,7 +78,7 @@ int cmd_status(const Common& c, const StatusOptions& o) {
     ref.key = o.key;
     auto r = bus->locate(o.group, o.topic, ref, o.limit);
     if (!r) fail_status(r.status());
-    for (const EventLocation& l : *r) found.push_back(location_row(l));
+    for (const EventLocation& l : *r) found.push_back(Row::parse(to_json(l)));
     close_bus(*bus);
   }
   if (found.empty())

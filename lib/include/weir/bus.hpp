@@ -176,11 +176,14 @@ struct EventRef {
 //   redriven nor purged (reason, attempts, when, dlq_offset).
 // - kDone: the group's committed offset is past it.
 // - kRetrying: it failed and waits for another attempt (`attempt` is the
-//   try it is on, 2 = the first retry). Known for journaled topics, whose
-//   attempt counts are stored.
+//   try it is on, 2 = the first retry; `next_try_us` when that try is due).
+//   Known for a running group on any topic, and for journaled topics, whose
+//   attempt counts are stored, also while the group is not running (then
+//   `next_try_us` is 0: the try comes when the group runs again).
 // - kParked: non-blocking retries: it waits behind the failing event of its
 //   key at `parked_behind`.
-// - kInFlight: handed to the group's worker `worker`, not yet acknowledged.
+// - kInFlight: handed to the group's worker `worker` (with its batch, at
+//   `in_flight_since_us`), not yet acknowledged.
 // - kNotYetReached: the group has `ahead` events of the partition to handle
 //   before it (it may be paused or stopped: see those flags).
 // Without a running group (offline, or unsubscribed) the states come from
@@ -200,8 +203,14 @@ struct EventLocation {
   std::optional<Offset> committed{};
   std::uint64_t ahead = 0;        // kNotYetReached: offset - committed
   std::uint32_t attempt = 0;      // kRetrying; kDeadLettered: attempts made
+  // kRetrying: when the next attempt is due (system clock, us since the
+  // epoch); 0 when the group is not running.
+  std::int64_t next_try_us = 0;
   Offset parked_behind = 0;       // kParked
   int worker = -1;                // kInFlight: the worker owning the partition
+  // kInFlight: when that worker was handed the event (with its batch;
+  // system clock, us since the epoch, coarse: 1-4 ms ticks).
+  std::int64_t in_flight_since_us = 0;
   std::string reason{};           // kDeadLettered
   std::int64_t dead_lettered_us = 0;
   Offset dlq_offset = 0;
@@ -213,6 +222,15 @@ struct EventLocation {
 // "done", "in_flight", "retrying", "parked", "dead_lettered",
 // "not_yet_reached".
 std::string_view state_name(EventLocation::State s) noexcept;
+
+// One EventLocation as a JSON object (one line, no newline): the form of
+// `weir status --json` rows and of the control protocol's "location"
+// objects (docs/control-protocol.md). Fields: topic, partition, offset, id,
+// key (or key_b64 when not UTF-8), time_us, state (state_name), committed
+// (null when none is stored), ahead, attempt, next_try_us, parked_behind,
+// worker, in_flight_since_us, reason, dead_lettered_us, dlq_offset,
+// group_running, paused, stopped. Thread-safe (pure function).
+std::string to_json(const EventLocation& location);
 
 // What close() left behind.
 struct CloseReport {

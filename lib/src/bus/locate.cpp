@@ -1,6 +1,7 @@
-// Bus::locate: where events stand for a group, from what the bus can see
-// without entering the dispatch layer: the group's committed offsets and
-// per-partition metrics, its stored attempt counts, and its dead letters.
+// Bus::locate: where events stand for a group: the group's committed
+// offsets and per-partition metrics, its stored attempt counts, its dead
+// letters, and (a running group) its waiting retries and when it handed out
+// its current batch.
 #include "bus/core.hpp"
 
 #include <algorithm>
@@ -116,6 +117,20 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
       return out.size() + matches.size() < limit;
     });
     if (!s && s.code() != Code::kNotFound) return s;
+    // What only the running group knows: its waiting retries and when it
+    // handed out its current batch.
+    std::map<Offset, Group::RetryNote> notes;
+    std::int64_t handed_at_us = 0;
+    if (running && !matches.empty()) {
+      Status asked = with_group(g, [&](const Group& gr) -> Status {
+        if (gr.topic() != t) return Status::ok();
+        handed_at_us = gr.handed_at_us(p);
+        for (const EventLocation& l : matches)
+          if (auto rn = gr.retry_note(p, l.offset)) notes[l.offset] = *rn;
+        return Status::ok();
+      });
+      asked.ignore();  // unsubscribed meanwhile: what is stored says the rest
+    }
     for (EventLocation& l : matches) {
       using S = EventLocation::State;
       l.committed = committed[p];
@@ -127,6 +142,7 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
       const Offset next = committed[p].value_or(part.start());
       auto letter = letters.find({p, l.offset});
       auto tries = attempts.find(l.offset);
+      auto note = notes.find(l.offset);
       if (letter != letters.end()) {
         l.state = S::kDeadLettered;
         l.reason = letter->second.reason;
@@ -135,6 +151,10 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
         l.dlq_offset = letter->second.dlq_offset;
       } else if (committed[p] && l.offset < *committed[p]) {
         l.state = S::kDone;
+      } else if (note != notes.end()) {
+        l.state = S::kRetrying;
+        l.attempt = note->second.attempt;
+        l.next_try_us = note->second.next_try_us;
       } else if (tries != attempts.end() && tries->second > 1) {
         l.state = S::kRetrying;
         l.attempt = tries->second;
@@ -150,6 +170,7 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
         } else if (running && l.offset < next + live[p].in_flight) {
           l.state = S::kInFlight;
           l.worker = live[p].worker;
+          l.in_flight_since_us = handed_at_us;
         } else {
           l.state = S::kNotYetReached;
           l.ahead = l.offset >= next ? l.offset - next : 0;

@@ -396,6 +396,23 @@ json verb_dlq_list(Context& c, const json& req) {
   return r;
 }
 
+json verb_dlq_show(Context& c, const json& req) {
+  auto e = c.bus.dlq_show(need_string(req, "group"), need_uint(req, "dlq_offset"));
+  check(e.status());
+  json headers = json::array();
+  for (const auto& [name, value] : e->headers) {
+    json h{{"name", name}};
+    put_bytes(h, "value", value);
+    headers.push_back(std::move(h));
+  }
+  json letter = letter_json(e->letter);
+  put_bytes(letter, "payload", e->payload);
+  letter["headers"] = std::move(headers);
+  json r = ok();
+  r["letter"] = std::move(letter);
+  return r;
+}
+
 json verb_dlq_redrive(Context& c, const json& req) {
   const std::string group = need_string(req, "group");
   RedriveOptions o;
@@ -540,25 +557,6 @@ json verb_delete_group(Context& c, const json& req) {
   return r;
 }
 
-json location_json(const EventLocation& l) {
-  json j{{"topic", l.topic}, {"partition", l.partition}, {"offset", l.offset}, {"id", l.id}};
-  put_bytes(j, "key", l.key);
-  j["time_us"] = l.time_us;
-  j["state"] = std::string(state_name(l.state));
-  j["committed"] = l.committed ? json(*l.committed) : json();
-  j["ahead"] = l.ahead;
-  j["attempt"] = l.attempt;
-  j["parked_behind"] = l.parked_behind;
-  j["worker"] = l.worker;
-  j["reason"] = l.reason;
-  j["dead_lettered_us"] = l.dead_lettered_us;
-  j["dlq_offset"] = l.dlq_offset;
-  j["group_running"] = l.group_running;
-  j["paused"] = l.paused;
-  j["stopped"] = l.stopped;
-  return j;
-}
-
 json verb_locate(Context& c, const json& req) {
   EventRef ref;
   ref.id = opt_string(req, "id").value_or("");
@@ -567,8 +565,7 @@ json verb_locate(Context& c, const json& req) {
                             opt_uint(req, "limit").value_or(100));
   check(found.status());
   for (const EventLocation& l : *found)
-    if (!c.emit(json{{"location", location_json(l)}}.dump(-1, ' ', false, json::error_handler_t::replace)))
-      break;
+    if (!c.emit("{\"location\":" + to_json(l) + "}")) break;
   json r = ok();
   r["count"] = found->size();
   return r;
@@ -586,6 +583,7 @@ const std::map<std::string, Verb, std::less<>>& verbs() {
       {"consume_begin", verb_consume_begin},
       {"commit", verb_commit},
       {"dlq_list", verb_dlq_list},
+      {"dlq_show", verb_dlq_show},
       {"dlq_redrive", verb_dlq_redrive},
       {"dlq_purge", verb_dlq_purge},
       {"pause", verb_pause},
@@ -638,3 +636,29 @@ void serve_request(Bus& bus, ConsumeLeases& leases, std::uint64_t connection, st
 }
 
 }  // namespace weir::internal
+
+namespace weir {
+
+std::string to_json(const EventLocation& l) {
+  using nlohmann::json;
+  json j{{"topic", l.topic}, {"partition", l.partition}, {"offset", l.offset}, {"id", l.id}};
+  internal::put_bytes(j, "key", l.key);
+  j["time_us"] = l.time_us;
+  j["state"] = std::string(state_name(l.state));
+  j["committed"] = l.committed ? json(*l.committed) : json();
+  j["ahead"] = l.ahead;
+  j["attempt"] = l.attempt;
+  j["next_try_us"] = l.next_try_us;
+  j["parked_behind"] = l.parked_behind;
+  j["worker"] = l.worker;
+  j["in_flight_since_us"] = l.in_flight_since_us;
+  j["reason"] = l.reason;
+  j["dead_lettered_us"] = l.dead_lettered_us;
+  j["dlq_offset"] = l.dlq_offset;
+  j["group_running"] = l.group_running;
+  j["paused"] = l.paused;
+  j["stopped"] = l.stopped;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace weir

@@ -2,6 +2,7 @@
 // rules, retries with backoff, dead letters, stops and reports.
 #include <chrono>
 
+#include "base/clock.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/log.hpp"
 #include "record/record.hpp"
@@ -42,14 +43,17 @@ Outcome Group::call(WorkerContext& w, const Message& m, State* state) {
 bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outcome& o) {
   if (o.kind() == Outcome::Kind::kDone) {
     a.succeeded();
+    forget_retry(ps, m.offset());
     return true;
   }
   const RetryDecision d = retry_.on_failure(a, o);
   if (d.kind == RetryDecision::Kind::kRetry) {
     retries_.fetch_add(1, std::memory_order_relaxed);
     save_attempts(ps, m.offset(), a.attempt);
+    note_retry(ps, m.offset(), a);
     return false;
   }
+  forget_retry(ps, m.offset());
   if (!dead_letters_.topic) {
     stop_partition(ps, m.offset(), m.attempt(), d.reason, FailureKind::kHandler);
     return false;
@@ -63,6 +67,32 @@ bool Group::apply(PartitionState& ps, Attempts& a, const Message& m, const Outco
   report(ps, m.offset(), m.attempt(), d.reason, FailureKind::kDeadLettered);
   a.succeeded();
   return true;
+}
+
+void Group::note_retry(PartitionState& ps, Offset offset, const Attempts& a) {
+  const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(a.retry_at - Clock::now());
+  const std::int64_t due_us = coarse_now_us() + std::max<std::int64_t>(0, wait.count());
+  const Offset cursor = ps.cursor.next.load(std::memory_order_relaxed);  // only the owner writes it
+  std::lock_guard<std::mutex> lock(ps.retry_mu);
+  ps.retry_notes.erase(ps.retry_notes.begin(), ps.retry_notes.lower_bound(cursor));
+  ps.retry_notes[offset] = RetryNote{a.attempt, due_us};
+  ps.has_retry_notes = true;
+}
+
+std::optional<Group::RetryNote> Group::retry_note(std::uint32_t partition, Offset offset) const {
+  if (partition >= parts_.size()) return std::nullopt;
+  const PartitionState& ps = *parts_[partition];
+  // Acquire: pairs with the owner's release stores of the cursor.
+  if (offset < ps.cursor.next.load(std::memory_order_acquire)) return std::nullopt;
+  std::lock_guard<std::mutex> lock(ps.retry_mu);
+  auto it = ps.retry_notes.find(offset);
+  if (it == ps.retry_notes.end()) return std::nullopt;
+  return it->second;
+}
+
+std::int64_t Group::handed_at_us(std::uint32_t partition) const {
+  if (partition >= parts_.size()) return 0;
+  return parts_[partition]->handed_at_us.load(std::memory_order_relaxed);
 }
 
 bool Group::dead_letter(const Message& m, const Attempts& a, std::string_view reason) {

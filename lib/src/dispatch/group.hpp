@@ -133,6 +133,18 @@ class Group final : public OffsetSource {
   GroupStatus status() const;              // Thread-safe.
   GroupMetrics metrics() const;            // Thread-safe.
   std::vector<HotKey> hot_keys(std::uint32_t partition, std::size_t k) const;  // Thread-safe.
+  // An event of `partition` waiting for another attempt (Bus::locate):
+  // the attempt it will be on and when it is due (system clock, us).
+  struct RetryNote {
+    std::uint32_t attempt = 0;
+    std::int64_t next_try_us = 0;
+  };
+  // The retry the event at `offset` waits for, if it failed and waits now
+  // (nullopt once the cursor passed it or it finished). Thread-safe.
+  std::optional<RetryNote> retry_note(std::uint32_t partition, Offset offset) const;
+  // When the partition's current batch was handed to the handler (system
+  // clock, us; 0 before the first). Thread-safe; relaxed: approximate.
+  std::int64_t handed_at_us(std::uint32_t partition) const;
   // Bus::pause / resume (all partitions when `partition` is empty). Thread-safe.
   void set_paused(std::optional<std::uint32_t> partition, bool paused);
   // Bus::set_workers. Thread-safe; kFailedPrecondition once stopping.
@@ -186,12 +198,22 @@ class Group final : public OffsetSource {
     // Metrics, written by the owner (relaxed), read by metrics().
     std::atomic<std::uint64_t> processed{0};    // events acknowledged
     std::atomic<Offset> handed_end{0};          // end of what the handler was handed
+    std::atomic<std::int64_t> handed_at_us{0};  // when it was handed (system clock)
     std::atomic<std::int64_t> head_time_us{0};  // memory: publish time of the event at the cursor
     // Hot keys of the backlog (sampled while behind). The owner takes the
     // mutex with try_lock once per full batch; hot_keys() takes it.
     mutable std::mutex sketch_mu;
     KeySketch sketch;            // GUARDED_BY(sketch_mu)
     bool sketch_dirty = false;   // owner only
+
+    // Failing events waiting for another attempt, by offset, for
+    // retry_note(): written by the owner (note_retry / forget_retry), read
+    // by any thread under retry_mu. At most one entry in blocking mode, one
+    // per parked head in non-blocking mode. `has_retry_notes` (owner only)
+    // spares the done path the mutex while nothing waits.
+    mutable std::mutex retry_mu;
+    std::map<Offset, RetryNote> retry_notes;  // GUARDED_BY(retry_mu)
+    bool has_retry_notes = false;             // owner only
   };
 
   void worker_main(std::uint32_t w);
@@ -279,6 +301,16 @@ class Group final : public OffsetSource {
     if (!journal_ || n == 0) return options_.max_batch;
     const std::uint64_t room = n - std::min<std::uint64_t>(w.unsynced, n - 1);  // >= 1
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(options_.max_batch, room));
+  }
+  // The event at `offset` waits for attempt `a.attempt` at `a.retry_at`
+  // (owner); drops notes the cursor passed.
+  void note_retry(PartitionState& ps, Offset offset, const Attempts& a);
+  // The event at `offset` no longer waits for a retry (owner).
+  void forget_retry(PartitionState& ps, Offset offset) {
+    if (!ps.has_retry_notes) return;
+    std::lock_guard<std::mutex> lock(ps.retry_mu);
+    ps.retry_notes.erase(offset);
+    ps.has_retry_notes = !ps.retry_notes.empty();
   }
   // Persists the attempt count of a failing event (1: it no longer fails).
   void save_attempts(PartitionState& ps, Offset offset, std::uint32_t attempt) {

@@ -21,6 +21,7 @@
 // Everything here runs on the partition's owning worker.
 #include <algorithm>
 
+#include "base/clock.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/format.hpp"
 #include "record/record.hpp"
@@ -40,6 +41,7 @@ void Group::keep_parked_copy(PartitionState& ps, Offset offset) {
 void Group::finish_head(PartitionState& ps, const std::string& key) {
   const ParkingLot::Finished f = ps.lot.finish_head(key);
   save_attempts(ps, f.done, 1);
+  forget_retry(ps, f.done);
   // The key's next event goes on at the attempt a restart left it at.
   if (!f.next) return;
   if (auto r = ps.attempts.restored.find(*f.next); r != ps.attempts.restored.end()) {
@@ -216,6 +218,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
     ps.attempts.restored.erase(r);
   }
   progress += n;
+  if (n > 0) ps.handed_at_us.store(coarse_now_us(), std::memory_order_relaxed);
   const std::uint32_t i = serve_new(ps, w, n, ws);
   ps.read_pos = std::max(ps.read_pos, rp + i);
   // Events that failed before a restart and have now passed at once: forget

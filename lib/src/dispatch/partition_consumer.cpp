@@ -130,6 +130,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
   std::uint32_t n = *read;
   if (n == 0) return 0;
   ps.handed_end.store(c + n, std::memory_order_relaxed);
+  ps.handed_at_us.store(coarse_now_us(), std::memory_order_relaxed);
   if (n == options_.max_batch && ps.part->end() > c + n && bus_->metrics_sampling)  // behind: sample the backlog's keys
     sample_keys(ps, n, [&scratch](std::uint32_t i) { return scratch[i].key(); });
   std::uint32_t done = 0;
