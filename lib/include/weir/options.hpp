@@ -74,6 +74,19 @@ struct Options {
   // offset asks for a commit at once. Default 50 ms. REQUIRES: 1 ms..10 s.
   std::chrono::milliseconds offset_commit_interval{50};
 
+  // retention_age given to each dead-letter topic "<group>.dlq" this bus
+  // creates for a journaled topic's group (a memory one holds 4,096 letters
+  // instead): letters dead-lettered longer ago than this are deleted by the
+  // journal's retention, redriven or not (counted in
+  // GroupMetrics::dlq_dropped while the bus runs). Counted from when each
+  // letter was written (its record time; the failed event's own time stays
+  // in DeadLetter::time_us). A dead-letter topic that already exists keeps
+  // what it has; change one with Bus::alter_topic("<group>.dlq",
+  // {.retention_age = ...}) (`weir alter-topic DIR G.dlq --retention-age
+  // P30D`; 0: keep forever). Default 7 days (Kafka's default retention).
+  // REQUIRES: >= 0 (0: no limit).
+  std::chrono::seconds dead_letter_retention_age{7 * 24 * 3600};
+
   // --- affects performance -------------------------------------------------
   // How long an idle worker spins, checking for new events, before it parks
   // on a futex. Spinning trades CPU for wake-up latency. Default 20 us.

@@ -86,10 +86,11 @@ enum class AlertKind : std::uint8_t {
   kDlqDepth = 0,   // unsettled dead letters of the group reached the threshold
   kDlqAge = 1,     // the oldest unsettled dead letter is older than the threshold (s)
   kRetryRate = 2,  // retries per second stayed above the threshold for a whole window
-  // Memory buses: dead letters were dropped since the last check (value: how
-  // many in all; threshold 0), because the group's dead-letter topic held
-  // 4,096. Raised whenever on_alert is set; cleared after a check (about a
-  // second) with no new drop.
+  // Dead letters were dropped unsettled since the last check (value: how
+  // many in all; threshold 0): on memory buses because the group's
+  // dead-letter topic held 4,096, on journaled ones because its retention
+  // (Options::dead_letter_retention_age) deleted them. Raised whenever
+  // on_alert is set; cleared after a check (about a second) with no new drop.
   kDlqDropped = 3,
 };
 

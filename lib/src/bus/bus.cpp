@@ -78,6 +78,9 @@ Result<std::unique_ptr<Bus>> Bus::open(const Options& options) {
   if (options.offset_commit_interval < std::chrono::milliseconds(1) ||
       options.offset_commit_interval > std::chrono::seconds(10))
     return Status::invalid_argument("Options::offset_commit_interval must be within 1 ms..10 s");
+  if (options.dead_letter_retention_age.count() < 0)
+    return Status::invalid_argument("Options::dead_letter_retention_age must be >= 0 (0: no limit), not " +
+                                    std::to_string(options.dead_letter_retention_age.count()) + " s");
   if (options.console.enabled && options.data_dir.empty())
     return Status::invalid_argument(
         "Options::console needs Options::data_dir (its access token is written there)");

@@ -134,7 +134,10 @@ Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string
                   .full_policy = source.journaled() ? FullPolicy::kBlock : FullPolicy::kReject,
                   .max_payload_bytes = source.options().max_payload_bytes,
                   .max_key_bytes = source.options().max_key_bytes};
-  if (source.journaled()) to.durability = Durability::kJournaled;
+  if (source.journaled()) {
+    to.durability = Durability::kJournaled;
+    to.retention_age = options_.dead_letter_retention_age;  // alterable: alter_topic("<group>.dlq")
+  }
   auto t = TopicState::create(shared_, name, to, *storage_for(to));
   if (!t) return t.status();
   topics_.emplace(name, *t);

@@ -11,6 +11,7 @@ void Alerts::evaluate(std::uint64_t retries) {
   const auto now = Clock::now();
   if (now < next_judgement_) return;
   next_judgement_ = now + std::chrono::seconds(1);
+  judged_depth_ = false;
   judge_dead_letters();
   judge_dropped();
   if (a.retry_rate > 0) judge_retry_rate(now, retries);
@@ -42,6 +43,7 @@ void Alerts::judge_dead_letters() {
   const AlertOptions& a = options_;
   if (!dead_letters_ || (!a.dlq_depth && !a.dlq_oldest_age.count())) return;
   auto d = dead_letters_->depth();
+  judged_depth_ = true;
   if (!d) return;
   if (a.dlq_depth)
     fire(AlertKind::kDlqDepth, static_cast<double>(d->count), static_cast<double>(a.dlq_depth),
@@ -57,7 +59,9 @@ void Alerts::judge_dead_letters() {
 
 void Alerts::judge_dropped() {
   if (!dead_letters_) return;
-  // Memory DLQ at its cap: any drop since the last judgement raises it.
+  // Memory DLQ at its cap, or a journaled one's retention (which depth()
+  // notices): any drop since the last judgement raises it.
+  if (!judged_depth_) dead_letters_->depth().status().ignore();
   const std::uint64_t dropped = dead_letters_->dropped();
   fire(AlertKind::kDlqDropped, static_cast<double>(dropped), 0, dropped > dropped_seen_);
   dropped_seen_ = dropped;

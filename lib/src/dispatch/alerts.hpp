@@ -59,6 +59,7 @@ class Alerts {
   Samples retry_samples_;  // for the retry-rate alert
   bool raised_[4] = {false, false, false, false};  // by AlertKind
   std::uint64_t dropped_seen_ = 0;  // dead letters dropped at the last judgement
+  bool judged_depth_ = false;       // judge_dead_letters() read the depth in this judgement
   Clock::time_point next_judgement_{};
 };
 

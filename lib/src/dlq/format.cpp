@@ -35,7 +35,10 @@ DeadLetterEvent dead_letter_event(const Message& m) {
   d.partition = number<std::uint32_t>(m.header("weir.dlq.partition"));
   d.offset = number<Offset>(m.header("weir.dlq.offset"));
   d.payload_bytes = m.payload().size();
-  d.time_us = m.time_us();
+  // The event's own time; letters written before the header existed carry
+  // it as their record time.
+  d.time_us = m.header("weir.dlq.event_time_us") ? number<std::int64_t>(m.header("weir.dlq.event_time_us"))
+                                                  : m.time_us();
   e.payload = std::string(m.payload());
   for (std::size_t i = 0; i < m.header_count(); ++i) {
     const Header h = m.header_at(i);
@@ -65,7 +68,8 @@ DeadLetterRecord::DeadLetterRecord(const Message& m, const FailureProvenance& p)
       first_(std::to_string(p.first_failure_us)),
       last_(std::to_string(p.last_failure_us)),
       partition_(std::to_string(m.partition())),
-      offset_(std::to_string(m.offset())) {
+      offset_(std::to_string(m.offset())),
+      event_time_(std::to_string(m.time_us())) {
   // The original's free headers, then provenance under stable names.
   for (std::size_t i = 0; i < m.header_count(); ++i) {
     const Header h = m.header_at(i);
@@ -80,10 +84,15 @@ DeadLetterRecord::DeadLetterRecord(const Message& m, const FailureProvenance& p)
   headers_.push_back({"weir.dlq.partition", partition_});
   headers_.push_back({"weir.dlq.offset", offset_});
   headers_.push_back({"weir.dlq.group", p.group});
+  headers_.push_back({"weir.dlq.event_time_us", event_time_});
   event_.key = m.key();
   event_.payload = m.payload();
   event_.headers = headers_;
-  event_.time_us = m.time_us();
+  // The letter's record time is when it was dead-lettered, so the
+  // dead-letter topic's retention_age counts from then (an old event that
+  // failed just now is not deleted at once); the event's own time travels in
+  // weir.dlq.event_time_us and comes back on redrive.
+  event_.time_us = p.last_failure_us;
   event_.id = m.id();  // materialised: a redriven event keeps its id
   event_.source = m.source();
   event_.type = m.type();

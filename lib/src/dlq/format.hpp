@@ -49,7 +49,7 @@ class DeadLetterRecord {
   const Event& event() const noexcept { return event_; }
 
  private:
-  std::string attempts_, first_, last_, partition_, offset_;
+  std::string attempts_, first_, last_, partition_, offset_, event_time_;
   std::vector<Header> headers_;
   Event event_;
 };

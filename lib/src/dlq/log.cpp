@@ -1,5 +1,7 @@
 #include "dlq/log.hpp"
 
+#include <iterator>
+
 namespace weir::internal {
 
 DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* journal)
@@ -103,7 +105,27 @@ Result<std::vector<DeadLetterEvent>> DeadLetterLog::select(const DeadLetterFilte
   return out;
 }
 
-Result<DlqDepth> DeadLetterLog::depth() const {
+void DeadLetterLog::note_retained(Offset start) {
+  MutexLock lock(mu_);
+  Offset low = low_.load(std::memory_order_relaxed);
+  if (start <= low) return;
+  const auto gone_end = settled_above_.lower_bound(start);
+  const auto settled_gone = static_cast<std::uint64_t>(std::distance(settled_above_.begin(), gone_end));
+  settled_above_.erase(settled_above_.begin(), gone_end);
+  dropped_.fetch_add((start - low) - settled_gone, std::memory_order_relaxed);
+  low = start;
+  while (!settled_above_.empty() && *settled_above_.begin() == low) {
+    settled_above_.erase(settled_above_.begin());
+    ++low;
+  }
+  low_.store(low, std::memory_order_release);
+  // Release: pairs with depth()'s acquire load of base_.
+  base_.store(low + settled_above_.size(), std::memory_order_release);
+}
+
+Result<DlqDepth> DeadLetterLog::depth() {
+  // A journaled topic's retention may have deleted the oldest letters.
+  if (journal_ && part_.start() > low_.load(std::memory_order_acquire)) note_retained(part_.start());
   DlqDepth d;
   // Acquire pairs with note_settled()'s release stores.
   const Offset low = low_.load(std::memory_order_acquire);

@@ -14,6 +14,10 @@
 // (one letter, not a scan). Neither a scrape nor the alert check takes a
 // lock that a publish takes, so a scrape never blocks publishing.
 //
+// A journaled dead-letter topic has a retention (Options::
+// dead_letter_retention_age, alterable): once the partition's start passes
+// low_, depth() moves low_ up to it, so deleted letters stop counting.
+//
 // A memory dead-letter topic is a ring that nothing else need read, so the
 // log is its reader: its cursor stays at `low_`, and settling the oldest
 // letters frees their slots. When the ring is full, make_room() drops the
@@ -59,7 +63,9 @@ class DeadLetterLog {
   // Unsettled dead letters matching `f`, oldest first, at most `limit`.
   Result<std::vector<DeadLetterEvent>> select(const DeadLetterFilter& f, std::size_t limit) const;
   // O(1): two counter loads, plus one letter read when the oldest changed.
-  Result<DlqDepth> depth() const;
+  // Letters the dead-letter topic's retention deleted unsettled are dropped
+  // from the count here (and counted in dropped()).
+  Result<DlqDepth> depth();
   // Marks dead letters settled (`how`: "redriven" or "purged"). Offsets
   // already settled are ignored.
   Status settle(const std::vector<Offset>& offsets, std::string_view how);
@@ -67,7 +73,8 @@ class DeadLetterLog {
   // written, to free its slot; false if nothing could be dropped (a
   // journaled topic, an empty log, or the oldest still being written).
   bool make_room();
-  // Letters make_room() dropped. Relaxed: a statistic.
+  // Letters make_room() dropped, and (journaled) letters retention deleted
+  // before they were settled, as depth() noticed. Relaxed: a statistic.
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
   ~DeadLetterLog();
@@ -78,6 +85,9 @@ class DeadLetterLog {
   bool settled(Offset o) const REQUIRES(mu_);
   // Adds `offs` to the settled ones and moves low_ past a settled prefix.
   void note_settled(const std::vector<Offset>& offs) REQUIRES(mu_);
+  // Retention moved the partition's start to `start`, past low_: forgets
+  // the letters below it, counting the unsettled ones as dropped.
+  void note_retained(Offset start);
 
   const std::string group_;
   Partition& part_;
