@@ -8,8 +8,14 @@
 // (they are dead-lettered), until an operator redrives them: a redriven
 // charge goes through, as it would once the provider is fixed. Group
 // "shipping" starts paused (an operator paused it for a warehouse cut-over),
-// so it shows lag until resumed. Prints "console <url>" and "ready", then
-// runs until SIGINT or SIGTERM.
+// so it shows lag until resumed. Group "fraud" screens orders, one worker
+// per partition, and is stuck on a hot customer: "order-hot" placed 200
+// orders, and after 24 of them its screening call hangs (until the process
+// stops), so that partition lags, skewed, with "order-hot" as its hot key.
+// Billing's triage SLA for dead letters is 15 minutes. Prints
+// "console <url>" and "ready", then runs until SIGINT or SIGTERM.
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -60,7 +66,9 @@ int main(int argc, char** argv) {
     }
   };
   check(bus->create_topic("orders", {.partitions = 4, .durability = weir::Durability::kJournaled}), "orders");
-  check(bus->subscribe("orders", {.group = "billing", .workers = 2},
+  weir::SubscribeOptions billing{.group = "billing", .workers = 2};
+  billing.alerts.dlq_oldest_age = std::chrono::minutes(15);  // the triage SLA shown on the page
+  check(bus->subscribe("orders", billing,
                        [](const weir::Message& m) {
                          const bool redriven = m.header("weir.redrive.group").has_value();
                          if (m.payload().substr(0, 3) == "bad" && !redriven)
@@ -71,12 +79,27 @@ int main(int argc, char** argv) {
   check(bus->subscribe("orders", {.group = "shipping"}, [](const weir::Message&) { return weir::Outcome::done(); }),
         "shipping");
   check(bus->pause("shipping"), "pause shipping");
+  // Small batches, so the hot partition's backlog is sampled (hot keys).
+  std::atomic<int> screened_hot{0};
+  check(bus->subscribe("orders", {.group = "fraud", .workers = 4, .max_batch = 8},
+                       [&screened_hot](const weir::Message& m) {
+                         if (m.key() == "order-hot" && ++screened_hot > 24)
+                           while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                         return weir::Outcome::done();
+                       }),
+        "fraud");
 
   for (int i = 0; i < 40; ++i) {
     const std::string key = "order-" + std::to_string(i);
     const std::string payload = (i % 13 == 5 ? "bad-" : "ok-") + std::to_string(i);
     auto r = bus->publish("orders", {.key = key, .payload = payload, .type = "shop.order.placed"},
                           {.ack = weir::Ack::kJournal});
+    if (!r) check(r.status(), "publish");
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto r = bus->publish("orders", {.key = "order-hot", .payload = "ok-hot-" + std::to_string(i),
+                                     .type = "shop.order.placed"},
+                          {.ack = weir::Ack::kNone});  // committed together: fraud reads full batches
     if (!r) check(r.status(), "publish");
   }
   std::string url;

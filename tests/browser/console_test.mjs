@@ -1,10 +1,12 @@
 // The web console in a real browser: headless Chromium, driven with
 // puppeteer-core, against a live weir-example-ops_console.
 //   node console_test.mjs CHROMIUM WEIR_CLI OPS_CONSOLE SCRATCH_DIR
-// Checks: the page loads; its lag numbers match `weir groups`; a dead letter
-// is redriven from the page (dry run, then confirm) and then handled; a
-// paused group resumes from the page; actions without the token are
-// refused. Leaves SCRATCH_DIR/console.png as the test's artefact.
+// Checks: the page loads; its lag numbers match `weir groups`; a skewed
+// partition shows its hot key; the status lookup shows a dead-lettered
+// event with its reason; the DLQ browser filters and shows one letter in
+// full; a dead letter is redriven from the page (dry run, then confirm) and
+// then handled; a paused group resumes from the page; actions without the
+// token are refused. Leaves SCRATCH_DIR/console.png as the test's artefact.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -86,8 +88,43 @@ try {
     });
   }
   const shippingLag = Object.values(cliLags("shipping")).reduce((a, b) => a + b, 0);
-  if (shippingLag !== 40) fail("paused shipping should lag by 40, weir groups says " + shippingLag);
+  if (shippingLag !== 240) fail("paused shipping should lag by 240, weir groups says " + shippingLag);
   if (!(await page.$('.group[data-group="shipping"] .paused'))) fail("shipping is not shown as paused");
+
+  // Fraud is stuck on order-hot: its partition is skewed, with order-hot
+  // as its hot key; the other partitions are not.
+  await eventually("fraud's skewed partition with its hot key", async () =>
+    (await page.$$eval('.group[data-group="fraud"] tr.skewed .hot-keys', (tds) => tds.map((td) => td.textContent)))
+      .some((t) => t.includes("order-hot")));
+  const skewedRows = await page.$$('.group[data-group="fraud"] tr.skewed');
+  if (skewedRows.length !== 1) fail("fraud should have one skewed partition, the page shows " + skewedRows.length);
+  if (!(await text('.group[data-group="billing"] .dlq-sla')).startsWith("15.0 min")) fail("billing's triage SLA is not shown");
+
+  // Event status: a dead-lettered order, with its reason; then one in flight.
+  await page.select("#loc-group", "billing");
+  await page.select("#loc-by", "key");
+  await page.type("#loc-value", "order-5");
+  await page.click("#loc-go");
+  await eventually("the status of order-5", async () => (await page.$$("#locations tbody tr[data-offset]")).length === 1);
+  if ((await text("#locations tbody .state")) !== "dead-lettered") fail("order-5 is " + (await text("#locations tbody .state")));
+  const why = await text("#locations tbody .detail");
+  if (!why.includes("card declined by the payment provider")) fail("order-5's detail has no reason: " + why);
+  const cliState = rows("status", dir, "orders", "--group", "billing", "--key", "order-5");
+  if (cliState.length !== 1 || cliState[0].state !== "dead_lettered") fail("weir status says " + JSON.stringify(cliState));
+
+  // The DLQ browser: filter like the CLI, then one letter in full.
+  await page.select("#dlq-group", "billing");
+  await page.type("#dlq-type", "shop.order.placed");
+  await page.type("#dlq-key", "order-18");
+  await page.click("#dlq-load");
+  await eventually("the filtered list", async () => (await page.$$("#dlq tbody tr")).length === 1);
+  await page.click("#dlq tbody button.show");
+  await eventually("one letter in full", async () => !(await page.$eval("#letter", (e) => e.hidden)));
+  const letter = await text("#letter");
+  for (const want of ["order-18", "card declined by the payment provider", "bad-18", "weir.dlq.reason="])
+    if (!letter.includes(want)) fail(`the letter shown lacks '${want}': ${letter}`);
+  await page.$eval("#dlq-type", (e) => { e.value = ""; });
+  await page.$eval("#dlq-key", (e) => { e.value = ""; });
 
   // Redrive from the page: dry run first, then confirm.
   await page.select("#dlq-group", "billing");

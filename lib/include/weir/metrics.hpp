@@ -83,8 +83,14 @@ struct GroupMetrics {
   double retry_rate = 0;                // retries per second over the last ~10 s
   std::uint64_t dlq_count = 0;          // dead letters not yet redriven or purged
   double dlq_oldest_age_seconds = 0;    // age of the oldest of them (0 if none)
-  // Memory buses: dead letters dropped, oldest first, to make room when the
-  // group's dead-letter topic already held 4,096 (0 on journaled buses).
+  // The triage SLA the oldest is held to: SubscribeOptions::alerts.
+  // dlq_oldest_age in seconds (0: none set).
+  double dlq_triage_sla_seconds = 0;
+  // Dead letters dropped before they were redriven or purged: on memory
+  // buses, oldest first, to make room when the group's dead-letter topic
+  // already held 4,096; on journaled ones, deleted by the dead-letter
+  // topic's retention (Options::dead_letter_retention_age), counted since
+  // this bus opened the directory.
   std::uint64_t dlq_dropped = 0;
   std::uint64_t duplicates_skipped = 0;
   BreakerState breaker = BreakerState::kClosed;

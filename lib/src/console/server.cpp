@@ -41,7 +41,8 @@ constexpr auto kRequestTimeout = std::chrono::seconds(2);
 constexpr auto kSendTimeout = std::chrono::seconds(2);
 // The verbs a POST /api/control may use: the console's actions and reads.
 const std::set<std::string, std::less<>> kConsoleVerbs = {
-    "ping", "topics", "describe_group", "dlq_list", "dlq_redrive", "dlq_purge", "pause", "resume", "set_workers"};
+    "ping",   "topics", "describe_group", "dlq_list",   "dlq_show", "dlq_redrive",
+    "dlq_purge", "pause", "resume",        "set_workers", "locate"};
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -180,7 +181,7 @@ struct ConsoleServer::Impl {
       auto m = bus.metrics();
       if (!m) return send_all(c, json_error("500 Internal Server Error", std::string(code_name(m.status().code())),
                                             m.status().message()));
-      return send_all(c, response("200 OK", "application/json", console_state_json(*m)));
+      return send_all(c, response("200 OK", "application/json", console_state_json(*m, bus)));
     }
     if (method == "GET" && path == "/metrics") {
       auto m = bus.metrics();

@@ -2,7 +2,7 @@
 // its own thread, built on the public Bus API like MetricsServer.
 //
 //   GET  /             the page (console/page.cpp), polling the two below
-//   GET  /api/state    Bus::metrics() as JSON
+//   GET  /api/state    Bus::metrics() as JSON, with hot keys of skewed partitions
 //   GET  /metrics      Prometheus text, as MetricsServer serves it
 //   POST /api/control  one control-protocol request (docs/control-protocol.md)
 //                      limited to the console's verbs; needs the header
@@ -49,7 +49,8 @@ class ConsoleServer {
 // The page, one self-contained HTML document (console/page.cpp).
 extern const char* const kConsolePage;
 
-// Bus::metrics() as the JSON of GET /api/state (console/state.cpp).
-std::string console_state_json(const MetricsSnapshot& m);
+// Bus::metrics() as the JSON of GET /api/state (console/state.cpp), with
+// the hot keys (Bus::hot_keys) of each skewed partition.
+std::string console_state_json(const MetricsSnapshot& m, const Bus& bus);
 
 }  // namespace weir::internal

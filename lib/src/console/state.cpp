@@ -1,4 +1,5 @@
-// GET /api/state: a metrics snapshot as JSON for the console page.
+// GET /api/state: a metrics snapshot as JSON for the console page, with the
+// hot keys of each skewed partition.
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,8 @@
 namespace weir::internal {
 
 namespace {
+
+constexpr std::size_t kHotKeysShown = 5;
 
 const char* breaker_name(BreakerState b) {
   switch (b) {
@@ -20,7 +23,7 @@ const char* breaker_name(BreakerState b) {
 
 }  // namespace
 
-std::string console_state_json(const MetricsSnapshot& m) {
+std::string console_state_json(const MetricsSnapshot& m, const Bus& bus) {
   using nlohmann::json;
   json topics = json::array();
   for (const TopicMetrics& t : m.topics) {
@@ -32,11 +35,18 @@ std::string console_state_json(const MetricsSnapshot& m) {
   json groups = json::array();
   for (const GroupMetrics& g : m.groups) {
     json parts = json::array();
-    for (const GroupPartitionMetrics& p : g.partitions)
+    for (const GroupPartitionMetrics& p : g.partitions) {
+      // A skewed partition's dominant keys say why it lags (a hot key, or
+      // one slow customer); only those, so a page load stays cheap.
+      json hot = json::array();
+      if (p.skewed)
+        if (auto keys = bus.hot_keys(g.group, p.partition, kHotKeysShown); keys)
+          for (const HotKey& k : *keys) hot.push_back(json{{"key", k.key}, {"count", k.count}, {"error", k.error}});
       parts.push_back(json{{"partition", p.partition}, {"committed", p.committed}, {"end", p.end}, {"lag", p.lag},
                            {"lag_seconds", p.lag_seconds}, {"in_flight", p.in_flight}, {"processed", p.processed},
                            {"parked", p.parked}, {"stopped", p.stopped}, {"paused", p.paused}, {"skewed", p.skewed},
-                           {"worker", p.worker}});
+                           {"worker", p.worker}, {"hot_keys", std::move(hot)}});
+    }
     groups.push_back(json{{"group", g.group},
                           {"topic", g.topic},
                           {"workers", g.workers},
@@ -47,6 +57,8 @@ std::string console_state_json(const MetricsSnapshot& m) {
                           {"retry_rate", g.retry_rate},
                           {"dlq_count", g.dlq_count},
                           {"dlq_oldest_age_seconds", g.dlq_oldest_age_seconds},
+                          {"dlq_triage_sla_seconds", g.dlq_triage_sla_seconds},
+                          {"dlq_dropped", g.dlq_dropped},
                           {"breaker", breaker_name(g.breaker)},
                           {"breaker_trips", g.breaker_trips},
                           {"paused", g.paused},

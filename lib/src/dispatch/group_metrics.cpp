@@ -86,13 +86,14 @@ GroupMetrics Group::metrics() const {
   g.paused = all_paused;
   g.retries = retries_.load(std::memory_order_relaxed);
   g.retry_rate = alerts_.retry_rate();
+  g.dlq_triage_sla_seconds = static_cast<double>(options_.alerts.dlq_oldest_age.count());
   if (dead_letters_.log) {
-    g.dlq_dropped = dead_letters_.log->dropped();
-    if (auto d = dead_letters_.log->depth(); d) {
+    if (auto d = dead_letters_.log->depth(); d) {  // first: it notes retention's drops
       g.dlq_count = d->count;
       if (d->count && now_us > d->oldest_failure_us)
         g.dlq_oldest_age_seconds = static_cast<double>(now_us - d->oldest_failure_us) / 1e6;
     }
+    g.dlq_dropped = dead_letters_.log->dropped();
   }
   g.duplicates_skipped = duplicates_.load(std::memory_order_relaxed);
   if (breaker_) {
