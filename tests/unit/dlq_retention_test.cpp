@@ -94,9 +94,9 @@ TEST(DeadLetterRetention, OldLettersAreDeletedYoungerOnesStayAndRedrive) {
   ASSERT_TRUE(bus->publish("t", {.key = "old-1", .payload = "bad-1"}));
   ASSERT_TRUE(bus->publish("t", {.key = "old-2", .payload = "bad-2"}));
   ASSERT_TRUE(eventually([&] { return letters(*bus) == 2; }));
-  ASSERT_TRUE(bus->alter_topic("g.dlq", {.retention_age = 2s}));
+  ASSERT_TRUE(bus->alter_topic("g.dlq", {.retention_age = 3s}));
   // Retention counts from when a letter was written; let these two age.
-  std::this_thread::sleep_for(2200ms);
+  std::this_thread::sleep_for(3200ms);
   // Two younger letters, in batches of their own (the newest batch is never
   // deleted, so the older of the two shows that age alone keeps it).
   ASSERT_TRUE(bus->publish("t", {.key = "young-1", .payload = "bad-3"}, {.ack = Ack::kJournal}));

@@ -232,8 +232,9 @@ int run(int argc, char** argv, bool quiet_missing) {
 
   StatusOptions st;
   auto* status = with_common(
-      app.add_subcommand("status", "where an event stands for group G: done, in flight, retrying, parked, "
-                                   "dead-lettered or not yet reached"),
+      app.add_subcommand("status", "where an event stands for group G: done, in flight (worker, since when), "
+                                   "retrying (attempt, next try at), parked, dead-lettered (reason, when) or "
+                                   "not yet reached"),
       c);
   status->add_option("TOPIC", st.topic, "topic name")->required();
   status->add_option("--group", st.group, "consumer group")->required();
