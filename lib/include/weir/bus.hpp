@@ -108,6 +108,7 @@ class Topic {
 
 // One partition as seen by one group.
 struct PartitionStatus {
+  std::string topic{};  // the partition's topic (a group may read several)
   std::uint32_t partition = 0;
   Offset committed = 0;  // next offset the group will handle
   Offset end = 0;        // next offset a publish will get
@@ -118,9 +119,16 @@ struct PartitionStatus {
   std::uint64_t parked = 0;
 };
 
+// A group's offsets and lag (Bus::describe_group), every partition of every
+// topic it reads, sorted by topic then partition.
 struct GroupStatus {
   std::string group{};
+  // The topic of a group over one topic; empty for a group subscribed with
+  // a TopicSet (see `topics`).
   std::string topic{};
+  // Every topic the group reads now, sorted (one for a one-topic group; a
+  // TopicSet group's pattern adds topics created later).
+  std::vector<std::string> topics{};
   std::vector<PartitionStatus> partitions{};
   // Redelivered events the dedupe store recognised and skipped.
   std::uint64_t duplicates_skipped = 0;
@@ -277,7 +285,10 @@ class Bus {
   // declaration; journaled topics are declared again after each restart);
   // with different options it is kAlreadyExists, naming each differing
   // field with the stored and the given value, and pointing to alter_topic.
-  // A journaled topic needs a bus opened with Options::data_dir.
+  // A journaled topic needs a bus opened with Options::data_dir. A new
+  // topic matching the pattern of a subscribed TopicSet group is joined by
+  // that group before this returns; if it cannot be (64 groups on the
+  // topic), the topic stays created and the error names the group.
   // Thread-safe.
   Status create_topic(std::string_view name, const TopicOptions& options);
 
@@ -343,6 +354,21 @@ class Bus {
   // A handler with transactional state tables (see State); implies
   // SubscribeOptions::dedupe. kInvalidArgument on a memory topic.
   Status subscribe(std::string_view topic, const SubscribeOptions& options, StateHandler handler);
+
+  // Starts consumer group options.group on several topics: the topics of
+  // `topics` (a list, a pattern, or both; see TopicSet for what holds
+  // across topics), each read with `options` and `handler` as the
+  // one-topic subscribe reads its topic. A topic created later that matches
+  // the pattern is joined by create_topic. Unsubscribe, describe_group,
+  // pause/resume, set_workers and close act on all its topics. Errors as
+  // the one-topic subscribe, and kInvalidArgument for an empty TopicSet, a
+  // name listed twice, more than 64 names, a pattern that is not a valid
+  // regular expression (naming it and why), a listed memory topic with
+  // dedupe or a StateHandler; kNotFound naming the first listed topic that
+  // does not exist (also when a pattern is given). Thread-safe.
+  Status subscribe(const TopicSet& topics, const SubscribeOptions& options, Handler handler);
+  Status subscribe(const TopicSet& topics, const SubscribeOptions& options, BatchHandler handler);
+  Status subscribe(const TopicSet& topics, const SubscribeOptions& options, StateHandler handler);
 
   // Stops a group: with kDrain its workers first handle what is already
   // published (bounded by timeout), with kStopAtBatch they stop after their

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "weir/consumer.hpp"
 #include "weir/event.hpp"
@@ -113,6 +114,59 @@ struct AlertOptions {
   double retry_rate = 0;               // retries per second...
   std::chrono::seconds retry_window{60};  // ...sustained over this long. REQUIRES: >= 1 s.
   AlertCallback on_alert{};
+};
+
+// The topics of a group over several topics (the Bus::subscribe overloads
+// that take a TopicSet): a list of topic names, a name pattern, or both.
+//
+//   bus->subscribe(weir::TopicSet{.topics = {"orders", "refunds"}}, {.group = "billing"}, handler);
+//   bus->subscribe(weir::TopicSet{.pattern = "shop\\..*"}, {.group = "audit"}, handler);
+//
+// - `topics`: each must exist when subscribing (kNotFound names the first
+//   that does not), no name twice, at most 64.
+// - `pattern`: an ECMAScript regular expression (std::regex) that must
+//   match a whole topic name ("orders" does not match "orders.eu"; write
+//   "orders.*" for that). It is resolved when subscribing and again each
+//   time a topic is created later (Bus::create_topic): a new topic that
+//   matches is joined at once, read from SubscribeOptions::start_from. A
+//   pattern never matches a dead-letter topic (a name ending in ".dlq").
+//   With dedupe or a StateHandler it matches journaled topics only (memory
+//   topics are left out). It may match no topic yet.
+// At least one of the two must be given; both together read the union.
+//
+// What holds for such a group (one group id over all its topics):
+// - Order: per key per topic-partition, as for one topic. Nothing is
+//   ordered across topics: events of one key on two topics are handled in
+//   no particular order relative to each other (possibly at the same time).
+// - Offsets: committed per topic-partition, stored under (group, topic,
+//   partition) like a one-topic group's, so they survive restarts per
+//   topic, show in `weir groups` per topic-partition and are moved per
+//   topic by Bus::seek / `weir seek TOPIC --group G`. A later subscribe
+//   with other topics keeps the stored offsets of the topics it still reads.
+// - Workers: each topic's partitions are served by the group's workers for
+//   that topic: SubscribeOptions::workers (and autoscale, set_workers) is
+//   per topic, so a topic's backlog never holds up another's.
+// - Retries, the circuit breaker and max_parked apply per topic; the
+//   handler is shared and may run for two topics at the same time.
+// - Dedupe: one store per group: an event id handled on one of its topics
+//   counts as handled on all of them (give distinct ids to distinct events).
+// - State tables (StateHandler): one set per group, shared by its topics. A
+//   handler reads the committed values and the uncommitted writes of its own
+//   topic's earlier events; writes from events of other topics are seen
+//   once committed. As with several partitions, events handled at the same
+//   time do not serialise on a state key: keep a key's writers on one
+//   topic-partition (key the state by the event key).
+// - Dead letters: one dead-letter topic "<group>.dlq" for all its topics
+//   (each letter names its source topic: DeadLetter::topic); journaled
+//   when the bus has a data directory and the group reads a journaled topic
+//   when subscribing (or none yet).
+// - Bus::describe_group lists every topic-partition (PartitionStatus::topic);
+//   metrics() has one GroupMetrics per topic; pause/resume of the whole
+//   group act on every topic, and a partition number alone is refused as
+//   ambiguous (kInvalidArgument).
+struct TopicSet {
+  std::vector<std::string> topics{};
+  std::string pattern{};
 };
 
 // Options for one consumer group, given to Bus::subscribe.

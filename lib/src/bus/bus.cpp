@@ -161,6 +161,21 @@ Status Bus::subscribe(std::string_view topic, const SubscribeOptions& options, S
   return core_->subscribe(topic, options, std::move(handler));
 }
 
+Status Bus::subscribe(const TopicSet& topics, const SubscribeOptions& options, Handler handler) {
+  if (!handler) return Status::invalid_argument("handler for group '" + options.group + "' is empty");
+  return core_->subscribe(topics, options, std::move(handler));
+}
+
+Status Bus::subscribe(const TopicSet& topics, const SubscribeOptions& options, BatchHandler handler) {
+  if (!handler) return Status::invalid_argument("batch handler for group '" + options.group + "' is empty");
+  return core_->subscribe(topics, options, std::move(handler));
+}
+
+Status Bus::subscribe(const TopicSet& topics, const SubscribeOptions& options, StateHandler handler) {
+  if (!handler) return Status::invalid_argument("state handler for group '" + options.group + "' is empty");
+  return core_->subscribe(topics, options, std::move(handler));
+}
+
 Result<CloseReport> Bus::unsubscribe(std::string_view group, const CloseOptions& options) {
   return core_->unsubscribe(group, options);
 }
@@ -214,7 +229,7 @@ Result<std::vector<HotKey>> Bus::hot_keys(std::string_view group, std::uint32_t 
   return core_->with_group(group, [&](internal::Group& g) -> Result<std::vector<HotKey>> {
     if (Status s = internal::BusCore::check_partition(g, partition); !s) return s;
     return g.hot_keys(partition, k);
-  });
+  }, partition);
 }
 
 Status Bus::pause(std::string_view group, std::optional<std::uint32_t> partition) {
@@ -222,7 +237,7 @@ Status Bus::pause(std::string_view group, std::optional<std::uint32_t> partition
     if (Status s = internal::BusCore::check_partition(g, partition); !s) return s;
     g.set_paused(partition, true);
     return Status::ok();
-  });
+  }, partition);
 }
 
 Status Bus::resume(std::string_view group, std::optional<std::uint32_t> partition) {
@@ -230,7 +245,7 @@ Status Bus::resume(std::string_view group, std::optional<std::uint32_t> partitio
     if (Status s = internal::BusCore::check_partition(g, partition); !s) return s;
     g.set_paused(partition, false);
     return Status::ok();
-  });
+  }, partition);
 }
 
 Status Bus::set_workers(std::string_view group, std::uint32_t workers) {

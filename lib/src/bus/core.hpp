@@ -12,8 +12,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "bus/topic_set.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/log.hpp"
 #include "journal/journal.hpp"
@@ -46,9 +48,28 @@ class BusCore {
 
   Status subscribe(std::string_view topic, const SubscribeOptions& o, Group::AnyHandler h);
 
+  // --- groups over several topics (bus/topic_set.cpp) ---------------------------
+  Status subscribe(const TopicSet& topics, const SubscribeOptions& o, Group::AnyHandler h);
+  // create_topic: every TopicSet group whose pattern matches the new topic
+  // `t` joins it. Caller holds mu_.
+  Status join_new_topic(const std::shared_ptr<TopicState>& t) REQUIRES(mu_);
+
+  // kAlreadyExists if `group` is subscribed (one topic or a TopicSet).
+  Status check_not_subscribed(const std::string& group) const REQUIRES(mu_);
+  // kInvalidArgument if `h` with `o` cannot read `t` (dedupe or state on a
+  // memory topic, dedupe with a batch handler).
+  static Status check_handler_fits(const SubscribeOptions& o, const Group::AnyHandler& h, const TopicState& t);
+  // A started group of `o` on `t`: its stored (journal) or remembered
+  // (memory) offsets, a bell slot, the dead-letter target. Caller holds mu_.
+  Result<std::unique_ptr<Group>> start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
+                                             Group::AnyHandler h, DeadLetterTarget dlq) REQUIRES(mu_);
+
   // The group's dead-letter topic "<group>.dlq", created on first use: one
   // partition, journaled when the source is. Caller holds mu_.
   Result<std::shared_ptr<TopicState>> dead_letter_topic(const std::string& group, const TopicState& source) REQUIRES(mu_);
+  Result<std::shared_ptr<TopicState>> dead_letter_topic(const std::string& group, bool journaled,
+                                                        std::uint32_t max_payload_bytes,
+                                                        std::uint32_t max_key_bytes) REQUIRES(mu_);
 
   // The dead-letter log of `group` over its dead-letter topic `dlq`, made
   // on first use and kept for the bus's lifetime (a memory topic's
@@ -91,10 +112,28 @@ class BusCore {
 
   MetricsSnapshot metrics() const;
 
-  // The group, under mu_ (for the operations below); kNotFound if none.
+  // The group, under mu_ (for the operations below); kNotFound if none. A
+  // TopicSet group: fn runs on each of its topics' groups (the first error
+  // is returned), and a `partition` is refused as ambiguous.
   template <typename Fn>
-  auto with_group(std::string_view name, Fn&& fn) const -> decltype(fn(std::declval<Group&>())) {
+  auto with_group(std::string_view name, Fn&& fn, std::optional<std::uint32_t> partition = std::nullopt) const
+      -> decltype(fn(std::declval<Group&>())) {
+    using R = decltype(fn(std::declval<Group&>()));
     MutexLock lock(mu_);
+    if (auto s = sets_.find(name); s != sets_.end()) {
+      if (partition)
+        return Status::invalid_argument("group '" + std::string(name) + "' reads several topics (" +
+                                        s->second->describe() + "): partition " + std::to_string(*partition) +
+                                        " alone is ambiguous; act on the whole group");
+      if constexpr (std::is_same_v<R, Status>) {
+        for (const auto& [topic, g] : s->second->members)
+          if (Status st = fn(*g); !st) return st;
+        return Status::ok();
+      } else {
+        return Status::invalid_argument("group '" + std::string(name) + "' reads several topics (" +
+                                        s->second->describe() + ")");
+      }
+    }
     auto it = groups_.find(name);
     if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
     return fn(*it->second);
@@ -123,9 +162,12 @@ class BusCore {
   bool closing_ GUARDED_BY(mu_) = false;
   std::map<std::string, std::shared_ptr<TopicState>, std::less<>> topics_ GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_ GUARDED_BY(mu_);
-  // Offsets of groups that unsubscribed, for a later subscribe: group ->
-  // (topic, offsets per partition).
-  std::map<std::string, std::pair<std::string, std::vector<Offset>>, std::less<>> remembered_ GUARDED_BY(mu_);
+  // Groups subscribed with a TopicSet, by name (never also in groups_).
+  std::map<std::string, std::unique_ptr<TopicSetGroup>, std::less<>> sets_ GUARDED_BY(mu_);
+  // Memory topics' offsets of groups that unsubscribed, for a later
+  // subscribe: group -> topic -> offsets per partition.
+  std::map<std::string, std::map<std::string, std::vector<Offset>, std::less<>>, std::less<>> remembered_
+      GUARDED_BY(mu_);
   // Dead-letter logs by group, made on first use.
   std::map<std::string, std::shared_ptr<DeadLetterLog>, std::less<>> dlq_logs_ GUARDED_BY(mu_);
   MemoryStorage memory_;

@@ -113,6 +113,8 @@ Result<TopicDeletion> BusCore::delete_topic_locked(std::string_view name) {
   std::vector<std::string> running;
   for (const auto& [g, group] : groups_)
     if (group->topic() == t || g + ".dlq" == name) running.push_back(g);
+  for (const auto& [g, set] : sets_)
+    if (set->members.count(t->name()) || g + ".dlq" == name) running.push_back(g);
   if (!running.empty())
     return Status::failed_precondition("topic '" + t->name() + "' is in use by subscribed group" +
                                        (running.size() > 1 ? "s " : " ") + join(running, ", ") +
@@ -126,7 +128,10 @@ Result<TopicDeletion> BusCore::delete_topic_locked(std::string_view name) {
   out.groups = *groups;
   t->close_partitions();
   topics_.erase(it);
-  std::erase_if(remembered_, [&](const auto& kv) { return kv.second.first == t->name(); });
+  for (auto r = remembered_.begin(); r != remembered_.end();) {
+    r->second.erase(t->name());
+    r = r->second.empty() ? remembered_.erase(r) : std::next(r);
+  }
   std::erase_if(dlq_logs_, [&](const auto& kv) { return kv.first + ".dlq" == t->name(); });
   if (t->journaled())
     if (Status s = journal_->drop_topic(t->name(), t->partitions(), out.groups); !s)
@@ -140,9 +145,8 @@ Result<GroupDeletion> BusCore::delete_group(std::string_view group) {
   const std::string g(group);
   MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot delete group '" + g + "'");
-  if (auto it = groups_.find(group); it != groups_.end())
-    return Status::failed_precondition("group '" + g + "' is subscribed (to topic '" + it->second->topic()->name() +
-                                       "'); unsubscribe it first");
+  if (Status s = check_not_subscribed(g); !s)
+    return Status::failed_precondition(s.message() + "; unsubscribe it first");
   GroupDeletion out;
   bool found = false;
   if (remembered_.erase(g) > 0) found = out.remembered_offsets = true;

@@ -63,8 +63,8 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
         return Status::not_found("group '" + g + "' has never consumed topic '" + t->name() +
                                  "' (known groups: " + (names.empty() ? "none" : names) + ")");
       }
-      if (auto r = remembered_.find(g); r != remembered_.end() && r->second.first == t->name())
-        stored = r->second.second;
+      if (auto r = remembered_.find(g); r != remembered_.end())
+        if (auto at = r->second.find(t->name()); at != r->second.end()) stored = at->second;
     }
     if (t->journaled()) {
       auto s = journal_->load_offsets(g, t->name(), n);

@@ -23,6 +23,8 @@ MetricsSnapshot BusCore::metrics() const {
     m.topics.push_back(std::move(tm));
   }
   for (const auto& [name, g] : groups_) m.groups.push_back(g->metrics());
+  for (const auto& [name, set] : sets_)
+    for (const auto& [topic, g] : set->members) m.groups.push_back(g->metrics());
   return m;
 }
 

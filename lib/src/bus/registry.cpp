@@ -57,8 +57,8 @@ Status BusCore::create_topic(std::string_view name, const TopicOptions& o) {
                                     "' is journaled, but the bus has no Options::data_dir");
   auto t = TopicState::create(shared_, std::string(name), o, *storage);
   if (!t) return t.status();
-  topics_.emplace(std::string(name), std::move(t).value());
-  return Status::ok();
+  topics_.emplace(std::string(name), *t);
+  return join_new_topic(*t);
 }
 
 Result<std::shared_ptr<TopicState>> BusCore::find_topic(std::string_view name) const {
@@ -87,41 +87,67 @@ Status BusCore::subscribe(std::string_view topic, const SubscribeOptions& o, Gro
     if (std::string p = name_problem("topic", topic); !p.empty()) return Status::invalid_argument(p);
     return Status::not_found("topic '" + std::string(topic) + "' not found");
   }
-  if (groups_.count(o.group))
-    return Status::already_exists("group '" + o.group + "' is already subscribed (to topic '" +
-                                  groups_.find(o.group)->second->topic()->name() + "')");
-  const bool journaled = it->second->journaled();
-  const bool stateful = std::holds_alternative<StateHandler>(h);
-  if ((o.dedupe || stateful) && !journaled)
-    return Status::invalid_argument("group '" + o.group + "': dedupe and state tables need a journaled topic; '" +
-                                    it->second->name() + "' is a memory topic");
-  if (o.dedupe && std::holds_alternative<BatchHandler>(h))
-    return Status::invalid_argument("group '" + o.group + "': dedupe works with per-event handlers, not batch handlers");
-  std::vector<Offset> resume;
-  if (journaled) {
-    auto stored = journal_->load_offsets(o.group, it->second->name(), it->second->partitions());
-    if (!stored) return stored.status();
-    resume = std::move(stored).value();
-  } else if (auto r = remembered_.find(o.group); r != remembered_.end() && r->second.first == topic) {
-    resume = r->second.second;
-  }
+  if (Status s = check_not_subscribed(o.group); !s) return s;
+  if (Status s = check_handler_fits(o, h, *it->second); !s) return s;
   DeadLetterTarget dlq;
   if (o.dead_letter) {
     auto d = dead_letter_topic(o.group, *it->second);
     if (!d) return d.status();
     dlq = DeadLetterTarget{*d, dead_letter_log(o.group, **d)};
   }
-  auto slot = it->second->acquire_group_slot(journaled);
-  if (!slot) return slot.status();
-  auto g = std::make_unique<Group>(it->second, o, std::move(h), *slot, shared_.get(),
-                                   options_.idle_spin, journaled ? journal_.get() : nullptr,
-                                   std::move(dlq));
-  g->start(resume);
-  groups_.emplace(o.group, std::move(g));
+  auto g = start_group(it->second, o, std::move(h), std::move(dlq));
+  if (!g) return g.status();
+  groups_.emplace(o.group, std::move(g).value());
   return Status::ok();
 }
 
+Status BusCore::check_not_subscribed(const std::string& group) const {
+  if (auto g = groups_.find(group); g != groups_.end())
+    return Status::already_exists("group '" + group + "' is already subscribed (to topic '" +
+                                  g->second->topic()->name() + "')");
+  if (auto s = sets_.find(group); s != sets_.end())
+    return Status::already_exists("group '" + group + "' is already subscribed (to topics " +
+                                  s->second->describe() + ")");
+  return Status::ok();
+}
+
+Status BusCore::check_handler_fits(const SubscribeOptions& o, const Group::AnyHandler& h, const TopicState& t) {
+  const bool stateful = std::holds_alternative<StateHandler>(h);
+  if ((o.dedupe || stateful) && !t.journaled())
+    return Status::invalid_argument("group '" + o.group + "': dedupe and state tables need a journaled topic; '" +
+                                    t.name() + "' is a memory topic");
+  if (o.dedupe && std::holds_alternative<BatchHandler>(h))
+    return Status::invalid_argument("group '" + o.group + "': dedupe works with per-event handlers, not batch handlers");
+  return Status::ok();
+}
+
+Result<std::unique_ptr<Group>> BusCore::start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
+                                                    Group::AnyHandler h, DeadLetterTarget dlq) {
+  const bool journaled = t->journaled();
+  std::vector<Offset> resume;
+  if (journaled) {
+    auto stored = journal_->load_offsets(o.group, t->name(), t->partitions());
+    if (!stored) return stored.status();
+    resume = std::move(stored).value();
+  } else if (auto r = remembered_.find(o.group); r != remembered_.end()) {
+    if (auto at = r->second.find(t->name()); at != r->second.end()) resume = at->second;
+  }
+  auto slot = t->acquire_group_slot(journaled);
+  if (!slot) return slot.status();
+  auto g = std::make_unique<Group>(t, o, std::move(h), *slot, shared_.get(), options_.idle_spin,
+                                   journaled ? journal_.get() : nullptr, std::move(dlq));
+  g->start(resume);
+  return g;
+}
+
 Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string& group, const TopicState& source) {
+  return dead_letter_topic(group, source.journaled(), source.options().max_payload_bytes,
+                           source.options().max_key_bytes);
+}
+
+Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string& group, bool journaled,
+                                                               std::uint32_t max_payload_bytes,
+                                                               std::uint32_t max_key_bytes) {
   const std::string name = group + ".dlq";
   if (name.size() > 249)
     return Status::invalid_argument("group name '" + group + "' is too long for its dead-letter topic '" +
@@ -131,10 +157,10 @@ Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string
   // group drops its oldest letter (DeadLetterLog::make_room) instead of
   // waiting; a journaled one's ring only waits for the writer.
   TopicOptions to{.partitions = 1, .capacity = 4096,
-                  .full_policy = source.journaled() ? FullPolicy::kBlock : FullPolicy::kReject,
-                  .max_payload_bytes = source.options().max_payload_bytes,
-                  .max_key_bytes = source.options().max_key_bytes};
-  if (source.journaled()) {
+                  .full_policy = journaled ? FullPolicy::kBlock : FullPolicy::kReject,
+                  .max_payload_bytes = max_payload_bytes,
+                  .max_key_bytes = max_key_bytes};
+  if (journaled) {
     to.durability = Durability::kJournaled;
     to.retention_age = options_.dead_letter_retention_age;  // alterable: alter_topic("<group>.dlq")
   }
@@ -151,22 +177,45 @@ std::shared_ptr<DeadLetterLog> BusCore::dead_letter_log(const std::string& group
 }
 
 Result<CloseReport> BusCore::unsubscribe(std::string_view name, const CloseOptions& co) {
-  std::unique_ptr<Group> g;
+  // One group per topic: one for a one-topic group, one per topic of a
+  // TopicSet group.
+  std::vector<std::unique_ptr<Group>> members;
   {
     MutexLock lock(mu_);
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
-    if (it->second->on_worker_thread())
-      return Status::failed_precondition("group '" + std::string(name) +
-                                         "' cannot be unsubscribed from its own handler");
-    g = std::move(it->second);
-    groups_.erase(it);
+    if (auto s = sets_.find(name); s != sets_.end()) {
+      if (s->second->on_worker_thread())
+        return Status::failed_precondition("group '" + std::string(name) +
+                                           "' cannot be unsubscribed from its own handler");
+      for (auto& [topic, g] : s->second->members) members.push_back(std::move(g));
+      sets_.erase(s);
+    } else {
+      auto it = groups_.find(name);
+      if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
+      if (it->second->on_worker_thread())
+        return Status::failed_precondition("group '" + std::string(name) +
+                                           "' cannot be unsubscribed from its own handler");
+      members.push_back(std::move(it->second));
+      groups_.erase(it);
+    }
   }
-  CloseReport r = g->stop(co);
+  // Each topic's group gets what is left of the timeout.
+  const auto deadline = std::chrono::steady_clock::now() + co.timeout;
+  CloseReport report;
+  for (auto& g : members) {
+    const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()),
+                               std::chrono::milliseconds(0));
+    CloseReport r = g->stop(CloseOptions{co.mode, left});
+    report.undelivered += r.undelivered;
+    report.timed_out = report.timed_out || r.timed_out;
+    if (!r.journal_status && report.journal_status.is_ok()) report.journal_status = r.journal_status;
+  }
   MutexLock lock(mu_);
-  remembered_[std::string(name)] = {g->topic()->name(), g->offsets()};
-  g->topic()->release_group_slot(g->bell_slot());
-  return r;
+  for (auto& g : members) {
+    remembered_[std::string(name)][g->topic()->name()] = g->offsets();
+    g->topic()->release_group_slot(g->bell_slot());
+  }
+  return report;
 }
 
 Result<std::optional<std::string>> BusCore::read_state(std::string_view group, std::string_view table,
@@ -179,6 +228,7 @@ Result<std::optional<std::string>> BusCore::read_state(std::string_view group, s
 
 Result<GroupStatus> BusCore::describe_group(std::string_view name) const {
   MutexLock lock(mu_);
+  if (auto s = sets_.find(name); s != sets_.end()) return s->second->status();
   auto it = groups_.find(name);
   if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
   return it->second->status();
@@ -215,6 +265,10 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
       if (g->on_worker_thread())
         return Status::failed_precondition("close() called from a handler of group '" + name +
                                            "'; it would wait for itself");
+    for (const auto& [name, set] : sets_)
+      if (set->on_worker_thread())
+        return Status::failed_precondition("close() called from a handler of group '" + name +
+                                           "'; it would wait for itself");
     if (closing_) return CloseReport{};
     closing_ = true;
   }
@@ -230,6 +284,8 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
       {
         MutexLock lock(mu_);
         for (const auto& [name, g] : groups_) all = all && g->caught_up();
+        for (const auto& [name, set] : sets_)
+          for (const auto& [topic, g] : set->members) all = all && g->caught_up();
       }
       if (all) break;
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -244,6 +300,10 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
     MutexLock lock(mu_);
     for (auto& [name, t] : topics_) t->close_partitions();
     groups.swap(groups_);
+    // A TopicSet group stops like one group per topic, under its own name.
+    for (auto& [name, set] : sets_)
+      for (auto& [topic, g] : set->members) groups.emplace(name + "\x1f" + topic, std::move(g));
+    sets_.clear();
   }
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
@@ -259,7 +319,9 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
     CloseReport r = g->stop(stop_opts);
     report.undelivered += r.undelivered;
     report.timed_out = report.timed_out || r.timed_out;
-    if (!r.journal_status) unconfirmed.push_back("'" + name + "'");
+    if (!r.journal_status && std::find(unconfirmed.begin(), unconfirmed.end(), "'" + g->name() + "'") ==
+                                 unconfirmed.end())
+      unconfirmed.push_back("'" + g->name() + "'");
     if (!r.journal_status && report.journal_status.is_ok()) report.journal_status = r.journal_status;
     g->topic()->release_group_slot(g->bell_slot());
   }

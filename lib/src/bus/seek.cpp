@@ -14,7 +14,7 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
   MutexLock lock(mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) return Status::not_found("topic '" + std::string(topic) + "' not found");
-  if (auto g = groups_.find(group); g != groups_.end())
+  if (groups_.count(group) || sets_.count(group))
     return Status::failed_precondition("group '" + std::string(group) +
                                        "' is subscribed; unsubscribe it before seeking");
   TopicState& t = *it->second;
@@ -62,9 +62,9 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
     moves.emplace_back(p, target);
   }
   if (t.journaled()) return journal_->store_offsets(std::string(group), t.name(), moves);
-  auto& rem = remembered_[std::string(group)];
-  if (rem.first != t.name()) rem = {t.name(), std::vector<Offset>(t.partitions(), kUnsetOffset)};
-  for (const auto& [p, off] : moves) rem.second[p] = off;
+  auto& rem = remembered_[std::string(group)][t.name()];
+  if (rem.size() != t.partitions()) rem.assign(t.partitions(), kUnsetOffset);
+  for (const auto& [p, off] : moves) rem[p] = off;
   return Status::ok();
 }
 
@@ -72,8 +72,10 @@ Result<std::vector<std::string>> BusCore::groups_of(const TopicState& t) const {
   std::vector<std::string> out;
   for (const auto& [name, g] : groups_)
     if (g->topic()->name() == t.name()) out.push_back(name);
+  for (const auto& [name, set] : sets_)
+    if (set->members.count(t.name())) out.push_back(name);
   for (const auto& [name, rem] : remembered_)
-    if (rem.first == t.name()) out.push_back(name);
+    if (rem.count(t.name())) out.push_back(name);
   if (t.journaled()) {
     auto stored = journal_->groups_of(t.name());
     if (!stored) return stored.status();

@@ -461,11 +461,12 @@ json verb_describe_group(Context& c, const json& req) {
   check(g.status());
   json parts = json::array();
   for (const PartitionStatus& p : g->partitions)
-    parts.push_back(json{{"partition", p.partition}, {"committed", p.committed}, {"end", p.end},
+    parts.push_back(json{{"topic", p.topic}, {"partition", p.partition}, {"committed", p.committed}, {"end", p.end},
                          {"lag", p.lag}, {"stopped", p.stopped}, {"parked", p.parked}});
   json r = ok();
   r["group"] = g->group;
   r["topic"] = g->topic;
+  r["topics"] = g->topics;
   r["partitions"] = std::move(parts);
   return r;
 }

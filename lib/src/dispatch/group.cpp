@@ -335,8 +335,10 @@ GroupStatus Group::status() const {
   GroupStatus s;
   s.group = options_.group;
   s.topic = topic_->name();
+  s.topics = {topic_->name()};
   for (const auto& ps : parts_) {
     PartitionStatus p;
+    p.topic = topic_->name();
     p.partition = ps->index;
     p.committed = ps->cursor.next.load(std::memory_order_acquire);
     p.end = ps->part->end();
