@@ -117,6 +117,27 @@ Result<PublishReceipt> publish(const Topic& topic, const T& value, const TypedPu
   return topic.publish(e, how.options);
 }
 
+// Decodes bytes of schema version `version` (0 is read as 1) of T's type
+// into T: the current version directly, an older one upcast with the
+// registry's chain first, a newer one refused. Errors say why
+// (kInvalidArgument for a newer version, kFailedPrecondition for a missing
+// registry or upcast step, the codec's or upcaster's error otherwise).
+template <typename T>
+Result<T> decode_version(std::uint32_t version, std::string_view bytes, const SchemaRegistry* registry) {
+  const std::uint32_t v = version ? version : 1;
+  if (v == Codec<T>::version) return Codec<T>::decode(bytes);
+  if (v > Codec<T>::version)
+    return Status::invalid_argument("event of type '" + std::string(Codec<T>::type) + "' has schema version " +
+                                    std::to_string(v) + ", newer than this consumer's " +
+                                    std::to_string(Codec<T>::version));
+  if (!registry)
+    return Status::failed_precondition("event of type '" + std::string(Codec<T>::type) + "' has version " +
+                                       std::to_string(v) + " and no schema registry was given to upcast it");
+  auto up = registry->upcast(Codec<T>::type, v, Codec<T>::version, bytes);
+  if (!up) return up.status();
+  return Codec<T>::decode(*up);
+}
+
 // Decodes a message into T: checks the type, upcasts older versions with the
 // registry, refuses newer ones. Errors say why (kInvalidArgument for type or
 // version problems, the codec's or upcaster's error otherwise).
@@ -125,18 +146,7 @@ Result<T> decode_message(const Message& m, const SchemaRegistry* registry) {
   if (m.type() != Codec<T>::type)
     return Status::invalid_argument("event type '" + std::string(m.type()) + "' is not '" +
                                     std::string(Codec<T>::type) + "'");
-  const std::uint32_t v = m.schema_version() ? m.schema_version() : 1;
-  if (v == Codec<T>::version) return Codec<T>::decode(m.payload());
-  if (v > Codec<T>::version)
-    return Status::invalid_argument("event of type '" + std::string(Codec<T>::type) + "' has schema version " +
-                                    std::to_string(v) + ", newer than this consumer's " +
-                                    std::to_string(Codec<T>::version));
-  if (!registry)
-    return Status::failed_precondition("event of type '" + std::string(Codec<T>::type) + "' has version " +
-                                       std::to_string(v) + " and no schema registry was given to upcast it");
-  auto up = registry->upcast(Codec<T>::type, v, Codec<T>::version, m.payload());
-  if (!up) return up.status();
-  return Codec<T>::decode(*up);
+  return decode_version<T>(m.schema_version(), m.payload(), registry);
 }
 
 // A Handler that decodes each event into T (upcasting older versions) and

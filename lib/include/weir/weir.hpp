@@ -12,6 +12,7 @@
 #include "weir/options.hpp"
 #include "weir/partitioner.hpp"
 #include "weir/recovery.hpp"
+#include "weir/router.hpp"
 #include "weir/status.hpp"
 #include "weir/subscribe.hpp"
 #include "weir/version.hpp"
