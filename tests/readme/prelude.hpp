@@ -47,3 +47,27 @@ extern PaymentProvider provider;
 
 struct Reply {};
 Reply reply(int status, std::string body, std::string_view content_type = "text/plain");
+
+// Routing by type (README "Routing by type").
+extern std::shared_ptr<weir::SchemaRegistry> schemas;
+struct OrderPlaced {
+  std::string id;
+  long cents = 0;
+};
+struct OrderCancelled {
+  std::string id;
+};
+template <>
+struct weir::Codec<OrderPlaced> {
+  static constexpr std::string_view type = "shop.order.placed";
+  static constexpr std::uint32_t version = 2;
+  static void encode(const OrderPlaced& v, std::string& out);
+  static weir::Result<OrderPlaced> decode(std::string_view bytes);
+};
+template <>
+struct weir::Codec<OrderCancelled> {
+  static constexpr std::string_view type = "shop.order.cancelled";
+  static constexpr std::uint32_t version = 1;
+  static void encode(const OrderCancelled& v, std::string& out);
+  static weir::Result<OrderCancelled> decode(std::string_view bytes);
+};
