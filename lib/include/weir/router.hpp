@@ -224,8 +224,10 @@ class TypeRouter {
         if (have.type == r.type && problem_.empty()) problem_ = "two routes for event type '" + r.type + "'";
     routes_.push_back(std::move(r));
   }
-  // The snapshot a handler dispatches on, or the configuration error.
-  Result<std::shared_ptr<const Table>> table() const;
+  // The snapshot a handler dispatches on, or the configuration error (or
+  // kFailedPrecondition for a State route, or a batch route, where the
+  // handler kind cannot call it).
+  Result<std::shared_ptr<const Table>> table(bool state_routes, bool batch_routes) const;
 
   const UnknownType unknown_;
   const std::shared_ptr<const SchemaRegistry> registry_;
@@ -259,8 +261,17 @@ inline Outcome TypeRouter::Table::one(const Message& m, State* state) const {
   return b.done >= 1 ? Outcome::done() : b.rest;
 }
 
-inline Result<std::shared_ptr<const TypeRouter::Table>> TypeRouter::table() const {
+inline Result<std::shared_ptr<const TypeRouter::Table>> TypeRouter::table(bool state_routes,
+                                                                          bool batch_routes) const {
   if (!problem_.empty()) return Status::invalid_argument("TypeRouter: " + problem_);
+  for (const Route& r : routes_) {
+    if (r.takes_state && !state_routes)
+      return Status::failed_precondition("TypeRouter: the route for '" + r.type +
+                                         "' takes State&; subscribe state_handler() (a journaled topic)");
+    if (r.batch && !batch_routes)
+      return Status::failed_precondition("TypeRouter: the route for '" + r.type +
+                                         "' is a batch route; a state handler takes one event at a time");
+  }
   auto t = std::make_shared<Table>();
   t->routes = routes_;
   t->unknown = unknown_;
@@ -284,31 +295,19 @@ inline Result<std::shared_ptr<const TypeRouter::Table>> TypeRouter::table() cons
 }
 
 inline Result<Handler> TypeRouter::handler() const {
-  for (const Route& r : routes_)
-    if (r.takes_state)
-      return Status::failed_precondition("TypeRouter: the route for '" + r.type +
-                                         "' takes State&; subscribe state_handler() (a journaled topic)");
-  auto snapshot = table();
+  auto snapshot = table(/*state_routes=*/false, /*batch_routes=*/true);
   if (!snapshot) return snapshot.status();
   return Handler([table = *snapshot](const Message& m) { return table->one(m, nullptr); });
 }
 
 inline Result<StateHandler> TypeRouter::state_handler() const {
-  for (const Route& r : routes_)
-    if (r.batch)
-      return Status::failed_precondition("TypeRouter: the route for '" + r.type +
-                                         "' is a batch route; a state handler takes one event at a time");
-  auto snapshot = table();
+  auto snapshot = table(/*state_routes=*/true, /*batch_routes=*/false);
   if (!snapshot) return snapshot.status();
   return StateHandler([table = *snapshot](const Message& m, State& s) { return table->one(m, &s); });
 }
 
 inline Result<BatchHandler> TypeRouter::batch_handler() const {
-  for (const Route& r : routes_)
-    if (r.takes_state)
-      return Status::failed_precondition("TypeRouter: the route for '" + r.type +
-                                         "' takes State&; subscribe state_handler() (a journaled topic)");
-  auto snapshot = table();
+  auto snapshot = table(/*state_routes=*/false, /*batch_routes=*/true);
   if (!snapshot) return snapshot.status();
   return BatchHandler([table = *snapshot](std::span<const Message> batch) -> BatchOutcome {
     const Table* t = table.get();

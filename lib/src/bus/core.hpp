@@ -54,6 +54,9 @@ class BusCore {
   // `t` joins it. Caller holds mu_.
   Status join_new_topic(const std::shared_ptr<TopicState>& t) REQUIRES(mu_);
 
+  // What `group` is subscribed to ("topic 'a'", "topics 'a', 'b' and
+  // pattern 'p'"), empty if it is not subscribed. Caller holds mu_.
+  std::string subscription_of(std::string_view group) const REQUIRES(mu_);
   // kAlreadyExists if `group` is subscribed (one topic or a TopicSet).
   Status check_not_subscribed(const std::string& group) const REQUIRES(mu_);
   // kInvalidArgument if `h` with `o` cannot read `t` (dedupe or state on a

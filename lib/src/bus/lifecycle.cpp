@@ -145,8 +145,8 @@ Result<GroupDeletion> BusCore::delete_group(std::string_view group) {
   const std::string g(group);
   MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot delete group '" + g + "'");
-  if (Status s = check_not_subscribed(g); !s)
-    return Status::failed_precondition(s.message() + "; unsubscribe it first");
+  if (std::string what = subscription_of(g); !what.empty())
+    return Status::failed_precondition("group '" + g + "' is subscribed (to " + what + "); unsubscribe it first");
   GroupDeletion out;
   bool found = false;
   if (remembered_.erase(g) > 0) found = out.remembered_offsets = true;

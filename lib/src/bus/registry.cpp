@@ -101,13 +101,15 @@ Status BusCore::subscribe(std::string_view topic, const SubscribeOptions& o, Gro
   return Status::ok();
 }
 
+std::string BusCore::subscription_of(std::string_view group) const {
+  if (auto g = groups_.find(group); g != groups_.end()) return "topic '" + g->second->topic()->name() + "'";
+  if (auto s = sets_.find(group); s != sets_.end()) return "topics " + s->second->describe();
+  return {};
+}
+
 Status BusCore::check_not_subscribed(const std::string& group) const {
-  if (auto g = groups_.find(group); g != groups_.end())
-    return Status::already_exists("group '" + group + "' is already subscribed (to topic '" +
-                                  g->second->topic()->name() + "')");
-  if (auto s = sets_.find(group); s != sets_.end())
-    return Status::already_exists("group '" + group + "' is already subscribed (to topics " +
-                                  s->second->describe() + ")");
+  if (std::string what = subscription_of(group); !what.empty())
+    return Status::already_exists("group '" + group + "' is already subscribed (to " + what + ")");
   return Status::ok();
 }
 
