@@ -18,7 +18,7 @@ void page_owner(std::string_view group, std::string_view reason);
 extern std::unique_ptr<weir::Bus> bus;
 extern weir::Handler charge;
 extern weir::Topic orders;
-extern std::int64_t a_week_ago_us, yesterday_us;
+extern std::int64_t a_week_ago_us, yesterday_us, now_us;
 extern std::string order_id, json, bytes, current_traceparent;
 
 struct Order {

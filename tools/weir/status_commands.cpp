@@ -42,6 +42,8 @@ std::string detail(const Row& l) {
   } else if (state == "parked") {
     d = "parked behind offset " + std::to_string(l["parked_behind"].get<std::uint64_t>()) +
         ", a failing event of the same key";
+  } else if (state == "scheduled") {
+    d = "scheduled for " + iso_time(l["scheduled_us"].get<std::int64_t>()) + ": no handler sees it before then";
   } else if (state == "dead_lettered") {
     d = "dead-lettered " + iso_time(l["dead_lettered_us"].get<std::int64_t>()) + " after " +
         std::to_string(l["attempt"].get<std::uint32_t>()) + " attempt(s): " + l["reason"].get<std::string>() +

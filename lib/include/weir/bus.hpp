@@ -183,22 +183,24 @@ struct EventRef {
 // - kDeadLettered: the group dead-lettered it and the letter is neither
 //   redriven nor purged (reason, attempts, when, dlq_offset).
 // - kDone: the group's committed offset is past it.
+// - kScheduled: its delivery time (Event::deliver_at_us) lies ahead:
+//   `scheduled_us`; no handler has seen it.
 // - kRetrying: it failed and waits for another attempt (`attempt` is the
 //   try it is on, 2 = the first retry; `next_try_us` when that try is due).
 //   Known for a running group on any topic, and for journaled topics, whose
 //   attempt counts are stored, also while the group is not running (then
 //   `next_try_us` is 0: the try comes when the group runs again).
-// - kParked: non-blocking retries: it waits behind the failing event of its
-//   key at `parked_behind`.
+// - kParked: non-blocking retries: it waits behind the failing (or
+//   scheduled) event of its key at `parked_behind`.
 // - kInFlight: handed to the group's worker `worker` (with its batch, at
 //   `in_flight_since_us`), not yet acknowledged.
 // - kNotYetReached: the group has `ahead` events of the partition to handle
 //   before it (it may be paused or stopped: see those flags).
 // Without a running group (offline, or unsubscribed) the states come from
-// what is stored: dead-lettered, done, retrying (when it resumes) or not yet
-// reached.
+// what is stored: dead-lettered, done, scheduled, retrying (when it
+// resumes) or not yet reached.
 struct EventLocation {
-  enum class State : std::uint8_t { kDone, kInFlight, kRetrying, kParked, kDeadLettered, kNotYetReached };
+  enum class State : std::uint8_t { kDone, kInFlight, kRetrying, kParked, kDeadLettered, kNotYetReached, kScheduled };
   State state = State::kNotYetReached;
   std::string topic{};
   std::uint32_t partition = 0;
@@ -215,6 +217,7 @@ struct EventLocation {
   // epoch); 0 when the group is not running.
   std::int64_t next_try_us = 0;
   Offset parked_behind = 0;       // kParked
+  std::int64_t scheduled_us = 0;  // kScheduled: delivery time (microseconds since the epoch)
   int worker = -1;                // kInFlight: the worker owning the partition
   // kInFlight: when that worker was handed the event (with its batch;
   // system clock, us since the epoch, coarse: 1-4 ms ticks).
@@ -228,7 +231,7 @@ struct EventLocation {
 };
 
 // "done", "in_flight", "retrying", "parked", "dead_lettered",
-// "not_yet_reached".
+// "not_yet_reached", "scheduled".
 std::string_view state_name(EventLocation::State s) noexcept;
 
 // One EventLocation as a JSON object (one line, no newline): the form of
@@ -236,7 +239,7 @@ std::string_view state_name(EventLocation::State s) noexcept;
 // objects (docs/control-protocol.md). Fields: topic, partition, offset, id,
 // key (or key_b64 when not UTF-8), time_us, state (state_name), committed
 // (null when none is stored), ahead, attempt, next_try_us, parked_behind,
-// worker, in_flight_since_us, reason, dead_lettered_us, dlq_offset,
+// scheduled_us, worker, in_flight_since_us, reason, dead_lettered_us, dlq_offset,
 // group_running, paused, stopped. Thread-safe (pure function).
 std::string to_json(const EventLocation& location);
 

@@ -43,7 +43,15 @@ inline constexpr std::string_view kContentType = "content-type";
 inline constexpr std::string_view kDataSchema = "ce_dataschema";
 inline constexpr std::string_view kSchemaVersion = "ce_schemaversion";
 inline constexpr std::string_view kTraceparent = "traceparent";
+// Event::deliver_at_us as decimal microseconds since the Unix epoch (weir's
+// own attribute, not a CloudEvents one).
+inline constexpr std::string_view kDeliverAt = "weir_deliver_at";
 }  // namespace envelope_header
+
+// The furthest in the future Event::deliver_at_us may lie at publish: 366
+// days. A later time is refused (kInvalidArgument): it is far more likely a
+// unit mistake (nanoseconds, milliseconds) than a plan.
+inline constexpr std::int64_t kMaxDeliveryDelayUs = 366LL * 24 * 3600 * 1000000;
 
 // A free-form header: name and value are arbitrary bytes.
 // Consumers ignore headers they do not know.
@@ -67,6 +75,17 @@ struct Event {
   // Event time in microseconds since the Unix epoch; 0 means "now", read
   // from the kernel's coarse clock (tick resolution, 1-4 ms).
   std::int64_t time_us = 0;
+
+  // Delayed delivery: no group's handler receives the event before this
+  // time (microseconds since the Unix epoch, judged against the consuming
+  // process's system clock); 0 (default) or a past time: at once. The time
+  // is stored with the event (the reserved header weir_deliver_at), so a
+  // journaled topic keeps it across restarts. While it waits, the event
+  // holds back what a retry would: the later events of its key
+  // (RetryMode::kNonBlocking) or its whole partition (kBlocking), so
+  // per-key order holds. REQUIRES: 0 <= deliver_at_us <= now +
+  // kMaxDeliveryDelayUs (else publish returns kInvalidArgument).
+  std::int64_t deliver_at_us = 0;
 
   // --- Envelope: CloudEvents attributes (all optional) ----------------------
   // Stored as headers under the CloudEvents Kafka binding's names (ce_id,
@@ -122,6 +141,9 @@ class Message {
   std::int64_t time_us() const noexcept { return time_us_; }
   // Delivery attempt of this event to this group: 1 on first delivery.
   std::uint32_t attempt() const noexcept { return attempt_; }
+  // Event::deliver_at_us as published (0: none). A handler sees the event
+  // only once the system clock has reached it.
+  std::int64_t deliver_at_us() const noexcept;
 
   // Envelope (see Event). Empty views / 0 where the producer set none.
   // id() is never empty: a producer-given id, or a UUIDv7 derived from the

@@ -1,7 +1,7 @@
 // Bus::locate: where events stand for a group: the group's committed
 // offsets and per-partition metrics, its stored attempt counts, its dead
 // letters, and (a running group) its waiting retries and when it handed out
-// its current batch.
+// its current batch; and each event's delivery time (Event::deliver_at_us).
 #include "bus/core.hpp"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "base/coding.hpp"
 #include "base/names.hpp"
 #include "journal/format.hpp"
+#include "record/delivery_time.hpp"
 #include "weir/partitioner.hpp"
 
 namespace weir {
@@ -24,6 +25,7 @@ std::string_view state_name(EventLocation::State s) noexcept {
     case EventLocation::State::kParked: return "parked";
     case EventLocation::State::kDeadLettered: return "dead_lettered";
     case EventLocation::State::kNotYetReached: return "not_yet_reached";
+    case EventLocation::State::kScheduled: return "scheduled";
   }
   return "unknown";
 }
@@ -102,7 +104,9 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
     std::vector<EventLocation> matches;
     Partition& part = t->partition(p);
     Status s = part.for_each(part.start(), [&](const Message& m) {
-      if (attempts.count(m.offset())) failing_keys[m.offset()] = std::string(m.key());
+      const std::int64_t deliver_at = m.deliver_at_us();
+      const bool scheduled = deliver_at > system_now_us();
+      if (attempts.count(m.offset()) || scheduled) failing_keys[m.offset()] = std::string(m.key());
       const bool match = ref.key.empty() ? m.id() == ref.id : m.key() == ref.key;
       if (match && out.size() + matches.size() < limit) {
         EventLocation l;
@@ -112,6 +116,7 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
         l.id = std::string(m.id());
         l.key = std::string(m.key());
         l.time_us = m.time_us();
+        if (scheduled) l.scheduled_us = deliver_at;
         matches.push_back(std::move(l));
       }
       return out.size() + matches.size() < limit;
@@ -151,6 +156,8 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
         l.dlq_offset = letter->second.dlq_offset;
       } else if (committed[p] && l.offset < *committed[p]) {
         l.state = S::kDone;
+      } else if (l.scheduled_us != 0) {
+        l.state = S::kScheduled;
       } else if (note != notes.end()) {
         l.state = S::kRetrying;
         l.attempt = note->second.attempt;

@@ -651,6 +651,7 @@ std::string to_json(const EventLocation& l) {
   j["attempt"] = l.attempt;
   j["next_try_us"] = l.next_try_us;
   j["parked_behind"] = l.parked_behind;
+  j["scheduled_us"] = l.scheduled_us;
   j["worker"] = l.worker;
   j["in_flight_since_us"] = l.in_flight_since_us;
   j["reason"] = l.reason;

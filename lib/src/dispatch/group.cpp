@@ -119,7 +119,12 @@ bool Group::partition_finished(const PartitionState& ps, int mode) const {
   // A paused partition hands nothing out; a drain leaves it as it is.
   if (ps.paused.load(std::memory_order_relaxed)) return true;
   if (mode != kDrain) return false;
-  return ps.cursor.next.load(std::memory_order_relaxed) >= ps.drain_target;
+  if (ps.cursor.next.load(std::memory_order_relaxed) >= ps.drain_target) return true;
+  // A drain does not wait for events whose delivery time lies ahead (they,
+  // and what waits behind them, stay unhandled). Owner-only fields: every
+  // caller is the partition's owner.
+  if (ps.held_for_delivery) return true;
+  return nonblocking() && ps.read_pos >= ps.drain_target && !ps.lot.empty() && ps.lot.only_scheduled();
 }
 
 // Something to do now on one of `mine`? After bell.prepare() the check
@@ -326,7 +331,14 @@ bool Group::caught_up() const {
   for (const auto& ps : parts_) {
     // As in partition_finished(): a stopped or paused partition is left as it is.
     if (ps->stopped.load(std::memory_order_relaxed) || ps->paused.load(std::memory_order_relaxed)) continue;
-    if (ps->cursor.next.load(std::memory_order_acquire) < ps->part->end()) return false;
+    if (ps->cursor.next.load(std::memory_order_acquire) >= ps->part->end()) continue;
+    // Events whose delivery time lies ahead do not count as work left (a
+    // close does not wait for them); in non-blocking mode everything must
+    // have been read (handed_end is read_pos there).
+    if (ps->waits_for_delivery.load(std::memory_order_relaxed) &&
+        (!nonblocking() || ps->handed_end.load(std::memory_order_relaxed) >= ps->part->end()))
+      continue;
+    return false;
   }
   return true;
 }

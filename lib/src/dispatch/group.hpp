@@ -173,6 +173,9 @@ class Group final : public OffsetSource {
     Partition* const part;
     ReaderCursor cursor;
     Attempts cur;                                      // owner only
+    // Blocking mode, owner only: cur.retry_at is the delivery time of the
+    // event at the cursor (Event::deliver_at_us), not a retry.
+    bool held_for_delivery = false;
     Offset nudged_at = 0;                              // owner only: last offset-commit nudge
     std::atomic<bool> stopped{false};
     Offset drain_target = 0;  // written before stop_mode_ (release)
@@ -188,6 +191,11 @@ class Group final : public OffsetSource {
     // the ring bounds only unread events, max_parked the parked ones.
     ReaderCursor ring_hold;
     std::atomic<std::uint64_t> parked_count{0};  // for status(); relaxed
+    // Written by the owner after each serve() (relaxed), read by
+    // caught_up(): all that is left unhandled of what was read waits for a
+    // delivery time (Event::deliver_at_us) - the held cursor event and what
+    // follows it (blocking), or scheduled heads and their keys (non-blocking).
+    std::atomic<bool> waits_for_delivery{false};
 
     // Ownership: the worker serving it, -1 while it is handed over. The old
     // owner stores -1 (release) after its last batch; the new one takes it

@@ -18,12 +18,17 @@
 // by ring_hold at read_pos, not by the cursor: so the ring bounds only the
 // events not read yet, and max_parked bounds the parked ones, as documented.
 //
+// An event whose delivery time (Event::deliver_at_us) lies ahead is parked
+// the same way, as its key's head, due at that time (ParkingLot's
+// "scheduled" heads): only its key waits.
+//
 // Everything here runs on the partition's owning worker.
 #include <algorithm>
 
 #include "base/clock.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/format.hpp"
+#include "record/delivery_time.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -104,6 +109,12 @@ std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::
       ps.lot.schedule(key, now + std::chrono::milliseconds(5));  // transient: soon again
       continue;
     }
+    if (const auto at = not_due_until(m)) {  // delayed delivery: not yet
+      ps.lot.mark_scheduled(key, true);
+      ps.lot.schedule(key, *at);
+      continue;
+    }
+    ps.lot.mark_scheduled(key, false);
     --budget;
     ++progress;
     switch (handle_one(ps, w, head, m, ws)) {
@@ -143,6 +154,19 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       ++i;
       continue;
     }
+    if (const auto at = not_due_until(m)) {
+      // Delayed delivery: the key's head until its time, as a failing event
+      // would be; a full parking lot stops reading here.
+      if (ps.lot.full()) break;
+      Attempts a;
+      a.attempt = m.attempt();
+      a.retry_at = *at;
+      ps.lot.park_head(key, m.offset(), a);
+      ps.lot.mark_scheduled(std::string(key), true);
+      keep_parked_copy(ps, m.offset());
+      ++i;
+      continue;
+    }
     if (batches && !txn_mode_) {
       // The run of events from i whose keys are not parked, cut before an
       // event redriven for another group (skipped on its own).
@@ -152,7 +176,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       }
       std::uint32_t j = i + 1;
       while (j < n && !redriven_for_other(scratch[j], options_.group) &&
-             !ps.lot.is_parked(scratch[j].key()))
+             !ps.lot.is_parked(scratch[j].key()) && !not_due_until(scratch[j]))
         ++j;
       const BatchOutcome bo = invoker_.call_batch(std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));

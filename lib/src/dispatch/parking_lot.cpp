@@ -17,6 +17,17 @@ void ParkingLot::park_head(std::string_view key, Offset offset, const Attempts& 
   due_.emplace(head.retry_at, it->first);
 }
 
+void ParkingLot::mark_scheduled(const std::string& key, bool scheduled) {
+  ParkedKey& pk = parked_.at(key);
+  if (pk.scheduled == scheduled) return;
+  pk.scheduled = scheduled;
+  if (scheduled) {
+    ++scheduled_heads_;
+  } else {
+    --scheduled_heads_;
+  }
+}
+
 std::optional<std::string> ParkingLot::pop_due(Clock::time_point now) {
   if (due_.empty() || due_.begin()->first > now) return std::nullopt;
   std::string key = std::move(due_.begin()->second);
@@ -29,6 +40,8 @@ ParkingLot::Finished ParkingLot::finish_head(const std::string& key) {
   ParkedKey& pk = it->second;
   Finished f;
   f.done = pk.offsets.front();
+  if (pk.scheduled) --scheduled_heads_;
+  pk.scheduled = false;
   pk.offsets.pop_front();
   offsets_.erase(f.done);
   records_.erase(f.done);

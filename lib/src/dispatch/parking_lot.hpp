@@ -14,6 +14,11 @@
 // The lot is bounded by `capacity` parked offsets (SubscribeOptions::
 // max_parked); full() tells the reader to stop taking new events.
 //
+// Delayed delivery (Event::deliver_at_us) uses the same queues: an event not
+// yet due is parked as its key's head, "scheduled" rather than failing, due
+// at its delivery time; later events of its key queue behind it. A drain
+// does not wait for scheduled heads (only_scheduled()).
+//
 // Thread-safety: not thread-safe; owned by the partition's owning worker
 // (it moves between workers with the partition's ownership hand-off).
 #pragma once
@@ -47,6 +52,12 @@ class ParkingLot {
   void park_behind(std::string_view key, Offset offset) { park(key, offset); }
   // Parks `offset` as the new failing head of `key`, due at head.retry_at.
   void park_head(std::string_view key, Offset offset, const Attempts& head);
+
+  // Whether `key`'s head waits for its delivery time rather than a retry.
+  // REQUIRES: is_parked(key).
+  void mark_scheduled(const std::string& key, bool scheduled);
+  // True when every parked key's head waits for its delivery time.
+  bool only_scheduled() const noexcept { return scheduled_heads_ == parked_.size(); }
 
   // The key of the head due earliest, if it is due by `now`; it leaves the
   // due order (schedule() puts it back).
@@ -100,6 +111,7 @@ class ParkingLot {
   struct ParkedKey {
     Attempts head;               // retry state of offsets.front()
     std::deque<Offset> offsets;  // the failing event, then later events of the key
+    bool scheduled = false;      // the head waits for its delivery time
   };
 
   std::unordered_map<std::string, ParkedKey, KeyHash, std::equal_to<>>::iterator park(std::string_view key,
@@ -110,6 +122,7 @@ class ParkingLot {
   std::set<Offset> offsets_;                                                   // every parked offset
   std::multimap<Clock::time_point, std::string> due_;                          // heads by retry time
   std::unordered_map<Offset, std::string> records_;                            // keep_record copies
+  std::size_t scheduled_heads_ = 0;                                            // keys with scheduled == true
 };
 
 }  // namespace weir::internal

@@ -3,7 +3,9 @@
 // alike), hand it to the handler, advance the cursor past what finished, and
 // ask for the offset to be persisted as the options say. A failing event
 // holds its partition (Attempts in PartitionState::cur) until it passes, is
-// dead-lettered, or stops the partition; other partitions flow.
+// dead-lettered, or stops the partition; other partitions flow. An event
+// whose delivery time (Event::deliver_at_us) lies ahead holds its partition
+// the same way until that time.
 //
 // serve() wraps one batch of either mode with its metrics and the breaker's
 // verdict. Everything here runs on the partition's owning worker.
@@ -12,6 +14,7 @@
 #include "base/clock.hpp"
 #include "dispatch/group.hpp"
 #include "dlq/format.hpp"
+#include "record/delivery_time.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -44,6 +47,8 @@ std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
     }
   }
   note_head_time(ps);
+  ps.waits_for_delivery.store(nonblocking() ? !ps.lot.empty() && ps.lot.only_scheduled() : ps.held_for_delivery,
+                              std::memory_order_relaxed);
   if (ps.sketch_dirty && after >= ps.part->end()) {
     // Caught up: the hot keys of the next backlog start afresh.
     std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
@@ -129,6 +134,17 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
   }
   std::uint32_t n = *read;
   if (n == 0) return 0;
+  // Delayed delivery: the batch ends before the first event not yet due,
+  // which holds the partition (as a retry would) until its time.
+  ps.held_for_delivery = false;
+  std::optional<Clock::time_point> hold;
+  for (std::uint32_t i = 0; i < n && !hold; ++i)
+    if ((hold = not_due_until(scratch[i]))) n = i;
+  if (n == 0) {
+    ps.cur.retry_at = *hold;
+    ps.held_for_delivery = true;
+    return 1;
+  }
   ps.handed_end.store(c + n, std::memory_order_relaxed);
   ps.handed_at_us.store(coarse_now_us(), std::memory_order_relaxed);
   if (n == options_.max_batch && ps.part->end() > c + n && bus_->metrics_sampling)  // behind: sample the backlog's keys
@@ -199,6 +215,10 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
     }
   }
 
+  if (hold && done == n) {  // everything before the delayed event finished
+    ps.cur.retry_at = *hold;
+    ps.held_for_delivery = true;
+  }
   if (done) {
     if (w.sample_e2e) w.acked_time_us = oldest_us;
     commit_progress(ps, w, c, c + done);

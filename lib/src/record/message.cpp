@@ -122,6 +122,17 @@ std::uint32_t Message::schema_version() const noexcept {
   return static_cast<std::uint32_t>(n);
 }
 
+std::int64_t Message::deliver_at_us() const noexcept {
+  const auto v = header(envelope_header::kDeliverAt);
+  if (!v || v->empty() || v->size() > 18) return 0;  // 18 digits: below 2^63
+  std::int64_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 std::string new_event_id() {
   // Per thread: the last millisecond used and a 12-bit counter within it
   // (RFC 9562, method 1), so one thread's ids sort in generation order; the

@@ -7,8 +7,11 @@
 // under the names of the CloudEvents Kafka protocol binding (ce_id,
 // ce_source, ce_type, ce_specversion, content-type, ce_dataschema,
 // ce_schemaversion) plus W3C `traceparent`, so a bridge to Kafka passes them
-// through as they are. Events without envelope attributes store nothing
-// extra.
+// through as they are. Event::deliver_at_us follows them as the reserved
+// header weir_deliver_at (decimal microseconds): records without it (all
+// records of earlier versions) are due at once, so the record layout and
+// kJournalVersion are unchanged. Events without envelope attributes store
+// nothing extra.
 //
 // Fields are host-endian and copied with memcpy (records may be unaligned).
 #pragma once
@@ -43,22 +46,23 @@ namespace hdr = weir::envelope_header;
 inline bool is_reserved_header(std::string_view name) noexcept {
   return name == hdr::kId || name == hdr::kSource || name == hdr::kType ||
          name == hdr::kSpecVersion || name == hdr::kContentType || name == hdr::kDataSchema ||
-         name == hdr::kSchemaVersion || name == hdr::kTraceparent;
+         name == hdr::kSchemaVersion || name == hdr::kTraceparent || name == hdr::kDeliverAt;
 }
 
 // The envelope headers of one event, prepared once per publish.
 struct Envelope {
-  Header h[8];
+  Header h[9];
   std::uint32_t n = 0;
   std::size_t bytes = 0;
   char version[10];
+  char deliver_at[20];
 
   bool empty() const noexcept { return n == 0; }
 };
 
 inline bool has_envelope(const Event& e) noexcept {
   return !e.id.empty() || !e.source.empty() || !e.type.empty() || !e.content_type.empty() ||
-         !e.dataschema.empty() || e.schema_version != 0 || !e.traceparent.empty();
+         !e.dataschema.empty() || e.schema_version != 0 || !e.traceparent.empty() || e.deliver_at_us != 0;
 }
 
 inline void make_envelope(const Event& e, Envelope& env) noexcept {
@@ -74,14 +78,19 @@ inline void make_envelope(const Event& e, Envelope& env) noexcept {
   if (env.n) add(hdr::kSpecVersion, "1.0");
   if (!e.content_type.empty()) add(hdr::kContentType, e.content_type);
   if (!e.dataschema.empty()) add(hdr::kDataSchema, e.dataschema);
-  if (e.schema_version) {
-    char digits[10];
+  // Decimal digits of v > 0 into out; returns them.
+  auto decimal = [](std::uint64_t v, char* out) {
+    char digits[20];
     int len = 0;
-    for (std::uint32_t v = e.schema_version; v; v /= 10) digits[len++] = static_cast<char>('0' + v % 10);
-    for (int i = 0; i < len; ++i) env.version[i] = digits[len - 1 - i];
-    add(hdr::kSchemaVersion, std::string_view(env.version, static_cast<std::size_t>(len)));
-  }
+    for (; v; v /= 10) digits[len++] = static_cast<char>('0' + v % 10);
+    for (int i = 0; i < len; ++i) out[i] = digits[len - 1 - i];
+    return std::string_view(out, static_cast<std::size_t>(len));
+  };
+  if (e.schema_version) add(hdr::kSchemaVersion, decimal(e.schema_version, env.version));
   if (!e.traceparent.empty()) add(hdr::kTraceparent, e.traceparent);
+  // Not a CloudEvents attribute: after them, and it brings no specversion.
+  if (e.deliver_at_us > 0)
+    add(hdr::kDeliverAt, decimal(static_cast<std::uint64_t>(e.deliver_at_us), env.deliver_at));
 }
 
 inline std::size_t record_size(const Event& e, const Envelope& env) noexcept {

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "base/clock.hpp"
+#include "record/delivery_time.hpp"
 #include "record/record.hpp"
 #include "weir/partitioner.hpp"
 
@@ -159,6 +160,9 @@ Status TopicState::validate(const Event& e) const {
     if (env > 64 * 1024)
       return Status::invalid_argument("envelope attributes total " + std::to_string(env) +
                                       " bytes; at most 65536 are allowed");
+    if (e.deliver_at_us != 0) {
+      if (Status s = check_deliver_at(e.deliver_at_us); !s) return s;
+    }
   }
   return Status::ok();
 }
