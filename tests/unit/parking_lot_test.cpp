@@ -99,5 +99,29 @@ TEST(ParkingLot, FullAtCapacity) {
   EXPECT_FALSE(lot.full());
 }
 
+// Delayed delivery: a scheduled head counts until it finishes or turns into
+// a failing one; only_scheduled() tells a drain it need not wait.
+TEST(ParkingLot, ScheduledHeadsAreCountedUntilTheyFinish) {
+  ParkingLot lot(16);
+  const auto now = Clock::now();
+  lot.park_head("a", 1, due_at(now));
+  lot.mark_scheduled("a", true);
+  lot.park_behind("a", 3);
+  EXPECT_TRUE(lot.only_scheduled());
+  lot.park_head("b", 2, due_at(now));  // a failing head
+  EXPECT_FALSE(lot.only_scheduled());
+  lot.finish_head("b");
+  EXPECT_TRUE(lot.only_scheduled());
+  lot.mark_scheduled("a", true);  // idempotent
+  lot.finish_head("a");            // its next event is a plain first attempt
+  EXPECT_FALSE(lot.only_scheduled());
+  lot.mark_scheduled("a", true);
+  lot.mark_scheduled("a", false);
+  EXPECT_FALSE(lot.only_scheduled());
+  lot.finish_head("a");
+  EXPECT_TRUE(lot.empty());
+  EXPECT_TRUE(lot.only_scheduled());  // vacuously: nothing parked
+}
+
 }  // namespace
 }  // namespace weir::internal
