@@ -246,20 +246,21 @@ TEST_F(JournalEngine, FailingCommitStallsThenRecovers) {
   EXPECT_TRUE(j->error());
 }
 
-TEST_F(JournalEngine, StatePutAndGet) {
+TEST_F(JournalEngine, InternalPutAndGet) {
   auto j = open();
-  ASSERT_TRUE(j->state_put({{"k1", "v1"}, {"k2", "v2"}}));
-  EXPECT_EQ(**j->state_get("k1"), "v1");
-  EXPECT_FALSE(j->state_get("absent")->has_value());
+  ASSERT_TRUE(j->internal_put({{"k1", "v1"}, {"k2", "v2"}}));
+  EXPECT_EQ(**j->internal_get("k1"), "v1");
+  EXPECT_FALSE(j->internal_get("absent")->has_value());
+  EXPECT_FALSE(j->state_get("k1")->has_value());  // apart from users' state tables
   {
     ScopedFault full(FaultPoint::kPut, ENOSPC, 1);
-    const Status s = j->state_put({{"k3", "v3"}});
+    const Status s = j->internal_put({{"k3", "v3"}});
     EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.to_string();
     EXPECT_NE(s.message().find("No space left on device"), std::string::npos) << s.to_string();
   }
-  EXPECT_FALSE(j->state_get("k3")->has_value());
-  EXPECT_TRUE(j->state_put({{"k3", "v3"}}));  // the fault is gone with its scope
-  EXPECT_EQ(**j->state_get("k3"), "v3");
+  EXPECT_FALSE(j->internal_get("k3")->has_value());
+  EXPECT_TRUE(j->internal_put({{"k3", "v3"}}));  // the fault is gone with its scope
+  EXPECT_EQ(**j->internal_get("k3"), "v3");
 }
 
 }  // namespace

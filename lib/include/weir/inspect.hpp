@@ -105,7 +105,7 @@ struct JournalProblem {
   std::string topic{};                   // empty for journal-wide problems
   std::optional<std::uint32_t> partition{};
   std::optional<Offset> offset{};        // the record or batch it concerns
-  std::string group{};                   // for group-offset problems
+  std::string group{};                   // for group-offset and internal-record problems
   std::string what{};
 };
 

@@ -85,7 +85,9 @@ struct SalvageReport {
   std::vector<PartitionSalvage> partitions;  // every partition of every topic found
   std::uint64_t events = 0;                   // records copied
   std::uint64_t group_offsets = 0;            // group offsets copied
-  std::uint64_t state_entries = 0;            // weir.state entries copied (state tables, DLQ ledger, retry counts)
+  // State-table values and weir's internal records (dead-letter ledger,
+  // retry counts) copied.
+  std::uint64_t state_entries = 0;
   std::uint64_t dedupe_entries = 0;           // dedupe records copied
   // Every piece of damage met (as check_journal reports it).
   std::vector<JournalProblem> problems{};

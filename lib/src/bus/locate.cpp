@@ -95,7 +95,7 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
   for (std::uint32_t p : parts) {
     std::map<Offset, std::uint32_t> attempts;
     if (t->journaled()) {
-      auto rec = journal_->state_get(attempts_key(g, t->name(), p));
+      auto rec = journal_->internal_get(attempts_key(g, t->name(), p));
       if (!rec) return rec.status();
       if (*rec)
         for (const auto& [off, attempt] : decode_attempts(**rec)) attempts[off] = attempt;

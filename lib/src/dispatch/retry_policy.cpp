@@ -70,13 +70,13 @@ void RetryPolicy::save(AttemptLedger& ledger, std::uint32_t partition, Offset of
   } else {
     add(offset, attempt);
   }
-  (void)journal_->state_put({{key(partition), std::move(rec)}});
+  (void)journal_->internal_put({{key(partition), std::move(rec)}});
 }
 
 std::uint32_t RetryPolicy::restore(AttemptLedger& ledger, std::uint32_t partition, Offset cursor) const {
   std::uint32_t at_cursor = 1;
   if (!journal_) return at_cursor;
-  auto rec = journal_->state_get(key(partition));
+  auto rec = journal_->internal_get(key(partition));
   if (!rec || !rec->has_value()) return at_cursor;
   for (const auto& [off, attempt] : decode_attempts(**rec)) {
     if (per_key_ && off >= cursor) {

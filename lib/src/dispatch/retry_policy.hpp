@@ -8,8 +8,8 @@
 // caller dead-letters the event or stops the partition.
 //
 // Persistence (journaled groups only; memory groups pass a null journal):
-// one state record per partition, in the journal's state table of the
-// pseudo-group "<group>.attempts" (journal/format.hpp: attempts_key,
+// one internal record per partition in the journal's weir.internal, apart
+// from users' state tables (journal/format.hpp: attempts_key,
 // decode_attempts). Value: kAttemptsBigEndian, then (be64
 // offset, be32 attempt) pairs, 1 + 12n bytes; the host-order form of earlier
 // versions (12n bytes) is still read. Blocking mode stores the cursor's

@@ -3,8 +3,6 @@
 #include <charconv>
 #include <cstring>
 
-#include "base/coding.hpp"
-#include "journal/format.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -55,12 +53,6 @@ bool matches(const DeadLetter& d, const DeadLetterFilter& f) {
   if (f.failed_from_us && d.last_failure_us < f.failed_from_us) return false;
   if (f.failed_to_us && d.last_failure_us >= f.failed_to_us) return false;
   return true;
-}
-
-std::string settled_key(std::string_view group, Offset dlq_offset) {
-  char be[8];
-  put_be64(be, dlq_offset);
-  return state_key(std::string(group) + ".dlq", "settled", std::string_view(be, 8));
 }
 
 DeadLetterRecord::DeadLetterRecord(const Message& m, const FailureProvenance& p)

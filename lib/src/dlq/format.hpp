@@ -76,8 +76,4 @@ class RedriveRecord {
 
 bool matches(const DeadLetter& d, const DeadLetterFilter& f);
 
-// The key (in the journal's state table) of a journaled dead letter's
-// settlement record: "redriven" or "purged".
-std::string settled_key(std::string_view group, Offset dlq_offset);
-
 }  // namespace weir::internal

@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "journal/format.hpp"
+
 namespace weir::internal {
 
 DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* journal)
@@ -13,7 +15,7 @@ DeadLetterLog::DeadLetterLog(std::string group, Partition& partition, Journal* j
     // Rebuild the mirror of the ledger: one pass, at first use.
     bool all_settled = true;
     const Status s = part_.for_each(low, [&](const Message& m) {
-      auto v = journal_->state_get(settled_key(group_, m.offset()));
+      auto v = journal_->internal_get(settled_key(group_, m.offset()));
       const bool is_settled = v && v->has_value();
       if (all_settled && is_settled) {
         low = m.offset() + 1;
@@ -72,7 +74,7 @@ Status DeadLetterLog::settle(const std::vector<Offset>& offs, std::string_view h
   if (journal_) {
     std::vector<std::pair<std::string, std::string>> values;
     for (Offset o : offs) values.emplace_back(settled_key(group_, o), std::string(how));
-    if (Status s = journal_->state_put(values); !s) return s;
+    if (Status s = journal_->internal_put(values); !s) return s;
   }
   MutexLock lock(mu_);
   note_settled(offs);

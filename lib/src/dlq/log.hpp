@@ -1,7 +1,7 @@
 // DeadLetterLog: one group's dead letters: the events of its dead-letter
 // topic "<group>.dlq" (read through the topic's partition) minus those
 // already settled (redriven or purged). Settlement is kept in the journal
-// (state table "settled" of pseudo-group "<group>.dlq") for journaled
+// (settled_key records in weir.internal, journal/format.hpp) for journaled
 // topics, and mirrored in this object for both kinds (the only record for
 // memory topics), so the bus keeps one DeadLetterLog per group for its
 // lifetime and every settlement goes through it.

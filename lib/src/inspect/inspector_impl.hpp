@@ -246,8 +246,8 @@ class InspectorImpl {
     }
     auto d = dbi(txn, partition_dbi_name(dlq, 0));
     if (!d) return d.status();
-    auto state = dbi(txn, "weir.state");
-    if (!state) return state.status();
+    auto ledger = settled_ledger(txn);
+    if (!ledger) return ledger.status();
     auto b = partition_bounds(txn, *d);
     if (!b) return b.status();
     ReadBatch rb;
@@ -257,9 +257,9 @@ class InspectorImpl {
       if (rb.recs.empty()) break;
       for (const auto& r : rb.recs) {
         next = r.offset + 1;
-        const std::string sk = settled_key(group, r.offset);
+        const std::string sk = ledger->v1 ? v1_settled_key(group, r.offset) : settled_key(group, r.offset);
         MDB_val k = as_val(sk), v;
-        const int rc = mdb_get(txn, *state, &k, &v);
+        const int rc = mdb_get(txn, ledger->dbi, &k, &v);
         if (rc == 0) continue;  // redriven or purged
         if (rc != MDB_NOTFOUND) return lmdb_status(rc, "read dead-letter ledger");
         const Message m = decode_record(rb.bytes.data() + r.pos, dlq, 0, r.offset, 1, id_);
@@ -269,10 +269,32 @@ class InspectorImpl {
     return Status::ok();
   }
 
+  // Where the journal of `txn` keeps dead-letter settlements: weir.internal,
+  // or, in a version-1 journal no owner has opened (and so migrated) since
+  // the upgrade, weir.state under v1_settled_key.
+  struct SettledLedger {
+    MDB_dbi dbi;
+    bool v1;
+  };
+  Result<SettledLedger> settled_ledger(MDB_txn* txn) {
+    auto meta = dbi(txn, kMetaDbi);
+    if (!meta) return meta.status();
+    auto format = check_format(txn, *meta, dir_, false);
+    if (!format) return format.status();
+    const bool v1 = format->version < 2;
+    auto d = dbi(txn, v1 ? kStateDbi : kInternalDbi);
+    if (!d) return d.status();
+    return SettledLedger{*d, v1};
+  }
+
   // inspect/verify.cpp: the whole journal checked, read-only (Inspector::verify).
   void verify_partition(MDB_txn* txn, const std::string& topic, std::uint32_t p,
                         std::vector<JournalProblem>& out);
   Result<std::vector<JournalProblem>> verify();
+  // weir.internal: every key of a known kind, every value well-formed.
+  // `ends`: the stored topics' partitions.
+  Status verify_internal(MDB_txn* txn, const std::map<std::string, std::vector<PartitionBounds>, std::less<>>& ends,
+                         std::vector<JournalProblem>& out);
 
   Status open_env(std::uint32_t max_dbs) {
     EnvConfig c;
@@ -286,9 +308,9 @@ class InspectorImpl {
     if (!r.txn()) return r.status();
     auto meta = dbi(r.txn(), kMetaDbi);
     if (!meta) return Status::failed_precondition("'" + dir_ + "' holds an LMDB environment that is not a weir journal");
-    auto id = check_format(r.txn(), *meta, dir_, false);
-    if (!id) return id.status();
-    id_ = *id;
+    auto format = check_format(r.txn(), *meta, dir_, false);
+    if (!format) return format.status();
+    id_ = format->id;
     return Status::ok();
   }
 

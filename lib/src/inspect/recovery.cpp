@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -281,7 +282,7 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
       auto& c = committed[{key->topic, key->partition}];
       if (next != internal::kUnsetOffset) c = std::max(c, next);
       ++report.group_offsets;
-    } else if (db == internal::kStateDbi) {
+    } else if (db == internal::kStateDbi || db == internal::kInternalDbi) {
       ++report.state_entries;
     } else if (db == internal::kDedupeDbi) {
       ++report.dedupe_entries;
@@ -304,7 +305,8 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
     auto older = internal::scan_journal_file(dir, true, hooks);
     if (!older) return older.status();
   }
-  for (const std::string db : {internal::kOffsetsDbi, internal::kDedupeDbi, internal::kDedupeTimeDbi, internal::kStateDbi})
+  for (const std::string db : {internal::kOffsetsDbi, internal::kDedupeDbi, internal::kDedupeTimeDbi, internal::kStateDbi,
+                               internal::kInternalDbi})
     if (write_error) {
       if (auto d = w.ensure(db); !d) write_error = d.status();
     }
@@ -329,7 +331,14 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
   // The journal's identity: kept, so derived event ids stay the same.
   const std::string format(internal::kJournalFormat);
   put(internal::kMetaDbi, internal::kMetaFormatKey, format);
-  const std::uint32_t version = internal::kJournalVersion;
+  // The source's version: the copy's records are in its layout, and the
+  // next owner to open the copy migrates them (journal/migrate.hpp).
+  std::uint32_t version = internal::kJournalVersion;
+  if (auto it = meta.find(std::string(internal::kMetaVersionKey)); it != meta.end() && it->second.size() == 4) {
+    std::uint32_t stored;
+    std::memcpy(&stored, it->second.data(), 4);
+    if (stored >= 1 && stored < version) version = stored;
+  }
   put(internal::kMetaDbi, internal::kMetaVersionKey, std::string_view(reinterpret_cast<const char*>(&version), sizeof version));
   std::string id;
   if (auto it = meta.find(std::string(internal::kMetaIdKey)); it != meta.end() && it->second.size() == 8) {

@@ -1,6 +1,7 @@
 // Inspector::verify: every topic's partition logs walked batch by batch
-// (checksums, contiguity, header times) and every group offset checked
-// against the partition it names; read-only.
+// (checksums, contiguity, header times), every group offset checked
+// against the partition it names, and every internal record (attempt
+// counts, dead-letter settlements) decoded; read-only.
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -129,7 +130,47 @@ Result<std::vector<JournalProblem>> InspectorImpl::verify() {
   }
   mdb_cursor_close(cur);
   if (rc != MDB_NOTFOUND) return lmdb_status(rc, "walk group offsets");
+  if (Status s = verify_internal(r.txn(), ends, out); !s) return s;
   return out;
+}
+
+Status InspectorImpl::verify_internal(MDB_txn* txn,
+                                      const std::map<std::string, std::vector<PartitionBounds>, std::less<>>& ends,
+                                      std::vector<JournalProblem>& out) {
+  auto ledger = settled_ledger(txn);
+  if (!ledger && ledger.status().code() == Code::kNotFound) {
+    out.push_back({"", std::nullopt, std::nullopt, "", "internal records table " + std::string(kInternalDbi) +
+                                                           " is missing"});
+    return Status::ok();
+  }
+  if (!ledger) return ledger.status();
+  // Version 1 keeps them in weir.state (the next owner open moves them).
+  if (ledger->v1) return Status::ok();
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn, ledger->dbi, &cur)) return lmdb_status(rc, "mdb_cursor_open");
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const auto key = parse_internal_key(as_view(k));
+    const std::string size = std::to_string(v.mv_size) + " bytes";
+    if (!key) {
+      out.push_back({"", std::nullopt, std::nullopt, "", "malformed internal record key (" +
+                                                            std::to_string(k.mv_size) + " bytes)"});
+    } else if (key->kind == kAttemptsKind) {
+      if (decode_attempts(as_view(v)).empty())
+        out.push_back({key->topic, key->partition, std::nullopt, key->group, "attempt record is malformed (" + size + ")"});
+      else if (auto t = ends.find(key->topic); t != ends.end() && key->partition >= t->second.size())
+        out.push_back({key->topic, key->partition, std::nullopt, key->group,
+                       "attempt record names a partition the topic does not have (" +
+                           std::to_string(t->second.size()) + " partitions)"});
+    } else if (as_view(v) != "redriven" && as_view(v) != "purged") {
+      out.push_back({key->group + ".dlq", 0, key->offset, key->group,
+                     "dead-letter settlement record is malformed (" + size + ")"});
+    }
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "walk internal records");
+  return Status::ok();
 }
 
 }  // namespace weir::internal

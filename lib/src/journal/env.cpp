@@ -108,7 +108,14 @@ Env::~Env() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-Result<std::uint64_t> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view dir, bool create) {
+Status write_version(MDB_txn* txn, MDB_dbi meta) {
+  MDB_val vk = as_val(kMetaVersionKey);
+  MDB_val vv{sizeof kJournalVersion, const_cast<std::uint32_t*>(&kJournalVersion)};
+  if (int rc = mdb_put(txn, meta, &vk, &vv, 0)) return lmdb_status(rc, "write version");
+  return Status::ok();
+}
+
+Result<FormatInfo> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view dir, bool create) {
   const std::string d(dir);
   MDB_val k = as_val(kMetaFormatKey), v;
   int rc = mdb_get(txn, meta, &k, &v);
@@ -116,13 +123,11 @@ Result<std::uint64_t> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view 
     // A new journal: the directory was empty (checked when opening).
     MDB_val fv = as_val(kJournalFormat);
     if ((rc = mdb_put(txn, meta, &k, &fv, 0))) return lmdb_status(rc, "write format");
-    MDB_val vk = as_val(kMetaVersionKey);
-    MDB_val vv{sizeof kJournalVersion, const_cast<std::uint32_t*>(&kJournalVersion)};
-    if ((rc = mdb_put(txn, meta, &vk, &vv, 0))) return lmdb_status(rc, "write version");
+    if (Status s = write_version(txn, meta); !s) return s;
     std::uint64_t id = random_u64();
     MDB_val ik = as_val(kMetaIdKey), iv{sizeof id, &id};
     if ((rc = mdb_put(txn, meta, &ik, &iv, 0))) return lmdb_status(rc, "write id");
-    return id;
+    return FormatInfo{id, kJournalVersion};
   }
   if (rc == MDB_NOTFOUND || (rc == 0 && as_view(v) != kJournalFormat))
     return Status::failed_precondition("data_dir '" + d + "' holds an LMDB environment that is not a weir journal");
@@ -139,7 +144,7 @@ Result<std::uint64_t> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view 
   if (mdb_get(txn, meta, &ik, &iv) != 0 || iv.mv_size != sizeof id)
     return Status::data_loss("journal in '" + d + "' has no valid id");
   std::memcpy(&id, iv.mv_data, sizeof id);
-  return id;
+  return FormatInfo{id, version};
 }
 
 }  // namespace weir::internal

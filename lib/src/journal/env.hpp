@@ -54,10 +54,18 @@ class Env {
   const std::uint32_t max_dbs_;
 };
 
-// Checks weir.meta's format, version and journal id in `txn` and returns the
-// id. With `create` (an owner on a new journal, weir.meta empty) writes
+// What weir.meta says about the journal.
+struct FormatInfo {
+  std::uint64_t id = 0;       // names its logs in derived event ids
+  std::uint32_t version = 0;  // 1..kJournalVersion; an older one is migrated by its owner
+};
+
+// Checks weir.meta's format, version and journal id in `txn` and returns
+// them. With `create` (an owner on a new journal, weir.meta empty) writes
 // them first. Errors: kFailedPrecondition (not a weir journal, a newer
 // version), kDataLoss (missing version or id).
-Result<std::uint64_t> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view dir, bool create);
+Result<FormatInfo> check_format(MDB_txn* txn, MDB_dbi meta, std::string_view dir, bool create);
+// Stores kJournalVersion in weir.meta (a new journal, or after migrating).
+Status write_version(MDB_txn* txn, MDB_dbi meta);
 
 }  // namespace weir::internal

@@ -26,6 +26,16 @@ std::string digest128(std::string_view s) {
 
 constexpr std::size_t kMaxKey = 500;  // below LMDB's 511-byte key limit
 
+// "<a>\0<b>\0<c>": the shape of state and internal keys.
+std::string nul_joined(std::string_view a, std::string_view b, std::string_view c) {
+  std::string k;
+  k.reserve(a.size() + b.size() + c.size() + 2);
+  k.append(a).push_back('\0');
+  k.append(b).push_back('\0');
+  k.append(c);
+  return k;
+}
+
 }  // namespace
 
 std::string offsets_key(std::string_view group, std::string_view topic, std::uint32_t p) {
@@ -63,18 +73,78 @@ std::string dedupe_key(std::string_view group, std::string_view event_id) {
 }
 
 std::string state_key(std::string_view group, std::string_view table, std::string_view key) {
-  std::string k;
-  k.reserve(group.size() + table.size() + key.size() + 2);
-  k.append(group).push_back('\0');
-  k.append(table).push_back('\0');
-  k.append(key);
-  return k;
+  return nul_joined(group, table, key);
+}
+
+std::string internal_key(std::string_view group, std::string_view kind, std::string_view rest) {
+  return nul_joined(group, kind, rest);
+}
+
+std::string attempts_prefix(std::string_view group, std::string_view topic) {
+  std::string rest(topic);
+  rest.push_back('\0');
+  return internal_key(group, kAttemptsKind, rest);
 }
 
 std::string attempts_key(std::string_view group, std::string_view topic, std::uint32_t partition) {
   char be[4];
   put_be32(be, partition);
-  return state_key(std::string(group) + ".attempts", topic, std::string_view(be, 4));
+  return attempts_prefix(group, topic).append(be, 4);
+}
+
+std::string settled_key(std::string_view group, std::uint64_t dlq_offset) {
+  char be[8];
+  put_be64(be, dlq_offset);
+  return internal_key(group, kSettledKind, std::string_view(be, 8));
+}
+
+std::optional<InternalKey> parse_internal_key(std::string_view k) {
+  const auto a = k.find('\0');
+  if (a == std::string_view::npos || a == 0) return std::nullopt;
+  const auto b = k.find('\0', a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  InternalKey out;
+  out.group = std::string(k.substr(0, a));
+  const std::string_view kind = k.substr(a + 1, b - a - 1), rest = k.substr(b + 1);
+  if (kind == kAttemptsKind) {
+    const auto c = rest.find('\0');
+    if (c == std::string_view::npos || c == 0 || rest.size() != c + 1 + 4) return std::nullopt;
+    out.kind = kAttemptsKind;
+    out.topic = std::string(rest.substr(0, c));
+    out.partition = get_be32(rest.data() + c + 1);
+    return out;
+  }
+  if (kind == kSettledKind && rest.size() == 8) {
+    out.kind = kSettledKind;
+    out.offset = get_be64(rest.data());
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::string v1_settled_key(std::string_view group, std::uint64_t dlq_offset) {
+  char be[8];
+  put_be64(be, dlq_offset);
+  return state_key(std::string(group) + ".dlq", "settled", std::string_view(be, 8));
+}
+
+std::optional<std::string> v1_internal_key(std::string_view k, std::string_view value) {
+  // "<pseudo-group>\0<table>\0<key>", the pseudo-group "<group>.attempts"
+  // or "<group>.dlq".
+  const auto a = k.find('\0');
+  if (a == std::string_view::npos) return std::nullopt;
+  const auto b = k.find('\0', a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  const std::string_view pseudo = k.substr(0, a), table = k.substr(a + 1, b - a - 1), key = k.substr(b + 1);
+  auto group_of = [&](std::string_view suffix) -> std::optional<std::string_view> {
+    if (pseudo.size() <= suffix.size() || pseudo.substr(pseudo.size() - suffix.size()) != suffix) return std::nullopt;
+    return pseudo.substr(0, pseudo.size() - suffix.size());
+  };
+  if (auto g = group_of(".attempts"); g && !table.empty() && key.size() == 4 && !decode_attempts(value).empty())
+    return attempts_key(*g, table, get_be32(key.data()));
+  if (auto g = group_of(".dlq"); g && table == "settled" && key.size() == 8 && (value == "redriven" || value == "purged"))
+    return settled_key(*g, get_be64(key.data()));
+  return std::nullopt;
 }
 
 void append_attempt(std::string& record, std::uint64_t offset, std::uint32_t attempt) {

@@ -22,7 +22,10 @@
 namespace weir::internal {
 
 inline constexpr std::string_view kJournalFormat = "weir-journal";
-inline constexpr std::uint32_t kJournalVersion = 1;
+// Version 2 moved the internal records (attempt counts, the dead-letter
+// settled ledger) out of weir.state into weir.internal; an owner opening a
+// version-1 journal moves them in its first transaction (journal/migrate).
+inline constexpr std::uint32_t kJournalVersion = 2;
 
 // Named databases of the environment:
 //   weir.meta         "format" -> "weir-journal", "version" -> u32, "id" -> u64,
@@ -30,13 +33,17 @@ inline constexpr std::uint32_t kJournalVersion = 1;
 //   weir.offsets      offsets_key(group, topic, partition) -> be64(next offset)
 //   weir.dedupe       dedupe_key(group, id) -> be64(expire_us)
 //   weir.dedupe.time  be64(expire_us) + dedupe key -> "" (purge order)
-//   weir.state        state_key(group, table, key) -> value
+//   weir.state        state_key(group, table, key) -> value (users' state tables only)
+//   weir.internal     internal_key(group, kind, rest) -> value: weir's own
+//                     per-group records, which no user name reaches (a user
+//                     group "billing.attempts" has its state in weir.state)
 //   p/<topic>/<p>     be64(base offset) -> record batch (journal/batch.hpp)
 inline constexpr const char* kMetaDbi = "weir.meta";
 inline constexpr const char* kOffsetsDbi = "weir.offsets";
 inline constexpr const char* kDedupeDbi = "weir.dedupe";
 inline constexpr const char* kDedupeTimeDbi = "weir.dedupe.time";
 inline constexpr const char* kStateDbi = "weir.state";
+inline constexpr const char* kInternalDbi = "weir.internal";
 // Named databases besides the partition logs (with room to spare).
 inline constexpr std::uint32_t kInternalDbis = 8;
 inline constexpr std::string_view kMetaFormatKey = "format";
@@ -58,16 +65,49 @@ std::string dedupe_key(std::string_view group, std::string_view event_id);
 // "<group>\0<table>\0<key>"
 std::string state_key(std::string_view group, std::string_view table, std::string_view key);
 
+// Internal records: "<group>\0<kind>\0<rest>" in weir.internal, so one
+// prefix "<group>\0" holds everything weir keeps for a group.
+std::string internal_key(std::string_view group, std::string_view kind, std::string_view rest);
+
 // Attempt records (RetryPolicy writes them, Bus::locate reads them): one
-// state value per partition under attempts_key(group, topic, partition) =
-// state_key("<group>.attempts", topic, be32(partition)). Value:
+// value per partition under attempts_key(group, topic, partition) =
+// internal_key(group, "attempts", "<topic>\0" be32(partition)). Value:
 // kAttemptsBigEndian, then (be64 offset, be32 attempt) pairs; the older
 // host-order form without the leading byte is read too.
+inline constexpr std::string_view kAttemptsKind = "attempts";
 inline constexpr char kAttemptsBigEndian = 'B';
 std::string attempts_key(std::string_view group, std::string_view topic, std::uint32_t partition);
+// The prefix of every attempts_key of (group, topic).
+std::string attempts_prefix(std::string_view group, std::string_view topic);
 void append_attempt(std::string& record, std::uint64_t offset, std::uint32_t attempt);
 // The (offset, attempt) pairs in stored order; empty for a malformed value.
 std::vector<std::pair<std::uint64_t, std::uint32_t>> decode_attempts(std::string_view value);
+
+// The settlement record of a journaled dead letter (DeadLetterLog writes
+// it): internal_key(group, "dlq.settled", be64(offset in "<group>.dlq"))
+// -> "redriven" or "purged".
+inline constexpr std::string_view kSettledKind = "dlq.settled";
+std::string settled_key(std::string_view group, std::uint64_t dlq_offset);
+
+// An internal key taken apart; nullopt if it is not one of the kinds above.
+struct InternalKey {
+  std::string group;
+  std::string_view kind;    // kAttemptsKind or kSettledKind
+  std::string topic;        // attempts: the source topic
+  std::uint32_t partition = 0;  // attempts
+  std::uint64_t offset = 0;     // settled: the dead letter's offset
+};
+std::optional<InternalKey> parse_internal_key(std::string_view key);
+
+// Version 1 kept internal records in weir.state under pseudo-groups:
+// attempts as state_key("<group>.attempts", topic, be32(partition)),
+// settlements as state_key("<group>.dlq", "settled", be64(offset)).
+// v1_settled_key is that key (a read-only reader of a version-1 journal
+// looks there); v1_internal_key returns the version-2 key of a weir.state
+// entry that has the exact shape of a version-1 internal record (key and
+// value), or nullopt for a user's state value.
+std::string v1_settled_key(std::string_view group, std::uint64_t dlq_offset);
+std::optional<std::string> v1_internal_key(std::string_view state_key, std::string_view value);
 
 // TopicOptions as stored in weir.meta under "topic/<name>" (host byte order,
 // fixed layout).

@@ -15,6 +15,7 @@
 
 #include "journal/batch.hpp"
 #include "journal/format.hpp"
+#include "journal/migrate.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -60,13 +61,18 @@ Status Journal::init_meta() {
                                                    {kOffsetsDbi, &offsets_dbi_},
                                                    {kDedupeDbi, &dedupe_dbi_},
                                                    {kDedupeTimeDbi, &dedupe_time_dbi_},
-                                                   {kStateDbi, &state_dbi_}};
+                                                   {kStateDbi, &state_dbi_},
+                                                   {kInternalDbi, &internal_dbi_}};
   for (const auto& [name, dbi] : dbis)
     if (int rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi))
       return lmdb_status(rc, std::string("open ") + name);
-  auto id = check_format(txn.get(), meta_dbi_, options_.data_dir, true);
-  if (!id) return id.status();
-  id_ = *id;
+  auto format = check_format(txn.get(), meta_dbi_, options_.data_dir, true);
+  if (!format) return format.status();
+  id_ = format->id;
+  // An older journal is upgraded in this same transaction: whole or not at all.
+  auto moved = migrate_journal(txn.get(), format->version, {meta_dbi_, state_dbi_, internal_dbi_});
+  if (!moved) return Status(moved.status().code(), "upgrade journal in '" + options_.data_dir + "' from format version " +
+                                                       std::to_string(format->version) + ": " + moved.status().message());
   return txn.commit();
 }
 

@@ -10,7 +10,7 @@
 // threads, each in a short synced write transaction of its own (LMDB
 // serialises them with the writer): open_topic (catalog and partition
 // databases, at topic creation), store_offsets (seek of a stopped group) and
-// state_put (attempt counts of failing events and the dead-letter settled
+// internal_put (attempt counts of failing events and the dead-letter settled
 // ledger; administration, not the per-event path).
 //
 // Readers (group workers) use short read transactions, one per batch, and
@@ -187,11 +187,14 @@ class Journal {
   // must have keys.size() elements) for each stored keys[i]; entries already
   // true are not looked up. Thread-safe.
   Status dedupe_seen_many(std::span<const std::string> keys, std::span<char> seen) const;
-  // Writes state values in a transaction of their own (administration, not
-  // the handler path). Thread-safe.
-  Status state_put(const std::vector<std::pair<std::string, std::string>>& values);
-  // A committed state value. Thread-safe.
+  // A committed value of a users' state table (key: state_key). Thread-safe.
   Result<std::optional<std::string>> state_get(std::string_view key) const;
+  // Writes internal records (keys: attempts_key, settled_key of
+  // journal/format.hpp) in a synced transaction of their own
+  // (administration, not the handler path). Thread-safe.
+  Status internal_put(const std::vector<std::pair<std::string, std::string>>& values);
+  // A committed internal record. Thread-safe.
+  Result<std::optional<std::string>> internal_get(std::string_view key) const;
 
   // Reads up to `max` records of `log` from `from` (below its committed
   // watermark) into `out`. kDataLoss names the bad record's location;
@@ -327,7 +330,8 @@ class Journal {
   MDB_dbi offsets_dbi_ = 0;
   MDB_dbi dedupe_dbi_ = 0;       // dedupe key -> be64(expire_us)
   MDB_dbi dedupe_time_dbi_ = 0;  // be64(expire_us) + dedupe key -> "" (purge order)
-  MDB_dbi state_dbi_ = 0;        // group \0 table \0 key -> value
+  MDB_dbi state_dbi_ = 0;        // group \0 table \0 key -> value (users' state tables)
+  MDB_dbi internal_dbi_ = 0;     // internal_key(group, kind, rest) -> value
   std::size_t map_size_;  // writer thread (and open) only
   std::uint64_t id_ = 0;  // set by init_meta
 

@@ -75,23 +75,37 @@ Status Journal::dedupe_seen_many(std::span<const std::string> keys, std::span<ch
   return Status::ok();
 }
 
-Result<std::optional<std::string>> Journal::state_get(std::string_view key) const {
-  ReadLease lease(*this);
-  if (!lease.txn()) return lease.status();
+namespace {
+
+Result<std::optional<std::string>> get_value(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const char* what) {
   MDB_val k = as_val(key), v;
-  const int rc = mdb_get(lease.txn(), state_dbi_, &k, &v);
+  const int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
-  if (rc) return lmdb_status(rc, "read state");
+  if (rc) return lmdb_status(rc, what);
   return std::optional<std::string>(std::string(as_view(v)));
 }
 
-Status Journal::state_put(const std::vector<std::pair<std::string, std::string>>& values) {
+}  // namespace
+
+Result<std::optional<std::string>> Journal::state_get(std::string_view key) const {
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
+  return get_value(lease.txn(), state_dbi_, key, "read state");
+}
+
+Result<std::optional<std::string>> Journal::internal_get(std::string_view key) const {
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
+  return get_value(lease.txn(), internal_dbi_, key, "read internal record");
+}
+
+Status Journal::internal_put(const std::vector<std::pair<std::string, std::string>>& values) {
   std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   for (const auto& [key, value] : values) {
     MDB_val k = as_val(key), v = as_val(value);
-    if (int rc = lmdb_put(txn.get(), state_dbi_, &k, &v, 0)) return lmdb_status(rc, "write state");
+    if (int rc = lmdb_put(txn.get(), internal_dbi_, &k, &v, 0)) return lmdb_status(rc, "write internal record");
   }
   return txn.commit();
 }

@@ -91,11 +91,8 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
     prefix.push_back('\0');
     if (auto n = delete_prefix(txn.get(), offsets_dbi_, prefix, "group offsets"); !n) return n.status();
     // Attempt counts of the group's failing events on this topic.
-    std::string attempts = g + ".attempts";
-    attempts.push_back('\0');
-    attempts += name;
-    attempts.push_back('\0');
-    if (auto n = delete_prefix(txn.get(), state_dbi_, attempts, "attempt records"); !n) return n.status();
+    if (auto n = delete_prefix(txn.get(), internal_dbi_, attempts_prefix(g, name), "attempt records"); !n)
+      return n.status();
   }
   return txn.commit();
 }
@@ -134,9 +131,9 @@ Result<DroppedGroup> Journal::drop_group(std::string_view group) {
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND) return lmdb_status(rc, "delete from the dedupe index");
   }
-  // State tables, attempt counts and the dead-letter settled ledger.
-  for (const std::string& prefix : {own, g + ".attempts" + std::string(1, '\0'), g + ".dlq" + std::string(1, '\0')}) {
-    auto n = delete_prefix(txn.get(), state_dbi_, prefix, "state");
+  // State tables; attempt counts and the dead-letter settled ledger.
+  for (const MDB_dbi dbi : {state_dbi_, internal_dbi_}) {
+    auto n = delete_prefix(txn.get(), dbi, own, dbi == state_dbi_ ? "state" : "internal records");
     if (!n) return n.status();
     out.state_values += *n;
   }
