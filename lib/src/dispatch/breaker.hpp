@@ -14,9 +14,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 
+#include "base/thread_annotations.hpp"
 #include "weir/subscribe.hpp"
 
 namespace weir::internal {
@@ -34,7 +34,7 @@ class CircuitBreaker {
     probe = false;
     BreakerState from, to;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (state_ == BreakerState::kClosed) return true;
       if (state_ == BreakerState::kOpen) {
         if (Clock::now() < open_until_) return false;
@@ -53,20 +53,20 @@ class CircuitBreaker {
 
   // A probe was taken but no event was there to try: give it back.
   void release_probe() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     probe_out_ = false;
   }
 
   // When an open breaker will let a probe through (for sleeping workers).
   Clock::time_point reopen_at() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return state_ == BreakerState::kOpen ? open_until_ : Clock::time_point{};
   }
 
   void record(std::uint32_t successes, std::uint32_t failures, bool probe) {
     BreakerState from, to;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       from = state_;
       if (probe) {
         probe_out_ = false;
@@ -92,11 +92,11 @@ class CircuitBreaker {
   }
 
   BreakerState state() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return state_;
   }
   std::uint64_t trips() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return trips_;
   }
 
@@ -106,13 +106,13 @@ class CircuitBreaker {
     std::uint64_t failures = 0;
   };
 
-  void trip() {  // REQUIRES mu_
+  void trip() REQUIRES(mu_) {
     state_ = BreakerState::kOpen;
     open_until_ = Clock::now() + o_.cool_down;
     ++trips_;
     cur_ = prev_ = Bucket{};
   }
-  void rotate() {  // REQUIRES mu_: buckets of half a window each
+  void rotate() REQUIRES(mu_) {  // buckets of half a window each
     const auto now = Clock::now();
     const auto half = o_.window / 2;
     if (bucket_start_ == Clock::time_point{}) bucket_start_ = now;
@@ -138,13 +138,13 @@ class CircuitBreaker {
   const std::string group_;
   const BreakerOptions o_;
   const BreakerCallback cb_;
-  mutable std::mutex mu_;
-  BreakerState state_ = BreakerState::kClosed;  // GUARDED_BY(mu_)
-  Clock::time_point open_until_{};               // GUARDED_BY(mu_)
-  Clock::time_point bucket_start_{};             // GUARDED_BY(mu_)
-  Bucket cur_, prev_;                            // GUARDED_BY(mu_)
-  bool probe_out_ = false;                       // GUARDED_BY(mu_)
-  std::uint64_t trips_ = 0;                      // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  BreakerState state_ GUARDED_BY(mu_) = BreakerState::kClosed;
+  Clock::time_point open_until_ GUARDED_BY(mu_) = {};
+  Clock::time_point bucket_start_ GUARDED_BY(mu_) = {};
+  Bucket cur_ GUARDED_BY(mu_), prev_ GUARDED_BY(mu_);
+  bool probe_out_ GUARDED_BY(mu_) = false;
+  std::uint64_t trips_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace weir::internal
