@@ -15,8 +15,9 @@ weir::Status Shop::subscribe(weir::Bus& bus) {
   // Payments: a timeout holds back only its order (non-blocking retries),
   // 5 attempts with exponential backoff and full jitter, charges idempotent
   // by the event id (the provider's idempotency key) and recorded in a state
-  // table committed with the offset. A dead letter raises the DLQ alert,
-  // which opens an incident ticket.
+  // table; the captured payment is published to `payments` in the same
+  // transaction as that record, the dedupe record and the offset. A dead
+  // letter raises the DLQ alert, which opens an incident ticket.
   weir::SubscribeOptions pay{.group = "payments", .workers = 16, .max_attempts = 5};
   pay.retry_backoff = 5ms;
   pay.retry_backoff_max = 100ms;
@@ -25,12 +26,13 @@ weir::Status Shop::subscribe(weir::Bus& bus) {
   pay.alerts.dlq_depth = 1;
   pay.alerts.dlq_oldest_age = std::chrono::seconds(kSlaUs / 1000000);
   pay.alerts.on_alert = [this](const weir::Alert& a) { open_ticket(a); };
-  if (weir::Status s = bus.subscribe("orders", pay, [this, &bus](const weir::Message& m, weir::State& st) {
-        if (m.type() != "shop.order.placed") return weir::Outcome::done();
+  if (weir::Status s = bus.subscribe("orders", pay, [this](const weir::Message& m, weir::State& st) {
         const std::size_t order = order_of(m.key());
         auto charged = st.get("charges", m.key());
         if (!charged) return weir::Outcome::retry();
         if (!charged->has_value()) {
+          // A crash after the charge and before this transaction commits
+          // redelivers the order: the same id finds the provider's record.
           const std::string_view p = m.payload();
           switch (provider_.charge(order, m.id(), std::stol(std::string(p.substr(0, p.find(' ')))))) {
             case Provider::Answer::kTimeout: return weir::Outcome::retry();
@@ -39,53 +41,42 @@ weir::Status Shop::subscribe(weir::Bus& bus) {
           }
           if (!st.put("charges", m.key(), "charged")) return weir::Outcome::retry();
         }
-        const std::string id = std::string(m.key()) + "/paid";
-        auto r = bus.publish("orders", {.key = m.key(), .payload = m.payload(), .id = id, .type = "shop.order.paid"});
-        return r ? weir::Outcome::done() : weir::Outcome::retry();
+        // id "<order id>/1", derived: a replay publishes the same one.
+        if (!st.publish("payments", {.key = m.key(), .payload = m.payload(), .type = "shop.payment.captured"}))
+          return weir::Outcome::retry();
+        return weir::Outcome::done();
       });
       !s)
     return s;
+  // Fulfilment: one shipment per captured payment, published in the
+  // transaction that moves its offset.
   if (weir::Status s = bus.subscribe(
-          "orders", {.group = "fulfilment", .workers = 16}, [&bus](const weir::Message& m, weir::State& st) {
-            if (m.type() != "shop.order.paid") return weir::Outcome::done();
-            if (!st.put("shipped", m.key(), "1")) return weir::Outcome::retry();
-            const std::string id = std::string(m.key()) + "/shipped";
-            auto r = bus.publish("orders", {.key = m.key(), .payload = m.payload(), .id = id,
-                                            .type = "shop.order.shipped"});
-            return r ? weir::Outcome::done() : weir::Outcome::retry();
+          "payments", {.group = "fulfilment", .workers = 4}, [](const weir::Message& m, weir::State& st) {
+            if (!st.publish("shipments", {.key = m.key(), .payload = m.payload(), .type = "shop.order.shipped"}))
+              return weir::Outcome::retry();
+            return weir::Outcome::done();
           });
       !s)
     return s;
-  if (weir::Status s = bus.subscribe("orders", {.group = "audit", .workers = 2, .dedupe = true},
+  // Audit: placed -> shipped, by the events' own times (the payload carries
+  // the checkout's). Dedupe: a redelivery after the crash is not measured twice.
+  if (weir::Status s = bus.subscribe("shipments", {.group = "audit", .workers = 2, .dedupe = true},
                                      [this](const weir::Message& m) {
-                                       const std::uint8_t stage = m.type() == "shop.order.placed" ? 1
-                                                              : m.type() == "shop.order.paid" ? 2
-                                                                                              : 3;
-                                       const std::size_t order = order_of(m.key());
-                                       bool bad;
-                                       {
-                                         std::lock_guard<std::mutex> l(audit_mu_);
-                                         bad = stage < stage_[order];
-                                         stage_[order] = std::max(stage_[order], stage);
-                                       }
-                                       if (bad) say_("o order " + std::string(m.key()) + "\n");
-                                       if (stage == 3)  // placed -> shipped, by the events' own times
-                                         say_("s " + std::to_string(m.time_us() - placed_us_of(m.payload())) + "\n");
+                                       say_("s " + std::to_string(m.time_us() - placed_us_of(m.payload())) + "\n");
                                        return weir::Outcome::done();
                                      });
       !s)
     return s;
   // Stock: per item, reservations must arrive in the order they were made.
-  return bus.subscribe("inventory", {.group = "stock", .workers = 2}, [this](const weir::Message& m) {
-    const std::size_t item = std::stoul(std::string(m.key().substr(5)));
+  // The last sequence handled per item is state, committed with the offset,
+  // so the check holds across the crash (a redelivered reservation was
+  // rolled back with its offset, or is skipped by the dedupe store).
+  return bus.subscribe("inventory", {.group = "stock", .workers = 2}, [this](const weir::Message& m, weir::State& st) {
+    auto last = st.get("last_seq", m.key());
+    if (!last) return weir::Outcome::retry();
     const std::uint64_t seq = std::stoull(std::string(m.payload()));
-    bool bad;
-    {
-      std::lock_guard<std::mutex> l(audit_mu_);
-      bad = seq <= last_item_seq_[item];
-      last_item_seq_[item] = std::max(last_item_seq_[item], seq);
-    }
-    if (bad) say_("o item " + std::string(m.key()) + "\n");
+    if (last->has_value() && std::stoull(**last) >= seq) say_("o item " + std::string(m.key()) + "\n");
+    if (!st.put("last_seq", m.key(), m.payload())) return weir::Outcome::retry();
     return weir::Outcome::done();
   });
 }

@@ -1,11 +1,21 @@
 // The flash sale's shop: the payment provider (another company: its ledger is
-// a file that survives our crash), the modules wired by topics, the incident
-// tickets raised by the DLQ alert and the on-call's triage. Public API only.
+// a file that survives our crash), the modules wired by topics as an
+// exactly-once pipeline, the incident tickets raised by the DLQ alert and the
+// on-call's triage. Public API only.
 //
-//   checkout --placed--> [orders] --> payments (state + dedupe, non-blocking retries) --paid--> [orders]
-//                                 --> fulfilment (state + dedupe) --shipped--> [orders]
-//                                 --> audit: per order placed < paid < shipped; placed -> shipped time
-//   checkout --reserve--> [inventory, keyed by item] --> stock: per item, reservations in order
+//   checkout --placed "order-N"--> [orders]
+//     --> payments (state handler: charge, record it, State::publish)
+//     --captured "order-N/1"--> [payments]
+//     --> fulfilment (state handler: State::publish)
+//     --shipped "order-N/1/1"--> [shipments]
+//     --> audit: placed -> shipped time, per order
+//   checkout --reserve--> [inventory, keyed by item]
+//     --> stock (state handler): per item, reservations in the order they were made
+//
+// Each stage's follow-up is published inside the stage's transaction (with
+// its state writes, dedupe record and offset), so a crash can neither lose
+// it nor publish it twice: its id derives from the input's ("<input id>/1"),
+// and the verdict counts them by that id.
 //
 // Everything the parent needs to judge the sale is written as one line per
 // fact through `Shop::say` (a pipe from the child, which is killed mid-sale;
@@ -44,7 +54,9 @@ inline std::int64_t wall_us() {
 // The triage SLA of the seed article: every dead letter ticketed and triaged
 // within 15 minutes.
 constexpr std::int64_t kSlaUs = 15LL * 60 * 1000 * 1000;
-constexpr std::uint32_t kOrderPartitions = 16;
+constexpr std::uint32_t kOrderPartitions = 16;  // orders, payments and shipments alike
+// The pipeline's topics, in stage order.
+constexpr const char* kPipelineTopics[] = {"orders", "payments", "shipments"};
 constexpr std::uint32_t kItems = 200;
 
 // --- the payment provider: its ledger is a file both processes map -------------
@@ -150,16 +162,16 @@ class Shop {
 
   // `epoch`: 0 in the first process, 1 after the restart (orders the
   // inventory sequence numbers across the crash).
-  Shop(Provider& p, std::size_t orders, Say say, std::string tickets_path, int epoch)
-      : provider_(p), say_(std::move(say)), tickets_(std::move(tickets_path)), epoch_(epoch),
-        stage_(orders, 0), last_item_seq_(kItems, 0) {}
+  Shop(Provider& p, Say say, std::string tickets_path, int epoch)
+      : provider_(p), say_(std::move(say)), tickets_(std::move(tickets_path)), epoch_(epoch) {}
   ~Shop() { stop(); }
 
   static weir::Status create_topics(weir::Bus& bus) {
-    if (weir::Status s = bus.create_topic(
-            "orders", {.partitions = kOrderPartitions, .durability = weir::Durability::kJournaled});
-        !s && s.code() != weir::Code::kAlreadyExists)
-      return s;
+    for (const char* t : kPipelineTopics)
+      if (weir::Status s =
+              bus.create_topic(t, {.partitions = kOrderPartitions, .durability = weir::Durability::kJournaled});
+          !s && s.code() != weir::Code::kAlreadyExists)
+        return s;
     if (weir::Status s = bus.create_topic("inventory", {.partitions = 8, .durability = weir::Durability::kJournaled});
         !s && s.code() != weir::Code::kAlreadyExists)
       return s;
@@ -179,7 +191,7 @@ class Shop {
     const std::string key = order_key(i);
     return bus.publish("orders", {.key = key,
                                   .payload = std::to_string(cents_of(i)) + " " + std::to_string(wall_us()),
-                                  .id = key + "/placed",
+                                  .id = key,  // the payment is "order-N/1", the shipment "order-N/1/1"
                                   .source = "/shop/checkout",
                                   .type = "shop.order.placed"});
   }
@@ -203,9 +215,6 @@ class Shop {
   int epoch_;
   std::mutex item_mu_[32];
   std::uint64_t item_seq_[kItems] = {};
-  std::mutex audit_mu_;
-  std::vector<std::uint8_t> stage_;          // audit: highest stage seen per order
-  std::vector<std::uint64_t> last_item_seq_;  // stock: last sequence handled per item
   std::mutex ticket_mu_;
   std::string open_ticket_;  // id of the open ticket, empty when none
   std::int64_t open_ticket_us_ = 0;

@@ -171,7 +171,8 @@ std::vector<Series> percentiles_over_time(const std::vector<std::pair<float, flo
 
 }  // namespace
 
-bool write_html(const std::string& path, Timeline& tl, const std::vector<std::string>& summary, bool pass) {
+bool write_html(const std::string& path, Timeline& tl, const std::vector<std::string>& summary,
+                const std::vector<StageCount>& stages, bool pass) {
   std::lock_guard<std::mutex> l(tl.mu);
   double x_max = tl.drained_t > 0 ? tl.drained_t : tl.now();
   if (!tl.samples.empty()) x_max = std::max(x_max, tl.samples.back().t);
@@ -200,7 +201,16 @@ bool write_html(const std::string& path, Timeline& tl, const std::vector<std::st
     f << "\n";
   }
   f << "</pre>\n";
-  f << chart("Lag per partition (orders topic, summed over the groups)", "events", lag, x_max, tl, false);
+  f << "<h2>Pipeline stages (counted by derived id)</h2>\n<table border=\"1\" cellpadding=\"4\" "
+       "style=\"border-collapse:collapse\">\n<tr><th>stage</th><th>topic</th><th>id</th><th>events</th>"
+       "<th>orders once</th><th>orders more than once</th><th>missing</th><th>unexpected</th></tr>\n";
+  for (const auto& st : stages)
+    f << "<tr><td>" << st.stage << "</td><td>" << st.topic << "</td><td>" << st.id_form << "</td><td>" << st.events
+      << "</td><td>" << st.once << "</td><td>" << st.repeated << "</td><td>" << st.missing << "</td><td>"
+      << st.unexpected << "</td></tr>\n";
+  f << "</table>\n";
+  f << chart("Lag per partition (orders, payments and shipments, summed over the groups)", "events", lag, x_max, tl,
+             false);
   f << chart("Accept latency (publish, acknowledged once journaled)", "us",
              percentiles_over_time(tl.accept_us, x_max, "accept"), x_max, tl, true);
   f << chart("End to end (placed -> shipped)", "ms", percentiles_over_time(tl.e2e_ms, x_max, "placed->shipped"),

@@ -18,7 +18,7 @@ struct Timeline {
 
   struct Sample {
     double t = 0;                     // seconds since the sale started
-    std::vector<std::uint64_t> lag;   // per orders partition, summed over the groups
+    std::vector<std::uint64_t> lag;   // per partition index, summed over the pipeline's topics and groups
     std::uint64_t retries = 0;        // payments, cumulative over both processes
     std::uint64_t dead_letters = 0;   // payments, cumulative (in the DLQ or triaged)
     std::uint64_t rss_anon_kb = 0;
@@ -45,12 +45,27 @@ struct Timeline {
   std::uint64_t retries_base_ = 0, dead_base_ = 0, last_retries_ = 0, last_dead_ = 0;
 };
 
+// One pipeline topic at the end of the sale, its events counted per order
+// by their derived ids ("order-N", "order-N/1", "order-N/1/1").
+struct StageCount {
+  std::string stage;    // the group or module that published it
+  std::string topic;
+  std::string id_form;  // e.g. "order-N/1"
+  std::size_t events = 0;      // records in the topic
+  std::size_t once = 0;        // orders with exactly one
+  std::size_t repeated = 0;    // orders with more than one
+  std::size_t missing = 0;     // orders that should have one and have none
+  std::size_t unexpected = 0;  // ids naming no order, or an order that must not have one
+};
+
 // Percentile q of v (sorted in place); 0 for none.
 double percentile(std::vector<float>& v, double q);
 
-// The report: summary lines, then charts of lag per partition, accept and
-// placed -> shipped latency, retries and dead letters, anonymous memory; the
-// crash and restart marked on each. Returns false if the file cannot be written.
-bool write_html(const std::string& path, Timeline& tl, const std::vector<std::string>& summary, bool pass);
+// The report: summary lines, the pipeline's per-stage counts, then charts
+// of lag per partition, accept and placed -> shipped latency, retries and
+// dead letters, anonymous memory; the crash and restart marked on each.
+// Returns false if the file cannot be written.
+bool write_html(const std::string& path, Timeline& tl, const std::vector<std::string>& summary,
+                const std::vector<StageCount>& stages, bool pass);
 
 }  // namespace flash_sale
