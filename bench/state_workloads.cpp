@@ -5,6 +5,11 @@
 // offset commit together. Beside it, in the same run:
 //   weir-d2   a plain journaled group on the same topic (d2's settings), the
 //             figure the issue's "within 2x of a plain group" compares with;
+//   weir-pipeline  the same state handler that also publishes one follow-up
+//             per event (the input's 100-byte payload, same key) to a
+//             journaled topic of 8 partitions with State::publish, inside
+//             its transaction: the pipeline path's cost (issue 16), the
+//             follow-ups counted in the target topic;
 //   lmdb-raw  the strongest simple raw loop: one synced write transaction
 //             per batch of up to `in_flight` events that reads the batch
 //             with a cursor, does one get + put per event and stores the
@@ -46,13 +51,19 @@ std::uint64_t id_of(const Message& m) {
   return id;
 }
 
-// Subscribes the state group "s1" to topic "d1" and waits for `events`
-// handled events; false if they did not all arrive within `limit`.
+constexpr std::string_view kPipelineTopic = "s1-out";
+
+// Subscribes the state group `group` to topic "d1" and waits for `events`
+// handled events; false if they did not all arrive within `limit`. With
+// `forward`, each event's handler also publishes it to kPipelineTopic.
 Status run_state_group(Bus& bus, const Config& c, std::uint64_t events, std::atomic<std::uint64_t>& seen,
-                       std::atomic<std::uint64_t>& sum, std::chrono::seconds limit) {
-  const SubscribeOptions so{.group = "s1", .workers = c.workers};
-  Status s = bus.subscribe("d1", so, [&](const Message& m, State& st) {
+                       std::atomic<std::uint64_t>& sum, std::chrono::seconds limit, std::string_view group = "s1",
+                       bool forward = false) {
+  const SubscribeOptions so{.group = std::string(group), .workers = c.workers};
+  Status s = bus.subscribe("d1", so, [&, forward](const Message& m, State& st) {
     Outcome o = count_key(m, st);
+    if (o.is_done() && forward && !st.publish(kPipelineTopic, {.key = m.key(), .payload = m.payload()}))
+      o = Outcome::retry();
     if (o.is_done()) {
       sum.fetch_add(id_of(m), std::memory_order_relaxed);
       seen.fetch_add(1, std::memory_order_release);
@@ -63,7 +74,8 @@ Status run_state_group(Bus& bus, const Config& c, std::uint64_t events, std::ato
   const auto deadline = Clock::now() + limit;
   while (seen.load(std::memory_order_acquire) < events) {
     if (Clock::now() > deadline)
-      return Status::deadline_exceeded("s1: " + std::to_string(seen.load()) + " of " + std::to_string(events) + " handled");
+      return Status::deadline_exceeded(std::string(group) + ": " + std::to_string(seen.load()) + " of " +
+                                       std::to_string(events) + " handled");
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   return Status::ok();
@@ -82,6 +94,43 @@ Result weir_s1(const Config& c, const fs::path& dir, std::uint64_t events) {
   Result res{"weir", "s1", seen.load(), std::chrono::duration<double>(Clock::now() - t0).count(), false, {}, {}};
   res.valid = s && seen.load() == events && sum.load() == expected_sum(events) && rep && rep->journal_status;
   if (!res.valid) res.note = s ? "saw " + std::to_string(seen.load()) + " of " + std::to_string(events) : s.to_string();
+  (void)(*bus)->close();
+  return res;
+}
+
+// weir-pipeline: the s1 handler plus one State::publish per event.
+Result weir_s1_pipeline(const Config& c, const fs::path& dir, std::uint64_t events) {
+  Options o;
+  o.data_dir = dir.string();
+  o.metrics_sampling = c.metrics;
+  Result res{"weir-pipeline", "s1", 0, 0, false, {}, {}};
+  auto bus = Bus::open(o);
+  if (!bus) {
+    res.note = bus.status().to_string();
+    return res;
+  }
+  if (Status s = (*bus)->create_topic(kPipelineTopic, {.partitions = 8, .durability = Durability::kJournaled}); !s) {
+    res.note = s.to_string();
+    return res;
+  }
+  std::atomic<std::uint64_t> seen{0}, sum{0};
+  const auto t0 = Clock::now();
+  Status s = run_state_group(**bus, c, events, seen, sum, std::chrono::seconds(600), "s1-pipeline", true);
+  auto rep = (*bus)->unsubscribe("s1-pipeline");  // persists the final offsets and the last follow-ups
+  res.events = seen.load();
+  res.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Every follow-up is in the target topic, exactly once.
+  std::uint64_t published = 0;
+  if (auto m = (*bus)->metrics())
+    for (const auto& t : m->topics)
+      if (t.topic == kPipelineTopic)
+        for (const auto& p : t.partitions) published += p.end - p.start;
+  res.valid = s && seen.load() == events && sum.load() == expected_sum(events) && rep && rep->journal_status &&
+              published == events;
+  if (!res.valid)
+    res.note = !s ? s.to_string()
+                  : "saw " + std::to_string(seen.load()) + " of " + std::to_string(events) + ", " +
+                        std::to_string(published) + " follow-ups";
   (void)(*bus)->close();
   return res;
 }
@@ -198,6 +247,7 @@ std::vector<Result> run_s1(const Config& c) {
     Result d2 = weir_d2(plain, wdir, wr.events);
     d2.system = "weir-d2";
     out.push_back(weir_s1(c, wdir, wr.events));
+    out.push_back(weir_s1_pipeline(c, wdir, wr.events));
     out.push_back(d2);
   }
   if (c.baselines) {

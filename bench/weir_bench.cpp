@@ -85,6 +85,10 @@ void print_summary(const std::vector<Result>& results, const std::string& baseli
   if (state && plain && plain->events_per_sec() > 0)
     std::printf("weir (state + dedupe) vs weir-d2 (plain group): %.2fx\n",
                 state->events_per_sec() / plain->events_per_sec());
+  for (const auto& r : results)
+    if (state && r.system == "weir-pipeline" && r.valid && state->events_per_sec() > 0)
+      std::printf("weir-pipeline (state + State::publish) vs weir (state): %.2fx\n",
+                  r.events_per_sec() / state->events_per_sec());
   // Durable workloads: ack latency against the time one group commit takes.
   for (const auto& r : results) {
     if (!r.commit || !r.commit->count()) continue;
