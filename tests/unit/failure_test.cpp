@@ -484,7 +484,7 @@ TEST(Retries, AttemptCountsSurviveARestart) {
   EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 4}));
 }
 
-// The stored attempt record is big-endian ('B', then be64 offset, be32
+// The stored attempt record (in weir.internal) is big-endian ('B', then be64 offset, be32
 // attempt per failing event), readable on any host; a record of the old
 // host-order form (a multiple of 12 bytes) is still read.
 TEST(Retries, AttemptRecordsAreBigEndianAndTheOldFormStillReads) {
@@ -509,8 +509,7 @@ TEST(Retries, AttemptRecordsAreBigEndianAndTheOldFormStillReads) {
     }));
     ASSERT_TRUE(bus->close({.mode = CloseMode::kStopAtBatch}));
   }
-  const char part[4] = {0, 0, 0, 0};
-  const std::string key = internal::state_key("g.attempts", "t", std::string_view(part, 4));
+  const std::string key = internal::attempts_key("g", "t", 0);
   auto with_record = [&](const std::function<void(MDB_txn*, MDB_dbi)>& fn) {
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
@@ -520,7 +519,7 @@ TEST(Retries, AttemptRecordsAreBigEndianAndTheOldFormStillReads) {
     MDB_txn* txn = nullptr;
     ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
     MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, internal::kStateDbi, 0, &dbi), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, internal::kInternalDbi, 0, &dbi), 0);
     fn(txn, dbi);
     ASSERT_EQ(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
