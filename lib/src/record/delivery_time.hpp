@@ -38,7 +38,8 @@ inline Status check_deliver_at(std::int64_t deliver_at_us) {
   if (deliver_at_us > now && deliver_at_us - now > kMaxDeliveryDelayUs)
     return Status::invalid_argument("deliver_at_us " + std::to_string(deliver_at_us) + " is " +
                                     std::to_string((deliver_at_us - now) / 1000000) +
-                                    " s from now; at most 366 days (31622400 s) ahead are allowed "
+                                    " s from now; at most " + std::to_string(kMaxDeliveryDelayUs / 86400000000) +
+                                    " days (" + std::to_string(kMaxDeliveryDelayUs / 1000000) + " s) ahead are allowed "
                                     "(microseconds since the Unix epoch expected)");
   return Status::ok();
 }

@@ -44,7 +44,9 @@ std::optional<std::string_view> Message::header(std::string_view name) const noe
 
 // --- Envelope ---------------------------------------------------------------
 
+#include <charconv>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -94,6 +96,17 @@ bool all_zero(std::string_view s) noexcept {
   return true;
 }
 
+// A header holding a decimal number of at most `max`, digits only; 0 if
+// absent, empty, or anything else (weir's numeric headers: schema version,
+// delivery time).
+std::uint64_t decimal_header(std::optional<std::string_view> v, std::uint64_t max) noexcept {
+  if (!v || v->empty()) return 0;
+  std::uint64_t n = 0;
+  const char* end = v->data() + v->size();
+  const auto [ptr, ec] = std::from_chars(v->data(), end, n);
+  return ec == std::errc() && ptr == end && n <= max ? n : 0;
+}
+
 }  // namespace
 
 std::string_view Message::id() const noexcept {
@@ -111,26 +124,12 @@ std::string_view Message::id() const noexcept {
 }
 
 std::uint32_t Message::schema_version() const noexcept {
-  const auto v = header(envelope_header::kSchemaVersion);
-  if (!v) return 0;
-  std::uint64_t n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9') return 0;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    if (n > 0xffffffffull) return 0;
-  }
-  return static_cast<std::uint32_t>(n);
+  return static_cast<std::uint32_t>(decimal_header(header(envelope_header::kSchemaVersion), 0xffffffffull));
 }
 
 std::int64_t Message::deliver_at_us() const noexcept {
-  const auto v = header(envelope_header::kDeliverAt);
-  if (!v || v->empty() || v->size() > 18) return 0;  // 18 digits: below 2^63
-  std::int64_t n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9') return 0;
-    n = n * 10 + (c - '0');
-  }
-  return n;
+  return static_cast<std::int64_t>(decimal_header(header(envelope_header::kDeliverAt),
+                                                  std::numeric_limits<std::int64_t>::max()));
 }
 
 std::string new_event_id() {
