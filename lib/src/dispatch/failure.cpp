@@ -73,7 +73,7 @@ void Group::note_retry(PartitionState& ps, Offset offset, const Attempts& a) {
   const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(a.retry_at - Clock::now());
   const std::int64_t due_us = coarse_now_us() + std::max<std::int64_t>(0, wait.count());
   const Offset cursor = ps.cursor.next.load(std::memory_order_relaxed);  // only the owner writes it
-  std::lock_guard<std::mutex> lock(ps.retry_mu);
+  MutexLock lock(ps.retry_mu);
   ps.retry_notes.erase(ps.retry_notes.begin(), ps.retry_notes.lower_bound(cursor));
   ps.retry_notes[offset] = RetryNote{a.attempt, due_us};
   ps.has_retry_notes = true;
@@ -84,7 +84,7 @@ std::optional<Group::RetryNote> Group::retry_note(std::uint32_t partition, Offse
   const PartitionState& ps = *parts_[partition];
   // Acquire: pairs with the owner's release stores of the cursor.
   if (offset < ps.cursor.next.load(std::memory_order_acquire)) return std::nullopt;
-  std::lock_guard<std::mutex> lock(ps.retry_mu);
+  MutexLock lock(ps.retry_mu);
   auto it = ps.retry_notes.find(offset);
   if (it == ps.retry_notes.end()) return std::nullopt;
   return it->second;

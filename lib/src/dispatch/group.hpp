@@ -41,6 +41,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/thread_annotations.hpp"
 #include "dispatch/alerts.hpp"
 #include "dispatch/autoscaler.hpp"
 #include "dispatch/breaker.hpp"
@@ -219,8 +220,8 @@ class Group final : public OffsetSource {
     // by any thread under retry_mu. At most one entry in blocking mode, one
     // per parked head in non-blocking mode. `has_retry_notes` (owner only)
     // spares the done path the mutex while nothing waits.
-    mutable std::mutex retry_mu;
-    std::map<Offset, RetryNote> retry_notes;  // GUARDED_BY(retry_mu)
+    mutable Mutex retry_mu;
+    std::map<Offset, RetryNote> retry_notes GUARDED_BY(retry_mu);
     bool has_retry_notes = false;             // owner only
   };
 
@@ -316,7 +317,7 @@ class Group final : public OffsetSource {
   // The event at `offset` no longer waits for a retry (owner).
   void forget_retry(PartitionState& ps, Offset offset) {
     if (!ps.has_retry_notes) return;
-    std::lock_guard<std::mutex> lock(ps.retry_mu);
+    MutexLock lock(ps.retry_mu);
     ps.retry_notes.erase(offset);
     ps.has_retry_notes = !ps.retry_notes.empty();
   }
