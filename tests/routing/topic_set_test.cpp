@@ -256,6 +256,30 @@ TEST_F(TopicSetTest, DeadLettersOfEveryTopicGoToTheGroupsOneDlqNamingTheirSource
   ASSERT_TRUE(bus->close());
 }
 
+// A pattern never matches a dead-letter topic (another group's letters),
+// though ".*" matches its name.
+TEST_F(TopicSetTest, APatternNeverJoinsDeadLetterTopics) {
+  auto bus = open();
+  ASSERT_TRUE(bus->create_topic("a", {.partitions = 1}));
+  ASSERT_TRUE(bus->subscribe("a", {.group = "pay"}, [](const Message&) { return Outcome::fail("refused"); }));
+  ASSERT_TRUE(bus->publish("a", {.key = "k", .payload = "x"}));
+  ASSERT_TRUE(eventually([&] {
+    auto l = bus->dlq_list("pay");
+    return l && l->size() == 1;
+  }));
+  ASSERT_TRUE(bus->topic("pay.dlq"));  // exists when the pattern is resolved
+  Seen seen;
+  ASSERT_TRUE(bus->subscribe(TopicSet{.pattern = ".*"}, {.group = "all"}, seen.handler()));
+  ASSERT_TRUE(eventually([&] { return seen.total() == 1; }));
+  std::this_thread::sleep_for(30ms);
+  EXPECT_EQ(seen.count("a"), 1u);
+  EXPECT_EQ(seen.total(), 1u);
+  auto st = bus->describe_group("all");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->topics, (std::vector<std::string>{"a"}));
+  ASSERT_TRUE(bus->close());
+}
+
 // `weir groups` lists such a group per topic-partition; `weir seek --group`
 // moves one topic's offsets and leaves the other's alone.
 TEST_F(TopicSetTest, CliGroupsAndSeekActPerTopicPartition) {
