@@ -52,14 +52,23 @@ Status Journal::apply_write_sets(MDB_txn* txn, const std::vector<std::unique_ptr
   return Status::ok();
 }
 
-Result<bool> Journal::dedupe_seen(std::string_view key) const {
-  ReadLease lease(*this);
-  if (!lease.txn()) return lease.status();
+namespace {
+
+// Whether `key` has a dedupe record in `dbi`.
+Result<bool> has_dedupe_record(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
   MDB_val k = as_val(key), v;
-  const int rc = mdb_get(lease.txn(), dedupe_dbi_, &k, &v);
+  const int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return false;
   if (rc) return lmdb_status(rc, "read dedupe record");
   return true;
+}
+
+}  // namespace
+
+Result<bool> Journal::dedupe_seen(std::string_view key) const {
+  ReadLease lease(*this);
+  if (!lease.txn()) return lease.status();
+  return has_dedupe_record(lease.txn(), dedupe_dbi_, key);
 }
 
 Status Journal::dedupe_seen_many(std::span<const std::string> keys, std::span<char> seen) const {
@@ -67,10 +76,9 @@ Status Journal::dedupe_seen_many(std::span<const std::string> keys, std::span<ch
   if (!lease.txn()) return lease.status();
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (seen[i] || keys[i].empty()) continue;
-    MDB_val k = as_val(keys[i]), v;
-    const int rc = mdb_get(lease.txn(), dedupe_dbi_, &k, &v);
-    if (rc == 0) seen[i] = 1;
-    else if (rc != MDB_NOTFOUND) return lmdb_status(rc, "read dedupe record");
+    const Result<bool> has = has_dedupe_record(lease.txn(), dedupe_dbi_, keys[i]);
+    if (!has) return has.status();
+    seen[i] = *has;
   }
   return Status::ok();
 }
