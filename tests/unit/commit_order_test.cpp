@@ -113,7 +113,7 @@ class CommitOrderTest : public ::testing::Test {
     ws->seq = seq;
     ws->offsets_key = offsets_key("g", "in", 0);
     ws->next = next;
-    ws->writes.emplace_back(state_key("g", "t", "k"), std::to_string(next));
+    ws->writes.put(state_key("g", "t", "k"), std::to_string(next));
     return ws;
   }
   Offset stored_offset() {

@@ -91,6 +91,16 @@ TEST(DlqDepthTest, CountAndAgeFollowPurgeAndRedrive) {
     ASSERT_TRUE(moved);
     EXPECT_EQ(moved->moved, 1u);
     EXPECT_EQ(dlq_count(*bus, "worker"), 3u);
+    // The redriven event is handled (done) before the handler fails again
+    // below; otherwise it could be dead-lettered a second time.
+    ASSERT_TRUE(eventually([&] {
+      auto now = bus->metrics();
+      const GroupMetrics* gm = now ? group_of(*now, "worker") : nullptr;
+      if (gm == nullptr) return false;
+      for (const auto& p : gm->partitions)
+        if (p.lag > 0) return false;
+      return true;
+    }));
     ASSERT_EQ(*bus->dlq_purge("worker"), 3u);
     EXPECT_EQ(dlq_count(*bus, "worker"), 0u);
     m = bus->metrics();

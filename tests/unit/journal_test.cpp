@@ -622,6 +622,48 @@ TEST_F(JournalTest, RetentionByEventsAndGapPolicies) {
   EXPECT_EQ(reports.size(), 2u);
 }
 
+// A parked (non-blocking) event that retention deletes while it waits for
+// its retry is reported as a retention gap when it comes due, and its key
+// goes on: the handler never sees it again.
+TEST_F(JournalTest, ParkedEventRemovedByRetentionIsReportedAndItsKeyGoesOn) {
+  auto bus = open(opts());
+  TopicOptions to = journaled();
+  to.retention_events = 100;
+  ASSERT_TRUE(bus->create_topic("t", to));
+  std::mutex mu;
+  std::vector<FailureReport> reports;  // their reason views are not kept
+  std::atomic<int> stuck_calls{0}, later_calls{0};
+  SubscribeOptions so{.group = "g"};
+  so.retry_mode = RetryMode::kNonBlocking;
+  so.on_failure = [&](const FailureReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    reports.push_back(r);
+    reports.back().reason = {};
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    if (m.key() != "stuck") return Outcome::done();
+    if (m.offset() == 0) {
+      ++stuck_calls;
+      return Outcome::retry(std::chrono::milliseconds(1500));  // parks the key
+    }
+    ++later_calls;  // the key's next event, once the parked head is gone
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "first"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(eventually([&] { return stuck_calls.load() == 1; }));
+  std::vector<Event> batch(50, Event{.key = "other", .payload = "e"});
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);
+  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "second"}, {.ack = Ack::kJournal}));
+  // Retention keeps at least 100 events: offset 0 is gone before its retry.
+  ASSERT_TRUE(eventually([&] { return later_calls.load() == 1; }));
+  EXPECT_EQ(stuck_calls.load(), 1);
+  std::lock_guard<std::mutex> l(mu);
+  bool found = false;
+  for (std::size_t i = 0; i < reports.size(); ++i)
+    if (reports[i].offset == 0 && reports[i].kind == FailureKind::kRetentionGap) found = true;
+  EXPECT_TRUE(found) << "no retention-gap report for the parked offset 0 (" << reports.size() << " reports)";
+}
+
 TEST_F(JournalTest, RetentionByBytesAndAge) {
   auto bus = open(opts());
   TopicOptions by_bytes = journaled();

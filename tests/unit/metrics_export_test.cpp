@@ -133,6 +133,18 @@ TEST(PrometheusExport, ExactLinesForSomeFamilies) {
 
 // Every line is a comment (HELP/TYPE) or `name{labels} value`; each family
 // has one HELP and one TYPE, before its samples, and its samples together.
+// The dropped-letters counter covers both causes GroupMetrics::dlq_dropped
+// counts: the memory bus's 4,096 bound and a journaled dead-letter topic's
+// retention.
+TEST(PrometheusExport, DlqDroppedHelpNamesBothCauses) {
+  const std::string text = to_prometheus(sample_snapshot());
+  EXPECT_TRUE(has_line(text,
+                       "# HELP weir_group_dlq_dropped_total Dead letters dropped before they were redriven or purged: "
+                       "on memory buses the oldest, when the group's dead-letter topic held 4,096; on journaled "
+                       "ones, those its retention deleted."))
+      << text;
+}
+
 TEST(PrometheusExport, EveryLineFollowsTheExpositionGrammar) {
   const std::string text = to_prometheus(sample_snapshot());
   const std::string name = "[a-zA-Z_:][a-zA-Z0-9_:]*";

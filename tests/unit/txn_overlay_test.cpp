@@ -6,14 +6,20 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
+#include <random>
+
+#include "dispatch/key_table.hpp"
+
 namespace weir::internal {
 namespace {
 
-using Writes = TxnOverlay::Writes;
+using Writes = StateWrites;
 
-Writes put(std::string k, std::string v) {
+Writes put(std::string_view k, std::string_view v) {
   Writes w;
-  w.emplace_back(std::move(k), std::move(v));
+  w.put(k, v);
   return w;
 }
 
@@ -47,8 +53,8 @@ TEST(TxnOverlay, AKeyWrittenByTwoWriteSetsLeavesWhenBothAreCommittedInEitherOrde
     ov.add(0, 1, "", put("k", "old"), a);
     ov.add(1, 5, "", put("k", "new"), b);
     Writes erase;
-    erase.emplace_back("gone", std::nullopt);
-    ov.add(1, 6, "", std::move(erase), b);
+    erase.put("gone", std::nullopt);
+    ov.add(1, 6, "", erase, b);
     const std::uint64_t sa = a->seq, sb = b->seq;
     ov.committed(std::span<const std::uint64_t>(newer_first ? &sb : &sa, 1));
     auto v = ov.get("k");
@@ -62,6 +68,70 @@ TEST(TxnOverlay, AKeyWrittenByTwoWriteSetsLeavesWhenBothAreCommittedInEitherOrde
     ov.committed(std::span<const std::uint64_t>(newer_first ? &sa : &sb, 1));
     EXPECT_FALSE(ov.get("k"));
     EXPECT_FALSE(ov.get("gone"));
+  }
+}
+
+struct TableEntry {
+  std::string key;
+  std::uint64_t hash = 0;
+};
+
+// KeyTable against std::map under random inserts and erases, with hashes
+// forced into few home slots so probe runs are long and wrap the array:
+// backward-shift deletion must keep every remaining key findable.
+TEST(KeyTable, FindsEveryKeyThroughInsertsAndErasesWithCollidingHashes) {
+  for (const std::uint64_t spread : {std::uint64_t{3}, std::uint64_t{1} << 40}) {
+    KeyTable<TableEntry> table;
+    std::map<std::string, std::unique_ptr<TableEntry>> model;
+    std::mt19937_64 rng(7);
+    for (int step = 0; step < 20000; ++step) {
+      const std::string key = "k" + std::to_string(rng() % 500);
+      // Few distinct hashes (spread 3), or many whose low bits still collide.
+      const std::uint64_t hash = (KeyTable<TableEntry>::hash_of(key) % spread) * (spread > 3 ? 1 : 61);
+      auto it = model.find(key);
+      if (it == model.end()) {
+        auto e = std::make_unique<TableEntry>(TableEntry{key, hash});
+        ASSERT_EQ(table.find(key, hash), nullptr) << key;
+        table.insert(e.get());
+        model.emplace(key, std::move(e));
+      } else {
+        ASSERT_EQ(table.find(key, hash), it->second.get()) << key;
+        table.erase(it->second.get());
+        model.erase(it);
+        ASSERT_EQ(table.find(key, hash), nullptr) << key;
+      }
+      ASSERT_EQ(table.size(), model.size());
+      if (step % 1000 != 0) continue;
+      for (const auto& [k, e] : model) {
+        ASSERT_EQ(table.find(k, e->hash), e.get()) << k << " at step " << step;
+      }
+    }
+    std::size_t seen = 0;
+    table.for_each([&](TableEntry*) { ++seen; });
+    EXPECT_EQ(seen, model.size());
+  }
+}
+
+TEST(TxnOverlay, ReusedEntriesCarryNoStaleValueOrErase) {
+  TxnOverlay ov(nullptr, "g", "t", std::chrono::seconds(60), 1);
+  for (int round = 0; round < 3; ++round) {
+    std::unique_ptr<WriteSet> ws;
+    Writes w;
+    w.put("erased-" + std::to_string(round), std::nullopt);
+    w.put("k-" + std::to_string(round), std::string(100, char('a' + round)));
+    ov.add(0, static_cast<Offset>(round + 1), "g:id-" + std::to_string(round), w, ws);
+    auto e = ov.get("erased-" + std::to_string(round));
+    ASSERT_TRUE(e);
+    EXPECT_FALSE(*e);
+    auto v = ov.get("k-" + std::to_string(round));
+    ASSERT_TRUE(v && *v);
+    EXPECT_EQ(**v, std::string(100, char('a' + round)));
+    EXPECT_EQ(ov.in_overlay("g:id-" + std::to_string(round), static_cast<std::uint64_t>(round)),
+              std::optional<bool>(true));
+    const std::uint64_t seq = ws->seq;
+    ov.committed(std::span<const std::uint64_t>(&seq, 1));  // entries go back to the pool
+    EXPECT_FALSE(ov.get("k-" + std::to_string(round)));
+    EXPECT_FALSE(ov.get("erased-" + std::to_string(round)));
   }
 }
 

@@ -245,8 +245,12 @@ std::string to_json(const EventLocation& location);
 
 // What close() left behind.
 struct CloseReport {
-  // Events published but not handled, summed over groups (a memory topic's
-  // are gone after close).
+  // Events not acknowledged, summed over groups and partitions: end minus
+  // the group's committed offset at close. The committed offset stays at
+  // the oldest unfinished event, so behind a waiting one (a delayed event,
+  // a pending retry) of a kNonBlocking group this also counts events of
+  // other keys that were already handled (they are handed again after a
+  // restart: at-least-once). A memory topic's are gone after close.
   std::uint64_t undelivered = 0;
   // True if a drain hit its timeout and fell back to stopping at a batch.
   bool timed_out = false;
@@ -299,6 +303,7 @@ class Bus {
   // once, which at the next start, and which never). Returns each changed
   // field (none if every given value equals the current one). Values are
   // checked as create_topic checks them. Errors: kNotFound (topic),
+  // kInvalidArgument (bad topic name), kClosed (bus closed),
   // kInvalidArgument naming every field that cannot change (durability; a
   // partition count below the current one; partitions, capacity or size
   // limits of a memory topic; retention or quota of a memory topic) or is
@@ -315,9 +320,17 @@ class Bus {
   // from it stay in their groups' "<group>.dlq" topics (a redrive of one
   // then fails with kNotFound). Topic handles to it fail with kClosed from
   // then on. A dead-letter topic "<group>.dlq" may be deleted like any
-  // other (its letters go with it). Errors: kNotFound (topic),
-  // kFailedPrecondition while a group is subscribed to it (or it is the
-  // dead-letter topic of a subscribed group), naming the groups. Thread-safe.
+  // other: its letters go with it, and so does the group's settled ledger
+  // (which letters were redriven or purged: it names offsets in that
+  // topic), so a later "<group>.dlq" starts with every letter unsettled;
+  // like delete_group, this is refused while the group is subscribed.
+  // While the deletion runs (it waits for the journal writer's cycle),
+  // create_topic, subscribe and dead-lettering to the name fail with
+  // kFailedPrecondition "topic '<name>' is being deleted". Errors:
+  // kNotFound (topic), kInvalidArgument (bad topic name), kClosed (bus
+  // closed), kFailedPrecondition while a group is subscribed to it
+  // (or it is the dead-letter topic of a subscribed group), naming the
+  // groups, or while it is being deleted. Thread-safe.
   Result<TopicDeletion> delete_topic(std::string_view name);
 
   // Deletes a consumer group: its committed offsets on every topic, its
@@ -326,8 +339,8 @@ class Bus {
   // in it. A group subscribed again later starts as new
   // (SubscribeOptions::start_from). Errors: kFailedPrecondition while it is
   // subscribed (unsubscribe first); kNotFound when nothing is stored under
-  // the name (naming the known groups); kInvalidArgument (bad name).
-  // Thread-safe.
+  // the name (naming the known groups); kInvalidArgument (bad name);
+  // kClosed (bus closed). Thread-safe.
   Result<GroupDeletion> delete_group(std::string_view group);
 
   // A publishing handle for an existing topic; kNotFound if none. Thread-safe.
@@ -361,9 +374,11 @@ class Bus {
   // Starts consumer group options.group on several topics: the topics of
   // `topics` (a list, a pattern, or both; see TopicSet for what holds
   // across topics), each read with `options` and `handler` as the
-  // one-topic subscribe reads its topic. A topic created later that matches
-  // the pattern is joined by create_topic. Unsubscribe, describe_group,
-  // pause/resume, set_workers and close act on all its topics. Errors as
+  // one-topic subscribe reads its topic, all served by one worker pool of
+  // options.workers threads. A topic created later that matches the
+  // pattern is joined by create_topic, into the running pool. Unsubscribe,
+  // describe_group, pause/resume, set_workers and close act on all its
+  // topics (pause_topic / resume_topic on one). Errors as
   // the one-topic subscribe, and kInvalidArgument for an empty TopicSet, a
   // name listed twice, more than 64 names, a pattern that is not a valid
   // regular expression (naming it and why), a listed memory topic with
@@ -448,7 +463,19 @@ class Bus {
   // kInvalidArgument (partition). Thread-safe.
   Status pause(std::string_view group, std::optional<std::uint32_t> partition = std::nullopt);
   Status resume(std::string_view group, std::optional<std::uint32_t> partition = std::nullopt);
-  // Sets a group's worker count now (clamped to its partition count; within
+  // pause / resume of one topic of a group (all its partitions, or one):
+  // for a group over several topics (TopicSet), where a partition number
+  // alone is ambiguous; a one-topic group takes its own topic. The group's
+  // other topics keep flowing. Errors: kNotFound (group, or a topic the
+  // group does not read, naming what it reads), kInvalidArgument
+  // (partition). Thread-safe.
+  Status pause_topic(std::string_view group, std::string_view topic,
+                     std::optional<std::uint32_t> partition = std::nullopt);
+  Status resume_topic(std::string_view group, std::string_view topic,
+                      std::optional<std::uint32_t> partition = std::nullopt);
+  // Sets a group's worker count now (clamped to its partition count - of
+  // all its topics for a TopicSet group, whose one pool serves them all;
+  // remembered when its pattern took no topic yet; within
   // [min_workers, max_workers] when it autoscales). Partitions move
   // cooperatively: the old owner finishes and commits its in-flight batch
   // before the new owner starts, so per-key order and at-least-once hold.

@@ -32,8 +32,11 @@ namespace weir {
 // for fail, the reason given; for running out of attempts, "gave up after N
 // attempts", followed by "; last failure: <cause>" when the last failure had
 // one: the reason given to retry(reason), "exception: <what()>" for an
-// escaping exception, or "handler timeout after X ms (handler_timeout Y
-// ms)" for a call that overran SubscribeOptions::handler_timeout.
+// escaping std::exception ("exception (not a std::exception)" for any other
+// thrown value), or "handler timeout after X ms (handler_timeout Y ms)" for
+// a call that overran SubscribeOptions::handler_timeout. With
+// exceptions_are_transient false, an escaping exception is a fail with that
+// same "exception: ..." text as its reason.
 //
 // Thread-safety: a plain value.
 class Outcome {

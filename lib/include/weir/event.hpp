@@ -46,12 +46,18 @@ inline constexpr std::string_view kTraceparent = "traceparent";
 // Event::deliver_at_us as decimal microseconds since the Unix epoch (weir's
 // own attribute, not a CloudEvents one).
 inline constexpr std::string_view kDeliverAt = "weir_deliver_at";
+// Event::priority as a decimal (weir's own attribute; absent means 0).
+inline constexpr std::string_view kPriority = "weir_priority";
 }  // namespace envelope_header
 
 // The furthest in the future Event::deliver_at_us may lie at publish: 366
 // days. A later time is refused (kInvalidArgument): it is far more likely a
 // unit mistake (nanoseconds, milliseconds) than a plan.
 inline constexpr std::int64_t kMaxDeliveryDelayUs = 366LL * 24 * 3600 * 1000000;
+
+// Most priority levels a topic may have (TopicOptions::priority_levels);
+// Event::priority is below the topic's level count.
+inline constexpr std::uint32_t kMaxPriorityLevels = 8;
 
 // A free-form header: name and value are arbitrary bytes.
 // Consumers ignore headers they do not know.
@@ -86,6 +92,17 @@ struct Event {
   // per-key order holds. REQUIRES: 0 <= deliver_at_us <= now +
   // kMaxDeliveryDelayUs (else publish returns kInvalidArgument).
   std::int64_t deliver_at_us = 0;
+
+  // Priority lane (TopicOptions::priority_levels): 0 (default, the lowest)
+  // .. priority_levels - 1 (the most urgent). Under a backlog, a group with
+  // RetryMode::kNonBlocking hands out higher-priority events first, while
+  // the events of one key stay in publish order whatever their priorities
+  // (README "Priority lanes"). Stored with the event (the reserved header
+  // weir_priority, only when > 0), so a journaled topic keeps it across
+  // restarts; records without it are priority 0. REQUIRES: priority <
+  // the topic's priority_levels (else publish returns kInvalidArgument
+  // naming the topic's levels).
+  std::uint32_t priority = 0;
 
   // --- Envelope: CloudEvents attributes (all optional) ----------------------
   // Stored as headers under the CloudEvents Kafka binding's names (ce_id,
@@ -144,6 +161,9 @@ class Message {
   // Event::deliver_at_us as published (0: none). A handler sees the event
   // only once the system clock has reached it.
   std::int64_t deliver_at_us() const noexcept;
+  // Event::priority as published (0: none given, or a record written before
+  // priority lanes existed).
+  std::uint32_t priority() const noexcept;
 
   // Envelope (see Event). Empty views / 0 where the producer set none.
   // id() is never empty: a producer-given id, or a UUIDv7 derived from the
@@ -189,7 +209,12 @@ class Message {
   std::uint32_t header_count_ = 0;
   std::uint32_t attempt_ = 1;
   std::uint64_t origin_ = 0;
-  mutable char derived_id_[36] = {};  // filled by id() on first use
+  // The derived id, formatted by id() on first use (id_ready_ says so). Not
+  // zeroed per Message: a group decodes every event it reads into a
+  // Message, and 36 bytes of zeroes per event were a third of that store.
+  // unsigned char: copying a Message copies these bytes even when unset.
+  mutable bool id_ready_ = false;
+  mutable unsigned char derived_id_[36];
 };
 
 }  // namespace weir

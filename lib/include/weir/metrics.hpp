@@ -11,9 +11,13 @@
 //   lag_seconds = age of the oldest unacknowledged event (now - its publish
 //                time), 0 when lag is 0.
 //   skewed     = the partition's lag is more than 5x the median lag of the
-//                group's partitions (and more than max(1, max_batch)).
-// Latencies are sampled (about one event per handled batch), summarised
+//                group's partitions (the mean of the two middle lags for an
+//                even count) and at least 10 events.
+// Latencies are sampled (handler: one single-event handler call in 64, every
+// call for batch handlers; end-to-end: one handled batch in 8), summarised
 // from a bounded histogram (relative error <= 1.6%).
+// Options::metrics_sampling = false turns the sampled parts (latencies, the
+// hot-key sketch) off.
 #pragma once
 
 #include <chrono>
@@ -123,11 +127,16 @@ struct HotKey {
 
 // Prometheus text exposition format 0.0.4 of a snapshot. Metric names start
 // with `weir_`, use base units (seconds, bytes) and `_total` for counters;
-// labels: topic, partition, group, quantile. Thread-safe (pure function).
+// labels: topic, partition, group, plus quantile on latency summaries and
+// state (closed, open, half_open) on weir_group_breaker_state. Latencies are
+// summaries (quantiles 0.5, 0.9, 0.99, 0.999 and `_count`, no `_sum`) with a
+// `..._max_seconds` gauge beside each; with no samples yet the quantiles and
+// the max are NaN. Thread-safe (pure function).
 std::string to_prometheus(const MetricsSnapshot& snapshot);
 
 // A minimal HTTP/1.1 endpoint answering GET /metrics with
-// to_prometheus(bus.metrics()) (and 404 for other paths), on its own thread.
+// to_prometheus(bus.metrics()) (404 for other paths, 405 for other methods),
+// on its own thread.
 // Binds to 127.0.0.1 by default; port 0 picks a free port (see port()).
 // Stops and joins its thread on destruction. The bus must outlive it.
 // Thread-safety: port() may be called from any thread.

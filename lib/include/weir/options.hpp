@@ -170,6 +170,13 @@ enum class FullPolicy : std::uint8_t {
   kReject = 1,
 };
 
+// The ranges create_topic and alter_topic accept (TopicOptions below).
+inline constexpr std::uint32_t kMaxTopicPartitions = 4096;
+inline constexpr std::uint32_t kMinTopicCapacity = 16;
+inline constexpr std::uint32_t kMaxTopicCapacity = 1u << 24;
+inline constexpr std::uint32_t kMaxPayloadBytesLimit = 64u << 20;  // max_payload_bytes: 1..this
+inline constexpr std::uint32_t kMaxKeyBytesLimit = 64u << 10;      // max_key_bytes: 0..this
+
 // Options for one topic, given to Bus::create_topic.
 struct TopicOptions {
   // --- affects behaviour ---------------------------------------------------
@@ -225,6 +232,17 @@ struct TopicOptions {
   // free space. 0 (default): no quota. Checked at publish against committed
   // bytes, so it may be overshot by what is in flight.
   std::uint64_t quota_bytes = 0;
+
+  // --- priority lanes ----------------------------------------------------------
+  // Number of priority levels (lanes) of the topic: events carry
+  // Event::priority 0 .. priority_levels - 1, higher is more urgent. With
+  // more than one level, a group with RetryMode::kNonBlocking hands out, per
+  // partition, the waiting events of the highest priority first; the events
+  // of one key are still handled in publish order (an urgent event overtakes
+  // only other keys' events). RetryMode::kBlocking groups handle the topic in
+  // offset order. Fixed at creation; stored with a journaled topic.
+  // Default 1 (no lanes). REQUIRES: 1 <= priority_levels <= kMaxPriorityLevels.
+  std::uint32_t priority_levels = 1;
 };
 
 // What Bus::alter_topic changes: a field left empty keeps its value.

@@ -101,7 +101,9 @@ struct SalvageReport {
 // records and the state tables that are readable, and reports per
 // partition what was recovered and lost. Reads `dir` without LMDB, so it
 // works on a file LMDB cannot open; writes `out` as a journal a Bus opens.
-// A record after a lost range is found by its offset, so a group reading
+// A damaged record costs only itself when the record after it in its batch
+// checks out (its frame's length was intact); otherwise the rest of that
+// batch is lost with it. A record after a lost range is found by its offset, so a group reading
 // the copy stops at the gap with FailureKind::kCorruptRecord naming it
 // (seek past it to go on). Errors: kNotFound (no journal in `dir`),
 // kFailedPrecondition (`out` exists and is not empty, or a live bus owns

@@ -60,8 +60,9 @@ struct BreakerOptions {
 
 // A group's worker pool sized by per-partition lag (see
 // SubscribeOptions::autoscale). Every `window` the group looks at each
-// partition's lag: when some partition's lag (above min_lag) rose over the
-// previous window for `grow_after` windows in a row, one worker is added;
+// partition's lag: when in each of `grow_after` windows in a row some
+// partition's lag (at least min_lag) rose over the previous window (not
+// necessarily the same partition each time), one worker is added;
 // when every partition's lag stayed below min_lag for `shrink_after`
 // windows in a row, one is removed. Never fewer than min_workers, never
 // more than max_workers or the partition count.
@@ -143,9 +144,17 @@ struct AlertOptions {
 //   topic, show in `weir groups` per topic-partition and are moved per
 //   topic by Bus::seek / `weir seek TOPIC --group G`. A later subscribe
 //   with other topics keeps the stored offsets of the topics it still reads.
-// - Workers: each topic's partitions are served by the group's workers for
-//   that topic: SubscribeOptions::workers (and autoscale, set_workers) is
-//   per topic, so a topic's backlog never holds up another's.
+// - Workers: one pool per group, serving the partitions of all its topics:
+//   SubscribeOptions::workers threads in all (capped at the partitions of
+//   all its topics; autoscale counts them all), not per topic, and
+//   Bus::set_workers resizes that one pool. A topic the pattern takes
+//   later joins the running pool (its partitions are assigned after the
+//   others'; the pool grows towards the count asked for - `workers` or
+//   the last set_workers - if the partitions had capped it). Each
+//   partition has one worker at a time, so a worker serving a slow
+//   topic-partition delays the other partitions it serves, of any topic,
+//   as with several partitions of one topic; give a group more workers
+//   (or topics that must not wait for each other their own groups).
 // - Retries, the circuit breaker and max_parked apply per topic; the
 //   handler is shared and may run for two topics at the same time.
 // - Dedupe: one store per group: an event id handled on one of its topics
@@ -161,9 +170,15 @@ struct AlertOptions {
 //   when the bus has a data directory and the group reads a journaled topic
 //   when subscribing (or none yet).
 // - Bus::describe_group lists every topic-partition (PartitionStatus::topic);
-//   metrics() has one GroupMetrics per topic; pause/resume of the whole
-//   group act on every topic, and a partition number alone is refused as
-//   ambiguous (kInvalidArgument).
+//   metrics() has one GroupMetrics per topic, each showing the one pool
+//   (workers, min/max_workers, rebalances; a partition's `worker` numbers
+//   the pool's workers); Bus::locate answers per topic. pause/resume of
+//   the whole group act on every topic; Bus::pause_topic / resume_topic
+//   act on one topic or topic-partition, and a partition number alone is
+//   refused as ambiguous (kInvalidArgument).
+// - Close, unsubscribe: the group stops as one (a drain hands out every
+//   topic's events up to their ends first), each topic's final offsets
+//   persisted per topic-partition.
 struct TopicSet {
   std::vector<std::string> topics{};
   std::string pattern{};
@@ -237,6 +252,11 @@ struct SubscribeOptions {
   // topic parked events are copied out of the ring (at most max_parked
   // records held per partition), so the ring's capacity does not bound them
   // and other keys flow on while a key waits.
+  // Priority lanes (TopicOptions::priority_levels > 1) use the same bound
+  // for the lower-priority events a partition sets aside while it looks
+  // ahead for urgent ones: a partition looks at most max_parked events past
+  // its oldest unhandled one (memory topics keep a copy of each), so an
+  // urgent event keeps its latency while the backlog is within that window.
   // Default 10,000. REQUIRES: 1..1,000,000.
   std::uint32_t max_parked = 10000;
 

@@ -248,8 +248,16 @@ Status Bus::resume(std::string_view group, std::optional<std::uint32_t> partitio
   }, partition);
 }
 
+Status Bus::pause_topic(std::string_view group, std::string_view topic, std::optional<std::uint32_t> partition) {
+  return core_->set_topic_paused(group, topic, partition, true);
+}
+
+Status Bus::resume_topic(std::string_view group, std::string_view topic, std::optional<std::uint32_t> partition) {
+  return core_->set_topic_paused(group, topic, partition, false);
+}
+
 Status Bus::set_workers(std::string_view group, std::uint32_t workers) {
-  return core_->with_group(group, [&](internal::Group& g) -> Status { return g.set_workers(workers); });
+  return core_->set_workers(group, workers);
 }
 
 Result<CloseReport> Bus::close(const CloseOptions& options) {

@@ -17,9 +17,9 @@ std::string field_range(std::string_view field, T value, std::string_view range)
 }  // namespace
 
 Status check_topic_options(const TopicOptions& o) {
-  if (o.partitions < 1 || o.partitions > 4096)
+  if (o.partitions < 1 || o.partitions > kMaxTopicPartitions)
     return Status::invalid_argument(field_range("TopicOptions::partitions", o.partitions, "1..4096"));
-  if (o.capacity < 16 || o.capacity > (1u << 24))
+  if (o.capacity < kMinTopicCapacity || o.capacity > kMaxTopicCapacity)
     return Status::invalid_argument(field_range("TopicOptions::capacity", o.capacity, "16..2^24"));
   if (std::uint64_t{o.partitions} * std::bit_ceil(o.capacity) > (std::uint64_t{1} << 26))
     return Status::invalid_argument(
@@ -29,10 +29,10 @@ Status check_topic_options(const TopicOptions& o) {
   if (o.block_timeout.count() < 0)
     return Status::invalid_argument(
         field_range("TopicOptions::block_timeout (ms)", o.block_timeout.count(), ">= 0"));
-  if (o.max_payload_bytes < 1 || o.max_payload_bytes > (64u << 20))
+  if (o.max_payload_bytes < 1 || o.max_payload_bytes > kMaxPayloadBytesLimit)
     return Status::invalid_argument(
         field_range("TopicOptions::max_payload_bytes", o.max_payload_bytes, "1..64 MiB"));
-  if (o.max_key_bytes > (64u << 10))
+  if (o.max_key_bytes > kMaxKeyBytesLimit)
     return Status::invalid_argument(
         field_range("TopicOptions::max_key_bytes", o.max_key_bytes, "<= 64 KiB"));
   if (o.full_policy != FullPolicy::kBlock && o.full_policy != FullPolicy::kReject)
@@ -43,6 +43,9 @@ Status check_topic_options(const TopicOptions& o) {
     return Status::invalid_argument("TopicOptions::default_ack is not an Ack value");
   if (o.retention_age.count() < 0)
     return Status::invalid_argument("TopicOptions::retention_age must be >= 0");
+  if (o.priority_levels < 1 || o.priority_levels > kMaxPriorityLevels)
+    return Status::invalid_argument(field_range("TopicOptions::priority_levels", o.priority_levels,
+                                                "1.." + std::to_string(kMaxPriorityLevels)));
   if (o.durability == Durability::kMemory &&
       (o.retention_age.count() || o.retention_bytes || o.retention_events || o.quota_bytes))
     return Status::invalid_argument(
@@ -81,6 +84,7 @@ std::vector<OptionDiff> option_diffs(const TopicOptions& a, const TopicOptions& 
   cmp("retention_bytes", a.retention_bytes, b.retention_bytes);
   cmp("retention_events", a.retention_events, b.retention_events);
   cmp("quota_bytes", a.quota_bytes, b.quota_bytes);
+  cmp("priority_levels", a.priority_levels, b.priority_levels);
   return out;
 }
 

@@ -1,15 +1,34 @@
 // BusCore: the registry behind the public Bus: topics, groups, the
 // offsets of unsubscribed groups, dead-letter logs and the journal.
 //
-// Thread-safety: every method is thread-safe. mu_ guards the maps and
-// closing_; publishing never takes it (it goes through a TopicState held by
-// a Topic handle or looked up under mu_).
+// Thread-safety: every method is thread-safe. mu_ guards the maps, the
+// names being created or deleted and closing_. It is held for lookups,
+// inserts and the short LMDB transactions named below only, never for a
+// wait on the journal writer or a walk of every group:
+//   - metrics() copies the registry (shared pointers) under it and walks
+//     the copy outside;
+//   - create_topic marks the name being created under it, opens the
+//     topic's databases (a synced write transaction) without it, then
+//     inserts the topic; a concurrent create of the same name waits for it;
+//   - delete_topic takes the topic out and marks its name being deleted
+//     under it, then lists its stored groups, waits for the writer's cycle
+//     and drops its databases without it, and clears the mark; meanwhile
+//     create_topic, subscribe and dead-lettering to that name fail with
+//     kFailedPrecondition "topic '...' is being deleted".
+// What still runs LMDB under mu_, and why, is said at each site
+// (start_group, dead_letter_topic, seek, alter_topic, delete_group,
+// groups_of): each is one short transaction that must be atomic with a
+// check of the maps (a group is not subscribed, a topic exists), and none
+// waits for the writer's cycle.
+// Publishing never takes mu_ (it goes through a TopicState held by a Topic
+// handle or looked up under mu_).
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -63,9 +82,12 @@ class BusCore {
   // memory topic, dedupe with a batch handler).
   static Status check_handler_fits(const SubscribeOptions& o, const Group::AnyHandler& h, const TopicState& t);
   // A started group of `o` on `t`: its stored (journal) or remembered
-  // (memory) offsets, a bell slot, the dead-letter target. Caller holds mu_.
-  Result<std::unique_ptr<Group>> start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
-                                             Group::AnyHandler h, DeadLetterTarget dlq) REQUIRES(mu_);
+  // (memory) offsets, a bell slot, the dead-letter target; served by `pool`
+  // (a TopicSet group's, whose bell the slot rings) or a pool of its own.
+  // Caller holds mu_.
+  Result<std::shared_ptr<Group>> start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
+                                             Group::AnyHandler h, DeadLetterTarget dlq,
+                                             std::shared_ptr<WorkerPool> pool = nullptr) REQUIRES(mu_);
 
   // The group's dead-letter topic "<group>.dlq", created on first use: one
   // partition, journaled when the source is. Caller holds mu_.
@@ -81,6 +103,10 @@ class BusCore {
 
   Result<CloseReport> unsubscribe(std::string_view name, const CloseOptions& co);
 
+  // Bus::set_workers: the group's pool (a TopicSet group's, even before
+  // its pattern took a topic).
+  Status set_workers(std::string_view group, std::uint32_t workers);
+
   // --- lifecycle (bus/lifecycle.cpp) --------------------------------------------
   Result<std::vector<TopicChange>> alter_topic(std::string_view name, const TopicChanges& c);
   Result<TopicOptions> topic_options(std::string_view name) const;
@@ -94,8 +120,8 @@ class BusCore {
               std::optional<std::uint32_t> partition);
   // Groups that have consumed `t`: subscribed, remembered after
   // unsubscribe or seek, or with offsets stored in the journal; sorted.
-  // Caller holds mu_.
-  Result<std::vector<std::string>> groups_of(const TopicState& t) const REQUIRES(mu_);
+  // Takes mu_ for the registry's part and walks the journal without it.
+  Result<std::vector<std::string>> groups_of(const TopicState& t) const EXCLUDES(mu_);
 
   // --- dead letters -------------------------------------------------------------
 
@@ -141,6 +167,9 @@ class BusCore {
     if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
     return fn(*it->second);
   }
+  // Bus::pause_topic / resume_topic: `group`'s Group on `topic`.
+  Status set_topic_paused(std::string_view group, std::string_view topic, std::optional<std::uint32_t> partition,
+                          bool paused);
   static Status check_partition(const Group& g, std::optional<std::uint32_t> p) {
     if (p && *p >= g.topic()->partitions())
       return Status::invalid_argument("partition " + std::to_string(*p) + " out of range: topic '" +
@@ -156,15 +185,44 @@ class BusCore {
   ~BusCore() { close(CloseOptions{}).status().ignore(); }
 
  private:
-  // delete_topic with mu_ held (delete_group drops "<group>.dlq" with it).
-  Result<TopicDeletion> delete_topic_locked(std::string_view name) REQUIRES(mu_);
+  // A topic delete_topic took out of the registry, still to be dropped
+  // from the journal.
+  struct TopicRemoval {
+    std::shared_ptr<TopicState> topic;
+    TopicDeletion out;  // groups: those the registry knew (the journal's are added)
+  };
+  // The first half of delete_topic (delete_group drops "<group>.dlq" with
+  // it): checks, takes the topic out of the maps, closes its partitions and
+  // marks its name as being deleted.
+  // seek's kFailedPrecondition if `group` is subscribed.
+  Status check_not_running(std::string_view group) const REQUIRES(mu_);
+  Result<TopicRemoval> remove_topic_locked(std::string_view name) REQUIRES(mu_);
+  // The second half, without mu_: the groups stored for it in the journal,
+  // then its journal databases dropped (waiting for the writer's cycle, up
+  // to 30 s); clears the mark.
+  Result<TopicDeletion> finish_delete_topic(TopicRemoval r) EXCLUDES(mu_);
+  // kFailedPrecondition if topic `name` is being deleted; `then` says
+  // what the caller may do after ("create it again").
+  Status check_not_deleting(std::string_view name, std::string_view then) const REQUIRES(mu_);
+  // Groups the registry knows to have consumed `t` (subscribed, or
+  // remembered offsets), unsorted: groups_of without the journal.
+  std::vector<std::string> registry_groups_of(const TopicState& t) const REQUIRES(mu_);
 
   const Options options_;
   const std::shared_ptr<BusShared> shared_;
   mutable Mutex mu_;
   bool closing_ GUARDED_BY(mu_) = false;
   std::map<std::string, std::shared_ptr<TopicState>, std::less<>> topics_ GUARDED_BY(mu_);
-  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_ GUARDED_BY(mu_);
+  // Shared so that metrics() can walk a copy outside mu_ (a group
+  // unsubscribed meanwhile lives until the walk is done; it is stopped, so
+  // whoever drops the last reference only frees it).
+  std::map<std::string, std::shared_ptr<Group>, std::less<>> groups_ GUARDED_BY(mu_);
+  // Topics create_topic is opening in the journal, not yet in topics_.
+  std::set<std::string, std::less<>> creating_ GUARDED_BY(mu_);
+  // Topics taken out of topics_ whose journal databases delete_topic is
+  // still dropping: creating, subscribing to and dead-lettering to the name
+  // are refused until it is done.
+  std::set<std::string, std::less<>> deleting_ GUARDED_BY(mu_);
   // Groups subscribed with a TopicSet, by name (never also in groups_).
   std::map<std::string, std::unique_ptr<TopicSetGroup>, std::less<>> sets_ GUARDED_BY(mu_);
   // Memory topics' offsets of groups that unsubscribed, for a later

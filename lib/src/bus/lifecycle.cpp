@@ -2,6 +2,7 @@
 #include "bus/core.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/names.hpp"
 #include "bus/checks.hpp"
@@ -77,6 +78,11 @@ Result<std::vector<TopicChange>> BusCore::alter_topic(std::string_view name, con
                                       " journaled partitions in all, over Options::journal_max_partitions = " +
                                       std::to_string(options_.journal_max_partitions));
   }
+  // Under mu_: one synced write transaction (it waits for LMDB's write
+  // lock, never for the writer's cycle), atomic with the read of the
+  // current options above and apply_live below, so two alters of a topic
+  // store and apply in the same order, and the partition total checked
+  // above is the one stored.
   if (t.journaled())
     if (Status s = journal_->store_topic_options(t.name(), next); !s) return s;
   t.apply_live(next);
@@ -98,12 +104,24 @@ Result<TopicOptions> BusCore::topic_options(std::string_view name) const {
 }
 
 Result<TopicDeletion> BusCore::delete_topic(std::string_view name) {
-  MutexLock lock(mu_);
-  if (closing_) return Status::closed("bus is closed; cannot delete topic '" + std::string(name) + "'");
-  return delete_topic_locked(name);
+  TopicRemoval r;
+  {
+    MutexLock lock(mu_);
+    if (closing_) return Status::closed("bus is closed; cannot delete topic '" + std::string(name) + "'");
+    auto removed = remove_topic_locked(name);
+    if (!removed) return removed.status();
+    r = std::move(removed).value();
+  }
+  return finish_delete_topic(std::move(r));
 }
 
-Result<TopicDeletion> BusCore::delete_topic_locked(std::string_view name) {
+Status BusCore::check_not_deleting(std::string_view name, std::string_view then) const {
+  if (deleting_.count(name) == 0) return Status::ok();
+  return Status::failed_precondition("topic '" + std::string(name) + "' is being deleted; " + std::string(then));
+}
+
+Result<BusCore::TopicRemoval> BusCore::remove_topic_locked(std::string_view name) {
+  if (Status s = check_not_deleting(name, "it is gone when that delete_topic returns"); !s) return s;
   auto it = topics_.find(name);
   if (it == topics_.end()) {
     if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
@@ -119,56 +137,104 @@ Result<TopicDeletion> BusCore::delete_topic_locked(std::string_view name) {
     return Status::failed_precondition("topic '" + t->name() + "' is in use by subscribed group" +
                                        (running.size() > 1 ? "s " : " ") + join(running, ", ") +
                                        "; unsubscribe " + (running.size() > 1 ? "them" : "it") + " first");
-  auto groups = groups_of(*t);
-  if (!groups) return groups.status();
-  TopicDeletion out;
-  out.partitions = t->partitions();
+  TopicRemoval r;
+  r.out.partitions = t->partitions();
   for (std::uint32_t p = 0; p < t->partitions(); ++p)
-    out.events += t->partition(p).readable_end() - t->partition(p).start();
-  out.groups = *groups;
-  t->close_partitions();
+    r.out.events += t->partition(p).readable_end() - t->partition(p).start();
+  r.out.groups = registry_groups_of(*t);
+  t->close_partitions(/*deleted=*/true);
   topics_.erase(it);
-  for (auto r = remembered_.begin(); r != remembered_.end();) {
-    r->second.erase(t->name());
-    r = r->second.empty() ? remembered_.erase(r) : std::next(r);
+  for (auto rem = remembered_.begin(); rem != remembered_.end();) {
+    rem->second.erase(t->name());
+    rem = rem->second.empty() ? remembered_.erase(rem) : std::next(rem);
   }
   std::erase_if(dlq_logs_, [&](const auto& kv) { return kv.first + ".dlq" == t->name(); });
-  if (t->journaled())
-    if (Status s = journal_->drop_topic(t->name(), t->partitions(), out.groups); !s)
-      return Status(s.code(), "topic '" + t->name() + "' is gone from the running bus, but the journal kept it (it "
-                              "returns at the next start; delete it again then): " + s.message());
-  return out;
+  if (t->journaled()) deleting_.insert(t->name());
+  r.topic = std::move(t);
+  return r;
+}
+
+Result<TopicDeletion> BusCore::finish_delete_topic(TopicRemoval r) {
+  const TopicState& t = *r.topic;
+  if (!t.journaled()) {
+    std::sort(r.out.groups.begin(), r.out.groups.end());
+    r.out.groups.erase(std::unique(r.out.groups.begin(), r.out.groups.end()), r.out.groups.end());
+    return std::move(r.out);
+  }
+  // Without mu_: the walk of the stored offsets, and drop_topic's wait for
+  // the writer's cycle (journal/lifecycle.cpp). No group can store offsets
+  // on the topic meanwhile: none runs on it, and seek and subscribe no
+  // longer find it.
+  Status s = Status::ok();
+  if (auto stored = journal_->groups_of(t.name()); stored) {
+    r.out.groups.insert(r.out.groups.end(), stored->begin(), stored->end());
+    std::sort(r.out.groups.begin(), r.out.groups.end());
+    r.out.groups.erase(std::unique(r.out.groups.begin(), r.out.groups.end()), r.out.groups.end());
+    // "<g>.dlq" is group g's dead-letter topic (dead_letter_topic), whose
+    // settled ledger is keyed by its offsets: it goes with the topic, as
+    // delete_group drops both (either is refused while g is subscribed).
+    const std::string_view name = t.name();
+    const bool dead_letters = name.size() > 4 && name.substr(name.size() - 4) == ".dlq";
+    s = journal_->drop_topic(name, t.partitions(), r.out.groups,
+                             dead_letters ? name.substr(0, name.size() - 4) : std::string_view());
+  } else {
+    s = stored.status();
+  }
+  {
+    MutexLock lock(mu_);
+    deleting_.erase(t.name());
+  }
+  if (!s)
+    return Status(s.code(), "topic '" + t.name() + "' is gone from the running bus, but the journal kept it (it "
+                            "returns at the next start; delete it again then): " + s.message());
+  return std::move(r.out);
 }
 
 Result<GroupDeletion> BusCore::delete_group(std::string_view group) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
   const std::string g(group);
-  MutexLock lock(mu_);
-  if (closing_) return Status::closed("bus is closed; cannot delete group '" + g + "'");
-  if (std::string what = subscription_of(g); !what.empty())
-    return Status::failed_precondition("group '" + g + "' is subscribed (to " + what + "); unsubscribe it first");
   GroupDeletion out;
+  std::optional<TopicRemoval> dlq;
   bool found = false;
-  if (remembered_.erase(g) > 0) found = out.remembered_offsets = true;
-  if (journal_) {
-    auto d = journal_->drop_group(g);
-    if (!d) return d.status();
-    out.offsets = d->offsets;
-    out.dedupe_records = d->dedupe_records;
-    out.state_values = d->state_values;
-    found = found || d->offsets || d->dedupe_records || d->state_values;
+  std::vector<std::shared_ptr<TopicState>> topics;  // for the "not found" message
+  {
+    MutexLock lock(mu_);
+    if (closing_) return Status::closed("bus is closed; cannot delete group '" + g + "'");
+    if (std::string what = subscription_of(g); !what.empty())
+      return Status::failed_precondition("group '" + g + "' is subscribed (to " + what + "); unsubscribe it first");
+    if (remembered_.erase(g) > 0) found = out.remembered_offsets = true;
+    if (journal_) {
+      // Under mu_: one synced write transaction that must be atomic with the
+      // check above (no subscribe of the group may read the records it
+      // removes); it waits for LMDB's write lock, never the writer's cycle.
+      auto d = journal_->drop_group(g);
+      if (!d) return d.status();
+      out.offsets = d->offsets;
+      out.dedupe_records = d->dedupe_records;
+      out.state_values = d->state_values;
+      found = found || d->offsets || d->dedupe_records || d->state_values;
+    }
+    if (topics_.count(g + ".dlq")) {
+      // Taken out now; its databases are dropped below, without mu_.
+      auto r = remove_topic_locked(g + ".dlq");
+      if (!r) return r.status();
+      dlq = std::move(r).value();
+      found = true;
+    }
+    found = dlq_logs_.erase(g) > 0 || found;
+    if (!found)
+      for (const auto& [n, t] : topics_) topics.push_back(t);
   }
-  if (topics_.count(g + ".dlq")) {
-    auto d = delete_topic_locked(g + ".dlq");
+  if (dlq) {
+    auto d = finish_delete_topic(std::move(*dlq));
     if (!d) return d.status();
     out.dead_letter_topic = true;
     out.dead_letters = d->events;
-    found = true;
   }
-  found = dlq_logs_.erase(g) > 0 || found;
   if (!found) {
+    // The stored groups are walked without mu_.
     std::vector<std::string> known;
-    for (const auto& [n, t] : topics_) {
+    for (const auto& t : topics) {
       auto gs = groups_of(*t);
       if (gs) known.insert(known.end(), gs->begin(), gs->end());
     }

@@ -34,6 +34,98 @@ std::string_view state_name(EventLocation::State s) noexcept {
 
 namespace weir::internal {
 
+namespace {
+
+// Events of partition `p` of `part` matching `ref`, at most `limit` of them
+// (appended to `matches`), and the keys of its failing or scheduled events
+// (those with an attempt record in `attempts`, for parked ones).
+Status scan_partition(const std::string& topic, std::uint32_t p, Partition& part, const EventRef& ref,
+                      std::size_t limit, const std::map<Offset, std::uint32_t>& attempts,
+                      std::map<Offset, std::string>& failing_keys, std::vector<EventLocation>& matches) {
+  return part.for_each(part.start(), [&](const Message& m) {
+    const std::int64_t deliver_at = m.deliver_at_us();
+    const bool scheduled = deliver_at > system_now_us();
+    if (attempts.count(m.offset()) || scheduled) failing_keys[m.offset()] = std::string(m.key());
+    const bool match = ref.key.empty() ? m.id() == ref.id : m.key() == ref.key;
+    if (match && matches.size() < limit) {
+      EventLocation l;
+      l.topic = topic;
+      l.partition = p;
+      l.offset = m.offset();
+      l.id = std::string(m.id());
+      l.key = std::string(m.key());
+      l.time_us = m.time_us();
+      if (scheduled) l.scheduled_us = deliver_at;
+      matches.push_back(std::move(l));
+    }
+    return matches.size() < limit;
+  });
+}
+
+// What is known of one partition for the group, to name its events' states.
+struct PartitionFacts {
+  std::optional<Offset> committed;
+  const GroupPartitionMetrics* live;  // null unless the group runs
+  Offset start;
+  const std::map<std::pair<std::uint32_t, Offset>, DeadLetter>& letters;
+  const std::map<Offset, std::uint32_t>& attempts;
+  const std::map<Offset, std::string>& failing_keys;  // keys of failing heads (for parked)
+  const std::map<Offset, Group::RetryNote>& notes;
+  std::int64_t handed_at_us;
+};
+
+// Sets l's state (and what goes with it) from `f`.
+void name_state(EventLocation& l, const PartitionFacts& f) {
+  using S = EventLocation::State;
+  l.committed = f.committed;
+  l.group_running = f.live != nullptr;
+  if (f.live) {
+    l.paused = f.live->paused;
+    l.stopped = f.live->stopped;
+  }
+  const Offset next = f.committed.value_or(f.start);
+  auto letter = f.letters.find({l.partition, l.offset});
+  auto tries = f.attempts.find(l.offset);
+  auto note = f.notes.find(l.offset);
+  if (letter != f.letters.end()) {
+    l.state = S::kDeadLettered;
+    l.reason = letter->second.reason;
+    l.attempt = letter->second.attempts;
+    l.dead_lettered_us = letter->second.last_failure_us;
+    l.dlq_offset = letter->second.dlq_offset;
+  } else if (f.committed && l.offset < *f.committed) {
+    l.state = S::kDone;
+  } else if (l.scheduled_us != 0) {
+    l.state = S::kScheduled;
+  } else if (note != f.notes.end()) {
+    l.state = S::kRetrying;
+    l.attempt = note->second.attempt;
+    l.next_try_us = note->second.next_try_us;
+  } else if (tries != f.attempts.end() && tries->second > 1) {
+    l.state = S::kRetrying;
+    l.attempt = tries->second;
+  } else {
+    // Parked: an older failing head of the same key holds it back.
+    std::optional<Offset> behind;
+    if (f.live && f.live->parked > 0)
+      for (const auto& [off, key] : f.failing_keys)
+        if (off < l.offset && key == l.key) behind = off;
+    if (behind) {
+      l.state = S::kParked;
+      l.parked_behind = *behind;
+    } else if (f.live && l.offset < next + f.live->in_flight) {
+      l.state = S::kInFlight;
+      l.worker = f.live->worker;
+      l.in_flight_since_us = f.handed_at_us;
+    } else {
+      l.state = S::kNotYetReached;
+      l.ahead = l.offset >= next ? l.offset - next : 0;
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::string_view topic,
                                                    const EventRef& ref, std::size_t limit) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
@@ -55,16 +147,16 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
     for (std::uint32_t p = 0; p < n; ++p) committed[p] = live[p].committed;
   } else {
     std::vector<Offset> stored;
+    auto known = groups_of(*t);
+    if (!known) return known.status();
+    if (!std::binary_search(known->begin(), known->end(), g)) {
+      std::string names;
+      for (const auto& k : *known) names += (names.empty() ? "" : ", ") + k;
+      return Status::not_found("group '" + g + "' has never consumed topic '" + t->name() +
+                               "' (known groups: " + (names.empty() ? "none" : names) + ")");
+    }
     {
       MutexLock lock(mu_);
-      auto known = groups_of(*t);
-      if (!known) return known.status();
-      if (!std::binary_search(known->begin(), known->end(), g)) {
-        std::string names;
-        for (const auto& k : *known) names += (names.empty() ? "" : ", ") + k;
-        return Status::not_found("group '" + g + "' has never consumed topic '" + t->name() +
-                                 "' (known groups: " + (names.empty() ? "none" : names) + ")");
-      }
       if (auto r = remembered_.find(g); r != remembered_.end())
         if (auto at = r->second.find(t->name()); at != r->second.end()) stored = at->second;
     }
@@ -103,25 +195,9 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
     std::map<Offset, std::string> failing_keys;  // keys of failing heads (for parked)
     std::vector<EventLocation> matches;
     Partition& part = t->partition(p);
-    Status s = part.for_each(part.start(), [&](const Message& m) {
-      const std::int64_t deliver_at = m.deliver_at_us();
-      const bool scheduled = deliver_at > system_now_us();
-      if (attempts.count(m.offset()) || scheduled) failing_keys[m.offset()] = std::string(m.key());
-      const bool match = ref.key.empty() ? m.id() == ref.id : m.key() == ref.key;
-      if (match && out.size() + matches.size() < limit) {
-        EventLocation l;
-        l.topic = t->name();
-        l.partition = p;
-        l.offset = m.offset();
-        l.id = std::string(m.id());
-        l.key = std::string(m.key());
-        l.time_us = m.time_us();
-        if (scheduled) l.scheduled_us = deliver_at;
-        matches.push_back(std::move(l));
-      }
-      return out.size() + matches.size() < limit;
-    });
-    if (!s && s.code() != Code::kNotFound) return s;
+    if (Status s = scan_partition(t->name(), p, part, ref, limit - out.size(), attempts, failing_keys, matches);
+        !s && s.code() != Code::kNotFound)
+      return s;
     // What only the running group knows: its waiting retries and when it
     // handed out its current batch.
     std::map<Offset, Group::RetryNote> notes;
@@ -136,53 +212,10 @@ Result<std::vector<EventLocation>> BusCore::locate(std::string_view group, std::
       });
       asked.ignore();  // unsubscribed meanwhile: what is stored says the rest
     }
+    const PartitionFacts facts{committed[p], running ? &live[p] : nullptr, part.start(), letters, attempts,
+                               failing_keys, notes, handed_at_us};
     for (EventLocation& l : matches) {
-      using S = EventLocation::State;
-      l.committed = committed[p];
-      l.group_running = running;
-      if (running) {
-        l.paused = live[p].paused;
-        l.stopped = live[p].stopped;
-      }
-      const Offset next = committed[p].value_or(part.start());
-      auto letter = letters.find({p, l.offset});
-      auto tries = attempts.find(l.offset);
-      auto note = notes.find(l.offset);
-      if (letter != letters.end()) {
-        l.state = S::kDeadLettered;
-        l.reason = letter->second.reason;
-        l.attempt = letter->second.attempts;
-        l.dead_lettered_us = letter->second.last_failure_us;
-        l.dlq_offset = letter->second.dlq_offset;
-      } else if (committed[p] && l.offset < *committed[p]) {
-        l.state = S::kDone;
-      } else if (l.scheduled_us != 0) {
-        l.state = S::kScheduled;
-      } else if (note != notes.end()) {
-        l.state = S::kRetrying;
-        l.attempt = note->second.attempt;
-        l.next_try_us = note->second.next_try_us;
-      } else if (tries != attempts.end() && tries->second > 1) {
-        l.state = S::kRetrying;
-        l.attempt = tries->second;
-      } else {
-        // Parked: an older failing head of the same key holds it back.
-        std::optional<Offset> behind;
-        if (running && live[p].parked > 0)
-          for (const auto& [off, key] : failing_keys)
-            if (off < l.offset && key == l.key) behind = off;
-        if (behind) {
-          l.state = S::kParked;
-          l.parked_behind = *behind;
-        } else if (running && l.offset < next + live[p].in_flight) {
-          l.state = S::kInFlight;
-          l.worker = live[p].worker;
-          l.in_flight_since_us = handed_at_us;
-        } else {
-          l.state = S::kNotYetReached;
-          l.ahead = l.offset >= next ? l.offset - next : 0;
-        }
-      }
+      name_state(l, facts);
       out.push_back(std::move(l));
     }
     if (out.size() >= limit) break;

@@ -1,13 +1,28 @@
 // The metrics snapshot of every topic and group.
 #include "bus/core.hpp"
 
+#include <utility>
+#include <vector>
+
 namespace weir::internal {
 
 MetricsSnapshot BusCore::metrics() const {
-  MutexLock lock(mu_);
+  // The registry copied under mu_, walked outside it: a slow walk (many
+  // partitions and groups) never holds up create, subscribe or delete. A
+  // topic deleted meanwhile reads as closed partitions; a group stopped
+  // meanwhile as its last offsets.
+  std::vector<std::pair<std::string, std::shared_ptr<TopicState>>> topics;
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    MutexLock lock(mu_);
+    topics.assign(topics_.begin(), topics_.end());
+    for (const auto& [name, g] : groups_) groups.push_back(g);
+    for (const auto& [name, set] : sets_)
+      for (const auto& [topic, g] : set->members) groups.push_back(g);
+  }
   MetricsSnapshot m;
   m.taken_at = std::chrono::system_clock::now();
-  for (const auto& [name, t] : topics_) {
+  for (const auto& [name, t] : topics) {
     TopicMetrics tm;
     tm.topic = name;
     tm.journaled = t->journaled();
@@ -22,9 +37,7 @@ MetricsSnapshot BusCore::metrics() const {
     }
     m.topics.push_back(std::move(tm));
   }
-  for (const auto& [name, g] : groups_) m.groups.push_back(g->metrics());
-  for (const auto& [name, set] : sets_)
-    for (const auto& [topic, g] : set->members) m.groups.push_back(g->metrics());
+  for (const auto& g : groups) m.groups.push_back(g->metrics());
   return m;
 }
 

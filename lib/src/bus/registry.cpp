@@ -39,24 +39,44 @@ Storage* BusCore::storage_for(const TopicOptions& o) {
 Status BusCore::create_topic(std::string_view name, const TopicOptions& o) {
   if (std::string p = name_problem("topic", name); !p.empty()) return Status::invalid_argument(p);
   if (Status s = check_topic_options(o); !s) return s;
-  MutexLock lock(mu_);
-  if (closing_) return Status::closed("bus is closed; cannot create topic '" + std::string(name) + "'");
-  if (auto it = topics_.find(name); it != topics_.end()) {
-    const auto diffs = option_diffs(it->second->options(), o);
-    if (diffs.empty()) return Status::ok();
-    std::string list;
-    for (const OptionDiff& d : diffs)
-      list += (list.empty() ? "" : ", ") + d.field + " (stored " + d.a + ", given " + d.b + ")";
-    return Status::already_exists("topic '" + std::string(name) + "' exists with different options: " + list +
-                                  "; change them with Bus::alter_topic (`weir alter-topic`), or declare the "
-                                  "stored values");
-  }
   Storage* storage = storage_for(o);
   if (!storage)
     return Status::invalid_argument("topic '" + std::string(name) +
                                     "' is journaled, but the bus has no Options::data_dir");
+  // Claim the name: once claimed, no other caller creates, finds or
+  // deletes it until it is inserted below. A caller that finds it being
+  // created waits for that outcome (milliseconds), then compares options.
+  for (;;) {
+    {
+      MutexLock lock(mu_);
+      if (closing_) return Status::closed("bus is closed; cannot create topic '" + std::string(name) + "'");
+      if (Status s = check_not_deleting(name, "create it again"); !s) return s;
+      if (auto it = topics_.find(name); it != topics_.end()) {
+        const auto diffs = option_diffs(it->second->options(), o);
+        if (diffs.empty()) return Status::ok();
+        std::string list;
+        for (const OptionDiff& d : diffs)
+          list += (list.empty() ? "" : ", ") + d.field + " (stored " + d.a + ", given " + d.b + ")";
+        return Status::already_exists("topic '" + std::string(name) + "' exists with different options: " + list +
+                                      "; change them with Bus::alter_topic (`weir alter-topic`), or declare the "
+                                      "stored values");
+      }
+      if (creating_.insert(std::string(name)).second) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Without mu_: a journaled topic's catalog entry and partition databases
+  // are written in a synced transaction, which waits for LMDB's write lock
+  // (the writer's commit, fsync included). close() waits for this call.
   auto t = TopicState::create(shared_, std::string(name), o, *storage);
+  MutexLock lock(mu_);
+  creating_.erase(std::string(name));
   if (!t) return t.status();
+  if (closing_) {
+    (*t)->close_partitions();
+    return Status::closed("bus is closed; topic '" + std::string(name) + "' was stored but not opened (it opens "
+                          "at the next start)");
+  }
   topics_.emplace(std::string(name), *t);
   return join_new_topic(*t);
 }
@@ -82,6 +102,7 @@ Status BusCore::subscribe(std::string_view topic, const SubscribeOptions& o, Gro
   if (Status s = check_subscribe_options(o); !s) return s;
   MutexLock lock(mu_);
   if (closing_) return Status::closed("bus is closed; cannot subscribe group '" + o.group + "'");
+  if (Status s = check_not_deleting(topic, "subscribe after delete_topic returns"); !s) return s;
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
     if (std::string p = name_problem("topic", topic); !p.empty()) return Status::invalid_argument(p);
@@ -123,22 +144,31 @@ Status BusCore::check_handler_fits(const SubscribeOptions& o, const Group::AnyHa
   return Status::ok();
 }
 
-Result<std::unique_ptr<Group>> BusCore::start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
-                                                    Group::AnyHandler h, DeadLetterTarget dlq) {
+Result<std::shared_ptr<Group>> BusCore::start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
+                                                    Group::AnyHandler h, DeadLetterTarget dlq,
+                                                    std::shared_ptr<WorkerPool> pool) {
   const bool journaled = t->journaled();
   std::vector<Offset> resume;
   if (journaled) {
+    // Under mu_: the offsets read must be those the group starts from, so
+    // no seek or delete_group of it (which change them under mu_) may come
+    // between the read and the insert. One read transaction: it never
+    // waits for the writer's commit, only for a map growth under way.
     auto stored = journal_->load_offsets(o.group, t->name(), t->partitions());
     if (!stored) return stored.status();
     resume = std::move(stored).value();
   } else if (auto r = remembered_.find(o.group); r != remembered_.end()) {
     if (auto at = r->second.find(t->name()); at != r->second.end()) resume = at->second;
   }
-  auto slot = t->acquire_group_slot(journaled);
+  auto slot = t->acquire_group_slot(journaled, pool ? &pool->bell() : nullptr);
   if (!slot) return slot.status();
-  auto g = std::make_unique<Group>(t, o, std::move(h), *slot, shared_.get(), options_.idle_spin,
-                                   journaled ? journal_.get() : nullptr, std::move(dlq));
-  g->start(resume);
+  auto g = std::make_shared<Group>(t, o, std::move(h), *slot, shared_.get(), options_.idle_spin,
+                                   journaled ? journal_.get() : nullptr, std::move(dlq), std::move(pool));
+  if (Status s = g->start(resume); !s) {
+    g->stop(CloseOptions{CloseMode::kStopAtBatch, std::chrono::seconds(5)});
+    t->release_group_slot(*slot);
+    return s;
+  }
   return g;
 }
 
@@ -155,6 +185,15 @@ Result<std::shared_ptr<TopicState>> BusCore::dead_letter_topic(const std::string
     return Status::invalid_argument("group name '" + group + "' is too long for its dead-letter topic '" +
                                     name + "' (at most 245 characters)");
   if (auto it = topics_.find(name); it != topics_.end()) return it->second;
+  if (Status s = check_not_deleting(name, "subscribe group '" + group + "' after delete_topic returns"); !s)
+    return s;
+  // Created under mu_, with the subscribe that needs it, so the group and
+  // its dead-letter topic appear together (a journaled one: one synced
+  // write transaction, once per group and data directory; it waits for
+  // LMDB's write lock, never for the writer's cycle).
+  if (creating_.count(name))
+    return Status::failed_precondition("topic '" + name + "' is being created by create_topic; subscribe group '" +
+                                       group + "' after it returns");
   // A memory one holds 4,096 letters and refuses at once when full, so the
   // group drops its oldest letter (DeadLetterLog::make_room) instead of
   // waiting; a journaled one's ring only waits for the writer.
@@ -180,30 +219,34 @@ std::shared_ptr<DeadLetterLog> BusCore::dead_letter_log(const std::string& group
 
 Result<CloseReport> BusCore::unsubscribe(std::string_view name, const CloseOptions& co) {
   // One group per topic: one for a one-topic group, one per topic of a
-  // TopicSet group.
-  std::vector<std::unique_ptr<Group>> members;
+  // TopicSet group (whose pool the first one's stop stops for all).
+  std::shared_ptr<Group> single;
+  std::unique_ptr<TopicSetGroup> set;
+  std::vector<Group*> members;
   {
     MutexLock lock(mu_);
     if (auto s = sets_.find(name); s != sets_.end()) {
       if (s->second->on_worker_thread())
         return Status::failed_precondition("group '" + std::string(name) +
                                            "' cannot be unsubscribed from its own handler");
-      for (auto& [topic, g] : s->second->members) members.push_back(std::move(g));
+      set = std::move(s->second);
       sets_.erase(s);
+      members = set->groups();
     } else {
       auto it = groups_.find(name);
       if (it == groups_.end()) return Status::not_found("group '" + std::string(name) + "' not found");
       if (it->second->on_worker_thread())
         return Status::failed_precondition("group '" + std::string(name) +
                                            "' cannot be unsubscribed from its own handler");
-      members.push_back(std::move(it->second));
+      single = std::move(it->second);
       groups_.erase(it);
+      members.push_back(single.get());
     }
   }
   // Each topic's group gets what is left of the timeout.
   const auto deadline = std::chrono::steady_clock::now() + co.timeout;
   CloseReport report;
-  for (auto& g : members) {
+  for (Group* g : members) {
     const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    deadline - std::chrono::steady_clock::now()),
                                std::chrono::milliseconds(0));
@@ -213,11 +256,19 @@ Result<CloseReport> BusCore::unsubscribe(std::string_view name, const CloseOptio
     if (!r.journal_status && report.journal_status.is_ok()) report.journal_status = r.journal_status;
   }
   MutexLock lock(mu_);
-  for (auto& g : members) {
+  for (Group* g : members) {
     remembered_[std::string(name)][g->topic()->name()] = g->offsets();
     g->topic()->release_group_slot(g->bell_slot());
   }
   return report;
+}
+
+Status BusCore::set_workers(std::string_view group, std::uint32_t workers) {
+  MutexLock lock(mu_);
+  if (auto s = sets_.find(group); s != sets_.end()) return s->second->pool->set_workers(workers);
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return Status::not_found("group '" + std::string(group) + "' not found");
+  return it->second->set_workers(workers);
 }
 
 Result<std::optional<std::string>> BusCore::read_state(std::string_view group, std::string_view table,
@@ -280,15 +331,20 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
   const auto deadline = std::chrono::steady_clock::now() + co.timeout;
   if (co.mode == CloseMode::kDrain) {
     // Handlers may publish onward to other topics while we drain, so wait
-    // until every group is caught up at the same time.
+    // until every group is caught up at the same time, and (State::publish)
+    // no write set placed follow-ups meanwhile nor waits to place them (see
+    // Journal::write_sets_placed).
     for (;;) {
       bool all = true;
+      const std::uint64_t placed = journal_ ? journal_->write_sets_placed() : 0;
       {
         MutexLock lock(mu_);
         for (const auto& [name, g] : groups_) all = all && g->caught_up();
         for (const auto& [name, set] : sets_)
           for (const auto& [topic, g] : set->members) all = all && g->caught_up();
       }
+      if (all && journal_)
+        all = journal_->write_sets_placed() == placed && journal_->write_sets_submitted() == placed;
       if (all) break;
       if (std::chrono::steady_clock::now() >= deadline) {
         report.timed_out = true;
@@ -297,22 +353,33 @@ Result<CloseReport> BusCore::close(const CloseOptions& co) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups;
+  // Calls of create_topic and delete_topic under way finish their journal
+  // work (each bounded: a transaction, a wait for the writer's cycle).
+  for (;;) {
+    {
+      MutexLock lock(mu_);
+      if (creating_.empty() && deleting_.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::map<std::string, std::shared_ptr<Group>, std::less<>> singles;
+  std::map<std::string, std::unique_ptr<TopicSetGroup>, std::less<>> sets;
+  std::vector<Group*> groups;  // every topic's group: a TopicSet group's members stop its pool together
   {
     MutexLock lock(mu_);
     for (auto& [name, t] : topics_) t->close_partitions();
-    groups.swap(groups_);
-    // A TopicSet group stops like one group per topic, under its own name.
-    for (auto& [name, set] : sets_)
-      for (auto& [topic, g] : set->members) groups.emplace(name + "\x1f" + topic, std::move(g));
-    sets_.clear();
+    singles.swap(groups_);
+    sets.swap(sets_);
+    for (auto& [name, g] : singles) groups.push_back(g.get());
+    for (auto& [name, set] : sets)
+      for (Group* g : set->groups()) groups.push_back(g);
   }
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   CloseOptions stop_opts{report.timed_out ? CloseMode::kStopAtBatch : co.mode,
                          std::max(left, std::chrono::milliseconds(0))};
   std::vector<std::string> unconfirmed;  // groups whose final offsets the journal had not confirmed
-  for (auto& [name, g] : groups) {
+  for (Group* g : groups) {
     // Each group gets what is left of the timeout, so close() ends by it
     // even when the journal cannot commit.
     stop_opts.timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -7,17 +7,27 @@
 
 namespace weir::internal {
 
+Status BusCore::check_not_running(std::string_view group) const {
+  if (std::string what = subscription_of(group); !what.empty())
+    return Status::failed_precondition("group '" + std::string(group) + "' is subscribed (to " + what +
+                                       "); unsubscribe it before seeking");
+  return Status::ok();
+}
+
 Status BusCore::seek(std::string_view group, std::string_view topic, const SeekTo& to,
             std::optional<std::uint32_t> partition) {
   if (std::string p = name_problem("group", group); !p.empty()) return Status::invalid_argument(p);
   if (std::string p = name_problem("topic", topic); !p.empty()) return Status::invalid_argument(p);
-  MutexLock lock(mu_);
-  auto it = topics_.find(topic);
-  if (it == topics_.end()) return Status::not_found("topic '" + std::string(topic) + "' not found");
-  if (groups_.count(group) || sets_.count(group))
-    return Status::failed_precondition("group '" + std::string(group) +
-                                       "' is subscribed; unsubscribe it before seeking");
-  TopicState& t = *it->second;
+  auto found = find_topic(topic);
+  if (!found) return found.status();
+  const std::shared_ptr<TopicState> held = *found;
+  TopicState& t = *held;
+  {
+    MutexLock lock(mu_);
+    if (Status s = check_not_running(group); !s) return s;
+  }
+  // The known groups and the targets (offset_for_time reads the journal)
+  // are found without mu_; only the store below is atomic with the checks.
   if (!to.create_group) {
     auto known = groups_of(t);
     if (!known) return known.status();
@@ -61,6 +71,13 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
     }
     moves.emplace_back(p, target);
   }
+  MutexLock lock(mu_);
+  if (auto it = topics_.find(topic); it == topics_.end() || it->second != held)
+    return Status::not_found("topic '" + std::string(topic) + "' was deleted while seeking");
+  if (Status s = check_not_running(group); !s) return s;
+  // Under mu_: one synced write transaction that must be atomic with the
+  // checks above (a subscribe of the group reads these offsets under mu_);
+  // it waits for LMDB's write lock, never for the writer's cycle.
   if (t.journaled()) return journal_->store_offsets(std::string(group), t.name(), moves);
   auto& rem = remembered_[std::string(group)][t.name()];
   if (rem.size() != t.partitions()) rem.assign(t.partitions(), kUnsetOffset);
@@ -68,7 +85,7 @@ Status BusCore::seek(std::string_view group, std::string_view topic, const SeekT
   return Status::ok();
 }
 
-Result<std::vector<std::string>> BusCore::groups_of(const TopicState& t) const {
+std::vector<std::string> BusCore::registry_groups_of(const TopicState& t) const {
   std::vector<std::string> out;
   for (const auto& [name, g] : groups_)
     if (g->topic()->name() == t.name()) out.push_back(name);
@@ -76,6 +93,16 @@ Result<std::vector<std::string>> BusCore::groups_of(const TopicState& t) const {
     if (set->members.count(t.name())) out.push_back(name);
   for (const auto& [name, rem] : remembered_)
     if (rem.count(t.name())) out.push_back(name);
+  return out;
+}
+
+Result<std::vector<std::string>> BusCore::groups_of(const TopicState& t) const {
+  std::vector<std::string> out;
+  {
+    MutexLock lock(mu_);
+    out = registry_groups_of(t);
+  }
+  // The walk of every stored offset, without mu_.
   if (t.journaled()) {
     auto stored = journal_->groups_of(t.name());
     if (!stored) return stored.status();

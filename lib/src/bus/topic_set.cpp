@@ -42,10 +42,10 @@ std::string TopicSetGroup::describe() const {
   return out;
 }
 
-bool TopicSetGroup::on_worker_thread() const noexcept {
-  for (const auto& [topic, g] : members)
-    if (g->on_worker_thread()) return true;
-  return false;
+std::vector<Group*> TopicSetGroup::groups() const {
+  std::vector<Group*> out;
+  for (const auto& [topic, g] : members) out.push_back(g.get());
+  return out;
 }
 
 GroupStatus TopicSetGroup::status() const {
@@ -84,8 +84,7 @@ Status BusCore::subscribe(const TopicSet& ts, const SubscribeOptions& o, Group::
   if (o.dedupe && std::holds_alternative<BatchHandler>(h))
     return Status::invalid_argument("group '" + g + "': dedupe works with per-event handlers, not batch handlers");
 
-  auto set = std::make_unique<TopicSetGroup>();
-  set->options = o;
+  auto set = std::make_unique<TopicSetGroup>(o, *shared_, options_.idle_spin, shared_->pool_bells);
   set->handler = std::move(h);
   set->listed = ts.topics;
   set->pattern_text = ts.pattern;
@@ -100,13 +99,14 @@ Status BusCore::subscribe(const TopicSet& ts, const SubscribeOptions& o, Group::
 
   // Groups started before a later one failed to: stopped after mu_ is
   // released (a handler may be waiting for mu_, e.g. in State::publish).
-  std::vector<std::unique_ptr<Group>> undo;
+  std::vector<std::shared_ptr<Group>> undo;
   Status result = [&]() -> Status {
     MutexLock lock(mu_);
     if (closing_) return Status::closed("bus is closed; cannot subscribe group '" + g + "'");
     if (Status s = check_not_subscribed(g); !s) return s;
     std::vector<std::shared_ptr<TopicState>> topics;
     for (const std::string& name : ts.topics) {
+      if (Status s = check_not_deleting(name, "subscribe group '" + g + "' after delete_topic returns"); !s) return s;
       auto it = topics_.find(name);
       if (it == topics_.end())
         return Status::not_found("topic '" + name + "' (listed in the TopicSet of group '" + g + "') not found" +
@@ -135,7 +135,7 @@ Status BusCore::subscribe(const TopicSet& ts, const SubscribeOptions& o, Group::
       set->dead_letters = DeadLetterTarget{*d, dead_letter_log(g, **d)};
     }
     for (const auto& t : topics) {
-      auto member = start_group(t, o, set->handler, set->dead_letters);
+      auto member = start_group(t, o, set->handler, set->dead_letters, set->pool);
       if (!member) {
         for (auto& [name, m] : set->members) undo.push_back(std::move(m));
         return Status(member.status().code(),
@@ -158,7 +158,7 @@ Status BusCore::join_new_topic(const std::shared_ptr<TopicState>& t) {
   Status result = Status::ok();
   for (auto& [name, set] : sets_) {
     if (set->members.count(t->name()) || !set->pattern_takes(*t)) continue;
-    auto member = start_group(t, set->options, set->handler, set->dead_letters);
+    auto member = start_group(t, set->options, set->handler, set->dead_letters, set->pool);
     if (!member) {
       if (result.is_ok())
         result = Status(member.status().code(), "topic '" + t->name() + "' was created, but group '" + name +
@@ -169,6 +169,25 @@ Status BusCore::join_new_topic(const std::shared_ptr<TopicState>& t) {
     set->members.emplace(t->name(), std::move(member).value());
   }
   return result;
+}
+
+Status BusCore::set_topic_paused(std::string_view group, std::string_view topic,
+                                 std::optional<std::uint32_t> partition, bool paused) {
+  MutexLock lock(mu_);
+  Group* g = nullptr;
+  if (auto s = sets_.find(group); s != sets_.end()) {
+    if (auto m = s->second->members.find(topic); m != s->second->members.end()) g = m->second.get();
+  } else if (auto it = groups_.find(group); it != groups_.end()) {
+    if (it->second->topic()->name() == topic) g = it->second.get();
+  } else {
+    return Status::not_found("group '" + std::string(group) + "' not found");
+  }
+  if (!g)
+    return Status::not_found("group '" + std::string(group) + "' does not read topic '" + std::string(topic) +
+                             "' (it reads " + subscription_of(group) + ")");
+  if (Status s = check_partition(*g, partition); !s) return s;
+  g->set_paused(partition, paused);
+  return Status::ok();
 }
 
 }  // namespace weir::internal

@@ -9,19 +9,6 @@
 namespace weir::internal {
 
 namespace {
-thread_local const Group* t_current_group = nullptr;
-
-
-// Tells the core we are spinning (frees pipeline resources for the sibling
-// hyperthread and slows the poll rate on the contended line).
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-constexpr std::chrono::milliseconds kMaxPark{50};
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
@@ -29,19 +16,13 @@ using Clock = std::chrono::steady_clock;
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
              std::chrono::microseconds idle_spin, Journal* journal,
-             DeadLetterTarget dead_letters)
+             DeadLetterTarget dead_letters, std::shared_ptr<WorkerPool> pool)
     : topic_(std::move(topic)),
       options_(options),
       invoker_(std::move(handler), HandlerInvoker::Rules{options.handler_timeout, options.exceptions_are_transient,
                                                           bus->metrics_sampling}),
       bell_slot_(bell_slot),
       bus_(bus),
-      idle_spin_(idle_spin),
-      initial_workers_(std::min(options.workers, topic_->partitions())),
-      min_workers_(options.autoscale.enabled ? std::min(options.autoscale.min_workers, topic_->partitions()) : 1),
-      max_workers_(options.autoscale.enabled && options.autoscale.max_workers
-                       ? std::min(options.autoscale.max_workers, topic_->partitions())
-                       : topic_->partitions()),
       journal_(journal),
       dead_letters_(std::move(dead_letters)),
       breaker_(options.breaker.enabled
@@ -54,7 +35,9 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
                 (options.dedupe || invoker_.is_state_handler())),
       overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions()),
       alerts_(options.group, options.alerts, dead_letters_.log),
-      autoscaler_(options.autoscale, min_workers_, max_workers_) {
+      pool_owner_(pool ? std::move(pool)
+                       : std::make_shared<WorkerPool>(options, bus, idle_spin, topic_->group_bell(bell_slot))),
+      pool_(pool_owner_.get()) {
   parts_.reserve(topic_->partitions());
   for (std::uint32_t p = 0; p < topic_->partitions(); ++p) {
     parts_.push_back(std::make_unique<PartitionState>(p, &topic_->partition(p), options_.max_parked));
@@ -66,20 +49,18 @@ Group::~Group() {
   overlay_.detach();  // write sets still queued report to nobody
 }
 
-bool Group::on_worker_thread() const noexcept { return t_current_group == this; }
-
 const std::string& Group::topic_name() const { return topic_->name(); }
 
 bool Group::has_events(const PartitionState& ps, bool seq_cst) const noexcept {
   Offset c = ps.cursor.next.load(std::memory_order_relaxed);
   if (nonblocking()) {
-    if (ps.lot.full()) return false;  // full: retries only
+    if (ps.lot.full() || ps.lanes.full()) return false;  // full: retries / set-aside events only
     c = ps.read_pos;
   }
   return ps.part->has_events(c, seq_cst);
 }
 
-void Group::start(const std::vector<Offset>& resume) {
+Status Group::start(const std::vector<Offset>& resume) {
   for (auto& ps : parts_) {
     Offset start = options_.start_from == StartFrom::kLatest ? ~Offset{0} : 0;
     const bool resumed = resume.size() == parts_.size() && resume[ps->index] != kUnsetOffset;
@@ -97,10 +78,7 @@ void Group::start(const std::vector<Offset>& resume) {
   }
   if (journal_) journal_->track(this);
   overlay_.attach();
-  std::lock_guard<std::mutex> lock(scale_mu_);
-  const std::uint32_t n = std::clamp(initial_workers_, min_workers_, max_workers_);
-  target_workers_.store(n, std::memory_order_release);
-  spawn_workers(n);
+  return pool_->add(*this);
 }
 
 void Group::note_head_time(PartitionState& ps) const {
@@ -110,6 +88,7 @@ void Group::note_head_time(PartitionState& ps) const {
   // ring_hold gates the ring instead).
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);
   const std::string* copy = ps.lot.record(c);
+  if (!copy) copy = ps.lanes.record(c);
   const std::int64_t head = copy ? record_time_us(copy->data()) : ps.part->time_at(c);
   if (head != ps.head_time_us.load(std::memory_order_relaxed)) ps.head_time_us.store(head, std::memory_order_relaxed);
 }
@@ -124,7 +103,8 @@ bool Group::partition_finished(const PartitionState& ps, int mode) const {
   // and what waits behind them, stay unhandled). Owner-only fields: every
   // caller is the partition's owner.
   if (ps.held_for_delivery) return true;
-  return nonblocking() && ps.read_pos >= ps.drain_target && !ps.lot.empty() && ps.lot.only_scheduled();
+  return nonblocking() && ps.read_pos >= ps.drain_target && !ps.lot.empty() && ps.lot.only_scheduled() &&
+         ps.lanes.empty();
 }
 
 // Something to do now on one of `mine`? After bell.prepare() the check
@@ -151,119 +131,53 @@ bool Group::has_work(const std::vector<PartitionState*>& mine, int mode, Clock::
       next_retry = std::min(next_retry, *due);
       if (Clock::now() >= *due) return true;
     }
-    // Poll the claim counter, not the next slot: the producer is writing
-    // that slot's line, and polling it would bounce the line mid-write.
+    if (!ps->lanes.empty()) return true;  // set-aside events of priority lanes
+    // What is polled while spinning, and what the seq_cst re-check reads:
+    // Partition::has_events.
     if (has_events(*ps, parking)) return true;
   }
   return false;
 }
 
-void Group::worker_main(std::uint32_t w) {
-  t_worker_of = bus_;
-  t_current_group = this;
-  std::vector<PartitionState*> mine;
-  std::uint64_t seen_epoch = ~std::uint64_t{0};
-  bool pending = false;  // a partition assigned to me is still with its old owner
-  WorkerContext w_ctx;
-  w_ctx.scratch.resize(options_.max_batch);
-  Doorbell& bell = topic_->group_bell(bell_slot_);
-
-  auto ready = [&](int mode, Clock::time_point& next_retry, bool parking) {
-    return has_work(mine, mode, next_retry, parking);
-  };
-
-  for (;;) {
-    const int mode = stop_mode_.load(std::memory_order_acquire);
-    if (mode == kStopNow) break;
-    // Between batches: follow the assignment (cooperative rebalance).
-    if (pending || assign_epoch_.load(std::memory_order_acquire) != seen_epoch) {
-      seen_epoch = assign_epoch_.load(std::memory_order_acquire);
-      if (rebalance(w, mine, pending)) {
-        std::lock_guard<std::mutex> lock(scale_mu_);
-        if (w >= target_workers_.load(std::memory_order_acquire)) {
-          alive_[w] = 0;  // retired: set_workers joins this thread before reusing its slot
-          break;
-        }
-        seen_epoch = ~std::uint64_t{0};  // the target grew again meanwhile
+std::uint32_t Group::serve_pass(const std::vector<PartitionState*>& mine, WorkerContext& w, int mode,
+                                bool& all_finished, bool& retry_pending) {
+  std::uint32_t progress = 0;
+  for (PartitionState* ps : mine) {
+    if (ps->paused.load(std::memory_order_relaxed)) note_head_time(*ps);  // its lag keeps ageing
+    if (partition_finished(*ps, mode)) continue;
+    all_finished = false;
+    if (ps->cur.retry_at != Clock::time_point{}) {
+      if (Clock::now() < ps->cur.retry_at) {
+        retry_pending = true;
         continue;
       }
+      ps->cur.retry_at = Clock::time_point{};
     }
-    std::uint32_t progress = 0;
-    bool all_finished = !pending;
-    bool any_retry_pending = false;
-    for (PartitionState* ps : mine) {
-      if (ps->paused.load(std::memory_order_relaxed)) note_head_time(*ps);  // its lag keeps ageing
-      if (partition_finished(*ps, mode)) continue;
-      all_finished = false;
-      if (ps->cur.retry_at != Clock::time_point{}) {
-        if (Clock::now() < ps->cur.retry_at) {
-          any_retry_pending = true;
-          continue;
-        }
-        ps->cur.retry_at = Clock::time_point{};
-      }
-      bool probe = false;
-      if (breaker_ && !breaker_->allow(probe)) {
-        any_retry_pending = true;  // sleep bounded, until the cool-down ends
-        continue;
-      }
-      progress += serve(*ps, w_ctx, probe);
-      if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
+    bool probe = false;
+    if (breaker_ && !breaker_->allow(probe)) {
+      retry_pending = true;  // sleep bounded, until the cool-down ends
+      continue;
     }
-    if (mode == kDrain && all_finished) break;
-    if (w == 0) {
-      alerts_.evaluate(retries_.load(std::memory_order_relaxed));
-      if (options_.autoscale.enabled) autoscale();
-    }
-    if (progress) continue;
-
-    // Idle: spin briefly, then park on the group's doorbell.
-    Clock::time_point next_retry = Clock::time_point::max();
-    const auto spin_until = Clock::now() + idle_spin_;
-    bool found = false;
-    // Read the clock only every 64 polls: on VMs it can cost more than a poll.
-    for (unsigned polls = 0; !found && ((polls & 63) != 0 || Clock::now() < spin_until); ++polls) {
-      found = ready(mode, next_retry, false) || stop_mode_.load(std::memory_order_acquire) != mode ||
-              assign_epoch_.load(std::memory_order_relaxed) != seen_epoch;
-      // After the first polls, give the core away between polls: a producer
-      // that shares it may be preempted mid-publish, holding the very slot
-      // we wait for.
-      if (polls < 64) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
-    if (found) continue;
-    const std::uint32_t epoch = bell.prepare();
-    next_retry = Clock::time_point::max();
-    if (!ready(mode, next_retry, true) && stop_mode_.load(std::memory_order_acquire) == mode &&
-        assign_epoch_.load(std::memory_order_acquire) == seen_epoch) {
-      auto sleep = std::chrono::nanoseconds(kMaxPark);
-      if (any_retry_pending || next_retry != Clock::time_point::max())
-        sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    next_retry - Clock::now()));
-      // Waiting for a partition's old owner: look again soon (it rings the
-      // bell when it lets go, but may do so before we prepared).
-      if (pending) sleep = std::min<std::chrono::nanoseconds>(sleep, std::chrono::milliseconds(1));
-      bell.wait(epoch, sleep);
-    }
-    bell.finish();
+    progress += serve(*ps, w, probe);
+    if (stop_mode_.load(std::memory_order_acquire) == kStopNow) break;
   }
+  return progress;
+}
 
-  std::lock_guard<std::mutex> lock(exit_mu_);
-  if (--live_workers_ == 0) exit_cv_.notify_all();
+void Group::begin_stop(CloseMode mode) {
+  if (mode == CloseMode::kDrain) {
+    for (auto& ps : parts_) ps->drain_target = ps->part->end();
+    stop_mode_.store(kDrain, std::memory_order_release);
+  } else {
+    stop_mode_.store(kStopNow, std::memory_order_release);
+  }
 }
 
 CloseReport Group::stop(const CloseOptions& options) {
   {
-    std::lock_guard<std::mutex> lock(exit_mu_);
+    MutexLock lock(stop_mu_);
     if (stopped_) return {};
     stopped_ = true;
-  }
-  {
-    std::lock_guard<std::mutex> lock(scale_mu_);
-    scaling_closed_ = true;  // the pool keeps its size from here
   }
   CloseReport report;
   // Everything below, the journal's confirmations included, ends by here.
@@ -272,34 +186,7 @@ CloseReport Group::stop(const CloseOptions& options) {
     return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
                     std::chrono::milliseconds(0));
   };
-  Doorbell& bell = topic_->group_bell(bell_slot_);
-  if (options.mode == CloseMode::kDrain) {
-    for (auto& ps : parts_) ps->drain_target = ps->part->end();
-    stop_mode_.store(kDrain, std::memory_order_release);
-  } else {
-    stop_mode_.store(kStopNow, std::memory_order_release);
-  }
-  bell.ring();
-  {
-    std::unique_lock<std::mutex> lock(exit_mu_);
-    // Workers park for at most kMaxPark, so re-ringing on each wake-up is
-    // enough to reach them even if a ring is missed.
-    while (live_workers_ > 0) {
-      if (options.mode == CloseMode::kDrain && Clock::now() >= deadline &&
-          stop_mode_.load(std::memory_order_relaxed) != kStopNow) {
-        report.timed_out = true;
-        stop_mode_.store(kStopNow, std::memory_order_release);
-      }
-      exit_cv_.wait_for(lock, std::chrono::milliseconds(10));
-      bell.ring();
-    }
-  }
-  {
-    std::lock_guard<std::mutex> lock(scale_mu_);
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
-    threads_.clear();
-  }
+  report.timed_out = pool_->stop(options.mode, deadline);
   if (journal_) {
     if (txn_mode_) {
       // Every write set must be committed before the group goes away (the

@@ -1,27 +1,28 @@
-// Group: one consumer group's workers over one topic.
+// Group: one consumer group's partitions of one topic, and the consumer
+// loop over them. A group over several topics (a TopicSet) is one Group
+// per topic under the group's name, its members, sharing one WorkerPool.
 //
-// Ownership: partition p belongs to worker p % workers, where `workers` is
-// the pool's current size (Bus::set_workers, autoscaling). A partition is
-// handled by one thread at a time - moves are cooperative, see
-// PartitionState::owner - so per-key order holds.
-// Each partition's state (cursor, attempt, retry time, parked keys, stop
-// flag) is touched only by its owning worker, except where noted.
+// Ownership: the group's WorkerPool (its own, or the TopicSet's) assigns
+// each partition to one worker at a time - moves are cooperative, see
+// PartitionState::owner and dispatch/worker_pool.cpp - so per-key order
+// holds. Each partition's state (cursor, attempt, retry time, parked keys,
+// stop flag) is touched only by its owning worker, except where noted.
 //
-// Threads: `workers` std::threads, started by start(), joined by stop().
-// Shared with other threads:
+// Threads: the pool's workers call serve_pass() / has_work() on the
+// partitions they own. Shared with other threads:
 //  * cursors (ReaderCursor, atomic): written by the owner (release), read by
 //    the partition log's advance_head and by status() (acquire).
-//  * stop_mode_ (atomic): written by stop() (release), read by workers
-//    (acquire) between batches; drain_target_ is written before it.
+//  * stop_mode_ (atomic): written by begin_stop() (release), read by the
+//    serve path (acquire); drain_target is written before it.
 //  * stopped (atomic<bool>) per partition: written by the owner, read by
 //    status() and the drain logic.
-//  * live_workers_ (under exit_mu_): how many workers have not exited.
 //
-// The group is the pool, the hand-off and the consumer loop; the rules it
-// applies are parts with their own files and contracts: ParkingLot
-// (non-blocking mode), RetryPolicy (backoff, limit, attempt persistence),
-// HandlerInvoker (handler kinds, exception and timeout rules), TxnOverlay
-// (transactional write sets), CircuitBreaker, Autoscaler and Alerts.
+// The group is the partitions, their hand-off and the consumer loop; the
+// rules it applies are parts with their own files and contracts:
+// WorkerPool (threads, assignment, autoscaling), ParkingLot (non-blocking
+// mode), LaneQueue (priority lanes), RetryPolicy (backoff, limit, attempt persistence), HandlerInvoker
+// (handler kinds, exception and timeout rules), TxnOverlay (transactional
+// write sets), CircuitBreaker, Autoscaler and Alerts.
 #pragma once
 
 #include <algorithm>
@@ -46,9 +47,11 @@
 #include "dispatch/autoscaler.hpp"
 #include "dispatch/breaker.hpp"
 #include "dispatch/handler_invoker.hpp"
+#include "dispatch/lanes.hpp"
 #include "dispatch/parking_lot.hpp"
 #include "dispatch/retry_policy.hpp"
 #include "dispatch/txn_overlay.hpp"
+#include "dispatch/worker_pool.hpp"
 #include "dlq/log.hpp"
 #include "journal/format.hpp"
 #include "journal/journal.hpp"
@@ -78,6 +81,7 @@ namespace weir::internal {
 struct WorkerContext {
   std::vector<Message> scratch;  // the batch handed out (max_batch views)
   ReadBatch rb;                  // journaled reads are copied here
+  ReadBatch lane_rb;             // re-reads of set-aside events (priority lanes), so `scratch` stays valid
   std::uint32_t ok = 0, failed = 0;  // handler outcomes in the current serve()
   std::int64_t acked_time_us = 0;    // publish time of the oldest event acked in a sampled serve() (end-to-end latency)
   bool sample_e2e = false;           // this serve() samples end-to-end latency
@@ -93,6 +97,12 @@ struct WorkerContext {
   std::vector<std::string> dkeys;
   std::vector<char> dseen;
   std::uint64_t dgeneration = 0;  // TxnOverlay::seen_many's generation
+  // Scratch reused across events (no allocation once large enough): the
+  // dedupe key of an event not prefetched, one handler call's state writes
+  // and the state key being built (transactional.cpp).
+  std::string dkey;
+  StateWrites state_writes;
+  std::string state_key;
 };
 
 // Where a group's dead letters go: its dead-letter topic (published to) and
@@ -108,9 +118,12 @@ class Group final : public OffsetSource {
  public:
   using AnyHandler = HandlerInvoker::AnyHandler;
 
+  // `pool`: the pool of a group over several topics (the slot's bell is
+  // the pool's); null gives the group a pool of its own, sleeping on the
+  // slot's bell. A shared pool must outlive the group.
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
         std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
-        Journal* journal, DeadLetterTarget dead_letters);
+        Journal* journal, DeadLetterTarget dead_letters, std::shared_ptr<WorkerPool> pool = nullptr);
   ~Group() override;
 
   // OffsetSource
@@ -120,11 +133,14 @@ class Group final : public OffsetSource {
   bool offsets_in_write_sets() const override { return txn_mode_; }
 
   // Registers the group's cursors (at `resume` offsets where given, else
-  // per start_from) and starts the workers. Not thread-safe (called once).
-  void start(const std::vector<Offset>& resume);
+  // per start_from) and hands the partitions to the pool, which starts
+  // workers as needed. Not thread-safe (called once); kFailedPrecondition
+  // if the pool is stopping.
+  Status start(const std::vector<Offset>& resume);
 
-  // Stops the workers as `options` says, joins them, and unregisters the
-  // cursors. Idempotent. Must not run on one of this group's workers.
+  // Stops the pool's workers as `options` says (a shared pool: for every
+  // member at once, the first member's stop deciding), joins them, and
+  // unregisters the cursors. Idempotent. Must not run on a worker of the pool.
   CloseReport stop(const CloseOptions& options);
 
   // True when every partition is handled up to its end (or stopped by a
@@ -148,16 +164,18 @@ class Group final : public OffsetSource {
   std::int64_t handed_at_us(std::uint32_t partition) const;
   // Bus::pause / resume (all partitions when `partition` is empty). Thread-safe.
   void set_paused(std::optional<std::uint32_t> partition, bool paused);
-  // Bus::set_workers. Thread-safe; kFailedPrecondition once stopping.
-  Status set_workers(std::uint32_t n);
+  // Bus::set_workers: resizes the pool (shared: for every member). Thread-safe;
+  // kFailedPrecondition once stopping.
+  Status set_workers(std::uint32_t n) { return pool_->set_workers(n); }
   std::vector<Offset> offsets() const;     // Thread-safe.
   const std::string& name() const noexcept { return options_.group; }
   const std::shared_ptr<TopicState>& topic() const noexcept { return topic_; }
   std::uint32_t bell_slot() const noexcept { return bell_slot_; }
   // True if the calling thread is one of this group's workers.
-  bool on_worker_thread() const noexcept;
+  bool on_worker_thread() const noexcept { return pool_->on_worker_thread(); }
 
  private:
+  friend class WorkerPool;  // owns the workers; reads the hand-off state
   enum StopMode : int { kRunning = 0, kDrain = 1, kStopNow = 2 };
 
   // What became of one event handed to the handler.
@@ -169,7 +187,8 @@ class Group final : public OffsetSource {
   };
 
   struct PartitionState {
-    PartitionState(std::uint32_t i, Partition* p, std::size_t max_parked) : index(i), part(p), lot(max_parked) {}
+    PartitionState(std::uint32_t i, Partition* p, std::size_t max_parked)
+        : index(i), part(p), lot(max_parked), lanes(max_parked) {}
     const std::uint32_t index;
     Partition* const part;
     ReaderCursor cursor;
@@ -185,6 +204,10 @@ class Group final : public OffsetSource {
     // is the oldest parked offset, or read_pos when nothing is parked.
     Offset read_pos = 0;                                   // next offset to read
     ParkingLot lot;                                        // parked keys and their due heads
+    // Priority lanes: lower-priority events set aside while the owner
+    // looks ahead for urgent ones (dispatch/lanes.hpp). The cursor is also
+    // at most its oldest offset.
+    LaneQueue lanes;
     AttemptLedger attempts;                    // failing heads' attempt counts (persisted)
     // Memory topics (parks_copies()): the lot keeps a copy of each parked
     // event's record, so the ring's reader is `ring_hold`, kept at read_pos
@@ -210,9 +233,10 @@ class Group final : public OffsetSource {
     std::atomic<std::int64_t> handed_at_us{0};  // when it was handed (system clock)
     std::atomic<std::int64_t> head_time_us{0};  // memory: publish time of the event at the cursor
     // Hot keys of the backlog (sampled while behind). The owner takes the
-    // mutex with try_lock once per full batch; hot_keys() takes it.
-    mutable std::mutex sketch_mu;
-    KeySketch sketch;            // GUARDED_BY(sketch_mu)
+    // mutex with try_lock once per full batch (skipping the sample when
+    // hot_keys() holds it); hot_keys() takes it.
+    mutable Mutex sketch_mu;
+    KeySketch sketch GUARDED_BY(sketch_mu);
     bool sketch_dirty = false;   // owner only
 
     // Failing events waiting for another attempt, by offset, for
@@ -225,38 +249,45 @@ class Group final : public OffsetSource {
     bool has_retry_notes = false;             // owner only
   };
 
-  void worker_main(std::uint32_t w);
+  // --- for the pool's workers (dispatch/worker_pool.cpp) ---
+  // One turn of a worker over `mine` (its partitions of this group): each
+  // not finished, waiting or refused by the breaker is served once. Clears
+  // all_finished when some partition is not finished, sets retry_pending
+  // when one waits for a time. Returns the progress made.
+  std::uint32_t serve_pass(const std::vector<PartitionState*>& mine, WorkerContext& w, int mode,
+                           bool& all_finished, bool& retry_pending);
+  // The stop mode the pool asks for (kDrain: the drain ends are each
+  // partition's end now); the pool's workers see it before its own.
+  void begin_stop(CloseMode mode);
+  // Worker 0, between batches: alerts and the retry rate.
+  void between_batches() { alerts_.evaluate(retries_.load(std::memory_order_relaxed)); }
   bool has_work(const std::vector<PartitionState*>& mine, int mode,
                 std::chrono::steady_clock::time_point& next_retry, bool parking) const;
-  // Worker w's view of the assignment (partition p -> worker p % target):
-  // releases partitions no longer its own (after its last batch), takes
-  // those handed to it. Returns true if w should retire (beyond the target
-  // and owning nothing). `pending`: a partition is assigned to w but its
-  // old owner has not released it yet.
-  bool rebalance(std::uint32_t w, std::vector<PartitionState*>& mine, bool& pending);
+  // Gives `ps` up (its owner, between batches, when the pool moved it):
+  // waits for its write sets to commit, then owner = -1 (release).
   void release_partition(PartitionState& ps);
-  // Starts worker threads up to `n` (under scale_mu_).
-  void spawn_workers(std::uint32_t n);
-  // Autoscaling (worker 0): every autoscale.window, applies its decision.
-  void autoscale();
   // Metrics sampling of one serve() (owner).
   // Feeds one key in 8 of a full batch, at most 16 per batch (key_at(i):
   // the i-th event's key), to the partition's hot-key sketch; skipped if
   // hot_keys() holds it.
   template <typename KeyAt>
   void sample_keys(PartitionState& ps, std::uint32_t n, KeyAt&& key_at) {
-    std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
-    if (!lock.owns_lock()) return;
+    if (!ps.sketch_mu.try_lock()) return;
     const std::uint32_t stride = std::max<std::uint32_t>(8, n / 16);
     for (std::uint32_t i = 0; i < n; i += stride) ps.sketch.add(key_at(i));
+    ps.sketch_mu.unlock();
     ps.sketch_dirty = true;
   }
-  // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
-  // decision, so the worker counts it as progress).
   // Handles one batch of `ps` (one event when `probe`: the breaker's
   // half-open probe) and reports the handler outcomes to the breaker.
   std::uint32_t serve(PartitionState& ps, WorkerContext& w, bool probe);
+  // Handles one batch of `ps`; returns events handled (or 1 on a retry/fail
+  // decision, so the worker counts it as progress).
   std::uint32_t serve_events(PartitionState& ps, WorkerContext& w, bool probe);
+  // serve_events' transactional batch: the first n events of w.scratch
+  // through serve_txn, their write set submitted as one unit. Returns the
+  // events that passed; sets `decided` when one did not.
+  std::uint32_t serve_txn_batch(PartitionState& ps, WorkerContext& w, std::uint32_t n, bool& decided);
   // Transactional handling of one event, adding what it changed to `ws`
   // (the batch's write set); true if it is done (handled or a skipped
   // duplicate), false if the outcome was retry/fail (applied).
@@ -281,6 +312,32 @@ class Group final : public OffsetSource {
   // The first n events in w.scratch (new, from read_pos): handled, or
   // parked behind their key. Returns how many were taken (read_pos moves by it).
   std::uint32_t serve_new(PartitionState& ps, WorkerContext& w, std::uint32_t n, std::unique_ptr<WriteSet>& ws);
+  // Priority lanes (dispatch/priority_lanes.cpp). Whether `m`, just read,
+  // is set aside rather than handled now: it is below the top priority, or
+  // its key already has events set aside.
+  bool lane_defers(const PartitionState& ps, const Message& m) const {
+    return lanes_ > 1 && (m.priority() + 1 < lanes_ || ps.lanes.holds(m.key()));
+  }
+  // Sets `m` aside (REQUIRES: lane_defers, !ps.lanes.full()).
+  void defer(PartitionState& ps, const Message& m);
+  // Hands out set-aside events, most urgent key first, within `budget`.
+  std::uint32_t serve_deferred(PartitionState& ps, WorkerContext& w, std::uint32_t budget,
+                               std::unique_ptr<WriteSet>& ws);
+  // Moves `key`'s set-aside queue into the parking lot, its head as the
+  // key's parked head (`head`; `scheduled`: it waits for its delivery time).
+  void lanes_to_lot(PartitionState& ps, const std::string& key, const Attempts& head, bool scheduled);
+  // What reading a held event again gave (read_held).
+  enum class HeldRead {
+    kRead,       // `m` holds the event
+    kStopped,    // the record is corrupt: the partition stopped
+    kGone,       // retention deleted it while it waited: reported, the key goes on
+    kRetrySoon,  // a transient read error: the key tries again soon
+  };
+  // Reads a held (`what`: "parked" or "set-aside") event at `off` again:
+  // from its record copy `copy` (memory topics), else from the partition
+  // into `rb`; stops the partition or reports the gap as HeldRead says.
+  HeldRead read_held(PartitionState& ps, const std::string* copy, Offset off, std::uint32_t attempt, Message& m,
+                     ReadBatch& rb, std::string_view what);
   // One event through the handler (any kind) with the retry rules.
   Verdict handle_one(PartitionState& ps, WorkerContext& w, Attempts& a, const Message& m, std::unique_ptr<WriteSet>& ws);
   // The parked key's head finished: the next event of the key becomes due.
@@ -354,9 +411,6 @@ class Group final : public OffsetSource {
   HandlerInvoker invoker_;  // the handler and its call rules
   const std::uint32_t bell_slot_;
   const BusShared* const bus_;
-  const std::chrono::microseconds idle_spin_;
-  const std::uint32_t initial_workers_;
-  const std::uint32_t min_workers_, max_workers_;
   Journal* const journal_;  // null for memory topics
   const DeadLetterTarget dead_letters_;  // empty when dead_letter is off
   const std::unique_ptr<CircuitBreaker> breaker_;   // null unless options.breaker.enabled
@@ -373,28 +427,23 @@ class Group final : public OffsetSource {
 
   std::vector<std::unique_ptr<PartitionState>> parts_;
 
-  // The worker pool. target_workers_ is stored (release) before
-  // assign_epoch_ is bumped; workers load the epoch (acquire), then the
-  // target. Threads start and retire under scale_mu_.
-  std::atomic<std::uint32_t> target_workers_{0};
-  std::atomic<std::uint64_t> assign_epoch_{0};
-  std::mutex scale_mu_;
-  std::vector<std::thread> threads_;  // GUARDED_BY(scale_mu_)
-  std::vector<char> alive_;           // GUARDED_BY(scale_mu_): thread w runs
-  bool scaling_closed_ = false;       // GUARDED_BY(scale_mu_): stop() began
-  // Rebalances: start time (steady ns) of the one in progress, 0 if none.
-  std::atomic<std::int64_t> rebalance_started_ns_{0};
-  std::atomic<std::uint64_t> rebalances_{0};
-  Autoscaler autoscaler_;  // worker 0 only
-
   // Latency samples (any worker; lock-free).
-  AtomicLatencyHistogram e2e_hist_, rebalance_hist_;
+  AtomicLatencyHistogram e2e_hist_;
   std::atomic<int> stop_mode_{kRunning};
 
-  std::mutex exit_mu_;
-  std::condition_variable exit_cv_;
-  std::uint32_t live_workers_ = 0;  // GUARDED_BY(exit_mu_)
-  bool stopped_ = false;            // GUARDED_BY(exit_mu_): stop() ran
+  // The group's pool: its own, or a TopicSet group's, shared so that it
+  // outlives every member (BusCore::metrics() may hold a member after its
+  // TopicSet group is gone).
+  std::shared_ptr<WorkerPool> pool_owner_;
+  WorkerPool* const pool_;  // pool_owner_.get()
+
+  Mutex stop_mu_;
+  bool stopped_ GUARDED_BY(stop_mu_) = false;  // stop() ran
+
+  // Priority levels this group serves by (TopicOptions::priority_levels in
+  // RetryMode::kNonBlocking; 1 - offset order - otherwise). Fixed.
+  const std::uint32_t lanes_ =
+      options_.retry_mode == RetryMode::kNonBlocking ? topic_->options().priority_levels : 1;
 };
 
 }  // namespace weir::internal

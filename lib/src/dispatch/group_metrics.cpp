@@ -33,7 +33,7 @@ std::vector<HotKey> Group::hot_keys(std::uint32_t partition, std::size_t k) cons
   const PartitionState& ps = *parts_.at(partition);
   std::vector<HotKey> out;
   {
-    std::lock_guard<std::mutex> lock(ps.sketch_mu);
+    MutexLock lock(ps.sketch_mu);
     out = ps.sketch.snapshot();
   }
   std::sort(out.begin(), out.end(), [](const HotKey& a, const HotKey& b) {
@@ -47,9 +47,10 @@ GroupMetrics Group::metrics() const {
   GroupMetrics g;
   g.group = options_.group;
   g.topic = topic_->name();
-  g.workers = target_workers_.load(std::memory_order_relaxed);
-  g.min_workers = min_workers_;
-  g.max_workers = max_workers_;
+  // The pool's: shared by every topic of a group over several.
+  g.workers = pool_->workers();
+  g.min_workers = pool_->min_workers();
+  g.max_workers = pool_->max_workers();
   const std::int64_t now_us = coarse_now_us();
   bool all_paused = !parts_.empty();
   for (const auto& up : parts_) {
@@ -100,8 +101,8 @@ GroupMetrics Group::metrics() const {
     g.breaker = breaker_->state();
     g.breaker_trips = breaker_->trips();
   }
-  g.rebalances = rebalances_.load(std::memory_order_relaxed);
-  g.rebalance_duration = summarise(rebalance_hist_);
+  g.rebalances = pool_->rebalances();
+  g.rebalance_duration = summarise(pool_->rebalance_durations());
   g.handler_latency = summarise(invoker_.latency());
   g.end_to_end_latency = summarise(e2e_hist_);
   return g;

@@ -22,6 +22,12 @@
 // the same way, as its key's head, due at that time (ParkingLot's
 // "scheduled" heads): only its key waits.
 //
+// Priority lanes (TopicOptions::priority_levels > 1): events below the top
+// priority, and events of keys that already have some, are set aside in
+// the partition's LaneQueue and handed out most urgent first once nothing
+// more can be read (dispatch/priority_lanes.cpp); the committed offset is
+// also at most the oldest set-aside one.
+//
 // Everything here runs on the partition's owning worker.
 #include <algorithm>
 
@@ -41,6 +47,27 @@ void Group::keep_parked_copy(PartitionState& ps, Offset offset) {
   if (!parks_copies()) return;
   const PartitionLog& ring = ps.part->ring();
   ps.lot.keep_record(offset, std::string_view(ring.record(offset), ring.record_bytes(offset)));
+}
+
+Group::HeldRead Group::read_held(PartitionState& ps, const std::string* copy, Offset off, std::uint32_t attempt,
+                                 Message& m, ReadBatch& rb, std::string_view what) {
+  if (copy) {
+    m = decode_record(copy->data(), topic_->name(), ps.index, off, attempt, ps.part->origin());
+    return HeldRead::kRead;
+  }
+  const Result<std::uint32_t> got = ps.part->read(off, attempt, std::span<Message>(&m, 1), rb);
+  if (got && *got > 0) return HeldRead::kRead;
+  const Status s = got ? Status::ok() : got.status();
+  if (s.code() == Code::kDataLoss) {
+    stop_partition(ps, off, attempt, s.to_string(), FailureKind::kCorruptRecord);
+    return HeldRead::kStopped;
+  }
+  if (s.code() == Code::kNotFound || s.is_ok()) {
+    report(ps, off, attempt, s ? std::string(what) + " event removed by retention" : s.message(),
+           FailureKind::kRetentionGap);
+    return HeldRead::kGone;
+  }
+  return HeldRead::kRetrySoon;
 }
 
 void Group::finish_head(PartitionState& ps, const std::string& key) {
@@ -85,28 +112,15 @@ std::uint32_t Group::serve_due_heads(PartitionState& ps, WorkerContext& w, std::
     // A journaled event is read again in its own short read transaction;
     // a memory one comes from its copy (which finish_head drops).
     Message m;
-    Result<std::uint32_t> got = std::uint32_t{0};
-    if (const std::string* copy = ps.lot.record(off)) {
-      m = decode_record(copy->data(), topic_->name(), ps.index, off, head.attempt, ps.part->origin());
-      got = std::uint32_t{1};
-    } else {
-      got = ps.part->read(off, head.attempt, std::span<Message>(&m, 1), w.rb);
+    const HeldRead got = read_held(ps, ps.lot.record(off), off, head.attempt, m, w.rb, "parked");
+    if (got == HeldRead::kStopped) break;
+    if (got == HeldRead::kGone) {
+      finish_head(ps, key);
+      ++progress;
+      continue;
     }
-    if (!got || *got == 0) {
-      const Status s = got ? Status::ok() : got.status();
-      if (s.code() == Code::kDataLoss) {
-        stop_partition(ps, off, head.attempt, s.to_string(), FailureKind::kCorruptRecord);
-        break;
-      }
-      if (s.code() == Code::kNotFound || s.is_ok()) {
-        // Retention deleted it while it waited: report, and let the key go on.
-        report(ps, off, head.attempt, s ? "parked event removed by retention" : s.message(),
-               FailureKind::kRetentionGap);
-        finish_head(ps, key);
-        ++progress;
-        continue;
-      }
-      ps.lot.schedule(key, now + std::chrono::milliseconds(5));  // transient: soon again
+    if (got == HeldRead::kRetrySoon) {
+      ps.lot.schedule(key, now + std::chrono::milliseconds(5));
       continue;
     }
     if (const auto at = not_due_until(m)) {  // delayed delivery: not yet
@@ -154,6 +168,14 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       ++i;
       continue;
     }
+    if (lanes_ > 1 && ps.lanes.holds(key)) {
+      // Behind its key's set-aside events (priority lanes), whatever its
+      // priority. A full lane queue stops reading here.
+      if (ps.lanes.full()) break;
+      defer(ps, m);
+      ++i;
+      continue;
+    }
     if (const auto at = not_due_until(m)) {
       // Delayed delivery: the key's head until its time, as a failing event
       // would be; a full parking lot stops reading here.
@@ -167,6 +189,12 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       ++i;
       continue;
     }
+    if (lane_defers(ps, m)) {  // below the top priority: set aside while urgent ones are looked for
+      if (ps.lanes.full()) break;
+      defer(ps, m);
+      ++i;
+      continue;
+    }
     if (batches && !txn_mode_) {
       // The run of events from i whose keys are not parked, cut before an
       // event redriven for another group (skipped on its own).
@@ -176,7 +204,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
       }
       std::uint32_t j = i + 1;
       while (j < n && !redriven_for_other(scratch[j], options_.group) &&
-             !ps.lot.is_parked(scratch[j].key()) && !not_due_until(scratch[j]))
+             !ps.lot.is_parked(scratch[j].key()) && !not_due_until(scratch[j]) && !lane_defers(ps, scratch[j]))
         ++j;
       const BatchOutcome bo = invoker_.call_batch(std::span<const Message>(scratch.data() + i, j - i));
       const std::uint32_t ok = static_cast<std::uint32_t>(std::min<std::size_t>(bo.done, j - i));
@@ -208,7 +236,7 @@ std::uint32_t Group::serve_new(PartitionState& ps, WorkerContext& w, std::uint32
     // Nothing parked: everything before m is finished, so its offset is
     // committable now (with parked keys the oldest parked offset holds the
     // cursor, moved at the end of serve_nonblocking).
-    if (v == Verdict::kPassed && !txn_mode_ && ps.lot.empty()) finished_through(ps, m.offset() + 1);
+    if (v == Verdict::kPassed && !txn_mode_ && ps.lot.empty() && ps.lanes.empty()) finished_through(ps, m.offset() + 1);
     ++i;
   }
   return i;
@@ -250,7 +278,7 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
   for (auto it = ps.attempts.failing.lower_bound(rp); it != ps.attempts.failing.end() && it->first < rp + i;) {
     const Offset o = it->first;
     ++it;
-    if (!ps.lot.contains(o)) save_attempts(ps, o, 1);
+    if (!ps.lot.contains(o) && !ps.lanes.contains(o)) save_attempts(ps, o, 1);
   }
   if (i < n) {
     // Unread restored attempts must survive for the next read of these events.
@@ -258,8 +286,16 @@ std::uint32_t Group::serve_nonblocking(PartitionState& ps, WorkerContext& w, boo
       if (w.scratch[k].attempt() > 1) ps.attempts.restored[rp + k] = w.scratch[k].attempt();
   }
 
+  // Priority lanes: set-aside events go once nothing more can be read now,
+  // or once the lane queue or the parking lot is full (reading stopped;
+  // dispatch/priority_lanes.cpp).
+  if (!ps.lanes.empty() && budget > 0 && !(probe && n > 0) &&
+      (ps.lanes.full() || ps.lot.full() || !ps.part->has_events(ps.read_pos, false)))
+    progress += serve_deferred(ps, w, budget, ws);
+
   // What is committed: everything before the oldest unfinished event.
-  const Offset commit = ps.lot.empty() ? ps.read_pos : std::min(ps.lot.oldest(), ps.read_pos);
+  Offset commit = ps.lot.empty() ? ps.read_pos : std::min(ps.lot.oldest(), ps.read_pos);
+  if (!ps.lanes.empty()) commit = std::min(commit, ps.lanes.oldest());
   ps.parked_count.store(ps.lot.size(), std::memory_order_relaxed);
   ps.handed_end.store(ps.read_pos, std::memory_order_relaxed);
   if (n > 0 && n == options_.max_batch && ps.part->end() > rp + n && bus_->metrics_sampling)  // behind: sample

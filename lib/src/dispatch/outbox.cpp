@@ -51,7 +51,15 @@ bool Outbox::place(std::vector<std::pair<CommitSource*, Offset>>& placed) {
   for (Run& r : runs_) {
     if (r.placed) continue;
     auto first = r.topic->place(r.partition, r.records);
-    if (!first) return false;  // full (or closed: the write set never commits)
+    if (!first && first.status().code() == Code::kClosed) {
+      // The topic was deleted after the handler published to it: its
+      // follow-ups go with it (as its stored events did), and the write
+      // set commits without them instead of holding the writer forever.
+      r.placed = true;
+      r.records.clear();
+      continue;
+    }
+    if (!first) return false;  // full: the writer tries again
     CommitSource* src = r.topic->partition(r.partition).commit_source();
     for (std::size_t i = 0; i < r.records.size(); ++i) placed.emplace_back(src, *first + i);
     r.placed = true;

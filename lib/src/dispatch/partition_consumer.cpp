@@ -47,13 +47,14 @@ std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
     }
   }
   note_head_time(ps);
-  ps.waits_for_delivery.store(nonblocking() ? !ps.lot.empty() && ps.lot.only_scheduled() : ps.held_for_delivery,
+  ps.waits_for_delivery.store(nonblocking() ? !ps.lot.empty() && ps.lot.only_scheduled() && ps.lanes.empty()
+                                             : ps.held_for_delivery,
                               std::memory_order_relaxed);
   if (ps.sketch_dirty && after >= ps.part->end()) {
     // Caught up: the hot keys of the next backlog start afresh.
-    std::unique_lock<std::mutex> lock(ps.sketch_mu, std::try_to_lock);
-    if (lock.owns_lock()) {
+    if (ps.sketch_mu.try_lock()) {  // else hot_keys() holds it: clear after the next batch
       ps.sketch.clear();
+      ps.sketch_mu.unlock();
       ps.sketch_dirty = false;
     }
   }
@@ -119,6 +120,26 @@ void Group::finished_through(PartitionState& ps, Offset next) noexcept {
   }
 }
 
+std::uint32_t Group::serve_txn_batch(PartitionState& ps, WorkerContext& w, std::uint32_t n, bool& decided) {
+  const std::vector<Message>& scratch = w.scratch;
+  std::uint32_t done = 0;
+  std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
+  const bool pre = n > 1 && prefetch_dedupe(w, std::span<const Message>(scratch.data(), n));
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (serve_txn(ps, w, ps.cur, scratch[i], ws, pre ? static_cast<int>(i) : -1) == Verdict::kPassed) {
+      ++done;
+      continue;
+    }
+    decided = true;
+    break;
+  }
+  if (ws) {
+    journal_->submit(std::move(ws));
+    journal_->nudge();
+  }
+  return done;
+}
+
 std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool probe) {
   std::vector<Message>& scratch = w.scratch;
   const Offset c = ps.cursor.next.load(std::memory_order_relaxed);  // only we write it
@@ -157,20 +178,7 @@ std::uint32_t Group::serve_events(PartitionState& ps, WorkerContext& w, bool pro
   const std::int64_t oldest_us = w.sample_e2e ? scratch[0].time_us() : 0;
 
   if (txn_mode_) {
-    std::unique_ptr<WriteSet> ws;  // the batch's changes, one unit for the writer
-    const bool pre = n > 1 && prefetch_dedupe(w, std::span<const Message>(scratch.data(), n));
-    for (std::uint32_t i = 0; i < n; ++i) {
-      if (serve_txn(ps, w, ps.cur, scratch[i], ws, pre ? static_cast<int>(i) : -1) == Verdict::kPassed) {
-        ++done;
-        continue;
-      }
-      decided = true;
-      break;
-    }
-    if (ws) {
-      journal_->submit(std::move(ws));
-      journal_->nudge();
-    }
+    done = serve_txn_batch(ps, w, n, decided);
   } else if (!invoker_.batch_handler()) {
     for (std::uint32_t i = 0; i < n; ++i) {
       const Message& m = scratch[i];

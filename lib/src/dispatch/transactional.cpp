@@ -7,6 +7,7 @@
 #include "dispatch/group.hpp"
 #include "dispatch/outbox.hpp"
 #include "dlq/format.hpp"
+#include "journal/format.hpp"
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -19,15 +20,23 @@ using Clock = std::chrono::steady_clock;
 // uncommitted writes, then the journal.
 class StateImpl final : public State {
  public:
+  // `writes` and `key_buf`: the worker's scratch (cleared here, reused
+  // across events so that a handler's reads and writes allocate nothing
+  // once they are large enough).
   StateImpl(const TxnOverlay& overlay, const std::string& group, Journal& j, const BusShared& bus,
-            std::string_view input_id)
-      : overlay_(overlay), group_(group), j_(j), bus_(bus), input_id_(input_id) {}
+            std::string_view input_id, StateWrites& writes, std::string& key_buf)
+      : overlay_(overlay), group_(group), j_(j), bus_(bus), input_id_(input_id), writes_(writes), key_buf_(key_buf) {
+    writes_.clear();
+  }
 
   Result<std::optional<std::string>> get(std::string_view table, std::string_view key) override {
     auto k = key_of(table, key);
     if (!k) return k.status();
-    for (auto it = writes_.rbegin(); it != writes_.rend(); ++it)
-      if (it->first == *k) return it->second;
+    for (std::size_t i = writes_.size(); i-- > 0;) {
+      if (writes_.key(i) != *k) continue;
+      const std::optional<std::string_view> v = writes_.value(i);
+      return v ? std::optional<std::string>(*v) : std::nullopt;
+    }
     if (auto o = overlay_.get(*k)) return *o;
     return j_.state_get(*k);
   }
@@ -36,23 +45,24 @@ class StateImpl final : public State {
     if (!k) return k.status();
     if (value.size() > (64u << 20))
       return Status::invalid_argument("state value of " + std::to_string(value.size()) + " bytes exceeds 64 MiB");
-    writes_.emplace_back(std::move(k).value(), std::string(value));
+    writes_.put(*k, value);
     return Status::ok();
   }
   Status erase(std::string_view table, std::string_view key) override {
     auto k = key_of(table, key);
     if (!k) return k.status();
-    writes_.emplace_back(std::move(k).value(), std::nullopt);
+    writes_.put(*k, std::nullopt);
     return Status::ok();
   }
   Status publish(std::string_view topic, const Event& event) override {
     return outbox_.add(bus_, input_id_, topic, event);
   }
-  std::vector<std::pair<std::string, std::optional<std::string>>>& writes() { return writes_; }
+  const StateWrites& writes() const noexcept { return writes_; }
   Outbox& outbox() noexcept { return outbox_; }
 
  private:
-  Result<std::string> key_of(std::string_view table, std::string_view key) const {
+  // The state key, built in key_buf_ (valid until the next call).
+  Result<std::string_view> key_of(std::string_view table, std::string_view key) const {
     if (table.empty() || table.size() > 64)
       return Status::invalid_argument("state table name must be 1..64 characters");
     for (char c : table)
@@ -64,7 +74,8 @@ class StateImpl final : public State {
       return Status::invalid_argument("state key of " + std::to_string(key.size()) +
                                       " bytes is too long for table '" + std::string(table) +
                                       "' (group, table and key must fit in 500 bytes)");
-    return state_key(group_, table, key);
+    state_key_into(key_buf_, group_, table, key);
+    return std::string_view(key_buf_);
   }
 
   const TxnOverlay& overlay_;
@@ -72,7 +83,8 @@ class StateImpl final : public State {
   Journal& j_;
   const BusShared& bus_;
   const std::string_view input_id_;
-  std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
+  StateWrites& writes_;
+  std::string& key_buf_;
   Outbox outbox_;
 };
 
@@ -82,7 +94,7 @@ bool Group::prefetch_dedupe(WorkerContext& w, std::span<const Message> batch) {
   w.dseen.assign(batch.size(), 0);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (redriven_for_other(batch[i], options_.group)) w.dkeys[i].clear();
-    else w.dkeys[i] = dedupe_key(options_.group, batch[i].id());
+    else dedupe_key_into(w.dkeys[i], options_.group, batch[i].id());
   }
   return overlay_.seen_many(w.dkeys, w.dseen, w.dgeneration).is_ok();
 }
@@ -109,14 +121,15 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
     overlay_.add(ps.index, m.offset() + 1, {}, {}, ws);
     return Verdict::kPassed;
   }
-  std::string dkey;
+  std::string_view dkey;  // into w.dkeys or w.dkey, unchanged until add()
   if (options_.dedupe || invoker_.is_state_handler()) {
     Result<bool> seen = false;
     if (pre >= 0) {
       seen = prefetched_seen(w, static_cast<std::size_t>(pre));
-      dkey = std::move(w.dkeys[static_cast<std::size_t>(pre)]);
+      dkey = w.dkeys[static_cast<std::size_t>(pre)];
     } else {
-      dkey = dedupe_key(options_.group, m.id());
+      dedupe_key_into(w.dkey, options_.group, m.id());
+      dkey = w.dkey;
       seen = overlay_.seen(dkey);
     }
     if (!seen) {
@@ -131,7 +144,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
       return Verdict::kPassed;
     }
   }
-  StateImpl state(overlay_, options_.group, *journal_, *bus_, m.id());
+  StateImpl state(overlay_, options_.group, *journal_, *bus_, m.id(), w.state_writes, w.state_key);
   const Outcome o = call(w, m, &state);
   if (!o.is_done()) {
     // Retry or fail: the event's writes are dropped. Dead-lettered: its
@@ -143,7 +156,7 @@ Group::Verdict Group::serve_txn(PartitionState& ps, WorkerContext& w, Attempts& 
   }
   a.succeeded();
   if (!state.outbox().empty()) attach_follow_ups(state.outbox(), ws);
-  overlay_.add(ps.index, m.offset() + 1, std::move(dkey), std::move(state.writes()), ws);
+  overlay_.add(ps.index, m.offset() + 1, dkey, state.writes(), ws);
   if (!state.outbox().empty()) {
     if (!ws->follow_ups) ws->follow_ups = std::make_unique<Outbox>();
     static_cast<Outbox&>(*ws->follow_ups).append(std::move(state.outbox()));

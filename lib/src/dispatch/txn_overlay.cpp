@@ -8,6 +8,9 @@ namespace {
 // At most this many write sets wait for the writer (a lower bound, 64 or
 // 256, did not pay in s1: see docs/performance.md).
 constexpr std::uint64_t kMaxUncommitted = 4096;
+// Idle entries kept for reuse (about 100 bytes each plus their buffers);
+// past this, committed entries are freed.
+constexpr std::size_t kMaxIdleEntries = 65536;
 }  // namespace
 
 TxnOverlay::TxnOverlay(Journal* journal, std::string group, std::string topic, std::chrono::seconds dedupe_window,
@@ -17,6 +20,11 @@ TxnOverlay::TxnOverlay(Journal* journal, std::string group, std::string topic, s
       topic_(std::move(topic)),
       dedupe_window_(dedupe_window),
       partition_uncommitted_(partitions, 0) {}
+
+TxnOverlay::~TxnOverlay() {
+  table_.for_each([](Entry* e) { delete e; });
+  for (Entry* e : free_) delete e;
+}
 
 void TxnOverlay::attach() {
   std::lock_guard<std::mutex> lock(sink_ref_->mu);
@@ -28,17 +36,19 @@ void TxnOverlay::detach() {
   sink_ref_->sink = nullptr;
 }
 
-std::optional<std::optional<std::string>> TxnOverlay::get(const std::string& key) const {
+std::optional<std::optional<std::string>> TxnOverlay::get(std::string_view key) const {
+  const std::uint64_t h = KeyTable<Entry>::hash_of(key);  // outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = overlay_.find(key);
-  if (it == overlay_.end()) return std::nullopt;
-  return it->second.value;
+  const Entry* e = table_.find(key, h);
+  if (!e) return std::nullopt;
+  if (e->erased) return std::optional<std::string>{};
+  return std::optional<std::string>(e->value);
 }
 
-Result<bool> TxnOverlay::seen(const std::string& dedupe_key) const {
+Result<bool> TxnOverlay::seen(std::string_view dedupe_key) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (overlay_.count(dedupe_key) != 0) return true;
+    if (lookup(dedupe_key)) return true;
   }
   return journal_->dedupe_seen(dedupe_key);
 }
@@ -49,7 +59,7 @@ Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> 
     std::lock_guard<std::mutex> lock(mu_);
     generation = commits_;
     for (std::size_t i = 0; i < keys.size(); ++i)
-      if (!keys[i].empty() && overlay_.count(keys[i]) != 0) seen[i] = 1;
+      if (!keys[i].empty() && lookup(keys[i])) seen[i] = 1;
   }
   // After the overlay: a record committed before `generation` left the
   // overlay only after it was in the journal, so one of the two reads finds
@@ -57,25 +67,40 @@ Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> 
   return journal_->dedupe_seen_many(keys, seen);
 }
 
-std::optional<bool> TxnOverlay::in_overlay(const std::string& dedupe_key, std::uint64_t generation) const {
+std::optional<bool> TxnOverlay::in_overlay(std::string_view dedupe_key, std::uint64_t generation) const {
+  const std::uint64_t h = KeyTable<Entry>::hash_of(dedupe_key);  // outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  if (overlay_.count(dedupe_key) != 0) return true;
+  if (table_.find(dedupe_key, h)) return true;
   if (commits_ != generation) return std::nullopt;
   return false;
 }
 
-void TxnOverlay::enter(const std::string& key, std::optional<std::string> value, std::uint64_t seq, Pending& p) {
-  auto [it, fresh] = overlay_.try_emplace(key);
-  Entry& e = it->second;
-  e.value = std::move(value);
-  if (fresh || e.seq != seq) {  // first write of this key by this write set
-    ++e.refs;
-    p.entries.push_back(&*it);
+void TxnOverlay::enter(std::string_view key, std::optional<std::string_view> value, std::uint64_t seq, Pending& p) {
+  const std::uint64_t h = KeyTable<Entry>::hash_of(key);
+  Entry* e = table_.find(key, h);
+  if (!e) {
+    if (free_.empty()) {
+      e = new Entry;
+    } else {
+      e = free_.back();
+      free_.pop_back();
+    }
+    e->key.assign(key);  // a reused entry's buffer: no allocation if it fits
+    e->hash = h;
+    e->refs = 0;
+    e->seq = 0;
+    table_.insert(e);
   }
-  e.seq = seq;
+  e->erased = !value;
+  if (value) e->value.assign(*value);
+  if (e->refs == 0 || e->seq != seq) {  // first write of this key by this write set
+    ++e->refs;
+    p.entries.push_back(e);
+  }
+  e->seq = seq;
 }
 
-void TxnOverlay::add(std::uint32_t partition, Offset next, std::string dedupe_key, Writes&& writes,
+void TxnOverlay::add(std::uint32_t partition, Offset next, std::string_view dedupe_key, const StateWrites& writes,
                      std::unique_ptr<WriteSet>& ws) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!ws) {
@@ -95,13 +120,13 @@ void TxnOverlay::add(std::uint32_t partition, Offset next, std::string dedupe_ke
   ws->next = next;
   if (writes.empty() && dedupe_key.empty()) return;
   Pending& p = pending_[ws->seq];
-  for (auto& [k, v] : writes) {
-    enter(k, v, ws->seq, p);
-    ws->writes.emplace_back(std::move(k), std::move(v));
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    enter(writes.key(i), writes.value(i), ws->seq, p);
+    ws->writes.put(writes.key(i), writes.value(i));
   }
   if (!dedupe_key.empty()) {
-    enter(dedupe_key, std::string(), ws->seq, p);
-    ws->dedupe_keys.push_back(std::move(dedupe_key));
+    enter(dedupe_key, std::string_view(), ws->seq, p);
+    ws->dedupe_keys.push_back(dedupe_key);
   }
 }
 
@@ -112,10 +137,16 @@ void TxnOverlay::committed(std::span<const std::uint64_t> seqs) {
       auto it = pending_.find(seq);
       if (it == pending_.end()) continue;
       --partition_uncommitted_[it->second.partition];
-      for (Map::value_type* e : it->second.entries) {
+      for (Entry* e : it->second.entries) {
         // The entry leaves once every write set that wrote it is committed:
         // its newest value is then in the journal.
-        if (--e->second.refs == 0) overlay_.erase(overlay_.find(e->first));
+        if (--e->refs != 0) continue;
+        table_.erase(e);
+        if (free_.size() < kMaxIdleEntries) {
+          free_.push_back(e);
+        } else {
+          delete e;
+        }
       }
       pending_.erase(it);
     }

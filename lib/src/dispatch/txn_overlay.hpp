@@ -14,8 +14,9 @@
 // Back-pressure: at most 4,096 write sets wait for the writer; opening
 // another waits (up to 30 s) for commits.
 //
-// Thread-safety: thread-safe. One mutex guards every map and counter; the
-// condition variable is signalled on each commit report (writer thread).
+// Thread-safety: thread-safe. One mutex guards every map, the entry pool
+// and every counter; the condition variable is signalled on each commit
+// report (writer thread).
 #pragma once
 
 #include <chrono>
@@ -26,21 +27,25 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "dispatch/key_table.hpp"
 #include "journal/journal.hpp"
 
 namespace weir::internal {
 
 class TxnOverlay final : public TxnSink {
  public:
-  using Writes = std::vector<std::pair<std::string, std::optional<std::string>>>;  // key -> value / erase
 
   // `journal`: where write sets go and what is read past the overlay.
   TxnOverlay(Journal* journal, std::string group, std::string topic, std::chrono::seconds dedupe_window,
              std::uint32_t partitions);
+  ~TxnOverlay() override;
+  TxnOverlay(const TxnOverlay&) = delete;
+  TxnOverlay& operator=(const TxnOverlay&) = delete;
 
   // Registers / unregisters the overlay as the sink of its write sets'
   // commit reports (write sets still queued after detach() report to
@@ -50,11 +55,11 @@ class TxnOverlay final : public TxnSink {
 
   // The overlay's view of a state key (nullopt: not in the overlay;
   // optional<nullopt>: erased there). Thread-safe.
-  std::optional<std::optional<std::string>> get(const std::string& key) const;
+  std::optional<std::optional<std::string>> get(std::string_view key) const;
 
   // Was the event with this dedupe key handled: in the overlay, else in the
   // journal (an error: the journal could not be read now). Thread-safe.
-  Result<bool> seen(const std::string& dedupe_key) const;
+  Result<bool> seen(std::string_view dedupe_key) const;
   // seen() for a batch: one lock and one read transaction for all keys.
   // Sets seen[i] (keys.size() elements, zeroed by the caller) for each
   // keys[i] handled; empty keys are skipped. `generation` receives the
@@ -64,12 +69,13 @@ class TxnOverlay final : public TxnSink {
   // commit was reported since `generation` (a record may then have left the
   // overlay after seen_many read the journal: look it up again).
   // Thread-safe.
-  std::optional<bool> in_overlay(const std::string& dedupe_key, std::uint64_t generation) const;
+  std::optional<bool> in_overlay(std::string_view dedupe_key, std::uint64_t generation) const;
 
   // Adds one finished event of `partition` (`next`: the offset after it)
   // to the batch's write set `ws`, opening it if null; its writes and dedupe
-  // key (empty: none) enter the overlay. Thread-safe.
-  void add(std::uint32_t partition, Offset next, std::string dedupe_key, Writes&& writes,
+  // key (empty: none) are copied into the write set and enter the overlay.
+  // Thread-safe.
+  void add(std::uint32_t partition, Offset next, std::string_view dedupe_key, const StateWrites& writes,
            std::unique_ptr<WriteSet>& ws);
 
   // TxnSink: these write sets are committed (writer thread).
@@ -87,25 +93,33 @@ class TxnOverlay final : public TxnSink {
 
   // A key's newest uncommitted value and how many uncommitted write sets
   // wrote it: the entry leaves when the last of them is committed (so a
-  // write set's key list may point at it until then).
+  // write set's entry list may point at it until then). Entries are pooled
+  // (see free_): a reused one keeps its key and value buffers, so entering
+  // a key allocates nothing once the pool is warm, and the writer's commit
+  // report frees nothing another thread allocated.
   struct Entry {
-    std::optional<std::string> value;  // nullopt: erased; dedupe records: ""
-    std::uint64_t seq = 0;             // the newest write set that wrote it
-    std::uint32_t refs = 0;            // uncommitted write sets that wrote it
+    std::string key;
+    std::uint64_t hash = 0;  // KeyTable::hash_of(key)
+    std::string value;       // dedupe records: ""
+    bool erased = false;     // the newest write erased the key
+    std::uint64_t seq = 0;   // the newest write set that wrote it
+    std::uint32_t refs = 0;  // uncommitted write sets that wrote it
   };
-  using Map = std::unordered_map<std::string, Entry>;
   // One uncommitted write set: its partition and the entries it wrote
-  // (each once; node pointers stay valid until the entry is erased).
+  // (each once).
   struct Pending {
     std::uint32_t partition = 0;
-    std::vector<Map::value_type*> entries;
+    std::vector<Entry*> entries;
   };
-  // Enters `key` (written by write set `seq`) into the overlay.
-  void enter(const std::string& key, std::optional<std::string> value, std::uint64_t seq, Pending& p);
+  // Enters `key` (written by write set `seq`; value null: erased) into the
+  // overlay.
+  void enter(std::string_view key, std::optional<std::string_view> value, std::uint64_t seq, Pending& p);
+  Entry* lookup(std::string_view key) const { return table_.find(key, KeyTable<Entry>::hash_of(key)); }
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // commits reported
-  Map overlay_;                                       // GUARDED_BY(mu_): key -> entry
+  KeyTable<Entry> table_;     // GUARDED_BY(mu_): key -> entry (entries owned by the overlay)
+  std::vector<Entry*> free_;  // GUARDED_BY(mu_): idle entries, at most kMaxIdleEntries
   std::unordered_map<std::uint64_t, Pending> pending_;  // GUARDED_BY(mu_): seq -> what it wrote
   std::vector<std::uint64_t> partition_uncommitted_;  // GUARDED_BY(mu_): per partition
   std::uint64_t next_seq_ = 0;     // GUARDED_BY(mu_)

@@ -54,6 +54,18 @@ inline std::size_t frame_record(char* out, const char* rec, std::uint32_t len) {
 // (checksums, lengths, a header block that does not match its length and
 // count: header_block_valid) is kDataLoss naming topic, partition and
 // offset; nothing invalid reaches fn.
+//
+// The records before `from` are only walked, not checked in full: their
+// length is bounded by the batch and must equal what their own head says
+// (24 + key + payload + headers), but neither their checksum nor their
+// header block is computed, since they are not handed out (a reader that
+// resumes inside a batch would otherwise checksum its whole prefix again).
+// The walk is what places every returned record at its offset, and a
+// damaged length in the prefix is caught twice: by the head's field sum
+// (the length is not covered by anything else there) and, if it still
+// lands elsewhere, by the checksum of the first record handed out, which
+// covers that record's own length and bytes. Callers that must see every
+// record checked (verify, recovery) pass from = the batch's base offset.
 template <typename Fn>
 Status scan_batch(std::string_view value, std::string_view topic, std::uint32_t partition,
                   std::uint64_t key_offset, std::uint64_t from, Fn&& fn) {
@@ -82,16 +94,21 @@ Status scan_batch(std::string_view value, std::string_view topic, std::uint32_t 
     if (len > value.size() - pos - kRecordFrame || len < 24)
       return Status::data_loss(where(off) + ": record length " + std::to_string(len) +
                                " is impossible");
-    if (crc32c(value.data() + pos + 4, 4 + std::size_t{len}) != crc)
+    const bool handed_out = off >= from;
+    if (handed_out && crc32c(value.data() + pos + 4, 4 + std::size_t{len}) != crc)
       return Status::data_loss(where(off) + ": record checksum mismatch");
     std::uint32_t lens[4];  // RecordHead's key, payload, headers lengths and count
     std::memcpy(lens, value.data() + pos + kRecordFrame + 8, sizeof lens);
     if (std::uint64_t{24} + lens[0] + lens[1] + lens[2] != len)
       return Status::data_loss(where(off) + ": record fields do not add up to its length");
+    if (!handed_out) {
+      pos += kRecordFrame + len;
+      continue;
+    }
     if (!header_block_valid(value.data() + pos + kRecordFrame + 24 + lens[0] + lens[1], lens[2], lens[3]))
       return Status::data_loss(where(off) + ": header block does not match its length and count (" +
                                std::to_string(lens[3]) + " headers, " + std::to_string(lens[2]) + " bytes)");
-    if (off >= from && !fn(off, std::string_view(value.data() + pos + kRecordFrame, len)))
+    if (!fn(off, std::string_view(value.data() + pos + kRecordFrame, len)))
       return Status::ok();
     pos += kRecordFrame + len;
   }

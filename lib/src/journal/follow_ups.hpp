@@ -25,7 +25,9 @@ class FollowUps {
   // all events of one partition in one claim, and appends (log, offset) of
   // each placed event to `placed`. Returns false while a partition has no
   // room: call again in a later cycle (what was placed stays placed, and
-  // its records wait for the write set). Writer thread only.
+  // its records wait for the write set). Events for a topic deleted since
+  // they were published are dropped with it (the write set commits
+  // without them). Writer thread only.
   virtual bool place(std::vector<std::pair<CommitSource*, Offset>>& placed) = 0;
 };
 

@@ -60,7 +60,12 @@ std::optional<OffsetsKey> parse_offsets_key(std::string_view k) {
 
 std::string dedupe_key(std::string_view group, std::string_view event_id) {
   std::string k;
-  k.append(group).push_back('\0');
+  dedupe_key_into(k, group, event_id);
+  return k;
+}
+
+void dedupe_key_into(std::string& k, std::string_view group, std::string_view event_id) {
+  k.assign(group).push_back('\0');
   if (k.size() + event_id.size() <= kMaxKey) {
     k.append(event_id);
   } else {
@@ -69,11 +74,16 @@ std::string dedupe_key(std::string_view group, std::string_view event_id) {
     k.append(event_id.substr(0, kMaxKey - k.size() - 34)).push_back('\x01');
     k.append(digest128(event_id));
   }
-  return k;
 }
 
 std::string state_key(std::string_view group, std::string_view table, std::string_view key) {
   return nul_joined(group, table, key);
+}
+
+void state_key_into(std::string& k, std::string_view group, std::string_view table, std::string_view key) {
+  k.assign(group).push_back('\0');
+  k.append(table).push_back('\0');
+  k.append(key);
 }
 
 std::string internal_key(std::string_view group, std::string_view kind, std::string_view rest) {
@@ -91,6 +101,8 @@ std::string attempts_key(std::string_view group, std::string_view topic, std::ui
   put_be32(be, partition);
   return attempts_prefix(group, topic).append(be, 4);
 }
+
+std::string settled_prefix(std::string_view group) { return internal_key(group, kSettledKind, {}); }
 
 std::string settled_key(std::string_view group, std::uint64_t dlq_offset) {
   char be[8];

@@ -64,6 +64,10 @@ std::optional<OffsetsKey> parse_offsets_key(std::string_view k);
 std::string dedupe_key(std::string_view group, std::string_view event_id);
 // "<group>\0<table>\0<key>"
 std::string state_key(std::string_view group, std::string_view table, std::string_view key);
+// The same keys written into `out` (replacing its contents), so a reused
+// string allocates nothing once it is large enough.
+void dedupe_key_into(std::string& out, std::string_view group, std::string_view event_id);
+void state_key_into(std::string& out, std::string_view group, std::string_view table, std::string_view key);
 
 // Internal records: "<group>\0<kind>\0<rest>" in weir.internal, so one
 // prefix "<group>\0" holds everything weir keeps for a group.
@@ -88,6 +92,8 @@ std::vector<std::pair<std::uint64_t, std::uint32_t>> decode_attempts(std::string
 // -> "redriven" or "purged".
 inline constexpr std::string_view kSettledKind = "dlq.settled";
 std::string settled_key(std::string_view group, std::uint64_t dlq_offset);
+// The prefix of every settled_key of `group`.
+std::string settled_prefix(std::string_view group);
 
 // An internal key taken apart; nullopt if it is not one of the kinds above.
 struct InternalKey {
@@ -110,7 +116,10 @@ std::string v1_settled_key(std::string_view group, std::uint64_t dlq_offset);
 std::optional<std::string> v1_internal_key(std::string_view state_key, std::string_view value);
 
 // TopicOptions as stored in weir.meta under "topic/<name>" (host byte order,
-// fixed layout).
+// fixed layout). `layout`: its low byte is 1 (this layout); bits 8..15 hold
+// TopicOptions::priority_levels - 1 (0 for a topic without lanes, so such
+// a topic's value is what weir stored before lanes existed; a weir that
+// predates lanes never reads `layout`, so it still opens the topic).
 struct StoredTopic {
   std::uint32_t layout = 1;
   std::uint32_t partitions;
@@ -138,7 +147,8 @@ inline std::string partition_dbi_name(std::string_view topic, std::uint32_t p) {
 }
 
 inline StoredTopic encode_topic_options(const TopicOptions& o) {
-  return StoredTopic{1, o.partitions, o.capacity, static_cast<std::uint32_t>(o.full_policy),
+  const std::uint32_t layout = 1u | ((o.priority_levels > 0 ? o.priority_levels - 1 : 0) & 0xffu) << 8;
+  return StoredTopic{layout, o.partitions, o.capacity, static_cast<std::uint32_t>(o.full_policy),
                      o.block_timeout.count(), o.max_payload_bytes, o.max_key_bytes,
                      static_cast<std::uint32_t>(o.durability), static_cast<std::uint32_t>(o.default_ack),
                      o.retention_age.count(), o.retention_bytes, o.retention_events, o.quota_bytes};
@@ -162,6 +172,7 @@ inline std::optional<TopicOptions> decode_topic_options(std::string_view value) 
   o.retention_bytes = st.retention_bytes;
   o.retention_events = st.retention_events;
   o.quota_bytes = st.quota_bytes;
+  o.priority_levels = ((st.layout >> 8) & 0xffu) + 1;
   return o;
 }
 

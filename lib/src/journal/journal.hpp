@@ -52,6 +52,7 @@
 #include "base/doorbell.hpp"
 #include "base/rw_lock.hpp"
 #include "base/thread_annotations.hpp"
+#include "journal/byte_lists.hpp"
 #include "journal/commit_source.hpp"
 #include "journal/env.hpp"
 #include "journal/follow_ups.hpp"
@@ -101,9 +102,11 @@ struct WriteSet {
   std::uint64_t seq = 0;           // per sink, unique
   std::string offsets_key;         // Journal::offsets_key(group, topic, partition)
   Offset next = 0;                 // the offset after the last event
-  std::vector<std::string> dedupe_keys;
+  // Dedupe keys and state writes (state key -> value / erase), each list's
+  // bytes in one buffer (journal/byte_lists.hpp).
+  KeyList dedupe_keys;
   std::int64_t expire_us = 0;      // when the dedupe records may be purged
-  std::vector<std::pair<std::string, std::optional<std::string>>> writes;  // state key -> value / erase
+  StateWrites writes;
   // Events published through State::publish (null if none): appended in
   // the transaction that commits this write set, never in an earlier one.
   std::unique_ptr<FollowUps> follow_ups;
@@ -181,6 +184,14 @@ class Journal {
   // a run of submits (the writer also looks every offset_commit_interval).
   // Thread-safe.
   void submit(std::unique_ptr<WriteSet> ws);
+  // Write sets submitted so far, and those whose follow-ups the writer has
+  // placed in their topics' rings so far (seq_cst loads; both only grow).
+  // A close that drains reads placed, finds every group caught up, then
+  // sees both still equal to it: every write set of an event handled before
+  // the check had its follow-ups in their rings before it (a submit
+  // happens-before the handler's cursor moves). Thread-safe.
+  std::uint64_t write_sets_submitted() const noexcept { return ws_submitted_.load(std::memory_order_seq_cst); }
+  std::uint64_t write_sets_placed() const noexcept { return ws_placed_.load(std::memory_order_seq_cst); }
   // Whether a dedupe record for `key` is stored. Thread-safe.
   Result<bool> dedupe_seen(std::string_view key) const;
   // dedupe_seen for many keys in one read transaction: sets seen[i] (which
@@ -216,9 +227,13 @@ class Journal {
   // Deletes a topic: detaches its partitions from the writer (waiting for
   // the writer's current cycle to end), then drops its partition
   // databases, its catalog entry, and the offsets and attempt records of
-  // `groups` on it. The caller has closed the partitions, and no group
-  // reads them. Thread-safe.
-  Status drop_topic(std::string_view topic, std::uint32_t partitions, const std::vector<std::string>& groups);
+  // `groups` on it; when it is the dead-letter topic of group
+  // `dead_letter_group` (non-empty), that group's settled ledger too (its
+  // keys are offsets in this topic, which a new topic of the name would
+  // reuse). The caller has closed the partitions, and no group reads them.
+  // Thread-safe.
+  Status drop_topic(std::string_view topic, std::uint32_t partitions, const std::vector<std::string>& groups,
+                    std::string_view dead_letter_group);
   // Deletes everything stored under a group's name: its offsets on every
   // topic, its dedupe records, state tables, attempt counts and dead-letter
   // settled ledger (not its dead-letter topic: drop_topic that). The group
@@ -364,6 +379,9 @@ class Journal {
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer
+  // By the writer (seq_cst), after a write set's follow-ups are in their
+  // rings (or it had none): see write_sets_placed().
+  std::atomic<std::uint64_t> ws_placed_{0};
 
   Doorbell bell_;
   std::atomic<bool> stop_{false};

@@ -1,9 +1,12 @@
 #include "journal/journal_check.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "journal/batch.hpp"
 #include "journal/format.hpp"
@@ -108,6 +111,160 @@ struct LogCheck {
   }
 };
 
+// A lost range recorded in weir.meta (lost_range_key -> be64 end), added
+// to `lost`; other entries are left alone.
+void add_lost_range(const mdbfile::LeafEntry& e, LostRanges& lost) {
+  if (e.key.substr(0, kLostRangePrefix.size()) != kLostRangePrefix || e.value.size() != 8) return;
+  const std::string_view rest = e.key.substr(kLostRangePrefix.size());
+  const auto nul = rest.find('\0');
+  if (nul != std::string_view::npos && rest.size() == nul + 13)
+    lost[{std::string(rest.substr(0, nul)), get_be32(rest.data() + nul + 1)}].emplace_back(
+        get_be64(rest.data() + nul + 5), get_be64(e.value.data()));
+}
+
+// The catalog against the databases present (`dbs`): partition logs
+// without weir.meta, weir.meta without a format record (`has_format`; not
+// reported over page damage), a stored topic's missing partition logs.
+void check_catalog(const std::vector<mdbfile::NamedDb>& dbs, bool has_format, bool page_damage,
+                   const std::map<std::string, std::uint32_t>& topics, std::vector<JournalFinding>& findings) {
+  std::map<std::string, bool> present;  // named databases found
+  for (const auto& d : dbs) present[d.name] = true;
+  // Partition logs without weir.meta: a damaged journal (an environment
+  // with neither is someone else's, which the open's format check names).
+  const bool has_logs = std::any_of(dbs.begin(), dbs.end(), [](const auto& d) {
+    return parse_partition_dbi_name(d.name).has_value();
+  });
+  if (has_logs && !present.count(kMetaDbi))
+    findings.push_back({"", std::nullopt, std::nullopt, "(main)", kInvalidPage,
+                        "the journal's metadata database weir.meta is missing", false});
+  else if (present.count(kMetaDbi) && !has_format && !page_damage)
+    findings.push_back({"", std::nullopt, std::nullopt, "weir.meta", kInvalidPage,
+                        "weir.meta holds no format record", false});
+  for (const auto& [name, parts] : topics)
+    for (std::uint32_t p = 0; p < parts; ++p)
+      if (!present.count(partition_dbi_name(name, p)))
+        findings.push_back({name, p, std::nullopt, partition_dbi_name(name, p), kInvalidPage,
+                            "the partition's log database is missing", false});
+}
+
+// The named databases past weir.meta (`dbs` minus kMetaDbi), walked on
+// `threads` threads, each with its own PageWalker of `file`: every log is
+// one piece (its batch chain is checked in order); any other tree is cut
+// below its root (below level 1 when the root has few children) into
+// subtrees, walked apart and joined. True when the walk found nothing at
+// all (then `pages_read` is what it read); false when anything is amiss:
+// the caller walks again on one thread, for findings in their one order.
+bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbfile::NamedDb>& dbs,
+                           const LostRanges& lost, const mdbfile::PageWalker& catalog, unsigned threads,
+                           std::uint64_t& pages_read) {
+  auto top = mdbfile::PageWalker::open(file);
+  if (!top) return false;
+  struct Piece {
+    std::size_t db;           // index into dbs
+    std::uint64_t page;       // where its walk starts
+    std::uint16_t level;      // the page's level in its tree
+    std::uint64_t cost;       // pages expected (to start the big ones first)
+    bool log = false;         // a partition log: one piece, batch chain checked
+    mdbfile::SubtreeWalk walk{};
+    std::vector<JournalFinding> findings{};
+  };
+  std::vector<Piece> pieces;
+  std::vector<mdbfile::SubtreeWalk> tops(dbs.size());
+  std::vector<char> cut(dbs.size(), 0);  // walked by walk_top, then in pieces
+  for (std::size_t i = 0; i < dbs.size(); ++i) {
+    const mdbfile::NamedDb& d = dbs[i];
+    if (d.name == kMetaDbi) continue;
+    if (d.record.root == kInvalidPage) {
+      top->walk(d.name, d.record, mdbfile::EntryFn{}, false);  // an empty tree: its record must count nothing
+      continue;
+    }
+    const std::uint64_t pages = d.record.branch_pages + d.record.leaf_pages + d.record.entries / 64 + 1;
+    if (parse_partition_dbi_name(d.name) || d.record.depth < 2) {
+      pieces.push_back({i, d.record.root, 0, pages, parse_partition_dbi_name(d.name).has_value()});
+      continue;
+    }
+    std::vector<std::uint64_t> children;
+    // Below level 1 when the root alone would give too few pieces to share.
+    const std::uint16_t split = d.record.depth >= 3 && pages >= 64u * threads ? 1 : 0;
+    tops[i] = top->walk_top(d.name, d.record, split, children);
+    cut[i] = 1;
+    for (std::uint64_t c : children)
+      pieces.push_back({i, c, static_cast<std::uint16_t>(split + 1), pages / children.size() + 1});
+  }
+  if (!top->problems().empty()) return false;
+  // Biggest first; a stable sort keeps each tree's pieces in key order.
+  std::vector<std::size_t> order(pieces.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pieces[a].cost > pieces[b].cost; });
+
+  // Thread-safety: each thread claims pieces through `next` (relaxed: a
+  // claim counter; nothing is published through it) and writes only the
+  // pieces it claimed and walkers[k]; the coordinator reads them after
+  // join(), which orders those writes before its reads. The file is read
+  // with pread on each walker's own descriptor.
+  std::vector<std::optional<mdbfile::PageWalker>> walkers(threads);
+  std::atomic<std::size_t> next{0};
+  auto work = [&](unsigned k) {
+    auto w = mdbfile::PageWalker::open(file);
+    if (!w) return;
+    for (std::size_t n; (n = next.fetch_add(1, std::memory_order_relaxed)) < order.size();) {
+      Piece& piece = pieces[order[n]];
+      const mdbfile::NamedDb& d = dbs[piece.db];
+      if (!piece.log) {
+        piece.walk = w->walk_subtree(d.name, d.record, piece.page, piece.level, mdbfile::EntryFn{}, false);
+        continue;
+      }
+      const auto part = parse_partition_dbi_name(d.name);
+      LogCheck log{part->first, part->second, d.name, piece.findings};
+      if (auto it = lost.find(*part); it != lost.end()) log.lost = &it->second;
+      const mdbfile::EntryFn fn = [&](const mdbfile::LeafEntry& e) {
+        bool header_ok = false;
+        log.entry(e, header_ok);
+      };
+      // A log is one piece: walk() also checks its counts.
+      w->walk(d.name, d.record, fn, false);
+    }
+    walkers[k] = std::move(*w);
+  };
+  {
+    std::vector<std::thread> pool;
+    for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work, k);
+    work(0);
+    for (auto& th : pool) th.join();
+  }
+  std::vector<const mdbfile::PageWalker*> all{&catalog, &*top};
+  for (const auto& w : walkers) {
+    if (!w || !w->problems().empty()) return false;
+    all.push_back(&*w);
+  }
+  for (const Piece& piece : pieces)
+    if (!piece.findings.empty()) return false;
+  if (!mdbfile::PageWalker::reached_once(all)) return false;
+  // Join each cut tree's pieces (they sit in key order within `pieces`).
+  for (std::size_t i = 0; i < dbs.size(); ++i) {
+    std::vector<const mdbfile::SubtreeWalk*> mine;
+    for (const Piece& piece : pieces)
+      if (piece.db != i || piece.log) continue;
+      else if (cut[i]) mine.push_back(&piece.walk);
+      else top->join_tree(dbs[i].name, dbs[i].record, piece.walk, {});  // a whole tree in one piece
+    if (cut[i]) top->join_tree(dbs[i].name, dbs[i].record, tops[i], mine);
+  }
+  if (!top->problems().empty()) return false;
+  pages_read = top->pages_read();
+  for (const auto& w : walkers) pages_read += w->pages_read();
+  return true;
+}
+
+// Threads for walk_rest_in_parallel: 1 (walk on this thread) for a small
+// file, or when hooks want entries handed out in order.
+unsigned walk_threads(const std::vector<mdbfile::NamedDb>& dbs, const ScanHooks& hooks) {
+  if (hooks.batch || hooks.entry || hooks.read_values) return 1;
+  std::uint64_t tree_pages = 0;
+  for (const auto& d : dbs) tree_pages += d.record.branch_pages + d.record.leaf_pages;
+  if (tree_pages < hooks.parallel_min_pages) return 1;
+  return hooks.threads ? hooks.threads : std::min(16u, std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, const ScanHooks& hooks) {
@@ -144,8 +301,6 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
 
   // weir.meta: the format record and the stored topics.
   std::map<std::string, std::uint32_t> topics;  // name -> partitions
-  std::map<std::string, bool> present;          // named databases found
-  for (const auto& d : dbs) present[d.name] = true;
   bool has_format = false;
   LostRanges lost;
   for (const auto& d : dbs) {
@@ -155,13 +310,7 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
       if (hooks.entry) hooks.entry(d.name, e.key, e.value);
       // Another value is not damage: the open's format check names it.
       if (e.key == kMetaFormatKey) has_format = true;
-      if (e.key.substr(0, kLostRangePrefix.size()) == kLostRangePrefix && e.value.size() == 8) {
-        const std::string_view rest = e.key.substr(kLostRangePrefix.size());
-        const auto nul = rest.find('\0');
-        if (nul != std::string_view::npos && rest.size() == nul + 13)
-          lost[{std::string(rest.substr(0, nul)), get_be32(rest.data() + nul + 1)}].emplace_back(
-              get_be64(rest.data() + nul + 5), get_be64(e.value.data()));
-      }
+      add_lost_range(e, lost);
       if (e.key.substr(0, kTopicMetaPrefix.size()) == kTopicMetaPrefix) {
         const std::string name(e.key.substr(kTopicMetaPrefix.size()));
         const auto o = decode_topic_options(e.value);
@@ -175,25 +324,19 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
     w.walk(d.name, d.record, fn, true);
     taken = take_page_problems(taken, "", std::nullopt, std::nullopt);
   }
-  // Partition logs without weir.meta: a damaged journal (an environment
-  // with neither is someone else's, which the open's format check names).
-  const bool has_logs = std::any_of(dbs.begin(), dbs.end(), [](const auto& d) {
-    return parse_partition_dbi_name(d.name).has_value();
-  });
-  if (has_logs && !present.count(kMetaDbi))
-    scan.findings.push_back({"", std::nullopt, std::nullopt, "(main)", kInvalidPage,
-                             "the journal's metadata database weir.meta is missing", false});
-  else if (present.count(kMetaDbi) && !has_format && w.problems().empty())
-    scan.findings.push_back({"", std::nullopt, std::nullopt, "weir.meta", kInvalidPage,
-                             "weir.meta holds no format record", false});
-  for (const auto& [name, parts] : topics)
-    for (std::uint32_t p = 0; p < parts; ++p)
-      if (!present.count(partition_dbi_name(name, p)))
-        scan.findings.push_back({name, p, std::nullopt, partition_dbi_name(name, p), kInvalidPage,
-                                 "the partition's log database is missing", false});
+  check_catalog(dbs, has_format, !w.problems().empty(), topics, scan.findings);
 
   // Every other named database: partition logs with their batch chains,
-  // the rest (offsets, dedupe, state) page by page.
+  // the rest (offsets, dedupe, state) page by page; on several threads
+  // when walk_threads says so and nothing is amiss so far.
+  if (const unsigned threads = walk_threads(dbs, hooks); threads > 1 && scan.findings.empty() && w.problems().empty()) {
+    std::uint64_t pages_read = 0;
+    if (walk_rest_in_parallel(snapshot, dbs, lost, w, threads, pages_read)) {
+      scan.pages_read = w.pages_read() + pages_read;
+      scan.threads = threads;
+      return scan;
+    }
+  }
   for (const auto& d : dbs) {
     if (d.name == kMetaDbi) continue;
     const auto part = parse_partition_dbi_name(d.name);

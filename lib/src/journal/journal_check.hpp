@@ -50,6 +50,7 @@ struct JournalScan {
   mdbfile::DataFile file;
   std::vector<JournalFinding> findings;  // empty: the structure is sound
   std::uint64_t pages_read = 0;
+  unsigned threads = 1;  // threads whose walk stands (1 after a parallel walk found something)
 };
 
 // What a scan hands out besides its findings (verify's record checks and
@@ -70,6 +71,14 @@ struct ScanHooks {
   // Each entry of the other named databases (weir.meta, weir.offsets,
   // weir.dedupe, weir.dedupe.time, weir.state, ...), whole, in key order.
   std::function<void(const std::string& db, std::string_view key, std::string_view value)> entry;
+  // Threads for the walk of the named databases past weir.meta when no
+  // hook above is set: 0 = one per core (at most 16), 1 = one. Used only
+  // for a file whose trees hold at least `parallel_min_pages` pages. A
+  // parallel walk that finds anything is thrown away and the walk is done
+  // again on one thread, so the findings (and their order) never depend on
+  // the threads.
+  unsigned threads = 0;
+  std::uint64_t parallel_min_pages = 16384;  // 64 MiB of 4 KiB pages
 };
 
 // Scans `dir`/data.mdb. With walk_pages false only the meta pages and the

@@ -17,36 +17,84 @@ void Journal::submit(std::unique_ptr<WriteSet> ws) {
   ws_submitted_.fetch_add(1, std::memory_order_seq_cst);
 }
 
+namespace {
+
+// One put (value) or delete (no value) into a DBI, from a write set.
+struct KeyOp {
+  std::string_view key;
+  std::string_view value;
+  bool erase = false;
+};
+
+// Applies `ops` to `dbi` in key order through one cursor. Keys ascend, so
+// LMDB finds most keys on the leaf page the cursor is already on instead of
+// descending from the root (and looking each page up in the dirty list)
+// for every put. Of several ops on one key only the last counts, as it
+// would in submission order: the sort is stable and earlier ones are
+// skipped.
+int put_sorted(MDB_txn* txn, MDB_dbi dbi, std::vector<KeyOp>& ops) {
+  if (ops.empty()) return 0;
+  std::stable_sort(ops.begin(), ops.end(), [](const KeyOp& a, const KeyOp& b) { return a.key < b.key; });
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn, dbi, &cur)) return rc;
+  int rc = 0;
+  for (std::size_t i = 0; i < ops.size() && rc == 0; ++i) {
+    if (i + 1 < ops.size() && ops[i + 1].key == ops[i].key) continue;  // a later op on this key wins
+    MDB_val k = as_val(ops[i].key);
+    if (ops[i].erase) {
+      MDB_val v;
+      rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+      if (rc == 0) rc = mdb_cursor_del(cur, 0);
+      if (rc == MDB_NOTFOUND) rc = 0;
+    } else {
+      MDB_val v = as_val(ops[i].value);
+      rc = injected_fault(FaultPoint::kPut);
+      if (rc == 0) rc = mdb_cursor_put(cur, &k, &v, 0);
+    }
+  }
+  mdb_cursor_close(cur);
+  return rc;
+}
+
+}  // namespace
+
 Status Journal::apply_write_sets(MDB_txn* txn, const std::vector<std::unique_ptr<WriteSet>>& write_sets) {
   // One offset per (group, topic, partition): write sets of one partition
   // arrive in offset order (one worker, one producer queue), so the last wins.
   std::unordered_map<std::string_view, Offset> offsets;
+  std::vector<KeyOp> state, dedupe, index;
+  // The time index's keys (big-endian expiry + dedupe key), built in one
+  // buffer sized up front so the views into it stay valid.
+  std::size_t n_dedupe = 0, index_bytes = 0;
   for (const auto& ws : write_sets) {
-    for (const auto& [key, value] : ws->writes) {
-      MDB_val k = as_val(key);
-      int rc;
-      if (value) {
-        MDB_val v = as_val(*value);
-        rc = lmdb_put(txn, state_dbi_, &k, &v, 0);
-      } else {
-        rc = mdb_del(txn, state_dbi_, &k, nullptr);
-        if (rc == MDB_NOTFOUND) rc = 0;
-      }
-      if (rc) return lmdb_status(rc, "write state");
+    n_dedupe += ws->dedupe_keys.size();
+    for (std::size_t i = 0; i < ws->dedupe_keys.size(); ++i) index_bytes += 8 + ws->dedupe_keys[i].size();
+  }
+  dedupe.reserve(n_dedupe);
+  index.reserve(n_dedupe);
+  std::string index_keys;
+  index_keys.reserve(index_bytes);
+  for (const auto& ws : write_sets) {
+    for (std::size_t i = 0; i < ws->writes.size(); ++i) {
+      const std::optional<std::string_view> value = ws->writes.value(i);
+      state.push_back(KeyOp{ws->writes.key(i), value.value_or(std::string_view()), !value});
     }
     char be[8];
     put_be64(be, static_cast<std::uint64_t>(ws->expire_us));
-    std::string tk(be, 8);
-    for (const auto& dk : ws->dedupe_keys) {
-      MDB_val k = as_val(dk), v{8, be};
-      if (int rc = lmdb_put(txn, dedupe_dbi_, &k, &v, 0)) return lmdb_status(rc, "write dedupe record");
-      tk.resize(8);
-      tk += dk;
-      MDB_val tkv = as_val(tk), empty{0, nullptr};
-      if (int rc = lmdb_put(txn, dedupe_time_dbi_, &tkv, &empty, 0)) return lmdb_status(rc, "write dedupe index");
+    for (std::size_t i = 0; i < ws->dedupe_keys.size(); ++i) {
+      const std::string_view dk = ws->dedupe_keys[i];
+      const std::size_t at = index_keys.size();
+      index_keys.append(be, 8);
+      index_keys.append(dk);
+      const std::string_view ik = std::string_view(index_keys).substr(at, 8 + dk.size());
+      dedupe.push_back(KeyOp{dk, ik.substr(0, 8)});  // the record's value: the expiry
+      index.push_back(KeyOp{ik, {}});
     }
     offsets[ws->offsets_key] = ws->next;
   }
+  if (int rc = put_sorted(txn, state_dbi_, state)) return lmdb_status(rc, "write state");
+  if (int rc = put_sorted(txn, dedupe_dbi_, dedupe)) return lmdb_status(rc, "write dedupe record");
+  if (int rc = put_sorted(txn, dedupe_time_dbi_, index)) return lmdb_status(rc, "write dedupe index");
   for (const auto& [key, next] : offsets)
     if (Status s = put_offset(txn, key, next); !s) return s;
   return Status::ok();

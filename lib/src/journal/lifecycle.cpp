@@ -57,7 +57,7 @@ Status Journal::store_topic_options(std::string_view topic, const TopicOptions& 
 }
 
 Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
-                           const std::vector<std::string>& groups) {
+                           const std::vector<std::string>& groups, std::string_view dead_letter_group) {
   // Detach its partitions: the writer copies logs_ at the start of each
   // cycle and of each retention pass (which runs between cycles), so once a
   // cycle that started after this removal is done, nothing holds them.
@@ -94,6 +94,9 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
     if (auto n = delete_prefix(txn.get(), internal_dbi_, attempts_prefix(g, name), "attempt records"); !n)
       return n.status();
   }
+  if (!dead_letter_group.empty())
+    if (auto n = delete_prefix(txn.get(), internal_dbi_, settled_prefix(dead_letter_group), "dead-letter ledger"); !n)
+      return n.status();
   return txn.commit();
 }
 

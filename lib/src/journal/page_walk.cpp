@@ -49,6 +49,35 @@ std::string page_kind(std::uint16_t flags) {
   return "unknown (flags " + std::to_string(flags) + ")";
 }
 
+// A branch or leaf page's header, checked.
+struct NodePage {
+  bool branch = false;     // else a leaf
+  std::uint16_t upper = 0;  // where the node area starts
+  std::size_t nodes = 0;
+};
+
+// What is wrong with the header of page `pgno` (`ps` bytes at `p`) as a
+// branch or leaf page, or empty (and `out` set) if nothing.
+std::string node_page_problem(const unsigned char* p, std::uint64_t pgno, std::uint32_t ps, NodePage& out) {
+  const auto hdr_pgno = load<std::uint64_t>(p);
+  const auto flags = load<std::uint16_t>(p + 10);
+  const auto lower = load<std::uint16_t>(p + 12);
+  const auto upper = load<std::uint16_t>(p + 14);
+  if (hdr_pgno != pgno) return "page header names page " + std::to_string(hdr_pgno);
+  if (flags & (kLeaf2 | kSubPage))
+    return "page holds sorted duplicates (flags " + std::to_string(flags) + "), which the journal never stores";
+  const bool branch = (flags & kBranch) != 0, leaf = (flags & kLeaf) != 0;
+  if (branch == leaf || (flags & (kOverflow | kMeta)))
+    return "expected a branch or leaf page, found a " + page_kind(flags) + " page";
+  if (lower < kPageHeader || lower > upper || upper > ps || (lower - kPageHeader) % 2)
+    return "free-space bounds lower " + std::to_string(lower) + " / upper " + std::to_string(upper) +
+           " are impossible in a page of " + std::to_string(ps) + " bytes";
+  const std::size_t n = (lower - kPageHeader) / 2;
+  if (n == 0) return std::string("empty ") + (branch ? "branch" : "leaf") + " page";
+  out = NodePage{branch, upper, n};
+  return {};
+}
+
 }  // namespace
 
 struct PageWalker::TreeWalk {
@@ -57,13 +86,25 @@ struct PageWalker::TreeWalk {
   const EntryFn* fn = nullptr;
   bool read_values = false;
   TreeCounts counts;
+  std::string first_key;  // kept only when keep_first (a parallel walk's piece)
   std::string last_key;
   bool have_last = false;
+  bool keep_first = false;
   bool damaged = false;
+  // walk_top: children of branch pages at split_level are collected here,
+  // not walked.
+  std::vector<std::uint64_t>* children = nullptr;
+  std::uint16_t split_level = 0;
   std::vector<std::vector<unsigned char>> bufs;  // one page buffer per level
   std::string value;                              // the current entry's value
 
-  explicit TreeWalk(std::uint32_t psize) : bufs(kMaxDepth + 1, std::vector<unsigned char>(psize)) {}
+  TreeWalk() : bufs(kMaxDepth + 1) {}
+  // The page buffer of `level`, allocated when the walk first reaches it.
+  unsigned char* buffer(std::uint16_t level, std::uint32_t page_size) {
+    std::vector<unsigned char>& b = bufs[level];
+    if (b.empty()) b.resize(page_size);
+    return b.data();
+  }
 };
 
 PageWalker::PageWalker(DataFile file, int fd) : file_(std::move(file)), fd_(fd) {
@@ -178,110 +219,118 @@ bool PageWalker::read_value(std::uint64_t leaf, std::uint64_t ovpg, std::uint64_
   return read(ovpg, kPageHeader, want, reinterpret_cast<unsigned char*>(out.data()), t);
 }
 
+std::string PageWalker::entry_problem(std::uint64_t pgno, std::uint16_t level, const TreeWalk& t) {
+  if (level >= kMaxDepth || (t.db.depth && level >= t.db.depth))
+    return "tree is deeper than its record's depth " + std::to_string(t.db.depth);
+  if (pgno < 2 || pgno > last_page_) return "page number is outside pages 2.." + std::to_string(last_page_);
+  if (!mark(pgno)) return "page is reached a second time (shared or looping page pointers)";
+  return {};
+}
+
+bool PageWalker::branch_node(std::uint64_t pgno, std::uint16_t level, std::size_t i, std::size_t off,
+                             std::string_view key, std::uint64_t child, std::string& prev_key, TreeWalk& t) {
+  auto problem = [&](const std::string& what) {
+    problems_.push_back({t.name, pgno, "node " + std::to_string(i) + " at offset " + std::to_string(off) + what});
+    t.damaged = true;
+  };
+  if (i > 0) {  // the first node's key is not stored
+    if (i > 1 && compare_keys(t.db.flags, prev_key, key) >= 0) {
+      problem(": branch keys are out of order");
+      return false;
+    }
+    prev_key.assign(key);
+  }
+  if (child < 2 || child > last_page_) {
+    problem(": child page " + std::to_string(child) + " is outside pages 2.." + std::to_string(last_page_));
+    return true;
+  }
+  if (t.children != nullptr && level == t.split_level) t.children->push_back(child);
+  else walk_page(child, static_cast<std::uint16_t>(level + 1), t);
+  return true;
+}
+
 void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t) {
   const std::uint32_t ps = file_.page_size;
   auto problem = [&](std::string what) {
     problems_.push_back({t.name, pgno, std::move(what)});
     t.damaged = true;
   };
-  if (level >= kMaxDepth || (t.db.depth && level >= t.db.depth)) {
-    problem("tree is deeper than its record's depth " + std::to_string(t.db.depth));
+  if (std::string what = entry_problem(pgno, level, t); !what.empty()) {
+    problem(std::move(what));
     return;
   }
-  if (pgno < 2 || pgno > last_page_) {
-    problem("page number is outside pages 2.." + std::to_string(last_page_));
-    return;
-  }
-  if (!mark(pgno)) {
-    problem("page is reached a second time (shared or looping page pointers)");
-    return;
-  }
-  unsigned char* p = t.bufs[level].data();
+  unsigned char* p = t.buffer(level, ps);
   if (!read(pgno, 0, ps, p, t)) return;
-  const auto hdr_pgno = load<std::uint64_t>(p);
-  const auto flags = load<std::uint16_t>(p + 10);
-  const auto lower = load<std::uint16_t>(p + 12);
-  const auto upper = load<std::uint16_t>(p + 14);
-  if (hdr_pgno != pgno) {
-    problem("page header names page " + std::to_string(hdr_pgno));
+  NodePage page;
+  if (std::string what = node_page_problem(p, pgno, ps, page); !what.empty()) {
+    problem(std::move(what));
     return;
   }
-  if (flags & (kLeaf2 | kSubPage)) {
-    problem("page holds sorted duplicates (flags " + std::to_string(flags) + "), which the journal never stores");
-    return;
-  }
-  const bool branch = (flags & kBranch) != 0, leaf = (flags & kLeaf) != 0;
-  if (branch == leaf || (flags & (kOverflow | kMeta))) {
-    problem("expected a branch or leaf page, found a " + page_kind(flags) + " page");
-    return;
-  }
-  if (lower < kPageHeader || lower > upper || upper > ps || (lower - kPageHeader) % 2) {
-    problem("free-space bounds lower " + std::to_string(lower) + " / upper " + std::to_string(upper) +
-            " are impossible in a page of " + std::to_string(ps) + " bytes");
-    return;
-  }
-  const std::size_t n = (lower - kPageHeader) / 2;
-  if (n == 0) {
-    problem(std::string("empty ") + (branch ? "branch" : "leaf") + " page");
-    return;
-  }
+  const auto [branch, upper, n] = page;
   if (level + 1 > t.counts.depth) t.counts.depth = static_cast<std::uint16_t>(level + 1);
   ++(branch ? t.counts.branch_pages : t.counts.leaf_pages);
   std::string prev_branch_key;
+  // A leaf's keys are compared as views into its page buffer; only the
+  // page's last one is copied, for the next leaf's first compare (also when
+  // the loop ends early on damage).
+  std::string_view prev_leaf_key;
+  bool prev_on_page = false;
+  struct KeepLast {
+    TreeWalk& t;
+    const std::string_view& key;
+    const bool& set;
+    ~KeepLast() {
+      if (set) t.last_key.assign(key);
+    }
+  } keep_last{t, prev_leaf_key, prev_on_page};
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t off = load<std::uint16_t>(p + kPageHeader + 2 * i);
-    const std::string at = "node " + std::to_string(i) + " at offset " + std::to_string(off);
+    // Built only for a problem: this loop runs for every entry of the file.
+    auto at = [&] { return "node " + std::to_string(i) + " at offset " + std::to_string(off); };
     if (off < upper || off + kNodeHeader > ps) {
-      problem(at + " lies outside the page's node area " + std::to_string(upper) + ".." + std::to_string(ps));
+      problem(at() + " lies outside the page's node area " + std::to_string(upper) + ".." + std::to_string(ps));
       return;
     }
     const unsigned char* node = p + off;
     const std::uint32_t lo = load<std::uint16_t>(node), hi = load<std::uint16_t>(node + 2);
     const std::uint16_t nflags = load<std::uint16_t>(node + 4), ksize = load<std::uint16_t>(node + 6);
     if (off + kNodeHeader + ksize > ps) {
-      problem(at + ": key of " + std::to_string(ksize) + " bytes runs past the end of the page");
+      problem(at() + ": key of " + std::to_string(ksize) + " bytes runs past the end of the page");
       return;
     }
     const std::string_view key(reinterpret_cast<const char*>(node + kNodeHeader), ksize);
     if (branch) {
       const std::uint64_t child = lo | (std::uint64_t{hi} << 16) | (std::uint64_t{nflags} << 32);
-      if (i > 0) {
-        if (i > 1 && compare_keys(t.db.flags, prev_branch_key, key) >= 0) {
-          problem(at + ": branch keys are out of order");
-          return;
-        }
-        prev_branch_key.assign(key);
-      }
-      if (child < 2 || child > last_page_) {
-        problem(at + ": child page " + std::to_string(child) + " is outside pages 2.." + std::to_string(last_page_));
-        continue;
-      }
-      walk_page(child, static_cast<std::uint16_t>(level + 1), t);
+      if (!branch_node(pgno, level, i, off, key, child, prev_branch_key, t)) return;
       p = t.bufs[level].data();  // unchanged: each level has its own buffer
       continue;
     }
     const std::uint64_t dsize = lo | (std::uint64_t{hi} << 16);
     if (nflags & kDupData) {
-      problem(at + ": node holds sorted duplicates, which the journal never stores");
+      problem(at() + ": node holds sorted duplicates, which the journal never stores");
       continue;
     }
     const bool big = (nflags & kBigData) != 0;
     const std::size_t inline_bytes = big ? 8 : dsize;
     if (off + kNodeHeader + ksize + inline_bytes > ps) {
-      problem(at + ": value of " + std::to_string(dsize) + " bytes" + (big ? " (its page number)" : "") +
+      problem(at() + ": value of " + std::to_string(dsize) + " bytes" + (big ? " (its page number)" : "") +
               " runs past the end of the page");
       continue;
     }
     if ((nflags & kSubData) && (big || dsize != kDbRecordBytes)) {
-      problem(at + ": named database record of " + std::to_string(dsize) + " bytes (expected " +
+      problem(at() + ": named database record of " + std::to_string(dsize) + " bytes (expected " +
               std::to_string(kDbRecordBytes) + ")");
       continue;
     }
-    if (t.have_last && compare_keys(t.db.flags, t.last_key, key) >= 0) {
-      problem(at + ": keys are out of order (a key not above the one before it)");
+    const bool ordered = prev_on_page ? compare_keys(t.db.flags, prev_leaf_key, key) < 0
+                                      : !t.have_last || compare_keys(t.db.flags, t.last_key, key) < 0;
+    if (!ordered) {
+      problem(at() + ": keys are out of order (a key not above the one before it)");
       continue;
     }
-    t.last_key.assign(key);
+    if (t.keep_first && !t.have_last) t.first_key.assign(key);
+    prev_leaf_key = key;
+    prev_on_page = true;
     t.have_last = true;
     ++t.counts.entries;
     const unsigned char* data = node + kNodeHeader + ksize;
@@ -302,7 +351,7 @@ void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t)
 }
 
 TreeCounts PageWalker::walk(const std::string& name, const DbRecord& db, const EntryFn& fn, bool read_values) {
-  TreeWalk t(file_.page_size);
+  TreeWalk t;
   t.name = name;
   t.db = db;
   t.fn = &fn;
@@ -315,19 +364,101 @@ TreeCounts PageWalker::walk(const std::string& name, const DbRecord& db, const E
     return t.counts;
   }
   walk_page(db.root, 0, t);
-  if (t.damaged) return t.counts;
-  auto differs = [&](const char* what, std::uint64_t found, std::uint64_t recorded) {
-    if (found != recorded)
+  if (!t.damaged) check_counts(name, db, t.counts);
+  return t.counts;
+}
+
+void PageWalker::check_counts(const std::string& name, const DbRecord& db, const TreeCounts& found) {
+  auto differs = [&](const char* what, std::uint64_t got, std::uint64_t recorded) {
+    if (got != recorded)
       problems_.push_back({name, db.root,
-                           std::string("tree holds ") + std::to_string(found) + " " + what + " but its record says " +
+                           std::string("tree holds ") + std::to_string(got) + " " + what + " but its record says " +
                                std::to_string(recorded)});
   };
-  differs("entries", t.counts.entries, db.entries);
-  differs("levels", t.counts.depth, db.depth);
-  differs("branch pages", t.counts.branch_pages, db.branch_pages);
-  differs("leaf pages", t.counts.leaf_pages, db.leaf_pages);
-  differs("overflow pages", t.counts.overflow_pages, db.overflow_pages);
-  return t.counts;
+  differs("entries", found.entries, db.entries);
+  differs("levels", found.depth, db.depth);
+  differs("branch pages", found.branch_pages, db.branch_pages);
+  differs("leaf pages", found.leaf_pages, db.leaf_pages);
+  differs("overflow pages", found.overflow_pages, db.overflow_pages);
+}
+
+SubtreeWalk PageWalker::walk_top(const std::string& name, const DbRecord& db, std::uint16_t split_level,
+                                 std::vector<std::uint64_t>& children) {
+  SubtreeWalk out;
+  if (db.root == kInvalidPage) {
+    walk(name, db, EntryFn{}, false);  // reports a record that counts entries
+    return out;
+  }
+  TreeWalk t;
+  t.name = name;
+  t.db = db;
+  t.keep_first = true;
+  t.children = &children;
+  t.split_level = split_level;
+  const EntryFn none;
+  t.fn = &none;
+  walk_page(db.root, 0, t);
+  out.counts = t.counts;
+  out.has_keys = t.have_last;
+  out.first_key = std::move(t.first_key);
+  out.last_key = std::move(t.last_key);
+  return out;
+}
+
+SubtreeWalk PageWalker::walk_subtree(const std::string& name, const DbRecord& db, std::uint64_t pgno,
+                                     std::uint16_t level, const EntryFn& fn, bool read_values) {
+  TreeWalk t;
+  t.name = name;
+  t.db = db;
+  t.fn = &fn;
+  t.read_values = read_values;
+  t.keep_first = true;
+  walk_page(pgno, level, t);
+  SubtreeWalk out;
+  out.counts = t.counts;
+  out.has_keys = t.have_last;
+  out.first_key = std::move(t.first_key);
+  out.last_key = std::move(t.last_key);
+  return out;
+}
+
+void PageWalker::join_tree(const std::string& name, const DbRecord& db, const SubtreeWalk& top,
+                           const std::vector<const SubtreeWalk*>& pieces) {
+  if (top.has_keys && !pieces.empty()) {
+    // A leaf among the levels walk_top walked, beside subtrees below them:
+    // the tree is not balanced, and its keys could not be ordered against
+    // the pieces'.
+    problems_.push_back({name, db.root, "leaf pages above the tree's lowest levels (an unbalanced tree)"});
+    return;
+  }
+  TreeCounts sum = top.counts;
+  const SubtreeWalk* prev = top.has_keys ? &top : nullptr;
+  for (const SubtreeWalk* piece : pieces) {
+    sum.depth = std::max(sum.depth, piece->counts.depth);
+    sum.branch_pages += piece->counts.branch_pages;
+    sum.leaf_pages += piece->counts.leaf_pages;
+    sum.overflow_pages += piece->counts.overflow_pages;
+    sum.entries += piece->counts.entries;
+    if (!piece->has_keys) continue;
+    if (prev != nullptr && compare_keys(db.flags, prev->last_key, piece->first_key) >= 0) {
+      problems_.push_back({name, db.root, "keys are out of order between two subtrees of the root"});
+      return;
+    }
+    prev = piece;
+  }
+  check_counts(name, db, sum);
+}
+
+bool PageWalker::reached_once(const std::vector<const PageWalker*>& walkers) {
+  std::vector<std::uint64_t> all;
+  for (const PageWalker* w : walkers) {
+    if (all.size() < w->seen_.size()) all.resize(w->seen_.size(), 0);
+    for (std::size_t i = 0; i < w->seen_.size(); ++i) {
+      if (all[i] & w->seen_[i]) return false;
+      all[i] |= w->seen_[i];
+    }
+  }
+  return true;
 }
 
 std::vector<NamedDb> PageWalker::walk_catalog() {

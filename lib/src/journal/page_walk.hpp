@@ -65,6 +65,15 @@ struct TreeCounts {
   std::uint64_t entries = 0;
 };
 
+// A piece of one tree walked apart from the rest (a parallel scan walks a
+// big tree's subtrees on several threads, then joins them with join_tree).
+struct SubtreeWalk {
+  TreeCounts counts;
+  std::string first_key;  // its first and last leaf keys, when it has any
+  std::string last_key;
+  bool has_keys = false;
+};
+
 class PageWalker {
  public:
   // Reads pages of `file` (whose meta pages read_data_file has read; used
@@ -86,6 +95,27 @@ class PageWalker {
   // databases the main tree holds (their trees are not walked).
   std::vector<NamedDb> walk_catalog();
 
+  // The parallel form of walk(), in three steps. walk_top walks the tree's
+  // branch pages at levels 0..split_level (a leaf root: the whole tree) and
+  // appends the page numbers of their children, in key order, to
+  // `children`; walk_subtree walks one of them (at split_level + 1) with
+  // everything under it, on any walker of the same file; join_tree checks
+  // the pieces together as walk() checks one tree: keys increasing from
+  // one piece to the next, and the summed counts against the record (a
+  // leaf among the top levels beside pieces is a problem: a balanced tree
+  // has none, and its keys could not be ordered against theirs). Each
+  // walker keeps its own problems() and reached pages (see reached_once).
+  SubtreeWalk walk_top(const std::string& name, const DbRecord& db, std::uint16_t split_level,
+                       std::vector<std::uint64_t>& children);
+  SubtreeWalk walk_subtree(const std::string& name, const DbRecord& db, std::uint64_t pgno, std::uint16_t level,
+                           const EntryFn& fn, bool read_values);
+  // Joins `top` and `pieces` (in key order); damage goes to problems().
+  void join_tree(const std::string& name, const DbRecord& db, const SubtreeWalk& top,
+                 const std::vector<const SubtreeWalk*>& pieces);
+  // True if no page was reached by two of `walkers` (each walker already
+  // reports a page it reached twice itself).
+  static bool reached_once(const std::vector<const PageWalker*>& walkers);
+
   const std::vector<PageProblem>& problems() const noexcept { return problems_; }
   std::vector<PageProblem>& problems() noexcept { return problems_; }
   std::uint64_t pages_read() const noexcept { return pages_read_; }
@@ -97,10 +127,21 @@ class PageWalker {
   // Reads `n` bytes at page `pgno` (offset `skip` in it); false if the file
   // ends first (a problem is recorded).
   bool read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsigned char* out, TreeWalk& t);
+  // Why page `pgno` at `level` cannot be entered (too deep, out of the
+  // file, reached twice: marks it seen), or "" if it can.
+  std::string entry_problem(std::uint64_t pgno, std::uint16_t level, const TreeWalk& t);
   void walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t);
+  // Node `i` (at `off`) of branch page `pgno`: checks its key against the
+  // node before's (`prev_key`, then set to it) and walks its child (or,
+  // under walk_top at split_level, collects it). False when the page's
+  // other nodes cannot be trusted.
+  bool branch_node(std::uint64_t pgno, std::uint16_t level, std::size_t i, std::size_t off, std::string_view key,
+                   std::uint64_t child, std::string& prev_key, TreeWalk& t);
   bool read_value(std::uint64_t leaf, std::uint64_t ovpg, std::uint64_t size, bool whole, TreeWalk& t,
                   std::string& out);
   bool mark(std::uint64_t pgno);
+  // Compares a walk's counts with the tree's record (problems() if not).
+  void check_counts(const std::string& name, const DbRecord& db, const TreeCounts& found);
 
   DataFile file_;
   int fd_ = -1;

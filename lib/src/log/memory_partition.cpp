@@ -1,5 +1,7 @@
 #include "log/memory_partition.hpp"
 
+#include <algorithm>
+
 #include "record/record.hpp"
 
 namespace weir::internal {
@@ -7,9 +9,20 @@ namespace weir::internal {
 Result<std::uint32_t> MemoryPartition::read(Offset from, std::uint32_t first_attempt, std::span<Message> out,
                                             ReadBatch&) {
   PartitionLog& log = ring();
-  const std::uint32_t n = log.readable(from, static_cast<std::uint32_t>(out.size()));
-  for (std::uint32_t i = 0; i < n; ++i)
-    out[i] = decode_record(log.record(from + i), topic(), index(), from + i, i == 0 ? first_attempt : 1, origin());
+  // One pass: each slot's sequence is checked (acquire) and its record
+  // decoded while the line is at hand (a separate readable() pass touched
+  // every slot twice). Slots a few ahead, below the claim counter, are
+  // prefetched: a lagging group reads lines written long ago (a full ring
+  // is megabytes), so each would otherwise be one cache miss in turn.
+  constexpr Offset kAhead = 8;
+  const Offset claimed = std::min<Offset>(log.end(), from + out.size());
+  std::uint32_t n = 0;
+  for (; n < out.size(); ++n) {
+    const Offset o = from + n;
+    if (!log.published(o)) break;
+    if (o + kAhead < claimed) log.prefetch(o + kAhead);
+    out[n] = decode_record(log.record(o), topic(), index(), o, n == 0 ? first_attempt : 1, origin());
+  }
   return n;
 }
 

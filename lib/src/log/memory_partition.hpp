@@ -28,8 +28,10 @@ class MemoryPartition final : public Partition {
   void attach(ReaderCursor& cursor, Offset from, bool) override { ring().add_reader(&cursor, from); }
   void detach(ReaderCursor& cursor) override { ring().remove_reader(&cursor); }
   bool has_events(Offset from, bool seq_cst) const noexcept override {
-    // Poll the claim counter, not the next slot: the producer is writing
-    // that slot's line, and polling it would bounce the line mid-write.
+    // Spinning polls the next slot's sequence, not the claim counter: the
+    // producers' claim CAS on the counter would then wait for its line on
+    // every publish. The re-check after Doorbell::prepare (seq_cst) reads
+    // the claim counter: the reader's half of the wake-up handshake.
     return seq_cst ? ring().end_seq_cst() > from : ring().readable(from, 1) != 0;
   }
   Result<std::uint32_t> read(Offset from, std::uint32_t first_attempt, std::span<Message> out,

@@ -222,7 +222,8 @@ constexpr GroupFamily kGroupFamilies[] = {
     {"weir_group_dlq_oldest_age_seconds", "gauge", "Age of the group's oldest dead letter (0 if none).",
      [](const GroupMetrics& g) { return g.dlq_oldest_age_seconds; }},
     {"weir_group_dlq_dropped_total", "counter",
-     "Memory buses: dead letters dropped, oldest first, because the group's dead-letter topic held 4,096.",
+     "Dead letters dropped before they were redriven or purged: on memory buses the oldest, when the group's "
+     "dead-letter topic held 4,096; on journaled ones, those its retention deleted.",
      [](const GroupMetrics& g) { return double(g.dlq_dropped); }},
     {"weir_group_duplicates_skipped_total", "counter",
      "Events the group skipped as duplicates of ones already handled, since it subscribed.",

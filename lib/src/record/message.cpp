@@ -111,16 +111,18 @@ std::uint64_t decimal_header(std::optional<std::string_view> v, std::uint64_t ma
 
 std::string_view Message::id() const noexcept {
   if (auto given = header(envelope_header::kId)) return *given;
-  if (derived_id_[0] == 0) {
+  char* const out = reinterpret_cast<char*>(derived_id_);
+  if (!id_ready_) {
     // A UUIDv7 from the event's time and its place in the log: the same on
     // every delivery, distinct for distinct (log, topic, partition, offset).
     const std::uint64_t a = splitmix64(origin_ ^ fnv1a(topic_));
     const std::uint64_t b = splitmix64(a ^ (std::uint64_t{partition_} << 48) ^ offset_);
     const std::uint64_t c = splitmix64(b ^ 0x5bd1e9955bd1e995ull);
     const std::uint64_t ms = static_cast<std::uint64_t>(time_us_ > 0 ? time_us_ / 1000 : 0);
-    format_uuid_v7(ms, static_cast<std::uint32_t>(b & 0xfff), c, derived_id_);
+    format_uuid_v7(ms, static_cast<std::uint32_t>(b & 0xfff), c, out);
+    id_ready_ = true;
   }
-  return std::string_view(derived_id_, 36);
+  return std::string_view(out, 36);
 }
 
 std::uint32_t Message::schema_version() const noexcept {
@@ -130,6 +132,11 @@ std::uint32_t Message::schema_version() const noexcept {
 std::int64_t Message::deliver_at_us() const noexcept {
   return static_cast<std::int64_t>(decimal_header(header(envelope_header::kDeliverAt),
                                                   std::numeric_limits<std::int64_t>::max()));
+}
+
+std::uint32_t Message::priority() const noexcept {
+  if (header_count_ == 0) return 0;
+  return static_cast<std::uint32_t>(decimal_header(header(envelope_header::kPriority), kMaxPriorityLevels - 1));
 }
 
 std::string new_event_id() {

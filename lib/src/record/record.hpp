@@ -10,7 +10,9 @@
 // through as they are. Event::deliver_at_us follows them as the reserved
 // header weir_deliver_at (decimal microseconds): records without it (all
 // records of earlier versions) are due at once, so the record layout and
-// kJournalVersion are unchanged. Events without envelope attributes store
+// kJournalVersion are unchanged. Event::priority follows the same way as
+// weir_priority (decimal, only when > 0): records without it are priority
+// 0, and a weir that predates lanes reads it as an ordinary header. Events without envelope attributes store
 // nothing extra.
 //
 // Fields are host-endian and copied with memcpy (records may be unaligned).
@@ -46,23 +48,26 @@ namespace hdr = weir::envelope_header;
 inline bool is_reserved_header(std::string_view name) noexcept {
   return name == hdr::kId || name == hdr::kSource || name == hdr::kType ||
          name == hdr::kSpecVersion || name == hdr::kContentType || name == hdr::kDataSchema ||
-         name == hdr::kSchemaVersion || name == hdr::kTraceparent || name == hdr::kDeliverAt;
+         name == hdr::kSchemaVersion || name == hdr::kTraceparent || name == hdr::kDeliverAt ||
+         name == hdr::kPriority;
 }
 
 // The envelope headers of one event, prepared once per publish.
 struct Envelope {
-  Header h[9];
+  Header h[10];
   std::uint32_t n = 0;
   std::size_t bytes = 0;
   char version[10];
   char deliver_at[20];
+  char priority[10];
 
   bool empty() const noexcept { return n == 0; }
 };
 
 inline bool has_envelope(const Event& e) noexcept {
   return !e.id.empty() || !e.source.empty() || !e.type.empty() || !e.content_type.empty() ||
-         !e.dataschema.empty() || e.schema_version != 0 || !e.traceparent.empty() || e.deliver_at_us != 0;
+         !e.dataschema.empty() || e.schema_version != 0 || !e.traceparent.empty() || e.deliver_at_us != 0 ||
+         e.priority != 0;
 }
 
 inline void make_envelope(const Event& e, Envelope& env) noexcept {
@@ -91,6 +96,7 @@ inline void make_envelope(const Event& e, Envelope& env) noexcept {
   // Not a CloudEvents attribute: after them, and it brings no specversion.
   if (e.deliver_at_us > 0)
     add(hdr::kDeliverAt, decimal(static_cast<std::uint64_t>(e.deliver_at_us), env.deliver_at));
+  if (e.priority > 0) add(hdr::kPriority, decimal(e.priority, env.priority));
 }
 
 inline std::size_t record_size(const Event& e, const Envelope& env) noexcept {

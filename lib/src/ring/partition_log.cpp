@@ -16,43 +16,57 @@ PartitionLog::~PartitionLog() {
   for (std::uint64_t i = 0; i <= mask_; ++i) delete[] slots_[i].heap;
 }
 
+PartitionLog::ClaimError PartitionLog::try_claim(std::uint32_t n, bool past_close, std::uint64_t& t, Offset& head,
+                                                 Offset& first) {
+  const std::uint64_t cap = capacity();
+  for (;;) {
+    if ((t & kClosedBit) && !past_close) return ClaimError::kClosed;
+    const Offset end = t & ~kClosedBit;
+    if (end + n > head + cap) {
+      head = advance_head();  // readers may have moved on since head_ was set
+      if (end + n > head + cap) return ClaimError::kFull;
+      continue;
+    }
+    // seq_cst: besides handing out numbers, this RMW is the producer's half
+    // of the wake-up handshake (see TopicState::publish). Visibility of slot
+    // contents is carried by slot.seq (release/acquire). t + n keeps the
+    // closed bit as it is (offsets stay far below it).
+    if (tail_.compare_exchange_weak(t, t + n, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+      first = end;
+      return ClaimError::kNone;
+    }
+  }
+}
+
 PartitionLog::ClaimError PartitionLog::claim(std::uint32_t n, bool block,
                                              std::chrono::nanoseconds timeout, Offset& first) {
-  const std::uint64_t cap = mask_ + 1;
   std::uint64_t t = tail_.load(std::memory_order_relaxed);
   // head_ acquire pairs with the release in advance_head(): the slots we are
   // about to reuse have been fully read.
   Offset head = head_.load(std::memory_order_acquire);
   std::chrono::steady_clock::time_point deadline{};  // computed on first wait
   for (;;) {
-    if (t & kClosedBit) return ClaimError::kClosed;
-    if (t + n > head + cap) {
-      head = advance_head();  // readers may have moved on since head_ was set
-      if (t + n <= head + cap) continue;
-      if (!block) return ClaimError::kFull;
-      const auto now = std::chrono::steady_clock::now();
-      if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
-      if (now >= deadline) return ClaimError::kTimedOut;
-      const std::uint32_t epoch = space_bell_.prepare();
-      t = tail_.load(std::memory_order_relaxed);
-      head = advance_head();
-      if (!(t & kClosedBit) && t + n > head + cap) {
-        space_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, kMaxSleep));
-      }
-      space_bell_.finish();
-      t = tail_.load(std::memory_order_relaxed);
-      head = head_.load(std::memory_order_acquire);
-      continue;
+    const ClaimError e = try_claim(n, /*past_close=*/false, t, head, first);
+    if (e != ClaimError::kFull || !block) return e;
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
+    if (now >= deadline) return ClaimError::kTimedOut;
+    const std::uint32_t epoch = space_bell_.prepare();
+    t = tail_.load(std::memory_order_relaxed);
+    head = advance_head();
+    if (!(t & kClosedBit) && t + n > head + capacity()) {
+      space_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, kMaxSleep));
     }
-    // seq_cst: besides handing out numbers, this RMW is the producer's half
-    // of the wake-up handshake (see TopicState::publish). Visibility of slot
-    // contents is carried by slot.seq (release/acquire).
-    if (tail_.compare_exchange_weak(t, t + n, std::memory_order_seq_cst,
-                                    std::memory_order_relaxed)) {
-      first = t;
-      return ClaimError::kNone;
-    }
+    space_bell_.finish();
+    t = tail_.load(std::memory_order_relaxed);
+    head = head_.load(std::memory_order_acquire);
   }
+}
+
+PartitionLog::ClaimError PartitionLog::claim_past_close(std::uint32_t n, Offset& first) {
+  std::uint64_t t = tail_.load(std::memory_order_relaxed);
+  Offset head = head_.load(std::memory_order_acquire);  // as in claim()
+  return try_claim(n, /*past_close=*/true, t, head, first);
 }
 
 char* PartitionLog::slot_buffer(Offset o, std::size_t bytes) {

@@ -90,6 +90,11 @@ class PartitionLog {
   // in `first`. Fails with kClosed; kFull if full and `block` is false;
   // kTimedOut if still full after `timeout`. The fast path reads no clock. Thread-safe.
   ClaimError claim(std::uint32_t n, bool block, std::chrono::nanoseconds timeout, Offset& first);
+  // claim() that goes on after close() and never blocks (kFull when the
+  // ring has no room): the journal writer placing the follow-ups of a write
+  // set, which a closing bus still commits (its handler ran, its input's
+  // offset moves with them). Thread-safe.
+  ClaimError claim_past_close(std::uint32_t n, Offset& first);
 
   // Returns storage for the record at claimed offset `o`, of `bytes` bytes.
   // Only the producer that claimed `o` may call this, before publish(o).
@@ -109,6 +114,18 @@ class PartitionLog {
     while (n < max && slot(from + n).seq.load(std::memory_order_acquire) == from + n + 1) ++n;
     return n;
   }
+  // Whether offset `o` is published (acquire: its record is visible once
+  // this returns true). readable(o, 1) without the loop. Wait-free.
+  bool published(Offset o) const noexcept {
+    return slot(o).seq.load(std::memory_order_acquire) == o + 1;
+  }
+  // A hint that the reader will soon read offset `o` (its slot's first
+  // line). Only for offsets below end(): a claimed slot, so the hint does
+  // not pull a line that no producer has reached yet. No effect on results.
+  void prefetch(Offset o) const noexcept { __builtin_prefetch(&slot(o), 0, 3); }
+  // A hint that a producer will soon write offset `o`'s slot. No effect on
+  // results.
+  void prefetch_for_write(Offset o) const noexcept { __builtin_prefetch(&slot(o), 1, 3); }
   // The record at a readable offset. Valid until the reader moves past it.
   const char* record(Offset o) const noexcept {
     const Slot& s = slot(o);
@@ -147,6 +164,12 @@ class PartitionLog {
   Doorbell& space_bell() noexcept { return space_bell_; }
 
  private:
+  // The claim without waiting, shared by claim() and claim_past_close():
+  // kNone (`first` set), kFull (no room, head_ recomputed), or kClosed
+  // unless `past_close`. `t` and `head` hold the caller's last loads of
+  // tail_ and head_ and are updated.
+  ClaimError try_claim(std::uint32_t n, bool past_close, std::uint64_t& t, Offset& head, Offset& first);
+
   struct alignas(64) Slot {
     std::atomic<std::uint64_t> seq{0};  // offset + 1 once published
     std::uint32_t size = 0;             // record bytes

@@ -31,7 +31,11 @@ Result<std::pair<std::uint32_t, std::string>> TopicState::follow_up(const Event&
 Result<Offset> TopicState::place(std::uint32_t p, std::span<const std::string> records) {
   PartitionLog& ring = parts_[p]->ring();
   Offset first;
-  switch (ring.claim(static_cast<std::uint32_t>(records.size()), false, std::chrono::nanoseconds(0), first)) {
+  const auto n = static_cast<std::uint32_t>(records.size());
+  const auto claimed = deleted_.load(std::memory_order_acquire)
+                           ? ring.claim(n, false, std::chrono::nanoseconds(0), first)
+                           : ring.claim_past_close(n, first);
+  switch (claimed) {
     case PartitionLog::ClaimError::kNone: break;
     case PartitionLog::ClaimError::kClosed:
       return Status::closed("topic '" + name_ + "' is closed");

@@ -133,6 +133,17 @@ Status TopicState::admit() const {
   return Status::ok();
 }
 
+namespace {
+Status priority_out_of_range(const std::string& topic, std::uint32_t priority, std::uint32_t levels) {
+  if (levels == 1)
+    return Status::invalid_argument("priority " + std::to_string(priority) + " given, but topic '" + topic +
+                                    "' has no priority lanes (priority_levels 1: only priority 0)");
+  return Status::invalid_argument("priority " + std::to_string(priority) + " is out of range: topic '" + topic +
+                                  "' has " + std::to_string(levels) + " priority levels (0.." +
+                                  std::to_string(levels - 1) + ")");
+}
+}  // namespace
+
 Status TopicState::validate(const Event& e) const {
   if (e.payload.size() > options_.max_payload_bytes)
     return Status::invalid_argument("payload of " + std::to_string(e.payload.size()) +
@@ -147,6 +158,7 @@ Status TopicState::validate(const Event& e) const {
                                     " headers; at most 1024 are allowed");
   if (headers_bytes(e.headers) > options_.max_payload_bytes)
     return Status::invalid_argument("headers exceed topic '" + name_ + "' max_payload_bytes");
+  if (e.priority >= options_.priority_levels) return priority_out_of_range(name_, e.priority, options_.priority_levels);
   for (const Header& h : e.headers)
     if (is_reserved_header(h.name))
       return Status::invalid_argument("header '" + std::string(h.name) +
@@ -215,6 +227,7 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   // Right after the claim's seq_cst CAS (the wake-up handshake).
   const std::uint64_t sleeping = readers_.sleeping();
   PartitionLog& log = parts_[p]->ring();
+  log.prefetch_for_write(off + 1);  // the next publish's slot, while we write this one
   write_event(log, off, e, e.time_us ? e.time_us : coarse_now_us());
   log.publish(off);
   if (sleeping) readers_.wake(sleeping);
@@ -294,7 +307,8 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
   return finish(Status::ok(), events.size());
 }
 
-void TopicState::close_partitions() noexcept {
+void TopicState::close_partitions(bool deleted) noexcept {
+  if (deleted) deleted_.store(true, std::memory_order_release);
   for (auto& p : parts_) p->ring().close();
   readers_.ring_all();
 }

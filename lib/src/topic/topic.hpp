@@ -45,6 +45,9 @@ struct BusShared {
   // group exists, read-only afterwards (plain reads); called only by group
   // workers, which stop before the bus goes away.
   std::function<Result<std::shared_ptr<TopicState>>(std::string_view)> find_topic;
+  // Bells of worker pools that serve several topics (ReaderBells::acquire's
+  // `shared`): every topic holds this struct, so they outlive its producers.
+  BellArena pool_bells;
 };
 
 // The bus whose worker is running on this thread, if any (handlers may keep
@@ -94,18 +97,25 @@ class TopicState {
   // and encodes its record: (partition, record). place appends encoded
   // records to partition `p` in one claim without blocking (the journal
   // writer's thread): the first offset, or kResourceExhausted while the
-  // ring has no room, kClosed once the topic closed. Thread-safe.
+  // ring has no room, kClosed once the topic was deleted. A topic closed
+  // because the bus closes still takes them: the write set they belong to
+  // commits in the journal's last pass. Thread-safe.
   Result<std::pair<std::uint32_t, std::string>> follow_up(const Event& e, std::string_view derived_id) const;
   Result<Offset> place(std::uint32_t p, std::span<const std::string> records);
 
   // Group doorbells: a group takes a slot while subscribed; `by_journal`:
-  // the journal writer (not producers) wakes it (see ReaderBells).
-  Result<std::uint32_t> acquire_group_slot(bool by_journal) { return readers_.acquire(by_journal, name_); }
+  // the journal writer (not producers) wakes it; `shared`: the bell it
+  // sleeps on when not the slot's own, from BusShared::pool_bells (see
+  // ReaderBells).
+  Result<std::uint32_t> acquire_group_slot(bool by_journal, Doorbell* shared = nullptr) {
+    return readers_.acquire(by_journal, name_, shared);
+  }
   void release_group_slot(std::uint32_t slot) { readers_.release(slot); }
   Doorbell& group_bell(std::uint32_t slot) noexcept { return readers_.bell(slot); }
 
-  // Closes every partition (later claims fail with kClosed).
-  void close_partitions() noexcept;
+  // Closes every partition (later claims fail with kClosed; place() goes
+  // on unless `deleted`: the topic is being deleted).
+  void close_partitions(bool deleted = false) noexcept;
 
   // Dead-letter topics of memory buses: offsets redriven or purged (the
   // journal keeps this ledger for journaled ones). Thread-safe.
@@ -145,6 +155,9 @@ class TopicState {
   std::atomic<std::int64_t> block_timeout_ms_;
   std::atomic<Ack> default_ack_;
   std::atomic<std::uint64_t> quota_bytes_;
+  // Set (release) by close_partitions(true) before the rings close; place()
+  // reads it (acquire) to refuse a deleted topic.
+  std::atomic<bool> deleted_{false};
   ReaderBells readers_;
   mutable Doorbell commit_bell_;  // ack and quota waiters sleep here
   std::vector<std::unique_ptr<Partition>> parts_;  // set once by create()
