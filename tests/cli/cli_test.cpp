@@ -107,6 +107,35 @@ TEST_F(CliTest, HelpEverywhereAndUsageErrors) {
   EXPECT_EQ(weir({"tail", dir(), "t", "--from", "-5"}).rc, 2);
   EXPECT_EQ(weir({"seek", dir(), "t", "--group", "g", "--to", "soon", "--execute"}).rc, 2);
   EXPECT_EQ(weir({"dlq", "list", dir(), "--failed-from", "noon"}).rc, 2);
+  // A negative count, offset or size is refused by name (CLI11 alone would
+  // read "-1" into an unsigned option as its largest value).
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"tail", dir(), "t", "--max", "-1"},
+           {"consume", dir(), "t", "--group", "g", "--max", "-1"},
+           {"dlq", "list", dir(), "--limit", "-1"},
+           {"dlq", "list", dir(), "--offset", "-2"},
+           {"dlq", "show", dir(), "-1", "--group", "g"},
+           {"dlq", "redrive", dir(), "--group", "g", "--limit", "-1"},
+           {"dlq", "purge", dir(), "--group", "g", "--offset", "-1"},
+           {"alter-topic", dir(), "t", "--quota-bytes", "-1"},
+           {"alter-topic", dir(), "t", "--retention-bytes", "-1"},
+           {"alter-topic", dir(), "t", "--retention-events", "-1"},
+           {"top", dir(), "--iterations", "-1"}}) {
+    auto n = weir(args);
+    EXPECT_EQ(n.rc, 2) << args[0] << " " << args[3] << ": " << n.err;
+    expect_one_line_error(n, "is negative; give 0 or more");
+  }
+  // A count that is a word or out of range says which (CLI11's Range said
+  // "not in range" for both).
+  auto word = weir({"set-workers", dir(), "g", "abc"});
+  EXPECT_EQ(word.rc, 2);
+  expect_one_line_error(word, "abc is not a whole number (give 1..4096)");
+  auto big = weir({"produce", dir(), "t", "--partitions", "5000"});
+  EXPECT_EQ(big.rc, 2);
+  expect_one_line_error(big, "5000 is outside 1..4096");
+  auto levels = weir({"produce", dir(), "t", "--partitions", "1", "--priority-levels", "-1"});
+  EXPECT_EQ(levels.rc, 2);
+  expect_one_line_error(levels, "-1 is not a whole number (give 1..8)");
   EXPECT_FALSE(std::filesystem::exists(dir())) << "a usage error must not touch the directory";
 }
 
@@ -153,6 +182,7 @@ TEST_F(CliTest, MissingDirectoryIsARuntimeErrorAndNothingIsCreated) {
       {"seek", dir(), "t", "--group", "g", "--to", "earliest"},
       {"dlq", "purge", dir(), "--group", "g", "--all"},
       {"produce", dir(), "t"},
+      {"salvage", dir(), (root_.path() / "out").string()},
   };
   for (const auto& c : cmds) {
     auto r = weir(c, "k\tv\n");
@@ -184,6 +214,12 @@ TEST_F(CliTest, ProduceDescribeTopicsTail) {
   auto none = weir({"produce", dir(), "orders", "--ack", "none", "--json"}, "key1\tx\n");
   ASSERT_EQ(none.rc, 0) << none.err;
   EXPECT_EQ(none.rows().at(0)["line"], 1);
+  // --partitions only creates: another count is refused, pointing at alter-topic (partitions can grow).
+  auto other = weir({"produce", dir(), "orders", "--partitions", "3"}, "key1\tx\n");
+  EXPECT_EQ(other.rc, 1);
+  expect_one_line_error(other, "topic 'orders' has 4 partitions, not 3 (--partitions only creates a topic; grow it "
+                               "with `weir alter-topic");
+  EXPECT_TRUE(other.out.empty()) << other.out;
 
   auto d = weir({"describe", dir(), "orders", "--json"});
   ASSERT_EQ(d.rc, 0) << d.err;
@@ -271,6 +307,31 @@ TEST_F(CliTest, TailFromTimeAndFollow) {
   std::set<std::string> keys;
   for (const json& row : f.rows()) keys.insert(row["key"]);
   EXPECT_EQ(keys, (std::set<std::string>{"late1", "late2"}));
+}
+
+// Priority lanes from the command line: --priority-levels creates the topic
+// with lanes, --priority publishes at a level (stored as weir_priority), a
+// level the topic lacks is refused naming its levels.
+TEST_F(CliTest, ProducePriorityLanes) {
+  auto r = weir({"produce", dir(), "jobs", "--partitions", "1", "--priority-levels", "3", "--priority", "2"},
+                "a\turgent\n");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(weir({"produce", dir(), "jobs"}, "b\tbulk\n").rc, 0);
+  bool found = false;
+  for (const json& row : weir({"topics", dir(), "--json"}).rows())
+    if (row["topic"] == "jobs") {
+      EXPECT_EQ(row["priority_levels"], 3);
+      found = true;
+    }
+  EXPECT_TRUE(found);
+  auto rows = weir({"tail", dir(), "jobs", "--json"}).rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["headers"], json::parse(R"([{"name":"weir_priority","value":"2"}])"));
+  EXPECT_TRUE(rows[1]["headers"].empty()) << "priority 0 is stored as no header";
+  auto bad = weir({"produce", dir(), "jobs", "--priority", "3"}, "c\tx\n");
+  EXPECT_EQ(bad.rc, 1);
+  expect_one_line_error(bad, "topic 'jobs' has 3 priority levels (0..2)");
+  EXPECT_EQ(weir({"produce", dir(), "jobs", "--partitions", "1", "--priority-levels", "9"}, "c\tx\n").rc, 2);
 }
 
 TEST_F(CliTest, ProduceRejectsMalformedLinesAfterAckingTheOnesBefore) {
@@ -361,6 +422,26 @@ TEST_F(CliTest, SeekMovesOffsets) {
   auto typo = weir({"seek", dir(), "orders", "--group", "gg", "--to", "0", "--execute"});  // never seen: not created
   EXPECT_EQ(typo.rc, 1);
   expect_one_line_error(typo, "known groups: g");
+}
+
+// The dry run refuses what --execute refuses: a group that never consumed
+// the topic is an error naming the known groups (and the CLI's --create),
+// not a plan that --execute would then reject.
+TEST_F(CliTest, SeekDryRunRefusesAGroupThatNeverConsumedTheTopic) {
+  produce("orders", 2, lines(0, 10));
+  ASSERT_EQ(weir({"seek", dir(), "orders", "--group", "g", "--to", "1", "--create", "--execute"}).rc, 0);
+  for (const bool execute : {false, true}) {
+    std::vector<std::string> args = {"seek", dir(), "orders", "--group", "gg", "--to", "earliest"};
+    if (execute) args.push_back("--execute");
+    auto r = weir(args);
+    EXPECT_EQ(r.rc, 1) << "execute=" << execute << ": " << r.out;
+    expect_one_line_error(r, "group 'gg' has never consumed topic 'orders' (known groups: g); add --create");
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  auto created = weir({"seek", dir(), "orders", "--group", "gg", "--to", "earliest", "--create", "--json"});
+  ASSERT_EQ(created.rc, 0) << created.err;
+  EXPECT_EQ(created.rows().size(), 2u);
+  EXPECT_EQ(weir({"groups", dir(), "--group", "gg", "--json"}).rows().size(), 0u);  // a dry run changes nothing
 }
 
 TEST_F(CliTest, ReadOnlyCommandsWorkBesideALiveOwnerChangingOnesRefuse) {
@@ -557,6 +638,196 @@ TEST_F(CliTest, TopPrintsBoundedSnapshots) {
   EXPECT_EQ(plain.out.find('\x1b'), std::string::npos) << "no escape codes when stdout is not a terminal";
   EXPECT_NE(plain.out.find("LAG"), std::string::npos);
   EXPECT_EQ(weir({"top", dir(), "--interval-ms", "1"}).rc, 2);
+}
+
+// --- review fixes: each test below failed before its fix --------------------
+
+TEST_F(CliTest, TopicNotFoundNamesTheDirectoryInEveryCommand) {
+  produce("orders", 1, "a\tone\n");
+  ASSERT_EQ(weir({"consume", dir(), "orders", "--group", "g", "--idle-exit-ms", "0"}).rc, 0);
+  const std::string want = "topic 'nope' not found in '" + dir() + "'";
+  const std::vector<std::vector<std::string>> cmds = {
+      {"status", dir(), "nope", "--group", "g", "--key", "a"},
+      {"alter-topic", dir(), "nope", "--capacity", "100"},
+      {"delete-topic", dir(), "nope", "--yes"},
+      {"describe", dir(), "nope"},
+      {"tail", dir(), "nope"},
+      {"consume", dir(), "nope", "--group", "g"},
+      {"produce", dir(), "nope"},
+  };
+  for (const auto& c : cmds) {
+    auto r = weir(c, "a\tb\n");
+    EXPECT_EQ(r.rc, 1) << c[0] << ": " << r.err;
+    expect_one_line_error(r, want);
+  }
+  EXPECT_NE(weir({"produce", dir(), "nope"}, "a\tb\n").err.find(want + " (give --partitions N"), std::string::npos);
+}
+
+TEST_F(CliTest, GroupsNamesAnUnknownTopicOrGroup) {
+  produce("orders", 1, "a\tone\n");
+  produce("other", 1, "a\tone\n");
+  ASSERT_EQ(weir({"consume", dir(), "orders", "--group", "s1", "--idle-exit-ms", "0"}).rc, 0);
+  auto t = weir({"groups", dir(), "--topic", "nope"});
+  EXPECT_EQ(t.rc, 1) << t.out;
+  expect_one_line_error(t, "topic 'nope' not found in '" + dir() + "'");
+  auto gt = weir({"groups", dir(), "--group", "s1", "--topic", "nope"});
+  EXPECT_EQ(gt.rc, 1);
+  expect_one_line_error(gt, "topic 'nope' not found");
+  auto go = weir({"groups", dir(), "--group", "s1", "--topic", "other"});
+  EXPECT_EQ(go.rc, 1);
+  expect_one_line_error(go, "group 's1' has no committed offsets on topic 'other'");
+  auto g = weir({"groups", dir(), "--group", "nope"});
+  EXPECT_EQ(g.rc, 1);
+  expect_one_line_error(g, "(known groups: s1)");
+  EXPECT_EQ(weir({"groups", dir(), "--topic", "other"}).rc, 0) << "a known topic without groups is no error";
+}
+
+TEST_F(CliTest, AlterTopicOutOfRangeValuesAreUsageErrors) {
+  produce("orders", 1, "a\tone\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--capacity", "5"}, "--capacity: 5 is outside 16..16777216"},
+      {{"--capacity", "0"}, "--capacity: 0 is outside 16..16777216"},
+      {{"--capacity", "abc"}, "abc is not a whole number"},
+      {{"--max-payload-bytes", "0"}, "--max-payload-bytes: 0 is outside 1..67108864"},
+      {{"--max-key-bytes", "65537"}, "--max-key-bytes: 65537 is outside 0..65536"},
+      {{"--block-timeout-ms", "-1"}, "-1 is negative"},
+  };
+  for (const auto& [opts, want] : bad) {
+    std::vector<std::string> args = {"alter-topic", dir(), "orders"};
+    args.insert(args.end(), opts.begin(), opts.end());
+    auto r = weir(args);
+    EXPECT_EQ(r.rc, 2) << opts[0] << ": " << r.err;
+    expect_one_line_error(r, want);
+  }
+  auto ok = weir({"alter-topic", dir(), "orders", "--capacity", "16", "--max-payload-bytes", "67108864",
+                  "--block-timeout-ms", "0", "--json"});
+  EXPECT_EQ(ok.rc, 0) << ok.err;
+}
+
+TEST_F(CliTest, VerifyAndSalvageTreatAnEmptyDataFileAsNeverCommitted) {
+  std::filesystem::create_directories(dir());
+  { std::ofstream(std::filesystem::path(dir()) / "data.mdb"); }
+  auto v = weir({"verify", dir()});
+  EXPECT_EQ(v.rc, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("never committed to"), std::string::npos) << v.out;
+  EXPECT_EQ(v.err, "");
+  const std::string out = (root_.path() / "out").string();
+  auto s = weir({"salvage", dir(), out});
+  EXPECT_EQ(s.rc, 0) << s.out << s.err;
+  EXPECT_NE(s.out.find("nothing to copy"), std::string::npos) << s.out;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  auto sj = weir({"salvage", dir(), out, "--json"});
+  EXPECT_EQ(sj.rc, 0);
+  ASSERT_EQ(sj.rows().size(), 1u) << sj.out;
+  EXPECT_EQ(sj.rows()[0]["complete"], true);
+}
+
+// Runs weir with stdout a pipe nobody reads any more (`| head` once it quit).
+RunResult weir_into_closed_pipe(const std::vector<std::string>& args, const std::filesystem::path& scratch) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  std::filesystem::create_directories(scratch);
+  const std::string err = (scratch / "closed-pipe.err").string();
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> full = {WEIR_CLI_PATH};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  RunResult r;
+  if (posix_spawn(&pid, full[0].c_str(), &fa, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  std::ifstream f(err);
+  r.err.assign(std::istreambuf_iterator<char>(f), {});
+  return r;
+}
+
+TEST_F(CliTest, ClosedStdoutEndsTailAndConsumeWithExitZero) {
+  produce("orders", 1, lines(0, 20));
+  const std::vector<std::vector<std::string>> cmds = {
+      {"tail", dir(), "orders"}, {"consume", dir(), "orders", "--group", "g", "--idle-exit-ms", "0"}};
+  for (const auto& args : cmds) {
+    auto r = weir_into_closed_pipe(args, io());
+    EXPECT_EQ(r.rc, 0) << args[0] << ": " << r.err;
+    EXPECT_EQ(r.err, "") << args[0];
+  }
+  EXPECT_TRUE(committed("g").empty()) << "nothing reached stdout, so nothing is committed";
+}
+
+TEST_F(CliTest, PriorityLevelsWithoutPartitionsIsAUsageError) {
+  produce("orders", 1, "a\tone\n");
+  auto r = weir({"produce", dir(), "orders", "--priority-levels", "2"}, "a\tb\n");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  expect_one_line_error(r, "--priority-levels only applies to a topic that --partitions creates");
+  EXPECT_EQ(weir({"describe", dir(), "orders", "--json"}).rows()[0]["end"], 1) << "nothing published";
+  // With --partitions on an existing topic, the levels must be the topic's.
+  auto differ = weir({"produce", dir(), "orders", "--partitions", "1", "--priority-levels", "3"}, "a\tb\n");
+  EXPECT_EQ(differ.rc, 2) << differ.err;
+  expect_one_line_error(differ, "topic 'orders' has 1 priority level(s), not 3");
+  EXPECT_EQ(weir({"produce", dir(), "orders", "--partitions", "1", "--priority-levels", "1"}, "a\tb\n").rc, 0);
+}
+
+TEST_F(CliTest, AlterTopicRefusesANegativeRetentionAge) {
+  produce("orders", 1, "a\tone\n");
+  auto r = weir({"alter-topic", dir(), "orders", "--retention-age", "-P1D"});
+  EXPECT_EQ(r.rc, 2) << r.out;
+  expect_one_line_error(r, "--retention-age '-P1D' is negative");
+  EXPECT_EQ(weir({"topics", dir(), "--json"}).rows()[0]["retention_age_s"], 0) << r.out;
+}
+
+TEST_F(CliTest, SalvageDlqAndStateHelpEndWithTheirOwnExamples) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> helps = {
+      {{"salvage", "--help"}, "weir salvage DIR"},
+      {{"dlq", "--help"}, "weir dlq list DIR"},
+      {{"state", "--help"}, "weir state get DIR"},
+  };
+  for (const auto& [args, want] : helps) {
+    auto h = weir(args);
+    EXPECT_EQ(h.rc, 0);
+    EXPECT_NE(h.out.find(want), std::string::npos) << args[0] << ": " << h.out;
+    EXPECT_EQ(h.out.find("weir groups /var/lib/shop/bus"), std::string::npos) << args[0] << ": global examples";
+  }
+}
+
+TEST_F(CliTest, RateAndIntervalMessagesSayWhatIsWrong) {
+  make_dead_letters();
+  auto neg = weir({"dlq", "redrive", dir(), "--group", "billing", "--rate", "-1"});
+  EXPECT_EQ(neg.rc, 2);
+  expect_one_line_error(neg, "--rate: -1 is negative (give events per second, or 0 for no limit)");
+  auto word = weir({"dlq", "redrive", dir(), "--group", "billing", "--rate", "fast"});
+  EXPECT_EQ(word.rc, 2);
+  expect_one_line_error(word, "fast is not a number");
+  auto iv = weir({"top", dir(), "--interval-ms", "abc"});
+  EXPECT_EQ(iv.rc, 2);
+  expect_one_line_error(iv, "--interval-ms: abc is not a whole number (give 10..3600000)");
+  EXPECT_EQ(weir({"dlq", "redrive", dir(), "--group", "billing", "--rate", "0.5", "--dry-run"}).rc, 0);
+}
+
+TEST_F(CliTest, SeekToWhereTheGroupAlreadyIsReportsUnchanged) {
+  produce("orders", 1, lines(0, 3));
+  ASSERT_EQ(weir({"consume", dir(), "orders", "--group", "g", "--idle-exit-ms", "0"}).rc, 0);
+  for (bool execute : {false, true}) {
+    std::vector<std::string> args = {"seek", dir(), "orders", "--group", "g", "--shift-by", "20", "--json"};
+    if (execute) args.push_back("--execute");
+    auto r = weir(args);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    ASSERT_EQ(r.rows().size(), 1u);
+    EXPECT_EQ(r.rows()[0]["old"], 3);
+    EXPECT_EQ(r.rows()[0]["new"], 3);
+    EXPECT_EQ(r.rows()[0]["action"], "unchanged");
+  }
+  auto back = weir({"seek", dir(), "orders", "--group", "g", "--shift-by", "-1", "--json"});
+  EXPECT_NE(back.rows()[0]["action"].get<std::string>().find("would move"), std::string::npos);
 }
 
 }  // namespace

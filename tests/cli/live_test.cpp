@@ -167,6 +167,20 @@ TEST_F(LiveTest, EveryChangingVerbWorksAgainstALiveOwner) {
   ASSERT_EQ(weir({"resume", dir(), "billing", "--partition", "1"}).rc, 0);
   expect_error(weir({"pause", dir(), "billing", "--partition", "9"}), 1, "out of range");
   expect_error(weir({"pause", dir(), "ghost"}), 1, "not found");
+  // --topic: one topic of the group (Bus::pause_topic), named in the row.
+  auto one = weir({"pause", dir(), "billing", "--topic", "orders", "--partition", "1", "--json"});
+  ASSERT_EQ(one.rc, 0) << one.err;
+  EXPECT_EQ(one.rows().at(0)["topic"], "orders");
+  EXPECT_EQ(one.rows().at(0)["state"], "paused");
+  EXPECT_TRUE(testing::eventually([&] {
+    const MetricsSnapshot m = bus_->metrics().value();
+    for (const GroupMetrics& g : m.groups)
+      if (g.group == "billing") return g.partitions.at(1).paused && !g.partitions.at(0).paused;
+    return false;
+  }));
+  ASSERT_EQ(weir({"resume", dir(), "billing", "--topic", "orders"}).rc, 0);
+  EXPECT_FALSE(paused());
+  expect_error(weir({"pause", dir(), "billing", "--topic", "nope"}), 1, "does not read topic 'nope'");
   ASSERT_EQ(weir({"set-workers", dir(), "billing", "2"}).rc, 0);
   EXPECT_TRUE(testing::eventually([&] {
     const MetricsSnapshot m = bus_->metrics().value();
@@ -203,7 +217,7 @@ TEST_F(LiveTest, WeirDirVersionAndWithoutAControlSocket) {
   EXPECT_EQ(v.out.rfind("weir ", 0), 0u) << v.out;
   ::setenv("WEIR_DIR", dir().c_str(), 1);
   auto d = weir({"describe", "orders", "--json"});
-  auto s = weir({"seek", "orders", "--group", "g", "--to", "latest", "--json"});
+  auto s = weir({"seek", "orders", "--group", "g", "--to", "latest", "--create", "--json"});
   ::unsetenv("WEIR_DIR");
   EXPECT_EQ(d.rc, 0) << d.err;
   EXPECT_EQ(d.rows().size(), 2u);
@@ -574,6 +588,7 @@ TEST_F(LiveTest, StatusSaysSinceWhenInFlightAndWhenTheNextTryIs) {
   so.max_attempts = 1000;
   so.retry_backoff = std::chrono::milliseconds(3000);
   so.retry_backoff_max = std::chrono::milliseconds(3000);
+  so.jitter = false;  // full jitter may retry within milliseconds: the check below wants attempt 2 for 3 s
   ASSERT_TRUE(bus_->subscribe("jobs", so, [&hold](const Message& m) {
     if (m.payload() == "retry") return Outcome::retry("provider busy");
     while (m.payload() == "hold" && hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -614,6 +629,24 @@ TEST_F(LiveTest, StatusSaysSinceWhenInFlightAndWhenTheNextTryIs) {
   auto off = weir({"status", dir(), "jobs", "--group", "worker", "--key", "job-1"});
   ASSERT_EQ(off.rc, 0) << off.err;
   EXPECT_NE(off.out.find("next try when the group runs again"), std::string::npos) << off.out;
+}
+
+TEST_F(LiveTest, TopicNotFoundNamesTheDirectoryThroughTheOwner) {
+  open_owner();
+  const std::string want = "topic 'nope' not found in '" + dir() + "'";
+  for (const std::vector<std::string>& c : {std::vector<std::string>{"consume", dir(), "nope", "--group", "g"},
+                                            {"status", dir(), "nope", "--group", "billing", "--key", "a"},
+                                            {"alter-topic", dir(), "nope", "--capacity", "100"},
+                                            {"delete-topic", dir(), "nope", "--yes"},
+                                            {"produce", dir(), "nope"}})
+    expect_error(weir(c, "a\tb\n"), 1, want);
+}
+
+TEST_F(LiveTest, ProducePriorityLevelsMustMatchTheOwnersTopic) {
+  open_owner();
+  auto r = weir({"produce", dir(), "orders", "--partitions", "2", "--priority-levels", "2"}, "a\tb\n");
+  expect_error(r, 2, "topic 'orders' has 1 priority level(s), not 2");
+  EXPECT_EQ(weir({"produce", dir(), "orders", "--partitions", "2", "--priority-levels", "1"}, "a\tb\n").rc, 0);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "output.hpp"
@@ -42,6 +43,8 @@ struct ProduceOptions {
   std::string topic;
   std::uint32_t partitions = 0;  // 0: the topic must exist
   std::string ack = "journal";
+  std::uint32_t priority = 0;         // Event::priority of every line
+  std::optional<std::uint32_t> priority_levels;  // with --partitions: the new topic's levels (default 1)
 };
 struct ConsumeOptions {
   std::string topic;
@@ -62,6 +65,7 @@ struct SeekOptions {
 };
 struct GroupControlOptions {  // pause, resume, set-workers
   std::string group;
+  std::optional<std::string> topic;  // pause/resume: one topic of the group
   std::optional<std::uint32_t> partition;
   std::uint32_t workers = 0;
 };
@@ -157,6 +161,14 @@ std::uint64_t start_offset(Inspector& in, const PartitionInfo& p, const Position
 std::vector<Record> read_on(Inspector& in, const std::string& topic, std::uint32_t partition,
                             std::uint64_t& next, std::size_t want);
 [[noreturn]] void fail_status(const Status& s);
+// Like fail_status, but the bus's "topic 'x' not found" names `dir` as every
+// command's message does: "topic 'x' not found in 'DIR'".
+[[noreturn]] void fail_status(const Status& s, const std::string& dir);
+std::string topic_not_found(const std::string& topic, const std::string& dir);
+// `message` with " in 'DIR'" added when it is the bus's bare "topic 'x' not found".
+std::string naming_dir(std::string message, const std::string& dir);
+// "(known groups: a, b)" or "(known groups: none)", as the library's messages say it.
+std::string known_groups(const std::set<std::string>& groups);
 std::int64_t now_us();
 
 }  // namespace weir::cli

@@ -9,6 +9,25 @@ std::atomic<bool> g_stop{false};
 
 void fail_status(const Status& s) { fail(s.message()); }
 
+std::string topic_not_found(const std::string& topic, const std::string& dir) {
+  return "topic '" + topic + "' not found in '" + dir + "'";
+}
+
+std::string naming_dir(std::string message, const std::string& dir) {
+  static constexpr std::string_view kHead = "topic '", kTail = "' not found";
+  if (message.size() > kHead.size() + kTail.size() && message.starts_with(kHead) && message.ends_with(kTail))
+    message += " in '" + dir + "'";
+  return message;
+}
+
+std::string known_groups(const std::set<std::string>& groups) {
+  std::string names;
+  for (const std::string& n : groups) names += (names.empty() ? "" : ", ") + n;
+  return "(known groups: " + (names.empty() ? std::string("none") : names) + ")";
+}
+
+void fail_status(const Status& s, const std::string& dir) { fail(naming_dir(s.message(), dir)); }
+
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

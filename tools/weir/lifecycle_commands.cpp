@@ -25,6 +25,11 @@ Row changes_json(const AlterTopicOptions& o) {
   if (o.durability) ch["durability"] = *o.durability;
   if (o.default_ack) ch["default_ack"] = *o.default_ack;
   if (o.retention_age) {
+    // parse_duration_us reads a sign as a direction (seek's -PT10M: back); an
+    // age is a length.
+    if (o.retention_age->starts_with('-'))
+      fail("--retention-age '" + *o.retention_age + "' is negative; give a duration like P7D (0: no limit)",
+           kExitUsage);
     auto us = parse_duration_us(*o.retention_age);
     if (*o.retention_age == "0") us = 0;
     if (!us)
@@ -83,7 +88,7 @@ int cmd_alter_topic(const Common& c, const AlterTopicOptions& o) {
   } else {
     auto bus = open_bus(c.dir, "alter-topic");
     auto r = bus->alter_topic(o.topic, changes_of(ch));
-    if (!r) fail_status(r.status());
+    if (!r) fail_status(r.status(), c.dir);
     for (const TopicChange& tc : *r)
       changes.push_back(Row{{"field", tc.field}, {"from", tc.from}, {"to", tc.to}, {"at_next_start", tc.at_next_start}});
     close_bus(*bus);
@@ -116,7 +121,7 @@ int cmd_delete_topic(const Common& c, const DeleteOptions& o) {
   } else {
     auto bus = open_bus(c.dir, "delete-topic");
     auto d = bus->delete_topic(o.name);
-    if (!d) fail_status(d.status());
+    if (!d) fail_status(d.status(), c.dir);
     r["partitions"] = d->partitions;
     r["events"] = d->events;
     r["groups"] = d->groups;

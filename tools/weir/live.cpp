@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "commands.hpp"
 #include "weir/control.hpp"
 #include "weir/inspect.hpp"
 
@@ -60,7 +61,8 @@ Row LiveOwner::request(const Row& req, std::vector<Row>* rows, bool allow_error)
       if (rows) rows->push_back(std::move(r));
       continue;
     }
-    if (!r["ok"].get<bool>() && !allow_error) fail(r.value("error", std::string("the owner refused")));
+    if (!r["ok"].get<bool>() && !allow_error)
+      fail(naming_dir(r.value("error", std::string("the owner refused")), dir_));
     return r;
   }
 }

@@ -27,11 +27,13 @@ std::unique_ptr<LiveOwner> need_owner(const Common& c, const std::string& comman
 int cmd_pause(const Common& c, const GroupControlOptions& o, bool pause) {
   auto owner = need_owner(c, pause ? "pause" : "resume");
   Row req{{"verb", pause ? "pause" : "resume"}, {"group", o.group}};
+  if (o.topic) req["topic"] = *o.topic;
   if (o.partition) req["partition"] = *o.partition;
   owner->request(req);
-  Table t({"group", "partition", "state"}, c.json);
+  Table t({"group", "topic", "partition", "state"}, c.json);
   Row r;
   r["group"] = o.group;
+  r["topic"] = o.topic ? Row(*o.topic) : Row("all");
   r["partition"] = o.partition ? Row(*o.partition) : Row("all");
   r["state"] = pause ? "paused" : "resumed";
   t.add(std::move(r));

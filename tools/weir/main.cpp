@@ -3,6 +3,7 @@
 // Exit codes: 0 ok; 1 runtime error ("weir: <reason>" on stderr); 2 usage
 // error (bad arguments); 3 `weir verify` found problems.
 #include <csignal>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -44,9 +45,41 @@ CLI::App* with_common(CLI::App* sub, Common& c) {
 
 const auto kPosition = CLI::Validator(position_problem, "earliest|latest|OFFSET|TIME", "position");
 const auto kTime = CLI::Validator(time_problem, "TIME", "time");
+// Counts, offsets and sizes: CLI11 reads "-1" into an unsigned option as its
+// largest value, so a negative number is refused here, by name.
+const auto kNotNegative = CLI::Validator(
+    [](const std::string& s) { return s.rfind('-', 0) == 0 ? s + " is negative; give 0 or more" : std::string(); },
+    "", "not-negative");
+
+// A whole number in [lo, hi]: names what is wrong with the value (CLI11's
+// Range says "not in range" also for a word). alter-topic's ranges are the
+// library's own (weir/options.hpp: kMaxTopicCapacity, ...).
+CLI::Validator whole_number_in(unsigned lo, unsigned hi) {
+  return CLI::Validator(
+      [lo, hi](const std::string& s) -> std::string {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+          return s + " is not a whole number (give " + std::to_string(lo) + ".." + std::to_string(hi) + ")";
+        if (s.size() > 9 || std::stoul(s) < lo || std::stoul(s) > hi)
+          return s + " is outside " + std::to_string(lo) + ".." + std::to_string(hi);
+        return {};
+      },
+      "", "whole-number");
+}
+
+// --rate of dlq redrive: events per second, 0 for no limit.
+const auto kRate = CLI::Validator(
+    [](const std::string& s) -> std::string {
+      char* end = nullptr;
+      const double v = std::strtod(s.c_str(), &end);
+      if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v))
+        return s + " is not a number (give events per second, or 0 for no limit)";
+      if (v < 0) return s + " is negative (give events per second, or 0 for no limit)";
+      return {};
+    },
+    "", "rate");
 
 void add_filters(CLI::App* sub, DlqOptions& d, bool with_offset) {
-  if (with_offset) sub->add_option("--offset", d.offset, "only the dead letter at this DLQ offset");
+  if (with_offset) sub->add_option("--offset", d.offset, "only the dead letter at this DLQ offset")->check(kNotNegative);
   sub->add_option("--key", d.key, "only dead letters with this key");
   sub->add_option("--type", d.type, "only dead letters of this event type");
   sub->add_option("--reason", d.reason, "only dead letters whose reason contains this text");
@@ -133,7 +166,7 @@ int run(int argc, char** argv, bool quiet_missing) {
   tail->add_option("--from", ro.from, "where to start in each partition (default earliest)")->check(kPosition);
   tail->add_option("--partition", ro.partition, "only this partition");
   tail->add_flag("--follow,-f", ro.follow, "keep printing new events until interrupted");
-  tail->add_option("--max", ro.max, "stop after N events");
+  tail->add_option("--max", ro.max, "stop after N events (0: no limit)")->check(kNotNegative);
 
   auto* produce = with_common(
       app.add_subcommand("produce",
@@ -141,16 +174,21 @@ int run(int argc, char** argv, bool quiet_missing) {
       c);
   produce->add_option("TOPIC", po.topic, "topic name")->required();
   produce->add_option("--partitions", po.partitions, "create the topic (journaled) with N partitions if absent")
-      ->check(CLI::Range(1u, 4096u));
+      ->check(whole_number_in(1, weir::kMaxTopicPartitions));
   produce->add_option("--ack", po.ack, "ack level to wait for before printing (default journal)")
       ->check(CLI::IsMember({"none", "journal", "fsync"}));
+  produce->add_option("--priority", po.priority,
+                      "priority of every line's event: 0 (default) .. the topic's priority levels - 1");
+  produce->add_option("--priority-levels", po.priority_levels,
+                      "with --partitions: create the topic with this many priority levels (default 1)")
+      ->check(whole_number_in(1, 8));
 
   auto* consume = with_common(
       app.add_subcommand("consume", "print events for group G from its committed offsets, then commit them"), c);
   consume->add_option("TOPIC", co.topic, "topic name")->required();
   consume->add_option("--group", co.group, "consumer group")->required();
   consume->add_option("--from", co.from, "start here instead of the group's committed offsets")->check(kPosition);
-  consume->add_option("--max", co.max, "stop after printing N events");
+  consume->add_option("--max", co.max, "stop after printing N events (0: no limit)")->check(kNotNegative);
   consume->add_option("--idle-exit-ms", idle_ms, "stop when no new event arrived for T ms")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400000}));
 
@@ -171,10 +209,12 @@ int run(int argc, char** argv, bool quiet_missing) {
   GroupControlOptions gc;
   auto* pause = with_common(app.add_subcommand("pause", "pause group GROUP in the running owner (needs a live owner)"), c);
   pause->add_option("GROUP", gc.group, "consumer group")->required();
+  pause->add_option("--topic", gc.topic, "only this topic of the group (default: all; a group over several topics needs it with --partition)");
   pause->add_option("--partition", gc.partition, "only this partition (default: all)");
-  pause->footer("Example:\n  weir pause DIR billing --partition 2");
+  pause->footer("Example:\n  weir pause DIR billing --partition 2\n  weir pause DIR audit --topic shop.orders --partition 1");
   auto* resume = with_common(app.add_subcommand("resume", "resume a paused group (needs a live owner)"), c);
   resume->add_option("GROUP", gc.group, "consumer group")->required();
+  resume->add_option("--topic", gc.topic, "only this topic of the group (default: all)");
   resume->add_option("--partition", gc.partition, "only this partition (default: all)");
   resume->footer("Example:\n  weir resume DIR billing");
   auto* set_workers =
@@ -182,7 +222,7 @@ int run(int argc, char** argv, bool quiet_missing) {
   set_workers->add_option("GROUP", gc.group, "consumer group")->required();
   set_workers->add_option("N", gc.workers, "worker threads (clamped to the partition count)")
       ->required()
-      ->check(CLI::Range(1u, 4096u));
+      ->check(whole_number_in(1, weir::kMaxTopicPartitions));
   set_workers->footer("Example:\n  weir set-workers DIR billing 4");
   auto* console_url = with_common(
       app.add_subcommand("console-url", "the web console's URL, with its access token (needs a live owner)"), c);
@@ -193,22 +233,29 @@ int run(int argc, char** argv, bool quiet_missing) {
       app.add_subcommand("alter-topic", "change a topic's options (some at once, some at the next start)"), c);
   alter_topic->add_option("TOPIC", at.topic, "topic name")->required();
   alter_topic->add_option("--partitions", at.partitions, "grow to N partitions (next start; keys map differently)")
-      ->check(CLI::Range(1u, 4096u));
-  alter_topic->add_option("--capacity", at.capacity, "ring slots per partition (next start)");
+      ->check(whole_number_in(1, weir::kMaxTopicPartitions));
+  alter_topic->add_option("--capacity", at.capacity, "ring slots per partition, 16..16777216 (next start)")
+      ->check(whole_number_in(weir::kMinTopicCapacity, weir::kMaxTopicCapacity));
   alter_topic->add_option("--full-policy", at.full_policy, "when a partition or the quota is full (now)")
       ->check(CLI::IsMember({"block", "reject"}));
-  alter_topic->add_option("--block-timeout-ms", at.block_timeout_ms, "how long a blocked publish waits (now)");
-  alter_topic->add_option("--max-payload-bytes", at.max_payload_bytes, "largest payload (next start)");
-  alter_topic->add_option("--max-key-bytes", at.max_key_bytes, "largest key (next start)");
+  alter_topic->add_option("--block-timeout-ms", at.block_timeout_ms, "how long a blocked publish waits (now)")
+      ->check(kNotNegative);
+  alter_topic->add_option("--max-payload-bytes", at.max_payload_bytes, "largest payload, 1..67108864 (next start)")
+      ->check(whole_number_in(1, weir::kMaxPayloadBytesLimit));
+  alter_topic->add_option("--max-key-bytes", at.max_key_bytes, "largest key, 0..65536 (next start)")
+      ->check(whole_number_in(0, weir::kMaxKeyBytesLimit));
   alter_topic->add_option("--default-ack", at.default_ack, "ack level of publishes that name none (now)")
       ->check(CLI::IsMember({"none", "journal", "fsync"}));
   alter_topic->add_option("--durability", at.durability, "cannot change; refused with the reason")
       ->check(CLI::IsMember({"memory", "journaled"}));
   alter_topic->add_option("--retention-age", at.retention_age,
                           "delete batches older than this ISO-8601 duration, e.g. P7D (now; 0: no limit)");
-  alter_topic->add_option("--retention-bytes", at.retention_bytes, "keep at most N bytes per partition (now; 0: no limit)");
-  alter_topic->add_option("--retention-events", at.retention_events, "keep at most N events per partition (now; 0: no limit)");
-  alter_topic->add_option("--quota-bytes", at.quota_bytes, "most bytes the topic may hold (now; 0: none)");
+  alter_topic->add_option("--retention-bytes", at.retention_bytes, "keep at most N bytes per partition (now; 0: no limit)")
+      ->check(kNotNegative);
+  alter_topic->add_option("--retention-events", at.retention_events, "keep at most N events per partition (now; 0: no limit)")
+      ->check(kNotNegative);
+  alter_topic->add_option("--quota-bytes", at.quota_bytes, "most bytes the topic may hold (now; 0: none)")
+      ->check(kNotNegative);
   alter_topic->footer(
       "Prints one row per changed field: topic, field, from, to, in_force (now | next start).\n"
       "Examples:\n  weir alter-topic DIR orders --retention-age P7D --quota-bytes 10000000000\n"
@@ -247,19 +294,21 @@ int run(int argc, char** argv, bool quiet_missing) {
 
   auto* dlq = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge, stats");
   dlq->require_subcommand(1);
+  dlq->footer("Examples:\n  weir dlq list DIR --group billing\n  weir dlq show DIR 12 --group billing\n"
+              "  weir dlq redrive DIR --group billing --reason declined --dry-run");
   auto* dlq_list = with_common(dlq->add_subcommand("list", "unsettled dead letters, oldest first"), c);
   dlq_list->add_option("--group", dq.group, "only this group (default: every group)");
-  dlq_list->add_option("--limit", dq.limit, "at most N (default 1000)");
+  dlq_list->add_option("--limit", dq.limit, "at most N (default 1000)")->check(kNotNegative);
   add_filters(dlq_list, dq, true);
   auto* dlq_show = with_common(dlq->add_subcommand("show", "one dead letter in full"), c);
-  dlq_show->add_option("DLQ_OFFSET", dq.offset, "its offset in <group>.dlq")->required();
+  dlq_show->add_option("DLQ_OFFSET", dq.offset, "its offset in <group>.dlq")->required()->check(kNotNegative);
   dlq_show->add_option("--group", dq.group, "consumer group")->required();
   auto* dlq_redrive = with_common(
       dlq->add_subcommand("redrive", "republish matching dead letters to their topic, for their group only"), c);
   dlq_redrive->add_option("--group", dq.group, "consumer group")->required();
-  dlq_redrive->add_option("--limit", dq.limit, "at most N (default: all that match)");
+  dlq_redrive->add_option("--limit", dq.limit, "at most N (default: all that match)")->check(kNotNegative);
   dlq_redrive->add_option("--rate", dq.rate, "at most this many per second (default 1000; 0: no limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kRate);
   dlq_redrive->add_flag("--dry-run", dq.dry_run, "list what would move, move nothing (read-only)");
   add_filters(dlq_redrive, dq, true);
   auto* dlq_purge = with_common(dlq->add_subcommand("purge", "mark matching dead letters purged"), c);
@@ -278,6 +327,7 @@ int run(int argc, char** argv, bool quiet_missing) {
   std::string state_group, state_table, state_key;
   auto* state = app.add_subcommand("state", "transactional state tables of a group: get");
   state->require_subcommand(1);
+  state->footer("Example:\n  weir state get DIR billing balances customer-42");
   auto* state_get = with_common(state->add_subcommand("get", "the committed value of KEY in TABLE of GROUP"), c);
   state_get->add_option("GROUP", state_group, "consumer group")->required();
   state_get->add_option("TABLE", state_table, "state table name")->required();
@@ -298,13 +348,15 @@ int run(int argc, char** argv, bool quiet_missing) {
                          "partition (exit 3 if anything was lost)"),
       c);
   salvage->add_option("OUT", salvage_out, "new data directory to create (must not exist, or be empty)")->required();
+  salvage->footer("Example:\n  weir verify DIR || weir salvage DIR DIR.salvaged");
   auto* stats = with_common(
       app.add_subcommand("stats", "events and bytes per topic, lag per group, DLQ depths, journal size"), c);
   auto* topc = with_common(
       app.add_subcommand("top", "live view: lag per partition, publish/consume rates, DLQ depths"), c);
   topc->add_option("--interval-ms", top.interval_ms, "refresh period (default 1000)")
-      ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
-  topc->add_option("--iterations", top.iterations, "stop after N refreshes (default: until interrupted)");
+      ->check(whole_number_in(10, 3600000));
+  topc->add_option("--iterations", top.iterations, "stop after N refreshes (default: until interrupted)")
+      ->check(kNotNegative);
 
   // Examples at the end of each subcommand's --help.
   const std::pair<CLI::App*, const char*> examples[] = {
@@ -313,7 +365,8 @@ int run(int argc, char** argv, bool quiet_missing) {
       {groups, "weir groups DIR --group billing"},
       {tail, "weir tail DIR orders --from 2026-11-27T10:00:00Z --max 20\n  weir tail DIR orders --from latest --follow"},
       {produce, "printf 'order-7\\t{\"amount\":5}\\n' | weir produce DIR orders --ack fsync\n"
-                "  weir produce DIR audit --partitions 4 < lines.tsv"},
+                "  weir produce DIR audit --partitions 4 < lines.tsv\n"
+                "  weir produce DIR jobs --partitions 2 --priority-levels 3 --priority 2 < urgent.tsv"},
       {consume, "weir consume DIR orders --group audit --max 100 --json\n"
                 "  weir consume DIR orders --group audit --idle-exit-ms 0"},
       {dlq_list, "weir dlq list DIR --group billing --reason declined"},

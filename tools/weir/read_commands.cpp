@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "commands.hpp"
@@ -49,7 +50,7 @@ int cmd_topics(const Common& c) {
   auto topics = in->topics();
   if (!topics) fail_status(topics.status());
   Table t({"topic", "partitions", "events", "bytes", "retention_age_s", "retention_bytes", "retention_events",
-           "quota_bytes"},
+           "quota_bytes", "priority_levels"},
           c.json);
   for (const TopicInfo& ti : *topics) {
     Row r;
@@ -61,6 +62,7 @@ int cmd_topics(const Common& c) {
     r["retention_bytes"] = ti.options.retention_bytes;
     r["retention_events"] = ti.options.retention_events;
     r["quota_bytes"] = ti.options.quota_bytes;
+    r["priority_levels"] = ti.options.priority_levels;
     t.add(std::move(r));
   }
   t.flush();
@@ -85,16 +87,22 @@ int cmd_describe(const Common& c, const std::string& topic) {
 
 int cmd_groups(const Common& c, const std::string& group, const std::string& topic) {
   auto in = open_inspector(c.dir);
+  if (!topic.empty()) partitions_of(*in, topic);  // an unknown topic is an error, not an empty table
   auto lags = in->group_lags();
   if (!lags) fail_status(lags.status());
   Table t({"group", "topic", "partition", "committed", "end", "lag", "skewed"}, c.json);
   bool any = false;
+  std::set<std::string> known;
   for (const GroupLag& g : *lags) {
+    known.insert(g.group);
     if ((!group.empty() && g.group != group) || (!topic.empty() && g.topic != topic)) continue;
     any = true;
     t.add(group_lag_row(g));
   }
-  if (!any && !group.empty()) fail("group '" + group + "' has no committed offsets in " + c.dir);
+  if (!any && !group.empty()) {
+    if (known.count(group)) fail("group '" + group + "' has no committed offsets on topic '" + topic + "'");
+    fail("group '" + group + "' has no committed offsets in '" + c.dir + "' " + known_groups(known));
+  }
   t.flush();
   return kExitOk;
 }
@@ -127,7 +135,7 @@ int cmd_tail(const Common& c, const ReadOptions& o) {
         ++printed;
         got = true;
       }
-      if (!recs.empty() && !t.flush()) return kExitRuntime;  // stdout closed
+      if (!recs.empty() && !t.flush()) return kExitOk;  // stdout closed: the reader chose to stop
     }
     if (o.max && printed >= o.max) break;
     if (!got) {
@@ -266,7 +274,7 @@ int cmd_top(const Common& c, const TopOptions& o) {
       r["iteration"] = it;
       dt.add(std::move(r));
     }
-    if (!dt.flush()) return kExitRuntime;
+    if (!dt.flush()) return kExitOk;  // stdout closed: the reader chose to stop
     prev_topic_end = std::move(topic_end);
     prev_pos = std::move(pos);
     if (o.iterations && it >= o.iterations) break;

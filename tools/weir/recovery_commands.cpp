@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "commands.hpp"
 #include "weir/recovery.hpp"
@@ -194,11 +195,24 @@ Row problem_row(const JournalProblem& p) {
   return r;
 }
 
+// A data.mdb of 0 bytes: a journal never committed to (LMDB writes its meta
+// pages in the very first open), so there is nothing to check or copy.
+bool never_committed(const std::string& dir) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
+  return !ec && size == 0;
+}
+
 }  // namespace
 
 int cmd_verify(const Common& c) {
   auto live = Inspector::owned(c.dir);
   if (!live) fail_status(live.status());
+  if (never_committed(c.dir)) {
+    if (!c.json)
+      std::printf("verify: no problems found in %s (data.mdb is empty: a journal never committed to)\n", c.dir.c_str());
+    return kExitOk;
+  }
   // A live owner's pages change under a walk (and its own open walked
   // them): then only the meta pages and the file size.
   JournalCheckOptions structure;  // what LMDB would trip over
@@ -230,6 +244,19 @@ int cmd_verify(const Common& c) {
 }
 
 int cmd_salvage(const Common& c, const std::string& out) {
+  // The same message as every command for a missing directory.
+  if (auto live = Inspector::owned(c.dir); !live) fail_status(live.status());
+  if (never_committed(c.dir)) {
+    if (c.json)
+      std::printf("%s\n", Row{{"kind", "summary"}, {"out", out}, {"events", 0}, {"group_offsets", 0},
+                              {"state_entries", 0}, {"dedupe_entries", 0}, {"complete", true}}
+                              .dump()
+                              .c_str());
+    else
+      std::printf("salvage: %s/data.mdb is empty (a journal never committed to): nothing to copy; %s was not created\n",
+                  c.dir.c_str(), out.c_str());
+    return kExitOk;
+  }
   auto report = salvage_journal(c.dir, out);
   if (!report) fail_status(report.status());
   Table parts({"topic", "partition", "recovered", "lost", "tail_unknown"}, c.json);

@@ -79,7 +79,7 @@ int cmd_status(const Common& c, const StatusOptions& o) {
     ref.id = o.id;
     ref.key = o.key;
     auto r = bus->locate(o.group, o.topic, ref, o.limit);
-    if (!r) fail_status(r.status());
+    if (!r) fail_status(r.status(), c.dir);
     for (const EventLocation& l : *r) found.push_back(Row::parse(to_json(l)));
     close_bus(*bus);
   }

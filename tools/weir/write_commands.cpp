@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <functional>
 #include <thread>
 
@@ -115,13 +117,14 @@ using Publisher = std::function<std::vector<PublishReceipt>(const Lines&, std::s
        " were published but not acknowledged: " + why);
 }
 
-Publisher offline_publisher(Topic topic, Ack ack, const std::uint64_t& first_line) {
-  return [topic, ack, &first_line](const Lines& lines, std::string& error) {
+Publisher offline_publisher(Topic topic, Ack ack, std::uint32_t priority, const std::uint64_t& first_line) {
+  return [topic, ack, priority, &first_line](const Lines& lines, std::string& error) {
     std::vector<PublishReceipt> receipts;
     for (const auto& [key, value] : lines) {
       Event e;
       e.key = key;
       e.payload = value;
+      e.priority = priority;
       PublishOptions po;
       po.ack = Ack::kNone;
       auto r = topic.publish(e, po);
@@ -138,10 +141,10 @@ Publisher offline_publisher(Topic topic, Ack ack, const std::uint64_t& first_lin
   };
 }
 
-Publisher live_publisher(LiveOwner& owner, const std::string& topic, const std::string& ack,
+Publisher live_publisher(LiveOwner& owner, const std::string& topic, const std::string& ack, std::uint32_t priority,
                          const std::uint64_t& first_line) {
-  return [&owner, topic, ack, &first_line](const Lines& lines, std::string& error) {
-    Row req{{"verb", "publish"}, {"topic", topic}, {"ack", ack}};
+  return [&owner, topic, ack, priority, &first_line](const Lines& lines, std::string& error) {
+    Row req{{"verb", "publish"}, {"topic", topic}, {"ack", ack}, {"priority", priority}};
     Row events = Row::array();
     for (const auto& [key, value] : lines) {
       Row e;
@@ -164,24 +167,49 @@ Publisher live_publisher(LiveOwner& owner, const std::string& topic, const std::
   };
 }
 
+// --partitions names an existing topic's count otherwise: it only creates
+// topics; alter-topic grows them.
+[[noreturn]] void fail_partitions_differ(const Common& c, const ProduceOptions& o, std::uint32_t stored) {
+  fail("topic '" + o.topic + "' has " + std::to_string(stored) + " partitions, not " + std::to_string(o.partitions) +
+       " (--partitions only creates a topic; grow it with `weir alter-topic " + c.dir + " " + o.topic +
+       " --partitions N`)");
+}
+
+// --priority-levels names an existing topic's levels otherwise: produce
+// creates topics, it does not change their levels.
+void check_levels(const ProduceOptions& o, std::uint32_t stored) {
+  if (o.priority_levels && *o.priority_levels != stored)
+    fail("topic '" + o.topic + "' has " + std::to_string(stored) + " priority level(s), not " +
+             std::to_string(*o.priority_levels) + " (--priority-levels only applies when --partitions creates the topic)",
+         kExitUsage);
+}
+
 // Topic lookup and creation (--partitions) through the owner.
 void live_topic(LiveOwner& owner, const Common& c, const ProduceOptions& o) {
   Row topics = owner.request(Row{{"verb", "topics"}});
   for (const Row& t : topics["topics"]) {
     if (t["topic"] != o.topic) continue;
     const std::uint32_t n = t["partitions"];
-    if (o.partitions != 0 && n != o.partitions)
-      fail("topic '" + o.topic + "' has " + std::to_string(n) + " partitions, not " + std::to_string(o.partitions) +
-           " (partitions are fixed at creation)");
+    if (o.partitions != 0 && n != o.partitions) fail_partitions_differ(c, o, n);
+    if (o.priority_levels) {  // the owner's topic list has no levels: a journaled topic's are stored
+      auto infos = open_inspector(c.dir)->topics();
+      if (!infos) fail_status(infos.status());
+      for (const TopicInfo& ti : *infos)
+        if (ti.name == o.topic) check_levels(o, ti.options.priority_levels);
+    }
     return;
   }
-  if (o.partitions == 0) fail("topic '" + o.topic + "' not found in " + c.dir + " (give --partitions N to create it)");
-  owner.request(Row{{"verb", "create_topic"}, {"topic", o.topic}, {"partitions", o.partitions}});
+  if (o.partitions == 0) fail(topic_not_found(o.topic, c.dir) + " (give --partitions N to create it)");
+  owner.request(Row{{"verb", "create_topic"}, {"topic", o.topic}, {"partitions", o.partitions},
+                    {"priority_levels", o.priority_levels.value_or(1)}});
 }
 
 }  // namespace
 
 int cmd_produce(const Common& c, const ProduceOptions& o) {
+  if (o.priority_levels && o.partitions == 0)
+    fail("--priority-levels only applies to a topic that --partitions creates; an existing topic keeps its levels",
+         kExitUsage);
   std::error_code ec;
   if (!std::filesystem::exists(c.dir, ec) && o.partitions == 0)
     fail("data directory '" + c.dir + "' does not exist (give --partitions N to create it with topic '" + o.topic +
@@ -193,7 +221,7 @@ int cmd_produce(const Common& c, const ProduceOptions& o) {
   Publisher publish;
   if (owner) {
     live_topic(*owner, c, o);
-    publish = live_publisher(*owner, o.topic, o.ack, first_line);
+    publish = live_publisher(*owner, o.topic, o.ack, o.priority, first_line);
   } else {
     bus = open_bus(c.dir, "produce");
     auto topic = bus->topic(o.topic);
@@ -201,19 +229,21 @@ int cmd_produce(const Common& c, const ProduceOptions& o) {
       if (topic.status().code() != Code::kNotFound || o.partitions == 0) {
         const std::string why = topic.status().message();
         bus.reset();
-        fail(why + (o.partitions == 0 ? " in " + c.dir + " (give --partitions N to create it)" : ""));
+        fail(naming_dir(why, c.dir) + (o.partitions == 0 ? " (give --partitions N to create it)" : ""));
       }
       TopicOptions to;
       to.partitions = o.partitions;
       to.durability = Durability::kJournaled;
+      to.priority_levels = o.priority_levels.value_or(1);
       if (Status s = bus->create_topic(o.topic, to); !s) fail_status(s);
       topic = bus->topic(o.topic);
       if (!topic) fail_status(topic.status());
     } else if (o.partitions != 0 && topic->partitions() != o.partitions) {
-      fail("topic '" + o.topic + "' has " + std::to_string(topic->partitions()) + " partitions, not " +
-           std::to_string(o.partitions) + " (partitions are fixed at creation)");
+      fail_partitions_differ(c, o, topic->partitions());
+    } else if (auto stored = bus->topic_options(o.topic); stored) {
+      check_levels(o, stored->priority_levels);
     }
-    publish = offline_publisher(*topic, parse_ack(o.ack), first_line);
+    publish = offline_publisher(*topic, parse_ack(o.ack), o.priority, first_line);
   }
   LineReader in;
   std::uint64_t line_no = 0;
@@ -358,10 +388,11 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
     if (printed_to[i] != initial[i] || (from && !committed.count(parts[i].partition)) ||
         (from && committed[parts[i].partition] != printed_to[i]))
       moved.push_back(static_cast<std::uint32_t>(i));
-  if (moved.empty()) return out_closed ? kExitRuntime : kExitOk;
+  // A closed stdout ends the command normally: the reader chose to stop.
+  if (moved.empty()) return kExitOk;
   if (owner) {
     for (std::uint32_t p : moved) live_commit(parts[p].partition, printed_to[p]);
-    return out_closed ? kExitRuntime : kExitOk;
+    return kExitOk;
   }
   std::unique_ptr<Bus> bus;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -391,7 +422,7 @@ int cmd_consume(const Common& c, const ConsumeOptions& o) {
     if (!s) fail("committing group '" + o.group + "': " + s.message());
   }
   close_bus(*bus);
-  return out_closed ? kExitRuntime : kExitOk;
+  return kExitOk;
 }
 
 int cmd_seek(const Common& c, const SeekOptions& o) {
@@ -424,6 +455,17 @@ int cmd_seek(const Common& c, const SeekOptions& o) {
            std::to_string(parts->size()) + " partitions");
     auto lags = in->group_lags();
     if (!lags) fail_status(lags.status());
+    // The dry run refuses what --execute would refuse (Bus::seek): a group
+    // that never consumed the topic, unless --create.
+    if (!o.create && std::none_of(lags->begin(), lags->end(), [&](const GroupLag& g) {
+          return g.group == o.group && g.topic == o.topic;
+        })) {
+      std::set<std::string> known;
+      for (const GroupLag& g : *lags)
+        if (g.topic == o.topic) known.insert(g.group);
+      fail("group '" + o.group + "' has never consumed topic '" + o.topic + "' " + known_groups(known) +
+           "; add --create to create it");
+    }
     for (const PartitionInfo& p : *parts) {
       if (o.partition && p.partition != *o.partition) continue;
       Move m{p.partition, std::nullopt, 0, p.end};
@@ -466,7 +508,8 @@ int cmd_seek(const Common& c, const SeekOptions& o) {
     r["new"] = m.target;
     r["end"] = m.end;
     r["lag"] = m.end - m.target;
-    r["action"] = o.execute ? "moved" : "would move (dry run; --execute applies it)";
+    if (m.old && *m.old == m.target) r["action"] = "unchanged";
+    else r["action"] = o.execute ? "moved" : "would move (dry run; --execute applies it)";
     t.add(std::move(r));
   }
   t.flush();
