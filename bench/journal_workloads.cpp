@@ -45,7 +45,7 @@ Result weir_d1(const Config& c, const fs::path& dir) {
       // The producer publishes with ack none and hands each receipt to its
       // ack collector, which waits for the fsync ack in publish order.
       auto q = std::make_unique<boost::lockfree::spsc_queue<Pending, boost::lockfree::capacity<(1 << 16)>>>();
-      std::atomic<std::uint64_t> acked{0};
+      LineCounter acked;  // the collector's, polled per publish: a line of its own
       std::thread collector([&] {
         Pending pd;
         for (std::uint64_t n = 0; n < per;) {
@@ -55,12 +55,12 @@ Result weir_d1(const Config& c, const fs::path& dir) {
           }
           if (!topic.wait_acked(pd.r, Ack::kFsync, std::chrono::seconds(60))) failures.fetch_add(1);
           hists[static_cast<std::size_t>(p)].record(ns_since(pd.t));
-          acked.store(++n, std::memory_order_release);
+          acked.n.store(++n, std::memory_order_release);
         }
       });
       char key[kKeyBytes], payload[kPayloadBytes];
       for (std::uint64_t i = 0; i < per; ++i) {
-        while (i - acked.load(std::memory_order_acquire) >= c.in_flight) std::this_thread::yield();
+        while (i - acked.n.load(std::memory_order_acquire) >= c.in_flight) std::this_thread::yield();
         const std::uint64_t id = i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p);
         make_event(id, key, payload);
         const auto t = Clock::now();
@@ -184,7 +184,7 @@ Result raw_d1(const Config& c, const fs::path& dir) {
   moodycamel::ConcurrentQueue<Ev> q;
   const std::uint64_t per = c.events / static_cast<std::uint64_t>(c.producers);
   const std::uint64_t total = per * static_cast<std::uint64_t>(c.producers);
-  std::vector<std::atomic<std::uint64_t>> acked(static_cast<std::size_t>(c.producers));
+  std::vector<LineCounter> acked(static_cast<std::size_t>(c.producers));  // one line per producer
   internal::LatencyHistogram hist, commits;
   std::atomic<bool> ok{true};
   std::thread writer([&] {
@@ -209,7 +209,7 @@ Result raw_d1(const Config& c, const fs::path& dir) {
       commits.record(ns_since(c0));
       for (std::size_t i = 0; i < n; ++i) {
         hist.record(ns_since(evs[i].t));
-        acked[static_cast<std::size_t>(evs[i].producer)].fetch_add(1, std::memory_order_release);
+        acked[static_cast<std::size_t>(evs[i].producer)].n.fetch_add(1, std::memory_order_release);
       }
       done += n;
     }
@@ -222,14 +222,14 @@ Result raw_d1(const Config& c, const fs::path& dir) {
       Ev ev;
       ev.producer = p;
       for (std::uint64_t i = 0; i < per; ++i) {
-        while (i - acked[static_cast<std::size_t>(p)].load(std::memory_order_acquire) >= c.in_flight)
+        while (i - acked[static_cast<std::size_t>(p)].n.load(std::memory_order_acquire) >= c.in_flight)
           std::this_thread::yield();
         make_event(i * static_cast<std::uint64_t>(c.producers) + static_cast<std::uint64_t>(p), ev.bytes,
                    ev.bytes + kKeyBytes);
         ev.t = Clock::now();
         q.enqueue(tok, ev);
       }
-      while (acked[static_cast<std::size_t>(p)].load(std::memory_order_acquire) < per) std::this_thread::yield();
+      while (acked[static_cast<std::size_t>(p)].n.load(std::memory_order_acquire) < per) std::this_thread::yield();
     });
   }
   for (auto& t : producers) t.join();

@@ -30,7 +30,8 @@ struct Item {
 };
 
 // The consumer's view of an event: checks it and folds it into the checksum.
-struct Checker {
+// Written per event by the consumer: a line of its own (see LineCounter).
+struct alignas(64) Checker {
   std::uint64_t sum = 0;
   std::uint64_t bad = 0;
   void see(std::uint64_t key, const char* payload) {
@@ -76,7 +77,7 @@ Result run_weir(const Config& c, const Plan& plan, bool batch, bool metrics) {
   auto bus = Bus::open(o).value();
   (void)bus->create_topic("m1", {.partitions = 1, .capacity = 1u << 16});
   Checker ck;
-  std::atomic<std::uint64_t> seen{0};
+  LineCounter seen;
   (void)bus->subscribe("m1", {.group = "consumer", .workers = 1, .max_batch = 1024},
                        [&, pinned = false](const Message& m) mutable {
                          if (!pinned) pinned = (pin_to_cpu(c.producers), true);
@@ -84,7 +85,7 @@ Result run_weir(const Config& c, const Plan& plan, bool batch, bool metrics) {
                          std::memcpy(&key, m.key().data(), 8);
                          ck.see(key, m.payload().data());
                          // One worker: load+store, no RMW; visible to the main thread.
-                         seen.store(seen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+                         seen.n.store(seen.n.load(std::memory_order_relaxed) + 1, std::memory_order_release);
                          return Outcome::done();
                        });
   auto topic = bus->topic("m1").value();
@@ -115,11 +116,11 @@ Result run_weir(const Config& c, const Plan& plan, bool batch, bool metrics) {
     });
   }
   for (auto& t : producers) t.join();
-  while (seen.load(std::memory_order_acquire) < plan.total()) std::this_thread::yield();
+  while (seen.n.load(std::memory_order_acquire) < plan.total()) std::this_thread::yield();
   const auto t1 = Clock::now();
   (void)bus->close();
   return finish(std::string(batch ? "weir-batch" : "weir") + (metrics ? "" : "-nometrics"), c, plan, t0, t1, ck,
-                seen.load());
+                seen.n.load());
 }
 
 // Runs a raw-queue handoff: `producers` threads call push(p, item) for each
@@ -128,11 +129,15 @@ Result run_weir(const Config& c, const Plan& plan, bool batch, bool metrics) {
 template <typename Push, typename Drain>
 Result run_raw(const Config& c, const Plan& plan, const char* name, Push&& make_pusher, Drain&& drain) {
   Checker ck;
-  std::uint64_t seen = 0;
+  LineCounter seen;  // the consumer's own (plain loads and stores), as weir's
   Clock::time_point t1;
   std::thread consumer([&] {
     pin_to_cpu(c.producers);
-    while (seen < plan.total()) seen += drain(ck);
+    std::uint64_t n = 0;
+    while (n < plan.total()) {
+      n += drain(ck);
+      seen.n.store(n, std::memory_order_relaxed);
+    }
     t1 = Clock::now();
   });
   const auto t0 = Clock::now();
@@ -151,7 +156,7 @@ Result run_raw(const Config& c, const Plan& plan, const char* name, Push&& make_
   }
   for (auto& t : producers) t.join();
   consumer.join();
-  return finish(name, c, plan, t0, t1, ck, seen);
+  return finish(name, c, plan, t0, t1, ck, seen.n.load());
 }
 
 // moodycamel: producer token + single enqueue; bulk or single dequeue.

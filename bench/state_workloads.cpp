@@ -266,8 +266,10 @@ std::vector<Result> run_o1(const Config& c) {
   std::vector<Result> out;
   out.push_back(open_after_crash(c, sdir, true));
   if (c.baselines) out.push_back(open_after_crash(c, pdir, false));
-  fs::remove_all(sdir);
-  fs::remove_all(pdir);
+  if (!c.keep) {
+    fs::remove_all(sdir);
+    fs::remove_all(pdir);
+  }
   return out;
 }
 

@@ -2,7 +2,7 @@
 // through the raw parts weir is built from; prints a summary with ratios, or
 // with --json one JSON object per line per measurement:
 //   {"system", "workload", "events", "events_per_sec", "p50_us", "p99_us", ...}
-// Usage: weir-bench --workload m1|m1-2p|d1|d1-2p|d2|s1|o1|custom [--events N] [--dir D] [--json]
+// Usage: weir-bench --workload m1|m1-2p|d1|d1-2p|d2|s1|o1|p1|custom [--events N] [--dir D] [--json]
 //        [--metrics on|off|both]
 //        (custom takes --producers, --partitions, --groups, --workers, --payload,
 //         --keys, --key-dist, --durability, --ack, --batch, --rate, --duration)
@@ -89,6 +89,17 @@ void print_summary(const std::vector<Result>& results, const std::string& baseli
     if (state && r.system == "weir-pipeline" && r.valid && state->events_per_sec() > 0)
       std::printf("weir-pipeline (state + State::publish) vs weir (state): %.2fx\n",
                   r.events_per_sec() / state->events_per_sec());
+  // p1: the urgent lane under 2x load against its unloaded latency (target <= 2x).
+  const Result* urgent = nullptr;
+  const Result* unloaded = nullptr;
+  for (const auto& r : results) {
+    if (r.system == "weir-lanes-high" && r.valid && r.latency) urgent = &r;
+    if (r.system == "weir-lanes-high-unloaded" && r.valid && r.latency) unloaded = &r;
+  }
+  if (urgent && unloaded && unloaded->latency->quantile(0.99) > 0)
+    std::printf("p1: urgent lane p99 under 2x load = %.2fx its unloaded p99 (target <= 2x)\n",
+                static_cast<double>(urgent->latency->quantile(0.99)) /
+                    static_cast<double>(unloaded->latency->quantile(0.99)));
   // Durable workloads: ack latency against the time one group commit takes.
   for (const auto& r : results) {
     if (!r.commit || !r.commit->count()) continue;
@@ -107,11 +118,12 @@ int main(int argc, char** argv) {
   CLI::App app{"weir-bench: weir beside the raw parts it is built from, same workload, same run"};
   Config c;
   bool json = false;
-  app.add_option("--workload,-w", c.workload, "m1, m1-2p, d1, d1-2p, d2, s1, o1 or custom")
+  app.add_option("--workload,-w", c.workload, "m1, m1-2p, d1, d1-2p, d2, s1, o1, p1 or custom")
       ->required()
-      ->check(CLI::IsMember({"m1", "m1-2p", "d1", "d1-2p", "d2", "s1", "o1", "custom"}));
+      ->check(CLI::IsMember({"m1", "m1-2p", "d1", "d1-2p", "d2", "s1", "o1", "p1", "custom"}));
   app.add_option("--events,-n", c.events,
-                 "events to move (default: the workload's: 10,000,000 for m1, 1,000,000 for d1/d2/s1/o1)")
+                 "events to move (default: the workload's: 10,000,000 for m1, 1,000,000 for d1/d2/s1/o1, "
+                 "100,000 per loaded run for p1)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   app.add_option("--dir", c.dir, "directory for journals (default: the system temp directory)");
   app.add_flag("--json", json, "one JSON object per line per measurement on stdout");
@@ -120,6 +132,7 @@ int main(int argc, char** argv) {
   bool baselines = true;
   app.add_flag("--baselines,!--no-baselines", baselines,
                "run the raw baselines too (default for named workloads; custom runs weir only)");
+  app.add_flag("--keep", c.keep, "o1: keep the journals in --dir after the run (weir-o1; weir-o1-plain unless --no-baselines)");
   app.add_option("--batch", c.batch, "events per publish_batch call for weir-batch (m-family)")
       ->check(CLI::Range(1, 65536));
   std::string metrics = "on";
@@ -148,7 +161,15 @@ int main(int argc, char** argv) {
   app.add_flag("--progress", c.progress, "custom: live progress line on stderr (when a terminal)");
   app.add_flag("--state", c.state,
                "custom: idempotent handlers (dedupe + a counter per key in a state table); implies --durability journaled");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // A usage error: one line naming the problem, exit 2 (like the weir tool).
+    std::fprintf(stderr, "weir-bench: %s (see --help)\n", e.what());
+    return 2;
+  }
   c.baselines = baselines;
   c.metrics = metrics != "off";
   c.metrics_both = metrics == "both";
@@ -157,11 +178,11 @@ int main(int argc, char** argv) {
   if (c.state) c.durability = "journaled";
   const bool memory = c.workload.rfind("m1", 0) == 0;
   const bool custom = c.workload == "custom";
-  if (c.events == 0) c.events = memory ? 10'000'000 : 1'000'000;
+  if (c.events == 0) c.events = memory ? 10'000'000 : c.workload == "p1" ? 100'000 : 1'000'000;
   c.producers = c.workload.find("-2p") != std::string::npos ? 2 : 1;
   if (producers > 0) {
     c.producers = producers;
-    if (!custom && c.workload != "d2" && c.workload != "s1" && c.workload != "o1") c.workload = c.workload.substr(0, 2) + "-" + std::to_string(producers) + "p";
+    if (!custom && c.workload != "d2" && c.workload != "s1" && c.workload != "o1" && c.workload != "p1") c.workload = c.workload.substr(0, 2) + "-" + std::to_string(producers) + "p";
   }
 
   std::vector<Result> results;
@@ -175,6 +196,8 @@ int main(int argc, char** argv) {
     results = weir::bench::run_s1(c);
   } else if (c.workload == "o1") {
     results = weir::bench::run_o1(c);
+  } else if (c.workload == "p1") {
+    results = weir::bench::run_p1(c);
   } else {
     results = weir::bench::run_d1(c);
   }
@@ -190,7 +213,7 @@ int main(int argc, char** argv) {
   if (json) {
     for (const auto& r : results) std::cout << to_json(r).dump() << "\n";
   } else {
-    print_summary(results, custom || c.workload == "o1" ? "" : memory ? "moodycamel-bulk" : "lmdb-raw");
+    print_summary(results, custom || c.workload == "o1" || c.workload == "p1" ? "" : memory ? "moodycamel-bulk" : "lmdb-raw");
     if (custom)
       for (const auto& r : results) {
         if (!r.latency || !r.latency->count()) continue;

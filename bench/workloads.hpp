@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <thread>
@@ -16,6 +17,13 @@
 #include "metrics/histogram.hpp"
 
 namespace weir::bench {
+
+// A counter on a cache line of its own. Written per event by one thread and
+// polled by another, it must not share a line with anything a producer reads
+// per event (a Topic handle, a plan), or every publish pays a coherence miss.
+struct alignas(64) LineCounter {
+  std::atomic<std::uint64_t> n{0};
+};
 
 struct Result {
   std::string system;
@@ -35,10 +43,11 @@ struct Result {
 };
 
 struct Config {
-  std::string workload;  // m1, m1-2p, d1, d1-2p, d2, s1, o1, custom
+  std::string workload;  // m1, m1-2p, d1, d1-2p, d2, s1, o1, p1, custom
   std::uint64_t events = 0;
   std::string dir;
   bool baselines = true;
+  bool keep = false;  // o1: keep the journals it opened (to open them again under a profiler)
   // custom / m-family
   int producers = 1;
   std::uint32_t partitions = 1;
@@ -87,6 +96,10 @@ std::vector<Result> run_s1(const Config& c);
 // o1: Bus::open after a crash at `events` state-handled events (and, as
 // weir-plain, at as many plainly handled events).
 std::vector<Result> run_o1(const Config& c);
+// p1: priority lanes at 2x the consumer's capacity, 10% urgent: per-lane
+// publish -> handled latency with and without lanes, and the urgent lane
+// unloaded (bench/lanes_workload.cpp).
+std::vector<Result> run_p1(const Config& c);
 // custom: the free-form workload (weir only), end-to-end latency.
 std::vector<Result> run_custom(const Config& c);
 

@@ -26,7 +26,7 @@ bench=build/bin/weir-bench
 runs=${WEIR_BENCH_RUNS:-3}
 o1_events=(--events "${WEIR_BENCH_O1_EVENTS:-${WEIR_BENCH_EVENTS:-5000000}}")
 for ((run = 1; run <= runs; ++run)); do
-  for w in m1 m1-2p d1 d1-2p d2 s1 o1; do
+  for w in m1 m1-2p d1 d1-2p d2 s1 o1 p1; do
     echo "== $w (run $run of $runs)" >&2
     args=("${events[@]}")
     [[ $w == m1* ]] && args+=(--metrics both)  # metrics-under-load: sampling on and off, same run

@@ -28,6 +28,12 @@ GOALS = [
     ("m1 metrics cost, publish_batch (group behind)", "m1", "weir-batch", "weir-batch-nometrics", "cost", 0.05, "<="),
     ("m1-2p metrics cost, publish", "m1-2p", "weir", "weir-nometrics", "cost", 0.05, "<="),
     ("m1-2p metrics cost, publish_batch (group behind)", "m1-2p", "weir-batch", "weir-batch-nometrics", "cost", 0.05, "<="),
+    ("p1 urgent lane p99 at 2x load vs its unloaded p99", "p1", "weir-lanes-high", "weir-lanes-high-unloaded", "p99_us",
+     2.0, "<="),
+    ("p1 urgent lane p99, lanes vs no lanes (same load)", "p1", "weir-lanes-high", "weir-nolanes-high", "p99_us",
+     None, None),
+    ("p1 other events' p99, lanes vs no lanes (same load)", "p1", "weir-lanes-low", "weir-nolanes-low", "p99_us",
+     None, None),
     ("o1 Bus::open after a crash, state group (ms)", "o1", "weir", None, "open_ms", 50.0, "<="),
     ("o1 Bus::open after a crash, plain group (ms)", "o1", "weir-plain", None, "open_ms", None, None),
 ]
@@ -70,7 +76,7 @@ def fmt(field, v):
         return f"{v:.1f}"
     if field == "cost":
         return f"{100 * v:+.1f}%"
-    return f"{v:.2f}x"
+    return f"{v:.2f}x" if v >= 0.1 else f"{v:.2g}x"
 
 
 def main():
