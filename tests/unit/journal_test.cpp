@@ -245,6 +245,58 @@ TEST_F(JournalTest, RefusesOtherLmdbAndNewerVersions) {
   EXPECT_NE(r.status().message().find("version 99"), std::string::npos);
 }
 
+// Another program's LMDB data in data_dir: refused, and not written to.
+TEST_F(JournalTest, LeavesAnotherProgramsLmdbAlone) {
+  fs::create_directories(dir_);
+  poke_meta(dir_, "theirs", "value", "their.db");
+  auto r = Bus::open(opts());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("not a weir journal"), std::string::npos) << r.status().to_string();
+  auto insp = Inspector::open(dir_.string());
+  ASSERT_FALSE(insp);
+  EXPECT_EQ(insp.status().code(), Code::kFailedPrecondition);
+
+  MDB_env* env;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(mdb_env_open(env, dir_.c_str(), MDB_RDONLY, 0600), 0);
+  MDB_txn* txn;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  MDB_dbi dbi;
+  EXPECT_EQ(mdb_dbi_open(txn, "weir.meta", 0, &dbi), MDB_NOTFOUND) << "the bus wrote into the foreign environment";
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
+// A first open killed after LMDB made data.mdb but before the journal's
+// first commit leaves an empty environment: the Inspector says there is no
+// journal yet (kNotFound, not "foreign"), and a bus opening it makes one.
+TEST_F(JournalTest, AFirstOpenCutOffBeforeItsFirstCommitLeavesNoJournalYet) {
+  fs::create_directories(dir_);
+  {
+    MDB_env* env;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_open(env, dir_.c_str(), 0, 0600), 0);
+    mdb_env_close(env);
+  }
+  ASSERT_TRUE(fs::exists(dir_ / "data.mdb"));
+  auto insp = Inspector::open(dir_.string());
+  ASSERT_FALSE(insp);
+  EXPECT_EQ(insp.status().code(), Code::kNotFound) << insp.status().to_string();
+  EXPECT_NE(insp.status().message().find("no weir journal yet"), std::string::npos) << insp.status().to_string();
+  {
+    auto bus = open(opts());
+    ASSERT_TRUE(bus->create_topic("t", journaled()));
+    ASSERT_TRUE(bus->close());
+  }
+  auto after = Inspector::open(dir_.string());
+  ASSERT_TRUE(after) << after.status().to_string();
+  auto topics = (*after)->topics();
+  ASSERT_TRUE(topics);
+  EXPECT_EQ(topics->size(), 1u);
+}
+
 TEST_F(JournalTest, MapGrowsWhenFull) {
   Options o = opts();
   o.journal_initial_map_bytes = 1u << 20;

@@ -121,8 +121,9 @@ struct JournalUsage {
 
 class Inspector {
  public:
-  // Opens `dir` read-only. Errors: kNotFound (no such directory, or no
-  // journal in it), kIoError (the directory cannot be read, e.g. "Permission
+  // Opens `dir` read-only. Errors: kNotFound (no such directory, no
+  // journal in it, or an empty LMDB environment: a bus's first open cut
+  // off before its first commit, which the next bus open completes), kIoError (the directory cannot be read, e.g. "Permission
   // denied": not reported as a missing journal), kFailedPrecondition (not a weir journal, a newer
   // format, or a Bus of this process has `dir` open), kDataLoss
   // (unreadable, or damaged in a way LMDB would trip over: data.mdb is

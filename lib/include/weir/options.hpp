@@ -54,7 +54,10 @@ struct Options {
   // Created with mode 0700 if missing. Opening it restores the journaled
   // topics and the groups' committed offsets stored there. One bus (one
   // process) at a time may own a directory. REQUIRES: an empty directory, a
-  // missing one, or a weir journal of a version this build reads.
+  // missing one, or a weir journal of a version this build reads (an
+  // empty LMDB environment, left by a first open killed before its first
+  // commit, counts as empty; any other LMDB data is refused with
+  // kFailedPrecondition "not a weir journal" and left untouched).
   std::string data_dir{};
 
   // Largest size the journal may grow to, in bytes; past it publishes fail

@@ -307,7 +307,20 @@ class InspectorImpl {
     Read r(*this);
     if (!r.txn()) return r.status();
     auto meta = dbi(r.txn(), kMetaDbi);
-    if (!meta) return Status::failed_precondition("'" + dir_ + "' holds an LMDB environment that is not a weir journal");
+    if (!meta) {
+      // An environment with no database at all is a journal whose first
+      // open was cut off before its first commit (LMDB makes data.mdb at
+      // once): nothing was ever written there, and a bus opening it makes
+      // the journal. Anything else without weir's meta is foreign.
+      MDB_dbi main_dbi;
+      MDB_stat st{};
+      if (mdb_dbi_open(r.txn(), nullptr, 0, &main_dbi) == 0 && mdb_stat(r.txn(), main_dbi, &st) == 0 &&
+          st.ms_entries == 0)
+        return Status::not_found("'" + dir_ +
+                                 "' holds no weir journal yet: its LMDB environment is empty (a bus's first open "
+                                 "did not complete; opening a bus there creates the journal)");
+      return Status::failed_precondition("'" + dir_ + "' holds an LMDB environment that is not a weir journal");
+    }
     auto format = check_format(r.txn(), *meta, dir_, false);
     if (!format) return format.status();
     id_ = format->id;

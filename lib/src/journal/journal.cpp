@@ -57,6 +57,20 @@ Status Journal::init_meta() {
                                                    {kDedupeTimeDbi, &dedupe_time_dbi_},
                                                    {kStateDbi, &state_dbi_},
                                                    {kInternalDbi, &internal_dbi_}};
+  // The journal is made only in an environment with no database at all (a
+  // new one, or one whose first open was cut off before its first commit):
+  // never added to another program's LMDB data.
+  if (int rc = mdb_dbi_open(txn.get(), kMetaDbi, 0, &meta_dbi_); rc == MDB_NOTFOUND) {
+    MDB_dbi main_dbi;
+    MDB_stat st{};
+    if ((rc = mdb_dbi_open(txn.get(), nullptr, 0, &main_dbi)) || (rc = mdb_stat(txn.get(), main_dbi, &st)))
+      return lmdb_status(rc, "read the environment's databases");
+    if (st.ms_entries != 0)
+      return Status::failed_precondition("data_dir '" + options_.data_dir +
+                                         "' holds an LMDB environment that is not a weir journal");
+  } else if (rc) {
+    return lmdb_status(rc, std::string("open ") + kMetaDbi);
+  }
   for (const auto& [name, dbi] : dbis)
     if (int rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi))
       return lmdb_status(rc, std::string("open ") + name);
