@@ -113,8 +113,8 @@ class JournalEngine : public ::testing::Test {
     return j_.get();
   }
   // Partition `p` of topic "t" as a source (kept until the journal is gone).
-  FakeSource* source(Journal& j, std::uint32_t partitions = 1, std::uint32_t p = 0) {
-    auto logs = j.open_topic("t", {.partitions = partitions, .durability = Durability::kJournaled});
+  FakeSource* source(Journal& j, std::uint32_t partitions = 1, std::uint32_t p = 0, std::string_view topic = "t") {
+    auto logs = j.open_topic(topic, {.partitions = partitions, .durability = Durability::kJournaled});
     EXPECT_TRUE(logs) << logs.status().to_string();
     sources_.push_back(std::make_unique<FakeSource>(std::move((*logs)[p])));
     return sources_.back().get();
@@ -227,6 +227,37 @@ TEST_F(JournalEngine, OffsetForTime) {
   EXPECT_EQ(*j->offset_for_time(src->journal_log(), 0), 0u);
   EXPECT_EQ(*j->offset_for_time(src->journal_log(), 250), 2u);
   EXPECT_EQ(*j->offset_for_time(src->journal_log(), 401), 4u);
+}
+
+// A reader still holding the log of a dropped topic (a seek or locate that
+// found the topic before delete_topic) gets kNotFound, never the log of a
+// topic created after the drop, whose database LMDB opens in the dropped
+// handle's slot.
+TEST_F(JournalEngine, ADroppedLogReadsNeitherItselfNorTheNextTopicsLog) {
+  auto j = open();
+  auto a = source(*j, 1, 0, "a");
+  j->attach(a);
+  a->add("a0", 100);
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return a->journal_log().committed() == 1; }));
+  ASSERT_TRUE(j->drop_topic("a", 1, {}, ""));
+
+  auto b = source(*j, 1, 0, "b");
+  j->attach(b);
+  b->add("b0", 100);
+  b->add("b1", 200);
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return b->journal_log().committed() == 2; }));
+
+  ReadBatch rb;
+  const Status s = j->read(a->journal_log(), 0, 10, rb);
+  EXPECT_EQ(s.code(), Code::kNotFound) << s.to_string();
+  EXPECT_NE(s.message().find("'a' was deleted"), std::string::npos) << s.to_string();
+  EXPECT_TRUE(rb.recs.empty());
+  auto t = j->offset_for_time(a->journal_log(), 150);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.status().code(), Code::kNotFound);
+  EXPECT_EQ(read_payloads(*j, b->journal_log(), 0), (std::vector<std::string>{"b0", "b1"}));
 }
 
 TEST_F(JournalEngine, FailingCommitStallsThenRecovers) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/thread_annotations.hpp"
 #include "weir/event.hpp"
 
 namespace weir::internal {
@@ -47,10 +48,18 @@ class JournalLog {
   std::uint64_t bytes() const noexcept { return bytes_.load(std::memory_order_acquire); }
 
  private:
-  friend class Journal;  // the writer moves the watermarks
+  friend class Journal;  // the writer moves the watermarks; drop_topic retires the log
   const std::string topic_;
   const std::uint32_t partition_;
   const unsigned dbi_;
+  // Readers outside the writer (Journal::read, offset_for_time: workers,
+  // seek, locate, live tails that found the topic before a delete_topic)
+  // hold gate_ shared across their use of dbi_; Journal::drop_topic takes it
+  // exclusively to set dropped_ before LMDB closes the handle, whose slot a
+  // topic created later may reuse. So no read runs on a closed handle or
+  // reads another topic's log: after the drop they get kNotFound.
+  mutable SharedMutex gate_;
+  bool dropped_ GUARDED_BY(gate_) = false;
   std::atomic<Offset> start_;
   std::atomic<Offset> committed_;  // one past the last offset committed to LMDB
   std::atomic<std::uint64_t> bytes_;

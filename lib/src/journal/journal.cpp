@@ -268,6 +268,8 @@ Status Journal::read(const JournalLog& log, Offset from, std::uint32_t max, Read
   if (from >= committed || max == 0) return Status::ok();
   max = static_cast<std::uint32_t>(std::min<Offset>(max, committed - from));
 
+  ReaderLock gate(log.gate_);
+  if (log.dropped_) return dropped(log);
   ReadLease lease(*this);
   if (!lease.txn()) return lease.status();
   return read_log(lease.txn(), log.dbi(), log.topic(), log.partition(), from, committed, max, out);

@@ -209,11 +209,12 @@ class Journal {
 
   // Reads up to `max` records of `log` from `from` (below its committed
   // watermark) into `out`. kDataLoss names the bad record's location;
-  // kNotFound means retention deleted `from` (the message gives the range).
+  // kNotFound means retention deleted `from` (the message gives the range),
+  // or drop_topic dropped the log ("was deleted").
   Status read(const JournalLog& log, Offset from, std::uint32_t max, ReadBatch& out) const;
 
   // First offset of `log` whose event time is >= time_us (the end if
-  // none). Thread-safe.
+  // none). kNotFound if drop_topic dropped the log. Thread-safe.
   Result<Offset> offset_for_time(const JournalLog& log, std::int64_t time_us) const;
   // Persists offsets of a group that is not running (seek). Thread-safe.
   Status store_offsets(const std::string& group, const std::string& topic,
@@ -230,7 +231,10 @@ class Journal {
   // `groups` on it; when it is the dead-letter topic of group
   // `dead_letter_group` (non-empty), that group's settled ledger too (its
   // keys are offsets in this topic, which a new topic of the name would
-  // reuse). The caller has closed the partitions, and no group reads them.
+  // reuse). The caller has closed the partitions, and no group reads them;
+  // a read or offset_for_time on one of its logs after the detach (a
+  // caller that found the topic before the delete) waits for none and
+  // gets kNotFound, never a closed handle or a newer topic's log.
   // Thread-safe.
   Status drop_topic(std::string_view topic, std::uint32_t partitions, const std::vector<std::string>& groups,
                     std::string_view dead_letter_group);
@@ -262,6 +266,12 @@ class Journal {
   // derived event ids, so they survive restarts.
   std::uint64_t id() const noexcept { return id_; }
   const std::string& dir() const noexcept { return env_->dir(); }
+
+  // What a read of a log drop_topic dropped gets.
+  static Status dropped(const JournalLog& log) {
+    return Status::not_found("topic '" + log.topic() + "' was deleted (partition " + std::to_string(log.partition()) +
+                             " is no longer stored)");
+  }
 
   // The map-growth lock (resize_mu_): writer-preferring, see the file comment.
   using ResizeMutex = WriterPreferringSharedMutex;

@@ -61,9 +61,20 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
   // Detach its partitions: the writer copies logs_ at the start of each
   // cycle and of each retention pass (which runs between cycles), so once a
   // cycle that started after this removal is done, nothing holds them.
+  std::vector<JournalLog*> gone;
   {
     MutexLock lock(mu_);
-    std::erase_if(logs_, [&](CommitSource* src) { return src->journal_log().topic() == topic; });
+    std::erase_if(logs_, [&](CommitSource* src) {
+      if (src->journal_log().topic() != topic) return false;
+      gone.push_back(&src->journal_log());
+      return true;
+    });
+  }
+  // Waits for reads in flight on the handles (not under mu_: a reader may
+  // wait for resize_mu_ behind the writer); later ones get kNotFound.
+  for (JournalLog* log : gone) {
+    WriterLock gate(log->gate_);
+    log->dropped_ = true;
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (Status s = wait_cycle(cycle_started_.load(std::memory_order_seq_cst) + 1, std::chrono::seconds(30)); !s)

@@ -84,6 +84,8 @@ Result<std::size_t> Journal::enforce_retention() {
 
 Result<Offset> Journal::offset_for_time(const JournalLog& log, std::int64_t time_us) const {
   const Offset end = log.committed();
+  ReaderLock gate(log.gate_);
+  if (log.dropped_) return dropped(log);
   std::shared_lock<ResizeMutex> rl(resize_mu_);
   Txn txn;
   if (Status s = txn.begin(env_->get(), MDB_RDONLY); !s) return s;
