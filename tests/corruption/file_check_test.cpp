@@ -202,6 +202,20 @@ TEST(FileCheck, ParallelWalkReadsWhatTheOneThreadWalkReads) {
   EXPECT_EQ(small->threads, 1u);
 }
 
+// threads = 0: one thread per core, at most 16 (journal_check.hpp, ScanHooks).
+TEST(FileCheck, ParallelWalkTakesOneThreadPerCoreAtMostSixteen) {
+  testing::ScratchDir d("fc-parallel-cores");
+  fill_state(d.path(), 30000);
+  for (auto [cores, want] : {std::pair{64u, 16u}, {16u, 16u}, {3u, 3u}, {1u, 1u}}) {
+    internal::ScanHooks h = with_threads(0);
+    h.cores = cores;
+    auto scan = internal::scan_journal_file(d.path().string(), true, h);
+    ASSERT_TRUE(scan) << scan.status().to_string();
+    for (const auto& f : scan->findings) ADD_FAILURE() << f.to_string();
+    EXPECT_EQ(scan->threads, want) << cores << " cores";
+  }
+}
+
 // Damage anywhere: the parallel walk's findings are the one-thread walk's,
 // in the same order (it falls back to one thread when it finds anything),
 // and it never faults (asan, tsan presets).

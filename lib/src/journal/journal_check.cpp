@@ -262,7 +262,8 @@ unsigned walk_threads(const std::vector<mdbfile::NamedDb>& dbs, const ScanHooks&
   std::uint64_t tree_pages = 0;
   for (const auto& d : dbs) tree_pages += d.record.branch_pages + d.record.leaf_pages;
   if (tree_pages < hooks.parallel_min_pages) return 1;
-  return hooks.threads ? hooks.threads : std::min(16u, std::max(1u, std::thread::hardware_concurrency()));
+  if (hooks.threads) return hooks.threads;
+  return std::min(16u, std::max(1u, hooks.cores ? hooks.cores : std::thread::hardware_concurrency()));
 }
 
 }  // namespace

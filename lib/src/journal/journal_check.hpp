@@ -79,6 +79,8 @@ struct ScanHooks {
   // the threads.
   unsigned threads = 0;
   std::uint64_t parallel_min_pages = 16384;  // 64 MiB of 4 KiB pages
+  // The cores `threads = 0` counts (0: std::thread::hardware_concurrency()).
+  unsigned cores = 0;
 };
 
 // Scans `dir`/data.mdb. With walk_pages false only the meta pages and the
