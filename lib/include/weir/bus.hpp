@@ -271,7 +271,8 @@ class Bus {
  public:
   // Opens a bus; with Options::data_dir, opens (or creates) its journal and
   // restores the journaled topics stored there. Errors: kInvalidArgument for
-  // out-of-range options; kFailedPrecondition for a directory that holds
+  // out-of-range options and for a data_dir that exists but is not a
+  // directory; kFailedPrecondition for a directory that holds
   // something else, a newer journal format, one another bus owns, or one an
   // Inspector of this process has open (LMDB allows one handle per process);
   // kDataLoss for an unreadable or damaged journal (data.mdb is checked page
@@ -324,13 +325,18 @@ class Bus {
   // (which letters were redriven or purged: it names offsets in that
   // topic), so a later "<group>.dlq" starts with every letter unsettled;
   // like delete_group, this is refused while the group is subscribed.
-  // While the deletion runs (it waits for the journal writer's cycle),
+  // While the deletion of a journaled topic runs (it waits for the journal
+  // writer's cycle, up to 30 s; a memory topic is removed at once),
   // create_topic, subscribe and dead-lettering to the name fail with
-  // kFailedPrecondition "topic '<name>' is being deleted". Errors:
-  // kNotFound (topic), kInvalidArgument (bad topic name), kClosed (bus
-  // closed), kFailedPrecondition while a group is subscribed to it
-  // (or it is the dead-letter topic of a subscribed group), naming the
-  // groups, or while it is being deleted. Thread-safe.
+  // kFailedPrecondition "topic '<name>' is being deleted"; topic(), seek
+  // and alter_topic by name already answer kNotFound. Errors: kNotFound
+  // (topic), kInvalidArgument (bad topic name), kClosed (bus closed),
+  // kFailedPrecondition while a group is subscribed to it (or it is the
+  // dead-letter topic of a subscribed group), naming the groups, or while
+  // it is being deleted; kDeadlineExceeded (or the journal's error) "topic
+  // '<name>' is gone from the running bus, but the journal kept it" when
+  // the journal could not drop it (the writer finished no cycle within
+  // 30 s): it is back at the next start. Thread-safe.
   Result<TopicDeletion> delete_topic(std::string_view name);
 
   // Deletes a consumer group: its committed offsets on every topic, its
