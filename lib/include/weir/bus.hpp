@@ -81,9 +81,13 @@ class Topic {
                                    std::span<PublishReceipt> receipts = {}) const;
 
   // Waits until the event of `receipt` reached ack level `level` (for events
-  // published with Ack::kNone). kDeadlineExceeded after `timeout`, naming the
-  // journal's error if it is failing; kInvalidArgument on a memory topic for
-  // levels above kNone. Thread-safe.
+  // published with Ack::kNone). kResourceExhausted at once (within about
+  // 50 ms) while the journal cannot commit (a full disk, the
+  // Options::journal_max_bytes cap, an I/O error), naming the cause ("...
+  // is not committed: journal cannot commit: ..."; the event stays queued and
+  // is committed if the journal recovers); kDeadlineExceeded after
+  // `timeout` otherwise; kInvalidArgument on a memory topic for levels above
+  // kNone. Thread-safe.
   Status wait_acked(const PublishReceipt& receipt, Ack level,
                     std::chrono::milliseconds timeout) const;
   // Waits until every event of `receipts` reached `level`: commits are in
