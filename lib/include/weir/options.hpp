@@ -260,9 +260,10 @@ struct TopicOptions {
 //   partition increase): events of one key published before and after the
 //   change may sit in different partitions, so per-key order holds only
 //   among events published under the same count.
-// - never: durability; and the next-start fields of a memory topic (it is
-//   not stored; create it anew instead). Asking for one is kInvalidArgument
-//   naming each such field.
+// - never: durability; fewer partitions; and on a memory topic the
+//   next-start fields (it is not stored; create it anew instead) and
+//   retention_*, quota_bytes (they apply to journaled topics). Asking for
+//   one is kInvalidArgument naming each such field.
 struct TopicChanges {
   std::optional<std::uint32_t> partitions{};
   std::optional<std::uint32_t> capacity{};
