@@ -137,7 +137,8 @@ class State {
   // handler returned). Errors: kNotFound (no such topic), kInvalidArgument
   // (a memory topic, or an event Bus::publish would refuse: payload, key or
   // header limits, reserved header names), kResourceExhausted (more than a
-  // quarter of a partition's capacity in one handler call).
+  // quarter of a target partition's capacity, rounded up to a power of two
+  // as TopicOptions::capacity is, in one handler call).
   virtual Status publish(std::string_view topic, const Event& event) = 0;
 };
 
