@@ -50,7 +50,8 @@ struct BreakerOptions {
   double failure_ratio = 0.5;
   // ...with at least this many outcomes in the window. Default 20. REQUIRES: >= 1.
   std::uint32_t min_calls = 20;
-  // Default 10 s. REQUIRES: >= 2 ms.
+  // Counted in two buckets of half a window each: an outcome counts for
+  // between window / 2 and window. Default 10 s. REQUIRES: >= 2 ms.
   std::chrono::milliseconds window{10000};
   // How long it stays open before one probe event is let through
   // (half-open): success closes it, failure opens it again. Default 5 s.
