@@ -57,7 +57,8 @@ struct Options {
   // missing one, or a weir journal of a version this build reads (an
   // empty LMDB environment, left by a first open killed before its first
   // commit, counts as empty; any other LMDB data is refused with
-  // kFailedPrecondition "not a weir journal" and left untouched).
+  // kFailedPrecondition "not a weir journal" and its databases are not
+  // written to: only weir's lock file, weir.lock, may be left beside them).
   std::string data_dir{};
 
   // Largest size the journal may grow to, in bytes; past it publishes fail
