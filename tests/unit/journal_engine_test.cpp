@@ -4,6 +4,7 @@
 // commit stalls and recovers; no topic, ring or bus involved.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <deque>
@@ -75,6 +76,37 @@ class FakeSource final : public CommitSource {
   std::deque<std::string> waiting_;  // GUARDED_BY(mu_): offsets base_ ...
   Offset base_;                      // GUARDED_BY(mu_)
   Offset journaled_end_ = 0;         // GUARDED_BY(mu_)
+};
+
+// A partition that always has one more record waiting: every writer cycle
+// commits something (a producer that never lets up) until quiet() is
+// called. The writer thread reads it; quiet() may be called from any thread
+// (an atomic flag, relaxed: the writer only needs to see it eventually).
+class EndlessSource final : public CommitSource {
+ public:
+  explicit EndlessSource(std::unique_ptr<JournalLog> log) : log_(std::move(log)) {
+    Event e{.payload = "busy"};
+    rec_.resize(record_size(e));
+    encode_record(e, 1, rec_.data());
+  }
+  JournalLog& journal_log() noexcept override { return *log_; }
+  void quiet() noexcept { quiet_.store(true, std::memory_order_relaxed); }
+  std::uint32_t ready(Offset, std::uint32_t max) const noexcept override {
+    return max && !quiet_.load(std::memory_order_relaxed) ? 1 : 0;
+  }
+  std::string_view record(Offset) const noexcept override { return rec_; }
+  Offset published_end() const noexcept override {
+    return log_->committed() + (quiet_.load(std::memory_order_relaxed) ? 0 : 1);
+  }
+  bool pending(Offset) const noexcept override { return !quiet_.load(std::memory_order_relaxed); }
+  void journaled(Offset) noexcept override {}
+  RetentionLimits retention() const noexcept override { return {}; }
+  void retained() noexcept override {}
+
+ private:
+  const std::unique_ptr<JournalLog> log_;
+  std::string rec_;
+  std::atomic<bool> quiet_{false};
 };
 
 class FakeOffsets final : public OffsetSource {
@@ -215,6 +247,30 @@ TEST_F(JournalEngine, RetentionByEventsMovesStart) {
   EXPECT_GT(src->retained_calls.load(), 0);
   ReadBatch rb;
   EXPECT_EQ(j->read(src->journal_log(), 0, 1, rb).code(), Code::kNotFound);
+}
+
+// Retention runs on its interval even when every writer cycle commits
+// something: a busy topic beside it does not keep a limit from cutting.
+TEST_F(JournalEngine, RetentionRunsWhileEveryCycleCommits) {
+  auto j = open();
+  auto logs = j->open_topic("busy", {.partitions = 1, .durability = Durability::kJournaled});
+  ASSERT_TRUE(logs) << logs.status().to_string();
+  EndlessSource busy(std::move((*logs)[0]));
+  auto src = source(*j);
+  src->limits.events = 3;
+  j->attach(&busy);
+  ASSERT_TRUE(eventually([&] { return busy.journal_log().committed() > 10; }));
+  j->attach(src);
+  for (int b = 0; b < 3; ++b) {
+    for (int i = 0; i < 3; ++i) src->add("r");
+    j->bell().ring();
+    ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == Offset(3 * (b + 1)); }));
+  }
+  EXPECT_TRUE(eventually([&] { return src->journal_log().start() == 6; }, 5s))
+      << "start " << src->journal_log().start() << " while the busy log reached "
+      << busy.journal_log().committed();
+  busy.quiet();  // a closing bus stops its producers before the journal
+  j_.reset();    // the writer stops before `busy` goes
 }
 
 TEST_F(JournalEngine, OffsetForTime) {

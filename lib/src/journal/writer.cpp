@@ -318,17 +318,23 @@ void Journal::writer_main() {
       cycle_done_.store(durable_cycle_, std::memory_order_release);
     }
     commit_cv_.notify_all();
-    if (*r > 0) continue;  // more may be waiting
-    if (stopping) break;
-    if (std::chrono::steady_clock::now() >= next_retention) {
+    // Retention and the dedupe purge run on their interval even while every
+    // cycle commits something: a busy topic must not keep another topic's
+    // limits from cutting, nor expired dedupe records from going.
+    bool more_cleanup = false;
+    if (!stopping && std::chrono::steady_clock::now() >= next_retention) {
       auto cut = enforce_retention();
       if (!cut) set_error(cut.status());
-      if (auto purged = purge_dedupe(); !purged) set_error(purged.status());
-      // Keep going soon while there is more to delete.
+      auto purged = purge_dedupe();
+      if (!purged) set_error(purged.status());
+      // Come back soon while either may have more to delete (each pass is
+      // bounded); otherwise after the interval.
+      more_cleanup = (cut && *cut > 0) || (purged && *purged > 0);
       next_retention = std::chrono::steady_clock::now() +
-                       (cut && *cut > 0 ? std::chrono::milliseconds(0) : kRetentionInterval);
-      if (cut && *cut > 0) continue;
+                       (more_cleanup ? std::chrono::milliseconds(0) : kRetentionInterval);
     }
+    if (*r > 0 || more_cleanup) continue;  // more may be waiting
+    if (stopping) break;
     const std::uint32_t e = bell_.prepare();
     bool work = false;
     {
