@@ -210,6 +210,45 @@ TEST(Lifecycle, DeleteGroupRemovesOffsetsDedupeStateAndDeadLetters) {
   ASSERT_TRUE(eventually([&] { return seen.load() == 4; }));
 }
 
+// A group whose dead-letter topic another subscribed group reads is kept
+// whole: delete_group refuses before it removes the offsets, dedupe records
+// or state, so the group resumes where it was.
+TEST(Lifecycle, DeleteGroupRefusedForItsReadDeadLetterTopicRemovesNothing) {
+  testing::ScratchDir dir("delete-group-dlq-read");
+  auto bus = open_bus(dir.options());
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1, .durability = Durability::kJournaled}));
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g", .dedupe = true}, [](const Message& m) {
+    return m.payload() == "bad" ? Outcome::fail("declined") : Outcome::done();
+  }));
+  for (const char* p : {"ok", "bad", "ok"}) ASSERT_TRUE(bus->publish("t", {.payload = p}));
+  ASSERT_TRUE(eventually([&] {
+    auto l = bus->dlq_list("g");
+    auto st = bus->describe_group("g");
+    return l && l->size() == 1 && st && st->partitions.at(0).committed == 3;
+  }));
+  ASSERT_TRUE(bus->unsubscribe("g"));
+  // An auditor reads g's dead letters.
+  ASSERT_TRUE(bus->subscribe("g.dlq", {.group = "audit"}, [](const Message&) { return Outcome::done(); }));
+  auto refused = bus->delete_group("g");
+  ASSERT_EQ(refused.status().code(), Code::kFailedPrecondition) << refused.status().to_string();
+  EXPECT_TRUE(contains(refused.status(), "audit")) << refused.status().to_string();
+  EXPECT_TRUE(contains(refused.status(), "g.dlq")) << refused.status().to_string();
+  // Nothing went: g's offset still stands (it handles only the new event),
+  // and its dead letter is still listed.
+  std::atomic<int> seen{0};
+  ASSERT_TRUE(bus->subscribe("t", {.group = "g", .dedupe = true}, [&](const Message&) {
+    ++seen;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", {.payload = "new"}));
+  ASSERT_TRUE(eventually([&] { return seen.load() == 1; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen.load(), 1) << "delete_group removed g's offset although it refused";
+  auto letters = bus->dlq_list("g");
+  ASSERT_TRUE(letters) << letters.status().to_string();
+  EXPECT_EQ(letters->size(), 1u);
+}
+
 // The settled ledger of group g is keyed by offsets in "g.dlq": deleting
 // that topic takes g's settlements with it, so the letters of a new "g.dlq"
 // (whose offsets start again at 0) are not taken for settled ones; the

@@ -348,7 +348,9 @@ class Bus {
   // ledger, and its dead-letter topic "<group>.dlq" with every dead letter
   // in it. A group subscribed again later starts as new
   // (SubscribeOptions::start_from). Errors: kFailedPrecondition while it is
-  // subscribed (unsubscribe first); kNotFound when nothing is stored under
+  // subscribed (unsubscribe first), or while another subscribed group reads
+  // "<group>.dlq" (checked before anything is removed: a refused call
+  // leaves the group whole); kNotFound when nothing is stored under
   // the name (naming the known groups); kInvalidArgument (bad name);
   // kClosed (bus closed). Thread-safe.
   Result<GroupDeletion> delete_group(std::string_view group);
