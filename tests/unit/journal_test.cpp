@@ -716,6 +716,45 @@ TEST_F(JournalTest, ParkedEventRemovedByRetentionIsReportedAndItsKeyGoesOn) {
   EXPECT_TRUE(found) << "no retention-gap report for the parked offset 0 (" << reports.size() << " reports)";
 }
 
+// Under RetentionGapPolicy::kStop a parked event that retention deletes
+// stops the partition when it comes due, as a gap at the partition's next
+// event does: the key's later event is not handled past the gap.
+TEST_F(JournalTest, ParkedEventRemovedByRetentionStopsThePartitionUnderKStop) {
+  auto bus = open(opts());
+  TopicOptions to = journaled();
+  to.retention_events = 100;
+  ASSERT_TRUE(bus->create_topic("t", to));
+  std::atomic<int> stuck_calls{0}, later_calls{0}, gaps{0};
+  SubscribeOptions so{.group = "g"};
+  so.retry_mode = RetryMode::kNonBlocking;
+  so.on_retention_gap = RetentionGapPolicy::kStop;
+  so.on_failure = [&](const FailureReport& r) {
+    if (r.kind == FailureKind::kRetentionGap && r.offset == 0) ++gaps;
+  };
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    if (m.key() != "stuck") return Outcome::done();
+    if (m.offset() == 0) {
+      ++stuck_calls;
+      return Outcome::retry(std::chrono::milliseconds(1500));  // parks the key
+    }
+    ++later_calls;
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "first"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(eventually([&] { return stuck_calls.load() == 1; }));
+  std::vector<Event> batch(50, Event{.key = "other", .payload = "e"});
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);
+  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "second"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(eventually([&] {
+    auto st = bus->describe_group("g");
+    return st && st->partitions.at(0).stopped;
+  })) << "the partition did not stop for the deleted parked event";
+  EXPECT_EQ(gaps.load(), 1);
+  EXPECT_EQ(stuck_calls.load(), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(later_calls.load(), 0) << "the key went on past its deleted head";
+}
+
 TEST_F(JournalTest, RetentionByBytesAndAge) {
   auto bus = open(opts());
   TopicOptions by_bytes = journaled();

@@ -329,8 +329,10 @@ class Group final : public OffsetSource {
   // What reading a held event again gave (read_held).
   enum class HeldRead {
     kRead,       // `m` holds the event
-    kStopped,    // the record is corrupt: the partition stopped
-    kGone,       // retention deleted it while it waited: reported, the key goes on
+    kStopped,    // the record is corrupt, or retention deleted it under
+                 // RetentionGapPolicy::kStop: the partition stopped
+    kGone,       // retention deleted it while it waited (kJumpToEarliest):
+                 // reported, the key goes on
     kRetrySoon,  // a transient read error: the key tries again soon
   };
   // Reads a held (`what`: "parked" or "set-aside") event at `off` again:

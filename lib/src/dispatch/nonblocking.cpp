@@ -63,8 +63,14 @@ Group::HeldRead Group::read_held(PartitionState& ps, const std::string* copy, Of
     return HeldRead::kStopped;
   }
   if (s.code() == Code::kNotFound || s.is_ok()) {
-    report(ps, off, attempt, s ? std::string(what) + " event removed by retention" : s.message(),
-           FailureKind::kRetentionGap);
+    const std::string why = s ? std::string(what) + " event removed by retention" : s.message();
+    // The group's RetentionGapPolicy holds for held events as for the
+    // partition's next one: kStop stops the partition here.
+    if (options_.on_retention_gap == RetentionGapPolicy::kStop) {
+      stop_partition(ps, off, attempt, why, FailureKind::kRetentionGap);
+      return HeldRead::kStopped;
+    }
+    report(ps, off, attempt, why, FailureKind::kRetentionGap);
     return HeldRead::kGone;
   }
   return HeldRead::kRetrySoon;
