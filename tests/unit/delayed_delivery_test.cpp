@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -149,6 +150,41 @@ TEST(DelayedDeliveryClose, UndeliveredCountsHandledEventsBehindAWaitingOne) {
   }));
   ASSERT_TRUE(eventually([&] { return again.size() == 3; }, 5s));
   EXPECT_EQ(again.get(), (std::vector<std::string>{"b1", "b2", "b3"})) << "handed again after the restart";
+}
+
+// A drain does not wait for a parking lot full of scheduled events either:
+// the reader takes nothing more while the lot is full, so the events behind
+// it wait with them (and count as undelivered).
+TEST(DelayedDeliveryClose, DrainDoesNotWaitForAFullLotOfScheduledEvents) {
+  auto bus = open_bus();
+  ASSERT_TRUE(bus->create_topic("t", {.partitions = 1}));
+  Seen seen;
+  SubscribeOptions so = group("g", RetryMode::kNonBlocking);
+  so.max_parked = 4;
+  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
+    seen.add(m);
+    return Outcome::done();
+  }));
+  const std::int64_t due = now_us() + 60'000'000;
+  for (int i = 0; i < 4; ++i) {
+    Event e{.key = "k" + std::to_string(i), .payload = "late"};
+    e.deliver_at_us = due;
+    ASSERT_TRUE(bus->publish("t", e));
+  }
+  ASSERT_TRUE(eventually([&] {
+    auto st = bus->describe_group("g");
+    return st && st->partitions.at(0).parked == 4;
+  }));
+  // Published once the lot is full: the reader takes neither.
+  for (const char* p : {"x1", "x2"}) ASSERT_TRUE(bus->publish("t", {.key = "x", .payload = p}));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(seen.size(), 0u) << "the lot was full: nothing past it is read";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto report = bus->close(CloseOptions{.timeout = 5000ms});
+  ASSERT_TRUE(report);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2000ms) << "the drain waited for the scheduled events";
+  EXPECT_FALSE(report->timed_out);
+  EXPECT_EQ(report->undelivered, 6u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, DelayedDelivery, ::testing::Values(RetryMode::kBlocking, RetryMode::kNonBlocking),

@@ -103,8 +103,10 @@ bool Group::partition_finished(const PartitionState& ps, int mode) const {
   // and what waits behind them, stay unhandled). Owner-only fields: every
   // caller is the partition's owner.
   if (ps.held_for_delivery) return true;
-  return nonblocking() && ps.read_pos >= ps.drain_target && !ps.lot.empty() && ps.lot.only_scheduled() &&
-         ps.lanes.empty();
+  // A lot full of scheduled heads takes no more events until one is due:
+  // what lies past read_pos then waits behind them as well.
+  return nonblocking() && (ps.read_pos >= ps.drain_target || ps.lot.full()) && !ps.lot.empty() &&
+         ps.lot.only_scheduled() && ps.lanes.empty();
 }
 
 // Something to do now on one of `mine`? After bell.prepare() the check
@@ -221,9 +223,11 @@ bool Group::caught_up() const {
     if (ps->cursor.next.load(std::memory_order_acquire) >= ps->part->end()) continue;
     // Events whose delivery time lies ahead do not count as work left (a
     // close does not wait for them); in non-blocking mode everything must
-    // have been read (handed_end is read_pos there).
+    // have been read (handed_end is read_pos there), or the parking lot be
+    // full of them, so that nothing more can be read until one is due.
     if (ps->waits_for_delivery.load(std::memory_order_relaxed) &&
-        (!nonblocking() || ps->handed_end.load(std::memory_order_relaxed) >= ps->part->end()))
+        (!nonblocking() || ps->lot_full.load(std::memory_order_relaxed) ||
+         ps->handed_end.load(std::memory_order_relaxed) >= ps->part->end()))
       continue;
     return false;
   }

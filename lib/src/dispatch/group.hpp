@@ -220,6 +220,9 @@ class Group final : public OffsetSource {
     // delivery time (Event::deliver_at_us) - the held cursor event and what
     // follows it (blocking), or scheduled heads and their keys (non-blocking).
     std::atomic<bool> waits_for_delivery{false};
+    // Written with it (non-blocking): the parking lot is full, so the reader
+    // takes nothing past handed_end until a parked key moves on.
+    std::atomic<bool> lot_full{false};
 
     // Ownership: the worker serving it, -1 while it is handed over. The old
     // owner stores -1 (release) after its last batch; the new one takes it

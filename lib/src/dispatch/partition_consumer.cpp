@@ -50,6 +50,7 @@ std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
   ps.waits_for_delivery.store(nonblocking() ? !ps.lot.empty() && ps.lot.only_scheduled() && ps.lanes.empty()
                                              : ps.held_for_delivery,
                               std::memory_order_relaxed);
+  if (nonblocking()) ps.lot_full.store(ps.lot.full(), std::memory_order_relaxed);
   if (ps.sketch_dirty && after >= ps.part->end()) {
     // Caught up: the hot keys of the next backlog start afresh.
     if (ps.sketch_mu.try_lock()) {  // else hot_keys() holds it: clear after the next batch
