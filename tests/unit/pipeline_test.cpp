@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -196,6 +197,52 @@ TEST_F(PipelineTest, BadTargetsAreRefusedWithTheReason) {
   EXPECT_NE(errors[1].find("topic 'nope' not found"), std::string::npos) << errors[1];
   EXPECT_NE(errors[2].find("header 'ce_id' is reserved"), std::string::npos) << errors[2];
   EXPECT_NE(errors[3].find("exceeds topic 'out' max_payload_bytes"), std::string::npos) << errors[3];
+}
+
+// A target at its quota_bytes refuses follow-ups at once, whatever its
+// full_policy: a handler never waits in State::publish (it would hold its
+// partition), and the events past the quota are not appended.
+TEST_F(PipelineTest, ATargetAtItsQuotaRefusesFollowUps) {
+  TopicOptions capped{.partitions = 1, .full_policy = FullPolicy::kBlock, .block_timeout = 10s};
+  capped.durability = Durability::kJournaled;
+  capped.quota_bytes = 1000;
+  ASSERT_TRUE(bus_->create_topic("capped", capped));
+  const std::string payload(200, 'p');
+  Status last = Status::ok();
+  for (int i = 0; i < 100 && last; ++i)
+    last = bus_->publish("capped", {.payload = payload}, {.timeout = 50ms, .ack = Ack::kJournal}).status();
+  ASSERT_EQ(last.code(), Code::kDeadlineExceeded) << last.to_string();
+  auto end_of_capped = [&] {
+    auto m = bus_->metrics();
+    if (m)
+      for (const auto& t : m->topics)
+        if (t.topic == "capped") return t.partitions.at(0).end;
+    ADD_FAILURE() << "no metrics for topic 'capped'";
+    return Offset(0);
+  };
+  const Offset end_before = end_of_capped();
+  std::mutex mu;
+  std::vector<Status> got;
+  std::chrono::steady_clock::duration took{};
+  ASSERT_TRUE(bus_->subscribe("in", {.group = "stage"}, [&](const Message& m, State& st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = st.publish("capped", {.key = m.key(), .payload = "follow-up"});
+    std::lock_guard<std::mutex> l(mu);
+    took = std::max(took, std::chrono::steady_clock::now() - t0);
+    got.push_back(s);
+    return Outcome::done();
+  }));
+  ASSERT_TRUE(bus_->publish("in", {.key = "k"}));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return !got.empty();
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(got[0].code(), Code::kResourceExhausted) << got[0].to_string();
+  EXPECT_NE(got[0].message().find("quota_bytes of 1000"), std::string::npos) << got[0].to_string();
+  EXPECT_LT(took, 2s) << "State::publish waited for the quota";
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(end_of_capped(), end_before);
 }
 
 // Rounds of: a stage (state handler publishing each input to `out` inside

@@ -138,7 +138,10 @@ class State {
   // (a memory topic, or an event Bus::publish would refuse: payload, key or
   // header limits, reserved header names), kResourceExhausted (more than a
   // quarter of a target partition's capacity, rounded up to a power of two
-  // as TopicOptions::capacity is, in one handler call).
+  // as TopicOptions::capacity is, in one handler call; or the target is at
+  // its quota_bytes, or the journal cannot commit: refused at once, never
+  // waited for, whatever the target's full_policy, since a waiting handler
+  // holds its partition).
   virtual Status publish(std::string_view topic, const Event& event) = 0;
 };
 

@@ -15,6 +15,12 @@ Result<std::pair<std::uint32_t, std::string>> TopicState::follow_up(const Event&
     return Status::invalid_argument("topic '" + name_ +
                                     "' is a memory topic; State::publish needs a journaled topic "
                                     "(its events are committed with the handler's transaction)");
+  // Refused at once, whatever full_policy says: a handler waiting here
+  // would hold its partition (and its transaction) for the wait.
+  if (Status w = parts_[0]->writable(); !w)
+    return Status(w.code(), "State::publish to topic '" + name_ + "': " + w.message());
+  if (std::string over = over_quota(); !over.empty())
+    return Status::resource_exhausted("State::publish: " + over + " (follow-ups do not wait for retention)");
   Event e = event;
   if (e.id.empty()) e.id = derived_id;
   if (Status s = validate(e); !s) return s;

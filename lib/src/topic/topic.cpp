@@ -83,12 +83,19 @@ std::uint64_t TopicState::stored_bytes() const noexcept {
   return total;
 }
 
-Status TopicState::check_quota(const PublishOptions& o) const {
+std::string TopicState::over_quota() const {
   const std::uint64_t quota = quota_bytes_.load(std::memory_order_relaxed);
-  if (quota == 0 || stored_bytes() < quota) return Status::ok();
+  const std::uint64_t stored = quota ? stored_bytes() : 0;
+  if (quota == 0 || stored < quota) return {};
+  return "topic '" + name_ + "' holds " + std::to_string(stored) + " bytes in the journal, at its quota_bytes of " +
+         std::to_string(quota);
+}
+
+Status TopicState::check_quota(const PublishOptions& o) const {
+  if (over_quota().empty()) return Status::ok();
   auto over = [&] {
-    return "topic '" + name_ + "' holds " + std::to_string(stored_bytes()) +
-           " bytes in the journal, at its quota_bytes of " + std::to_string(quota);
+    std::string why = over_quota();
+    return why.empty() ? "topic '" + name_ + "' was at its quota_bytes" : why;
   };
   if (full_policy_.load(std::memory_order_relaxed) == FullPolicy::kReject)
     return Status::resource_exhausted(over() + "; full_policy is reject");

@@ -136,6 +136,8 @@ class TopicState {
   Status claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o, Offset& first);
   Result<Ack> ack_level(const PublishOptions& o) const;
   Status check_quota(const PublishOptions& o) const;
+  // Why the topic is at its quota_bytes, or empty when it is not.
+  std::string over_quota() const;
   std::chrono::milliseconds timeout_of(const PublishOptions& o) const noexcept {
     return o.timeout.count() >= 0 ? o.timeout
                                   : std::chrono::milliseconds(block_timeout_ms_.load(std::memory_order_relaxed));
