@@ -54,9 +54,15 @@ class FakeSource final : public CommitSource {
     std::lock_guard<std::mutex> l(mu_);
     return waiting_[o - base_];  // deque: references stay valid as it grows
   }
-  Offset published_end() const noexcept override {  // every added record is filled
+  // A producer claimed a slot and has not written it yet: the log's end
+  // moves, but the record is not ready.
+  void claim_unwritten() {
     std::lock_guard<std::mutex> l(mu_);
-    return base_ + waiting_.size();
+    ++unwritten_;
+  }
+  Offset published_end() const noexcept override {  // added records are filled, claimed ones not
+    std::lock_guard<std::mutex> l(mu_);
+    return base_ + waiting_.size() + unwritten_;
   }
   bool pending(Offset from) const noexcept override { return ready(from, 1) > 0; }
   void journaled(Offset end) noexcept override {
@@ -76,6 +82,7 @@ class FakeSource final : public CommitSource {
   std::deque<std::string> waiting_;  // GUARDED_BY(mu_): offsets base_ ...
   Offset base_;                      // GUARDED_BY(mu_)
   Offset journaled_end_ = 0;         // GUARDED_BY(mu_)
+  Offset unwritten_ = 0;             // GUARDED_BY(mu_)
 };
 
 // A partition that always has one more record waiting: every writer cycle
@@ -314,6 +321,26 @@ TEST_F(JournalEngine, ADroppedLogReadsNeitherItselfNorTheNextTopicsLog) {
   ASSERT_FALSE(t);
   EXPECT_EQ(t.status().code(), Code::kNotFound);
   EXPECT_EQ(read_payloads(*j, b->journal_log(), 0), (std::vector<std::string>{"b0", "b1"}));
+}
+
+// A group's offsets wait for every record published before they moved,
+// on every log. When such a log's topic is deleted before its records
+// commit (a producer's claimed slot never written), the offsets commit
+// without it: the deleted log does not hold them forever.
+TEST_F(JournalEngine, ADeletedTopicsUncommittedRecordsDoNotHoldOtherOffsets) {
+  auto j = open();
+  source(*j);  // topic "t", whose offsets group "g" stores
+  auto a = source(*j, 1, 0, "a");
+  j->attach(a);
+  a->claim_unwritten();
+  offsets_.set({1});
+  j->track(&offsets_);
+  EXPECT_FALSE(j->wait_offsets_durable(100ms)) << "the offsets went in before a record published earlier";
+  const Status dropped = j->drop_topic("a", 1, {}, "");
+  ASSERT_TRUE(dropped) << dropped.to_string();
+  ASSERT_TRUE(j->wait_offsets_durable(5s)) << "the deleted topic's unwritten record holds the offsets";
+  EXPECT_EQ(*j->load_offsets("g", "t", 1), (std::vector<Offset>{1}));
+  ASSERT_TRUE(j->untrack(&offsets_));
 }
 
 TEST_F(JournalEngine, FailingCommitStallsThenRecovers) {

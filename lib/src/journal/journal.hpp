@@ -341,6 +341,11 @@ class Journal {
   // Cuts `work` so that no follow-up of a write set that does not commit
   // with it goes in; returns how many takes (from the front) commit with it.
   std::size_t fence_appends(std::vector<Work>& work) const;
+  // Drops every mention of a log no longer in `logs` (drop_topic detached
+  // it) from the takes and staged write sets: its records never commit, so
+  // a reach naming it would hold its take (and every later one) forever,
+  // and its source may be freed once the cycle after the detach is done.
+  void forget_detached(const std::vector<CommitSource*>& logs);
   // Takes write sets and changed group offsets into a new Taken (if any).
   void take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs);
   // Applies `ws` into `txn`.
@@ -368,6 +373,7 @@ class Journal {
 
   mutable Mutex mu_;
   std::vector<CommitSource*> logs_ GUARDED_BY(mu_);
+  std::uint64_t detached_ GUARDED_BY(mu_) = 0;  // drop_topic's removals from logs_ so far
   std::vector<OffsetSource*> sources_ GUARDED_BY(mu_);
   // Last persisted offsets per source (to skip unchanged ones).
   std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_ GUARDED_BY(mu_);
@@ -386,6 +392,7 @@ class Journal {
   // order) for room in a ring for their follow-ups.
   std::deque<std::unique_ptr<WriteSet>> staged_;
   std::size_t taken_ws_ = 0;         // write sets in staged_ and taken_ (bounds the intake)
+  std::uint64_t detached_seen_ = 0;  // detached_ when forget_detached last ran
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer

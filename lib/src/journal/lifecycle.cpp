@@ -59,8 +59,9 @@ Status Journal::store_topic_options(std::string_view topic, const TopicOptions& 
 Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
                            const std::vector<std::string>& groups, std::string_view dead_letter_group) {
   // Detach its partitions: the writer copies logs_ at the start of each
-  // cycle and of each retention pass (which runs between cycles), so once a
-  // cycle that started after this removal is done, nothing holds them.
+  // cycle and of each retention pass (which runs between cycles), and drops
+  // them from earlier takes then, so once a cycle that started after this
+  // removal is done, nothing holds them.
   std::vector<JournalLog*> gone;
   {
     MutexLock lock(mu_);
@@ -69,6 +70,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
       gone.push_back(&src->journal_log());
       return true;
     });
+    ++detached_;  // the next cycle drops them from earlier takes (forget_detached)
   }
   // Waits for reads in flight on the handles (not under mu_: a reader may
   // wait for resize_mu_ behind the writer); later ones get kNotFound.

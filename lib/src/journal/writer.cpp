@@ -178,11 +178,28 @@ std::size_t Journal::fence_appends(std::vector<Work>& work) const {
   }
 }
 
+void Journal::forget_detached(const std::vector<CommitSource*>& logs) {
+  auto gone = [&](const std::pair<CommitSource*, Offset>& r) {
+    return std::find(logs.begin(), logs.end(), r.first) == logs.end();
+  };
+  for (Taken& t : taken_) {
+    std::erase_if(t.reach, gone);
+    for (auto& ws : t.write_sets) std::erase_if(ws->placed, gone);
+  }
+  for (auto& ws : staged_) std::erase_if(ws->placed, gone);
+}
+
 Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   std::vector<CommitSource*> logs;
+  std::uint64_t detached = 0;
   {
     MutexLock lock(mu_);
     logs = logs_;
+    detached = detached_;
+  }
+  if (detached != detached_seen_) {
+    forget_detached(logs);
+    detached_seen_ = detached;
   }
   // Take write sets and offsets first, then the records: a commit that
   // makes an offset durable holds every event published before it moved.
