@@ -167,7 +167,8 @@ TEST(DelayedDeliveryClose, DrainDoesNotWaitForAFullLotOfScheduledEvents) {
   }));
   const std::int64_t due = now_us() + 60'000'000;
   for (int i = 0; i < 4; ++i) {
-    Event e{.key = "k" + std::to_string(i), .payload = "late"};
+    const std::string key = "k" + std::to_string(i);  // Event's fields are views
+    Event e{.key = key, .payload = "late"};
     e.deliver_at_us = due;
     ASSERT_TRUE(bus->publish("t", e));
   }
