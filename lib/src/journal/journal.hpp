@@ -346,6 +346,9 @@ class Journal {
   // a reach naming it would hold its take (and every later one) forever,
   // and its source may be freed once the cycle after the detach is done.
   void forget_detached(const std::vector<CommitSource*>& logs);
+  // The logs a writer cycle works on (a copy of logs_), after
+  // forget_detached when drop_topic detached some since the last cycle.
+  std::vector<CommitSource*> cycle_logs() EXCLUDES(mu_);
   // Takes write sets and changed group offsets into a new Taken (if any).
   void take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs);
   // Applies `ws` into `txn`.

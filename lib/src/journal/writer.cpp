@@ -189,7 +189,7 @@ void Journal::forget_detached(const std::vector<CommitSource*>& logs) {
   for (auto& ws : staged_) std::erase_if(ws->placed, gone);
 }
 
-Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
+std::vector<CommitSource*> Journal::cycle_logs() {
   std::vector<CommitSource*> logs;
   std::uint64_t detached = 0;
   {
@@ -201,6 +201,11 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     forget_detached(logs);
     detached_seen_ = detached;
   }
+  return logs;
+}
+
+Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
+  const std::vector<CommitSource*> logs = cycle_logs();
   // Take write sets and offsets first, then the records: a commit that
   // makes an offset durable holds every event published before it moved.
   take_cycle(cycle, logs);
