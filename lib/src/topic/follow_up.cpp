@@ -19,8 +19,9 @@ Result<std::pair<std::uint32_t, std::string>> TopicState::follow_up(const Event&
   // would hold its partition (and its transaction) for the wait.
   if (Status w = parts_[0]->writable(); !w)
     return Status(w.code(), "State::publish to topic '" + name_ + "': " + w.message());
-  if (std::string over = over_quota(); !over.empty())
-    return Status::resource_exhausted("State::publish: " + over + " (follow-ups do not wait for retention)");
+  if (at_quota())
+    return Status::resource_exhausted("State::publish: " + quota_message() +
+                                      " (follow-ups do not wait for retention)");
   Event e = event;
   if (e.id.empty()) e.id = derived_id;
   if (Status s = validate(e); !s) return s;

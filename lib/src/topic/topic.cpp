@@ -83,35 +83,30 @@ std::uint64_t TopicState::stored_bytes() const noexcept {
   return total;
 }
 
-std::string TopicState::over_quota() const {
+bool TopicState::at_quota() const noexcept {
   const std::uint64_t quota = quota_bytes_.load(std::memory_order_relaxed);
-  const std::uint64_t stored = quota ? stored_bytes() : 0;
-  if (quota == 0 || stored < quota) return {};
-  return "topic '" + name_ + "' holds " + std::to_string(stored) + " bytes in the journal, at its quota_bytes of " +
-         std::to_string(quota);
+  return quota != 0 && stored_bytes() >= quota;
+}
+
+std::string TopicState::quota_message() const {
+  return "topic '" + name_ + "' holds " + std::to_string(stored_bytes()) +
+         " bytes in the journal, at its quota_bytes of " +
+         std::to_string(quota_bytes_.load(std::memory_order_relaxed));
 }
 
 Status TopicState::check_quota(const PublishOptions& o) const {
-  if (over_quota().empty()) return Status::ok();
-  auto over = [&] {
-    std::string why = over_quota();
-    return why.empty() ? "topic '" + name_ + "' was at its quota_bytes" : why;
-  };
+  if (!at_quota()) return Status::ok();
   if (full_policy_.load(std::memory_order_relaxed) == FullPolicy::kReject)
-    return Status::resource_exhausted(over() + "; full_policy is reject");
+    return Status::resource_exhausted(quota_message() + "; full_policy is reject");
   const auto timeout = timeout_of(o);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto still_over = [&] {
-    const std::uint64_t q = quota_bytes_.load(std::memory_order_relaxed);
-    return q != 0 && stored_bytes() >= q;
-  };
-  while (still_over()) {
+  while (at_quota()) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline)
-      return Status::deadline_exceeded(over() + " for " + std::to_string(timeout.count()) + " ms");
+      return Status::deadline_exceeded(quota_message() + " for " + std::to_string(timeout.count()) + " ms");
     // Retention frees space in the writer, which rings the commit bell.
     const std::uint32_t epoch = commit_bell_.prepare();
-    if (still_over())
+    if (at_quota())
       commit_bell_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(50)));
     commit_bell_.finish();
   }

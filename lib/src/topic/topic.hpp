@@ -136,8 +136,10 @@ class TopicState {
   Status claim(std::uint32_t p, std::uint32_t n, const PublishOptions& o, Offset& first);
   Result<Ack> ack_level(const PublishOptions& o) const;
   Status check_quota(const PublishOptions& o) const;
-  // Why the topic is at its quota_bytes, or empty when it is not.
-  std::string over_quota() const;
+  // Whether the topic's journal bytes reached its quota_bytes (never with
+  // no quota), and the error text saying so (bytes held, the quota).
+  bool at_quota() const noexcept;
+  std::string quota_message() const;
   std::chrono::milliseconds timeout_of(const PublishOptions& o) const noexcept {
     return o.timeout.count() >= 0 ? o.timeout
                                   : std::chrono::milliseconds(block_timeout_ms_.load(std::memory_order_relaxed));
