@@ -105,8 +105,7 @@ bool Group::partition_finished(const PartitionState& ps, int mode) const {
   if (ps.held_for_delivery) return true;
   // A lot full of scheduled heads takes no more events until one is due:
   // what lies past read_pos then waits behind them as well.
-  return nonblocking() && (ps.read_pos >= ps.drain_target || ps.lot.full()) && !ps.lot.empty() &&
-         ps.lot.only_scheduled() && ps.lanes.empty();
+  return nonblocking() && (ps.read_pos >= ps.drain_target || ps.lot.full()) && holds_only_scheduled(ps);
 }
 
 // Something to do now on one of `mine`? After bell.prepare() the check

@@ -408,6 +408,12 @@ class Group final : public OffsetSource {
   // Moves `m` to the dead-letter topic; true once it is safely there.
   bool dead_letter(const Message& m, const Attempts& a, std::string_view reason);
   bool partition_finished(const PartitionState& ps, int mode) const;
+  // Non-blocking: what the partition holds back is only scheduled heads
+  // (delayed events) and the keys queued behind them; nothing is due before
+  // a delivery time. Owner only.
+  static bool holds_only_scheduled(const PartitionState& ps) {
+    return !ps.lot.empty() && ps.lot.only_scheduled() && ps.lanes.empty();
+  }
   // Memory topics: records the publish time of the event at the cursor (owner).
   void note_head_time(PartitionState& ps) const;
 

@@ -47,8 +47,7 @@ std::uint32_t Group::serve(PartitionState& ps, WorkerContext& w, bool probe) {
     }
   }
   note_head_time(ps);
-  ps.waits_for_delivery.store(nonblocking() ? !ps.lot.empty() && ps.lot.only_scheduled() && ps.lanes.empty()
-                                             : ps.held_for_delivery,
+  ps.waits_for_delivery.store(nonblocking() ? holds_only_scheduled(ps) : ps.held_for_delivery,
                               std::memory_order_relaxed);
   if (nonblocking()) ps.lot_full.store(ps.lot.full(), std::memory_order_relaxed);
   if (ps.sketch_dirty && after >= ps.part->end()) {
