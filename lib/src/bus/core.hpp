@@ -197,10 +197,10 @@ class BusCore {
   // seek's kFailedPrecondition if `group` is subscribed.
   Status check_not_running(std::string_view group) const REQUIRES(mu_);
   Result<TopicRemoval> remove_topic_locked(std::string_view name) REQUIRES(mu_);
-  // kFailedPrecondition naming the subscribed groups that read `t` (or
-  // whose dead-letter topic it is); remove_topic_locked's check, which
-  // delete_group also makes before it removes anything.
-  Status check_unused(const std::shared_ptr<TopicState>& t) const REQUIRES(mu_);
+  // remove_topic_locked's checks, which delete_group also makes for
+  // "<group>.dlq" before it removes anything: the topic, or why it cannot
+  // go (being deleted, not found, in use by subscribed groups, named).
+  Result<std::shared_ptr<TopicState>> removable_locked(std::string_view name) const REQUIRES(mu_);
   // The second half, without mu_: the groups stored for it in the journal,
   // then its journal databases dropped (waiting for the writer's cycle, up
   // to 30 s); clears the mark.

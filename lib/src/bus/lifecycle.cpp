@@ -120,20 +120,7 @@ Status BusCore::check_not_deleting(std::string_view name, std::string_view then)
   return Status::failed_precondition("topic '" + std::string(name) + "' is being deleted; " + std::string(then));
 }
 
-Status BusCore::check_unused(const std::shared_ptr<TopicState>& t) const {
-  const std::string& name = t->name();
-  std::vector<std::string> running;
-  for (const auto& [g, group] : groups_)
-    if (group->topic() == t || g + ".dlq" == name) running.push_back(g);
-  for (const auto& [g, set] : sets_)
-    if (set->members.count(name) || g + ".dlq" == name) running.push_back(g);
-  if (running.empty()) return Status::ok();
-  return Status::failed_precondition("topic '" + name + "' is in use by subscribed group" +
-                                     (running.size() > 1 ? "s " : " ") + join(running, ", ") + "; unsubscribe " +
-                                     (running.size() > 1 ? "them" : "it") + " first");
-}
-
-Result<BusCore::TopicRemoval> BusCore::remove_topic_locked(std::string_view name) {
+Result<std::shared_ptr<TopicState>> BusCore::removable_locked(std::string_view name) const {
   if (Status s = check_not_deleting(name, "it is gone when that delete_topic returns"); !s) return s;
   auto it = topics_.find(name);
   if (it == topics_.end()) {
@@ -141,14 +128,29 @@ Result<BusCore::TopicRemoval> BusCore::remove_topic_locked(std::string_view name
     return Status::not_found("topic '" + std::string(name) + "' not found");
   }
   std::shared_ptr<TopicState> t = it->second;
-  if (Status s = check_unused(t); !s) return s;
+  std::vector<std::string> running;
+  for (const auto& [g, group] : groups_)
+    if (group->topic() == t || g + ".dlq" == name) running.push_back(g);
+  for (const auto& [g, set] : sets_)
+    if (set->members.count(t->name()) || g + ".dlq" == name) running.push_back(g);
+  if (!running.empty())
+    return Status::failed_precondition("topic '" + t->name() + "' is in use by subscribed group" +
+                                       (running.size() > 1 ? "s " : " ") + join(running, ", ") +
+                                       "; unsubscribe " + (running.size() > 1 ? "them" : "it") + " first");
+  return t;
+}
+
+Result<BusCore::TopicRemoval> BusCore::remove_topic_locked(std::string_view name) {
+  auto removable = removable_locked(name);
+  if (!removable) return removable.status();
+  std::shared_ptr<TopicState> t = std::move(removable).value();
   TopicRemoval r;
   r.out.partitions = t->partitions();
   for (std::uint32_t p = 0; p < t->partitions(); ++p)
     r.out.events += t->partition(p).readable_end() - t->partition(p).start();
   r.out.groups = registry_groups_of(*t);
   t->close_partitions(/*deleted=*/true);
-  topics_.erase(it);
+  topics_.erase(topics_.find(name));
   for (auto rem = remembered_.begin(); rem != remembered_.end();) {
     rem->second.erase(t->name());
     rem = rem->second.empty() ? remembered_.erase(rem) : std::next(rem);
@@ -210,11 +212,10 @@ Result<GroupDeletion> BusCore::delete_group(std::string_view group) {
     // Everything that can refuse is checked before anything is removed: a
     // group reading g's dead-letter topic keeps the whole group (its offsets,
     // dedupe records and state included), not only the topic.
-    if (auto it = topics_.find(g + ".dlq"); it != topics_.end()) {
-      if (Status s = check_not_deleting(it->first, "delete the group when that delete_topic returns"); !s) return s;
-      if (Status s = check_unused(it->second); !s)
-        return Status(s.code(), "group '" + g + "' is kept whole: its dead-letter " + s.message());
-    }
+    if (topics_.count(g + ".dlq"))
+      if (auto removable = removable_locked(g + ".dlq"); !removable)
+        return Status(removable.status().code(),
+                      "group '" + g + "' is kept whole: its dead-letter " + removable.status().message());
     if (remembered_.erase(g) > 0) found = out.remembered_offsets = true;
     if (journal_) {
       // Under mu_: one synced write transaction that must be atomic with the
