@@ -674,41 +674,62 @@ TEST_F(JournalTest, RetentionByEventsAndGapPolicies) {
   EXPECT_EQ(reports.size(), 2u);
 }
 
+// The parked-then-deleted case: key "stuck" asks for a retry of its first
+// event (offset 0) in 1.5 s, which parks the key; 500 events of another key
+// and "stuck"'s second event follow, so retention (100 events) deletes
+// offset 0 before its retry comes due.
+struct ParkedThenDeleted {
+  std::atomic<int> stuck_calls{0}, later_calls{0};
+
+  static TopicOptions topic(TopicOptions to) {
+    to.retention_events = 100;
+    return to;
+  }
+  static SubscribeOptions group(RetentionGapPolicy policy) {
+    SubscribeOptions so{.group = "g"};
+    so.retry_mode = RetryMode::kNonBlocking;
+    so.on_retention_gap = policy;
+    return so;
+  }
+  Handler handler() {
+    return [this](const Message& m) {
+      if (m.key() != "stuck") return Outcome::done();
+      if (m.offset() == 0) {
+        ++stuck_calls;
+        return Outcome::retry(std::chrono::milliseconds(1500));  // parks the key
+      }
+      ++later_calls;  // the key's next event, once the parked head is gone
+      return Outcome::done();
+    };
+  }
+  void publish(Bus& bus) {
+    ASSERT_TRUE(bus.publish("t", Event{.key = "stuck", .payload = "first"}, {.ack = Ack::kJournal}));
+    ASSERT_TRUE(eventually([&] { return stuck_calls.load() == 1; }));
+    std::vector<Event> batch(50, Event{.key = "other", .payload = "e"});
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus.publish_batch("t", batch).status);
+    ASSERT_TRUE(bus.publish("t", Event{.key = "stuck", .payload = "second"}, {.ack = Ack::kJournal}));
+  }
+};
+
 // A parked (non-blocking) event that retention deletes while it waits for
 // its retry is reported as a retention gap when it comes due, and its key
 // goes on: the handler never sees it again.
 TEST_F(JournalTest, ParkedEventRemovedByRetentionIsReportedAndItsKeyGoesOn) {
   auto bus = open(opts());
-  TopicOptions to = journaled();
-  to.retention_events = 100;
-  ASSERT_TRUE(bus->create_topic("t", to));
+  ASSERT_TRUE(bus->create_topic("t", ParkedThenDeleted::topic(journaled())));
+  ParkedThenDeleted c;
   std::mutex mu;
   std::vector<FailureReport> reports;  // their reason views are not kept
-  std::atomic<int> stuck_calls{0}, later_calls{0};
-  SubscribeOptions so{.group = "g"};
-  so.retry_mode = RetryMode::kNonBlocking;
+  SubscribeOptions so = ParkedThenDeleted::group(RetentionGapPolicy::kJumpToEarliest);
   so.on_failure = [&](const FailureReport& r) {
     std::lock_guard<std::mutex> l(mu);
     reports.push_back(r);
     reports.back().reason = {};
   };
-  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
-    if (m.key() != "stuck") return Outcome::done();
-    if (m.offset() == 0) {
-      ++stuck_calls;
-      return Outcome::retry(std::chrono::milliseconds(1500));  // parks the key
-    }
-    ++later_calls;  // the key's next event, once the parked head is gone
-    return Outcome::done();
-  }));
-  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "first"}, {.ack = Ack::kJournal}));
-  ASSERT_TRUE(eventually([&] { return stuck_calls.load() == 1; }));
-  std::vector<Event> batch(50, Event{.key = "other", .payload = "e"});
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);
-  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "second"}, {.ack = Ack::kJournal}));
-  // Retention keeps at least 100 events: offset 0 is gone before its retry.
-  ASSERT_TRUE(eventually([&] { return later_calls.load() == 1; }));
-  EXPECT_EQ(stuck_calls.load(), 1);
+  ASSERT_TRUE(bus->subscribe("t", so, c.handler()));
+  c.publish(*bus);
+  ASSERT_TRUE(eventually([&] { return c.later_calls.load() == 1; }));
+  EXPECT_EQ(c.stuck_calls.load(), 1);
   std::lock_guard<std::mutex> l(mu);
   bool found = false;
   for (std::size_t i = 0; i < reports.size(); ++i)
@@ -721,38 +742,23 @@ TEST_F(JournalTest, ParkedEventRemovedByRetentionIsReportedAndItsKeyGoesOn) {
 // event does: the key's later event is not handled past the gap.
 TEST_F(JournalTest, ParkedEventRemovedByRetentionStopsThePartitionUnderKStop) {
   auto bus = open(opts());
-  TopicOptions to = journaled();
-  to.retention_events = 100;
-  ASSERT_TRUE(bus->create_topic("t", to));
-  std::atomic<int> stuck_calls{0}, later_calls{0}, gaps{0};
-  SubscribeOptions so{.group = "g"};
-  so.retry_mode = RetryMode::kNonBlocking;
-  so.on_retention_gap = RetentionGapPolicy::kStop;
+  ASSERT_TRUE(bus->create_topic("t", ParkedThenDeleted::topic(journaled())));
+  ParkedThenDeleted c;
+  std::atomic<int> gaps{0};
+  SubscribeOptions so = ParkedThenDeleted::group(RetentionGapPolicy::kStop);
   so.on_failure = [&](const FailureReport& r) {
     if (r.kind == FailureKind::kRetentionGap && r.offset == 0) ++gaps;
   };
-  ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
-    if (m.key() != "stuck") return Outcome::done();
-    if (m.offset() == 0) {
-      ++stuck_calls;
-      return Outcome::retry(std::chrono::milliseconds(1500));  // parks the key
-    }
-    ++later_calls;
-    return Outcome::done();
-  }));
-  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "first"}, {.ack = Ack::kJournal}));
-  ASSERT_TRUE(eventually([&] { return stuck_calls.load() == 1; }));
-  std::vector<Event> batch(50, Event{.key = "other", .payload = "e"});
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(bus->publish_batch("t", batch).status);
-  ASSERT_TRUE(bus->publish("t", Event{.key = "stuck", .payload = "second"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(bus->subscribe("t", so, c.handler()));
+  c.publish(*bus);
   ASSERT_TRUE(eventually([&] {
     auto st = bus->describe_group("g");
     return st && st->partitions.at(0).stopped;
   })) << "the partition did not stop for the deleted parked event";
   EXPECT_EQ(gaps.load(), 1);
-  EXPECT_EQ(stuck_calls.load(), 1);
+  EXPECT_EQ(c.stuck_calls.load(), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(later_calls.load(), 0) << "the key went on past its deleted head";
+  EXPECT_EQ(c.later_calls.load(), 0) << "the key went on past its deleted head";
 }
 
 TEST_F(JournalTest, RetentionByBytesAndAge) {
