@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <lmdb.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "journal/fault.hpp"
@@ -181,6 +183,41 @@ TEST_F(JournalFault, FailedMapGrowthStallsUntilItSucceeds) {
 
 // Closing while every commit fails: close returns (bounded), and its report
 // names the cause of what was not written.
+// State::publish while the journal cannot commit is refused at once with the
+// cause (a handler waiting there would hold its partition), as consumer.hpp
+// says; the handler decides what to do (here: retry later).
+TEST_F(JournalFault, FollowUpsAreRefusedAtOnceWhileTheJournalCannotCommit) {
+  auto bus = testing::open_bus(opts());
+  ASSERT_TRUE(bus->create_topic("in", journaled()));
+  ASSERT_TRUE(bus->create_topic("t", journaled()));
+  std::atomic<bool> entered{false}, go{false}, answered{false};
+  Status got = Status::ok();
+  std::chrono::steady_clock::duration took{};
+  ASSERT_TRUE(bus->subscribe("in", {.group = "stage"}, [&](const Message&, State& st) {
+    if (answered.load()) return Outcome::retry();
+    entered = true;
+    while (!go.load()) std::this_thread::sleep_for(1ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    got = st.publish("t", {.payload = "follow-up"});
+    took = std::chrono::steady_clock::now() - t0;
+    answered = true;
+    return got ? Outcome::done() : Outcome::retry();
+  }));
+  ASSERT_TRUE(bus->publish("in", {.payload = "input"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  internal::arm_fault(FaultPoint::kCommit, EIO);
+  // The next commit fails; publishes see the stall once it is known.
+  ASSERT_TRUE(eventually([&] {
+    return bus->publish("t", {.payload = "x"}, {.ack = Ack::kNone}).status().code() == Code::kResourceExhausted;
+  }));
+  go = true;
+  ASSERT_TRUE(eventually([&] { return answered.load(); }));
+  EXPECT_EQ(got.code(), Code::kResourceExhausted) << got.to_string();
+  EXPECT_NE(got.message().find("journal cannot commit"), std::string::npos) << got.to_string();
+  EXPECT_LT(took, 1s) << "State::publish waited for the journal";
+  internal::disarm_faults();
+}
+
 TEST_F(JournalFault, CloseWhileStalledReportsTheCause) {
   auto bus = testing::open_bus(opts());
   ASSERT_TRUE(bus->create_topic("t", journaled()));
