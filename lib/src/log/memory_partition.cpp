@@ -11,16 +11,20 @@ Result<std::uint32_t> MemoryPartition::read(Offset from, std::uint32_t first_att
   PartitionLog& log = ring();
   // One pass: each slot's sequence is checked (acquire) and its record
   // decoded while the line is at hand (a separate readable() pass touched
-  // every slot twice). Slots a few ahead, below the claim counter, are
-  // prefetched: a lagging group reads lines written long ago (a full ring
-  // is megabytes), so each would otherwise be one cache miss in turn.
+  // every slot twice). Slots a few ahead are prefetched: a lagging group
+  // reads lines written long ago (a full ring is megabytes), so each would
+  // otherwise be one cache miss in turn. The bound is the batch, not the
+  // claim counter: loading tail_ here took its line from the producers'
+  // claim CAS on every read, which a caught-up group does once per event or
+  // two (m1 one-publish 1.3-1.4x without it, docs/performance.md); a hint
+  // past the last claimed slot only warms a line a producer writes next.
   constexpr Offset kAhead = 8;
-  const Offset claimed = std::min<Offset>(log.end(), from + out.size());
+  const Offset bound = from + out.size();
   std::uint32_t n = 0;
   for (; n < out.size(); ++n) {
     const Offset o = from + n;
     if (!log.published(o)) break;
-    if (o + kAhead < claimed) log.prefetch(o + kAhead);
+    if (o + kAhead < bound) log.prefetch(o + kAhead);
     out[n] = decode_record(log.record(o), topic(), index(), o, n == 0 ? first_attempt : 1, origin());
   }
   return n;

@@ -120,8 +120,9 @@ class PartitionLog {
     return slot(o).seq.load(std::memory_order_acquire) == o + 1;
   }
   // A hint that the reader will soon read offset `o` (its slot's first
-  // line). Only for offsets below end(): a claimed slot, so the hint does
-  // not pull a line that no producer has reached yet. No effect on results.
+  // line). Any offset: a slot no producer has reached yet is only warmed
+  // early (the reader then checks its sequence as always). No effect on
+  // results.
   void prefetch(Offset o) const noexcept { __builtin_prefetch(&slot(o), 0, 3); }
   // A hint that a producer will soon write offset `o`'s slot. No effect on
   // results.
