@@ -1,5 +1,7 @@
 #include "dispatch/txn_overlay.hpp"
 
+#include <algorithm>
+
 #include "journal/format.hpp"
 
 namespace weir::internal {
@@ -55,11 +57,18 @@ Result<bool> TxnOverlay::seen(std::string_view dedupe_key) const {
 
 Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> seen,
                              std::uint64_t& generation) const {
+  // Hashes outside the lock; under it, every key's slot is prefetched
+  // before the first probe, so a batch's cache misses overlap instead of
+  // coming one after another.
+  thread_local std::vector<std::uint64_t> hashes;
+  hashes.resize(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) hashes[i] = KeyTable<Entry>::hash_of(keys[i]);
   {
     std::lock_guard<std::mutex> lock(mu_);
     generation = commits_;
+    for (std::size_t i = 0; i < keys.size(); ++i) table_.prefetch(hashes[i]);
     for (std::size_t i = 0; i < keys.size(); ++i)
-      if (!keys[i].empty() && lookup(keys[i])) seen[i] = 1;
+      if (!keys[i].empty() && table_.find(keys[i], hashes[i])) seen[i] = 1;
   }
   // After the overlay: a record committed before `generation` left the
   // overlay only after it was in the journal, so one of the two reads finds
@@ -137,7 +146,15 @@ void TxnOverlay::committed(std::span<const std::uint64_t> seqs) {
       auto it = pending_.find(seq);
       if (it == pending_.end()) continue;
       --partition_uncommitted_[it->second.partition];
-      for (Entry* e : it->second.entries) {
+      // The entries were last touched by the workers: load them, and then
+      // their slots, a few ahead of the one being erased.
+      const std::vector<Entry*>& entries = it->second.entries;
+      constexpr std::size_t kAhead = 8;
+      for (std::size_t i = 0; i < std::min(kAhead, entries.size()); ++i) __builtin_prefetch(entries[i]);
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (i + kAhead < entries.size()) __builtin_prefetch(entries[i + kAhead]);
+        if (i + kAhead / 2 < entries.size()) table_.prefetch(entries[i + kAhead / 2]->hash);
+        Entry* const e = entries[i];
         // The entry leaves once every write set that wrote it is committed:
         // its newest value is then in the journal.
         if (--e->refs != 0) continue;
