@@ -265,6 +265,46 @@ TEST(FileCheck, ParallelWalkOverDamageFindsWhatOneThreadFinds) {
   EXPECT_GT(damaged, 5) << "the noise should land on pages the walk reads";
 }
 
+internal::ScanHooks one_thread(bool read_ahead) {
+  internal::ScanHooks h = with_threads(1);
+  h.read_ahead = read_ahead;
+  return h;
+}
+
+// A branch page's leaf children are read in runs of adjacent pages, one
+// pread per run, instead of one pread per page: the same pages checked.
+TEST(FileCheck, LeavesAreReadInRunsOfAdjacentPages) {
+  testing::ScratchDir d("fc-read-ahead");
+  fill_state(d.path(), 30000);
+  auto runs = internal::scan_journal_file(d.path().string(), true, one_thread(true));
+  auto pages = internal::scan_journal_file(d.path().string(), true, one_thread(false));
+  ASSERT_TRUE(runs) << runs.status().to_string();
+  ASSERT_TRUE(pages) << pages.status().to_string();
+  for (const auto& f : runs->findings) ADD_FAILURE() << f.to_string();
+  for (const auto& f : pages->findings) ADD_FAILURE() << f.to_string();
+  EXPECT_EQ(runs->pages_read, pages->pages_read);
+  EXPECT_GE(pages->reads, pages->pages_read) << "one pread per page without read-ahead";
+  EXPECT_LT(runs->reads * 2, pages->reads) << runs->reads << " preads with read-ahead for " << runs->pages_read
+                                           << " pages";
+}
+
+// Damage anywhere, including inside a run read ahead: the findings (and
+// their order) are those of the page-by-page walk, and nothing faults.
+TEST(FileCheck, ReadAheadOverDamageFindsWhatPageByPageFinds) {
+  testing::ScratchDir d("fc-read-ahead-damage");
+  fill_state(d.path(), 20000);
+  const int damaged = damage_rounds(d.path(), 23, 40, [&](int round) {
+    auto runs = internal::scan_journal_file(d.path().string(), true, one_thread(true));
+    auto pages = internal::scan_journal_file(d.path().string(), true, one_thread(false));
+    EXPECT_TRUE(runs && pages);
+    if (!runs || !pages) return false;
+    EXPECT_EQ(findings_of(*runs), findings_of(*pages)) << "round " << round;
+    EXPECT_EQ(runs->pages_read, pages->pages_read) << "round " << round;
+    return !pages->findings.empty();
+  });
+  EXPECT_GT(damaged, 5) << "the noise should land on pages the walk reads";
+}
+
 TEST(Salvage, HealthyJournalIsCopiedWhole) {
   testing::ScratchDir d("salvage-healthy");
   fill(d.path(), 600, 2500);

@@ -147,17 +147,31 @@ void check_catalog(const std::vector<mdbfile::NamedDb>& dbs, bool has_format, bo
                             "the partition's log database is missing", false});
 }
 
+// What walkers read: JournalScan::pages_read and reads.
+struct ReadCounts {
+  std::uint64_t pages = 0, reads = 0;
+  ReadCounts& add(const mdbfile::PageWalker& w) {
+    pages += w.pages_read();
+    reads += w.reads();
+    return *this;
+  }
+  void into(JournalScan& scan) const {
+    scan.pages_read = pages;
+    scan.reads = reads;
+  }
+};
+
 // The named databases past weir.meta (`dbs` minus kMetaDbi), walked on
 // `threads` threads, each with its own PageWalker of `file`: every log is
 // one piece (its batch chain is checked in order); any other tree is cut
 // below its root (below level 1 when the root has few children) into
 // subtrees, walked apart and joined. True when the walk found nothing at
-// all (then `pages_read` is what it read); false when anything is amiss:
+// all (then `counts` holds what it read); false when anything is amiss:
 // the caller walks again on one thread, for findings in their one order.
 bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbfile::NamedDb>& dbs,
                            const LostRanges& lost, const mdbfile::PageWalker& catalog, unsigned threads,
-                           std::uint64_t& pages_read) {
-  auto top = mdbfile::PageWalker::open(file);
+                           bool read_ahead, ReadCounts& counts) {
+  auto top = mdbfile::PageWalker::open(file, read_ahead);
   if (!top) return false;
   struct Piece {
     std::size_t db;           // index into dbs
@@ -205,7 +219,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
   std::vector<std::optional<mdbfile::PageWalker>> walkers(threads);
   std::atomic<std::size_t> next{0};
   auto work = [&](unsigned k) {
-    auto w = mdbfile::PageWalker::open(file);
+    auto w = mdbfile::PageWalker::open(file, read_ahead);
     if (!w) return;
     for (std::size_t n; (n = next.fetch_add(1, std::memory_order_relaxed)) < order.size();) {
       Piece& piece = pieces[order[n]];
@@ -250,8 +264,8 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
     if (cut[i]) top->join_tree(dbs[i].name, dbs[i].record, tops[i], mine);
   }
   if (!top->problems().empty()) return false;
-  pages_read = top->pages_read();
-  for (const auto& w : walkers) pages_read += w->pages_read();
+  counts.add(*top);
+  for (const auto& w : walkers) counts.add(*w);
   return true;
 }
 
@@ -286,7 +300,7 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
       return Status::data_loss("'" + snapshot.path + "': meta page " + std::to_string(hooks.meta) + " is not valid");
     snapshot.used = hooks.meta;
   }
-  auto walker = mdbfile::PageWalker::open(snapshot);
+  auto walker = mdbfile::PageWalker::open(snapshot, hooks.read_ahead);
   if (!walker) return walker.status();
   mdbfile::PageWalker& w = *walker;
   const std::vector<mdbfile::NamedDb> dbs = w.walk_catalog();
@@ -331,9 +345,9 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
   // the rest (offsets, dedupe, state) page by page; on several threads
   // when walk_threads says so and nothing is amiss so far.
   if (const unsigned threads = walk_threads(dbs, hooks); threads > 1 && scan.findings.empty() && w.problems().empty()) {
-    std::uint64_t pages_read = 0;
-    if (walk_rest_in_parallel(snapshot, dbs, lost, w, threads, pages_read)) {
-      scan.pages_read = w.pages_read() + pages_read;
+    ReadCounts rest;
+    if (walk_rest_in_parallel(snapshot, dbs, lost, w, threads, hooks.read_ahead, rest)) {
+      rest.add(w).into(scan);
       scan.threads = threads;
       return scan;
     }
@@ -365,7 +379,7 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
     taken = take_page_problems(taken, part->first, part->second,
                                log.chained ? std::optional<std::uint64_t>(log.end) : std::nullopt);
   }
-  scan.pages_read = w.pages_read();
+  ReadCounts().add(w).into(scan);
   return scan;
 }
 

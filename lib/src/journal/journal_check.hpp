@@ -50,6 +50,7 @@ struct JournalScan {
   mdbfile::DataFile file;
   std::vector<JournalFinding> findings;  // empty: the structure is sound
   std::uint64_t pages_read = 0;
+  std::uint64_t reads = 0;  // pread calls (a leaf-parent's children are read in runs of adjacent pages)
   unsigned threads = 1;  // threads whose walk stands (1 after a parallel walk found something)
 };
 
@@ -81,6 +82,10 @@ struct ScanHooks {
   std::uint64_t parallel_min_pages = 16384;  // 64 MiB of 4 KiB pages
   // The cores `threads = 0` counts (0: std::thread::hardware_concurrency()).
   unsigned cores = 0;
+  // Read the children of a branch page whose children are leaves in runs
+  // of adjacent pages, one pread per run (false: one pread per page; the
+  // findings are the same either way).
+  bool read_ahead = true;
 };
 
 // Scans `dir`/data.mdb. With walk_pages false only the meta pages and the

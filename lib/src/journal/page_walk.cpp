@@ -97,6 +97,11 @@ struct PageWalker::TreeWalk {
   std::uint16_t split_level = 0;
   std::vector<std::vector<unsigned char>> bufs;  // one page buffer per level
   std::string value;                              // the current entry's value
+  // Read-ahead of the children of the branch page being walked whose
+  // children are leaves (see read_ahead): their page numbers, ascending,
+  // and their bytes, one page each at the same index in `ahead_bytes`.
+  std::vector<std::uint64_t> ahead_pages;
+  std::vector<unsigned char> ahead_bytes;
 
   TreeWalk() : bufs(kMaxDepth + 1) {}
   // The page buffer of `level`, allocated when the walk first reaches it.
@@ -117,7 +122,7 @@ PageWalker::PageWalker(DataFile file, int fd) : file_(std::move(file)), fd_(fd) 
 
 PageWalker::PageWalker(PageWalker&& o) noexcept
     : file_(std::move(o.file_)), fd_(o.fd_), last_page_(o.last_page_), seen_(std::move(o.seen_)),
-      problems_(std::move(o.problems_)), pages_read_(o.pages_read_) {
+      problems_(std::move(o.problems_)), pages_read_(o.pages_read_), reads_(o.reads_), read_ahead_(o.read_ahead_) {
   o.fd_ = -1;
 }
 
@@ -131,6 +136,8 @@ PageWalker& PageWalker::operator=(PageWalker&& o) noexcept {
     seen_ = std::move(o.seen_);
     problems_ = std::move(o.problems_);
     pages_read_ = o.pages_read_;
+    reads_ = o.reads_;
+    read_ahead_ = o.read_ahead_;
   }
   return *this;
 }
@@ -139,12 +146,14 @@ PageWalker::~PageWalker() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<PageWalker> PageWalker::open(const DataFile& file) {
+Result<PageWalker> PageWalker::open(const DataFile& file, bool read_ahead) {
   if (file.used < 0 || file.page_size == 0)
     return Status::data_loss("'" + file.path + "' has no valid meta page to walk from");
   const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::io_error("cannot open '" + file.path + "': " + std::strerror(errno));
-  return PageWalker(file, fd);
+  PageWalker w(file, fd);
+  w.read_ahead_ = read_ahead;
+  return w;
 }
 
 bool PageWalker::mark(std::uint64_t pgno) {
@@ -165,9 +174,18 @@ bool PageWalker::read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsig
     t.damaged = true;
     return false;
   }
+  if (skip == 0 && n == file_.page_size && !t.ahead_pages.empty()) {
+    const auto it = std::lower_bound(t.ahead_pages.begin(), t.ahead_pages.end(), pgno);
+    if (it != t.ahead_pages.end() && *it == pgno) {
+      std::memcpy(out, t.ahead_bytes.data() + static_cast<std::size_t>(it - t.ahead_pages.begin()) * n, n);
+      ++pages_read_;
+      return true;
+    }
+  }
   std::size_t got = 0;
   while (got < n) {
     const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(off + got));
+    ++reads_;
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
       problems_.push_back({t.name, pgno, std::string("cannot read the page: ") +
@@ -179,6 +197,47 @@ bool PageWalker::read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsig
   }
   ++pages_read_;
   return true;
+}
+
+void PageWalker::read_ahead(const unsigned char* p, std::uint16_t upper, std::size_t n, std::uint16_t level,
+                            TreeWalk& t) {
+  // Only where the children are leaves (by the tree's record), and not
+  // where walk_top collects the children instead of walking them.
+  if (!read_ahead_ || t.db.depth == 0 || level + 2 != t.db.depth || (t.children != nullptr && level == t.split_level))
+    return;
+  const std::uint32_t ps = file_.page_size;
+  t.ahead_pages.clear();
+  std::vector<std::uint64_t> want;
+  want.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t off = load<std::uint16_t>(p + kPageHeader + 2 * i);
+    if (off < upper || off + kNodeHeader > ps) continue;  // walk_page reports it
+    const unsigned char* node = p + off;
+    const std::uint64_t child = load<std::uint16_t>(node) | (std::uint64_t{load<std::uint16_t>(node + 2)} << 16) |
+                                (std::uint64_t{load<std::uint16_t>(node + 4)} << 32);
+    if (child >= 2 && child <= last_page_ && (child + 1) * ps <= file_.file_bytes) want.push_back(child);
+  }
+  std::sort(want.begin(), want.end());
+  want.erase(std::unique(want.begin(), want.end()), want.end());
+  t.ahead_bytes.resize(want.size() * ps);
+  // One pread per run of adjacent pages; a run that cannot be read whole is
+  // left out (its pages are then read one by one, which reports the error).
+  for (std::size_t i = 0; i < want.size();) {
+    std::size_t j = i + 1;
+    while (j < want.size() && want[j] == want[j - 1] + 1) ++j;
+    unsigned char* const dst = t.ahead_bytes.data() + t.ahead_pages.size() * ps;
+    const std::size_t bytes = (j - i) * ps;
+    std::size_t got = 0;
+    while (got < bytes) {
+      const ssize_t r = ::pread(fd_, dst + got, bytes - got, static_cast<off_t>(want[i] * ps + got));
+      ++reads_;
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    if (got == bytes) t.ahead_pages.insert(t.ahead_pages.end(), want.begin() + i, want.begin() + j);
+    i = j;
+  }
 }
 
 bool PageWalker::read_value(std::uint64_t leaf, std::uint64_t ovpg, std::uint64_t size, bool whole, TreeWalk& t,
@@ -255,18 +314,13 @@ void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t)
     problems_.push_back({t.name, pgno, std::move(what)});
     t.damaged = true;
   };
-  if (std::string what = entry_problem(pgno, level, t); !what.empty()) {
-    problem(std::move(what));
-    return;
-  }
+  if (std::string what = entry_problem(pgno, level, t); !what.empty()) return problem(std::move(what));
   unsigned char* p = t.buffer(level, ps);
   if (!read(pgno, 0, ps, p, t)) return;
   NodePage page;
-  if (std::string what = node_page_problem(p, pgno, ps, page); !what.empty()) {
-    problem(std::move(what));
-    return;
-  }
+  if (std::string what = node_page_problem(p, pgno, ps, page); !what.empty()) return problem(std::move(what));
   const auto [branch, upper, n] = page;
+  if (branch) read_ahead(p, upper, n, level, t);
   if (level + 1 > t.counts.depth) t.counts.depth = static_cast<std::uint16_t>(level + 1);
   ++(branch ? t.counts.branch_pages : t.counts.leaf_pages);
   std::string prev_branch_key;
