@@ -49,6 +49,13 @@ std::string page_kind(std::uint16_t flags) {
   return "unknown (flags " + std::to_string(flags) + ")";
 }
 
+// The child page number of a branch node: LMDB keeps it in the node's
+// lo, hi and flags fields (16 bits each).
+std::uint64_t branch_child(const unsigned char* node) {
+  return load<std::uint16_t>(node) | (std::uint64_t{load<std::uint16_t>(node + 2)} << 16) |
+         (std::uint64_t{load<std::uint16_t>(node + 4)} << 32);
+}
+
 // A branch or leaf page's header, checked.
 struct NodePage {
   bool branch = false;     // else a leaf
@@ -182,21 +189,26 @@ bool PageWalker::read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsig
       return true;
     }
   }
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(off + got));
-    ++reads_;
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      problems_.push_back({t.name, pgno, std::string("cannot read the page: ") +
-                                             (r < 0 ? std::strerror(errno) : "unexpected end of file")});
-      t.damaged = true;
-      return false;
-    }
-    got += static_cast<std::size_t>(r);
+  if (const int err = read_fully(out, n, off); err != 0) {
+    problems_.push_back({t.name, pgno, std::string("cannot read the page: ") +
+                                           (err > 0 ? std::strerror(err) : "unexpected end of file")});
+    t.damaged = true;
+    return false;
   }
   ++pages_read_;
   return true;
+}
+
+int PageWalker::read_fully(unsigned char* out, std::size_t n, std::uint64_t off) {
+  for (std::size_t got = 0; got < n;) {
+    const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(off + got));
+    ++reads_;
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return errno;
+    if (r == 0) return -1;
+    got += static_cast<std::size_t>(r);
+  }
+  return 0;
 }
 
 void PageWalker::read_ahead(const unsigned char* p, std::uint16_t upper, std::size_t n, std::uint16_t level,
@@ -212,9 +224,7 @@ void PageWalker::read_ahead(const unsigned char* p, std::uint16_t upper, std::si
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t off = load<std::uint16_t>(p + kPageHeader + 2 * i);
     if (off < upper || off + kNodeHeader > ps) continue;  // walk_page reports it
-    const unsigned char* node = p + off;
-    const std::uint64_t child = load<std::uint16_t>(node) | (std::uint64_t{load<std::uint16_t>(node + 2)} << 16) |
-                                (std::uint64_t{load<std::uint16_t>(node + 4)} << 32);
+    const std::uint64_t child = branch_child(p + off);
     if (child >= 2 && child <= last_page_ && (child + 1) * ps <= file_.file_bytes) want.push_back(child);
   }
   std::sort(want.begin(), want.end());
@@ -226,16 +236,8 @@ void PageWalker::read_ahead(const unsigned char* p, std::uint16_t upper, std::si
     std::size_t j = i + 1;
     while (j < want.size() && want[j] == want[j - 1] + 1) ++j;
     unsigned char* const dst = t.ahead_bytes.data() + t.ahead_pages.size() * ps;
-    const std::size_t bytes = (j - i) * ps;
-    std::size_t got = 0;
-    while (got < bytes) {
-      const ssize_t r = ::pread(fd_, dst + got, bytes - got, static_cast<off_t>(want[i] * ps + got));
-      ++reads_;
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    if (got == bytes) t.ahead_pages.insert(t.ahead_pages.end(), want.begin() + i, want.begin() + j);
+    if (read_fully(dst, (j - i) * ps, want[i] * ps) == 0)
+      t.ahead_pages.insert(t.ahead_pages.end(), want.begin() + i, want.begin() + j);
     i = j;
   }
 }
@@ -354,7 +356,7 @@ void PageWalker::walk_page(std::uint64_t pgno, std::uint16_t level, TreeWalk& t)
     }
     const std::string_view key(reinterpret_cast<const char*>(node + kNodeHeader), ksize);
     if (branch) {
-      const std::uint64_t child = lo | (std::uint64_t{hi} << 16) | (std::uint64_t{nflags} << 32);
+      const std::uint64_t child = branch_child(node);
       if (!branch_node(pgno, level, i, off, key, child, prev_branch_key, t)) return;
       p = t.bufs[level].data();  // unchanged: each level has its own buffer
       continue;

@@ -132,6 +132,9 @@ class PageWalker {
   // Reads `n` bytes at page `pgno` (offset `skip` in it); false if the file
   // ends first (a problem is recorded).
   bool read(std::uint64_t pgno, std::size_t skip, std::size_t n, unsigned char* out, TreeWalk& t);
+  // preads `n` bytes at file offset `off` into `out`, counting each call:
+  // 0, an errno, or -1 if the file ends first.
+  int read_fully(unsigned char* out, std::size_t n, std::uint64_t off);
   // Why page `pgno` at `level` cannot be entered (too deep, out of the
   // file, reached twice: marks it seen), or "" if it can.
   std::string entry_problem(std::uint64_t pgno, std::uint16_t level, const TreeWalk& t);
