@@ -95,6 +95,7 @@ struct WorkerContext {
   // Transactional groups: the batch's dedupe keys and whether each was
   // handled before the batch started (Group::prefetch_dedupe).
   std::vector<std::string> dkeys;
+  std::vector<std::uint64_t> dhashes;  // their overlay hashes (TxnOverlay::seen_many)
   std::vector<char> dseen;
   std::uint64_t dgeneration = 0;  // TxnOverlay::seen_many's generation
   // Scratch reused across events (no allocation once large enough): the

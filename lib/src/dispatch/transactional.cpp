@@ -91,12 +91,13 @@ class StateImpl final : public State {
 bool Group::prefetch_dedupe(WorkerContext& w, std::span<const Message> batch) {
   if (!options_.dedupe && !invoker_.is_state_handler()) return false;
   w.dkeys.resize(batch.size());
+  w.dhashes.resize(batch.size());
   w.dseen.assign(batch.size(), 0);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (redriven_for_other(batch[i], options_.group)) w.dkeys[i].clear();
     else dedupe_key_into(w.dkeys[i], options_.group, batch[i].id());
   }
-  return overlay_.seen_many(w.dkeys, w.dseen, w.dgeneration).is_ok();
+  return overlay_.seen_many(w.dkeys, w.dhashes, w.dseen, w.dgeneration).is_ok();
 }
 
 Result<bool> Group::prefetched_seen(WorkerContext& w, std::size_t i) {
@@ -104,13 +105,14 @@ Result<bool> Group::prefetched_seen(WorkerContext& w, std::size_t i) {
   // worker, and not yet committed. Else the prefetch holds while no commit
   // was reported since it (a record committed later may have left the
   // overlay after the prefetch read the journal): then read again.
-  const std::optional<bool> in = overlay_.in_overlay(w.dkeys[i], w.dgeneration);
+  const std::optional<bool> in = overlay_.in_overlay(w.dkeys[i], w.dhashes[i], w.dgeneration);
   if (in && *in) return true;
   if (!in) {
     std::fill(w.dseen.begin() + static_cast<std::ptrdiff_t>(i), w.dseen.end(), 0);
     auto rest_keys = std::span<const std::string>(w.dkeys).subspan(i);
     auto rest_seen = std::span<char>(w.dseen).subspan(i);
-    if (Status s = overlay_.seen_many(rest_keys, rest_seen, w.dgeneration); !s) return s;
+    auto rest_hashes = std::span<std::uint64_t>(w.dhashes).subspan(i);
+    if (Status s = overlay_.seen_many(rest_keys, rest_hashes, rest_seen, w.dgeneration); !s) return s;
   }
   return w.dseen[i] != 0;
 }

@@ -55,13 +55,11 @@ Result<bool> TxnOverlay::seen(std::string_view dedupe_key) const {
   return journal_->dedupe_seen(dedupe_key);
 }
 
-Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> seen,
-                             std::uint64_t& generation) const {
+Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<std::uint64_t> hashes,
+                             std::span<char> seen, std::uint64_t& generation) const {
   // Hashes outside the lock; under it, every key's slot is prefetched
   // before the first probe, so a batch's cache misses overlap instead of
   // coming one after another.
-  thread_local std::vector<std::uint64_t> hashes;
-  hashes.resize(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) hashes[i] = KeyTable<Entry>::hash_of(keys[i]);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -76,10 +74,10 @@ Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<char> 
   return journal_->dedupe_seen_many(keys, seen);
 }
 
-std::optional<bool> TxnOverlay::in_overlay(std::string_view dedupe_key, std::uint64_t generation) const {
-  const std::uint64_t h = KeyTable<Entry>::hash_of(dedupe_key);  // outside the lock
+std::optional<bool> TxnOverlay::in_overlay(std::string_view dedupe_key, std::uint64_t hash,
+                                           std::uint64_t generation) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (table_.find(dedupe_key, h)) return true;
+  if (table_.find(dedupe_key, hash)) return true;
   if (commits_ != generation) return std::nullopt;
   return false;
 }

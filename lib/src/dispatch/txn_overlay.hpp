@@ -62,14 +62,19 @@ class TxnOverlay final : public TxnSink {
   Result<bool> seen(std::string_view dedupe_key) const;
   // seen() for a batch: one lock and one read transaction for all keys.
   // Sets seen[i] (keys.size() elements, zeroed by the caller) for each
-  // keys[i] handled; empty keys are skipped. `generation` receives the
-  // commit count the answers hold for (see in_overlay). Thread-safe.
-  Status seen_many(std::span<const std::string> keys, std::span<char> seen, std::uint64_t& generation) const;
+  // keys[i] handled; empty keys are skipped. Stores each key's hash in
+  // hashes[i] (keys.size() elements), for in_overlay. `generation` receives
+  // the commit count the answers hold for (see in_overlay). Thread-safe.
+  Status seen_many(std::span<const std::string> keys, std::span<std::uint64_t> hashes, std::span<char> seen,
+                   std::uint64_t& generation) const;
   // Whether the overlay holds `dedupe_key`: true / false, or nullopt when a
   // commit was reported since `generation` (a record may then have left the
-  // overlay after seen_many read the journal: look it up again).
-  // Thread-safe.
-  std::optional<bool> in_overlay(std::string_view dedupe_key, std::uint64_t generation) const;
+  // overlay after seen_many read the journal: look it up again). `hash`:
+  // the key's hash as seen_many stored it. Thread-safe.
+  std::optional<bool> in_overlay(std::string_view dedupe_key, std::uint64_t hash, std::uint64_t generation) const;
+  std::optional<bool> in_overlay(std::string_view dedupe_key, std::uint64_t generation) const {
+    return in_overlay(dedupe_key, KeyTable<Entry>::hash_of(dedupe_key), generation);
+  }
 
   // Adds one finished event of `partition` (`next`: the offset after it)
   // to the batch's write set `ws`, opening it if null; its writes and dedupe
