@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -302,6 +303,12 @@ TEST_F(GroupTest, BrokerErrorsAndOutageOnTheConsumerSideLoseNothing) {
   Log log;
   auto o = options();
   o.commit_interval = std::chrono::milliseconds(50);
+  std::mutex errors_mu;
+  std::vector<std::string> errors;  // what on_error (and stats().last_error) reported
+  o.on_error = [&](const Status& s) {
+    std::lock_guard<std::mutex> l(errors_mu);
+    errors.push_back(s.to_string());
+  };
   auto g = start(*bus, o, log);
   ASSERT_TRUE(g);
   rd_kafka_mock_push_request_errors(kafka_.get(), kFetch, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
@@ -329,6 +336,13 @@ TEST_F(GroupTest, BrokerErrorsAndOutageOnTheConsumerSideLoseNothing) {
   ASSERT_TRUE(eventually([&] { return (*g).commit().is_ok() && committed_total(*g) == 301; }, 20s))
       << committed_total(*g);
   EXPECT_GT(g->stats().commit_errors, 0u);  // the injected commit errors were met, and retried
+  // A refused commit is reported with what it was (README: inbound,
+  // rebalance points at commit_errors and last_error).
+  EXPECT_FALSE(g->stats().last_error.is_ok());
+  std::lock_guard<std::mutex> l(errors_mu);
+  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                          [](const std::string& e) { return e.find("committing") != std::string::npos; }))
+      << errors.size() << " errors reported";
 }
 
 TEST_F(GroupTest, InFlightBoundPausesKafkaAndResumes) {
