@@ -16,7 +16,7 @@ Result<std::uint32_t> MemoryPartition::read(Offset from, std::uint32_t first_att
   // otherwise be one cache miss in turn. The bound is the batch, not the
   // claim counter: loading tail_ here took its line from the producers'
   // claim CAS on every read, which a caught-up group does once per event or
-  // two (m1 one-publish 1.3-1.4x without it, docs/performance.md); a hint
+  // two (m1 one-publish 1.4-2.6x without it, docs/performance.md); a hint
   // past the last claimed slot only warms a line a producer writes next.
   constexpr Offset kAhead = 8;
   const Offset bound = from + out.size();
