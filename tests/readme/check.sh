@@ -21,6 +21,14 @@ awk -v out="$out" '
   inblock && /^#include/ { incs = incs $0 "\n"; next }
   inblock { body = body $0 "\n" }
 ' "$src/README.md"
+# The prelude is precompiled once, with the snippets' flags, beside the
+# blocks (where their #include "prelude.hpp" looks first): each snippet
+# stays its own translation unit without parsing weir's headers again.
+echo "#include \"$src/tests/readme/prelude.hpp\"" > "$out/prelude.hpp"
+pch_flags=()
+for f in "${flags[@]}"; do [[ $f == -fsyntax-only ]] || pch_flags+=("$f"); done
+"$cxx" "${pch_flags[@]}" -x c++-header "$out/prelude.hpp" -o "$out/prelude.hpp.gch"
+flags+=(-Winvalid-pch)
 shopt -s nullglob
 blocks=("$out"/block*.cpp)
 (( ${#blocks[@]} > 0 )) || { echo "no \`\`\`cpp blocks found in README.md" >&2; exit 1; }
