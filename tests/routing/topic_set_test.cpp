@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <map>
+#include <random>
+#include <thread>
 #include <mutex>
 #include <set>
 #include <string>
@@ -13,6 +16,7 @@
 
 #include "../cli/run_util.hpp"
 #include "../unit/test_util.hpp"
+#include "journal/fault.hpp"
 
 namespace weir {
 namespace {
@@ -125,6 +129,119 @@ TEST_F(TopicSetTest, OffsetsArePerTopicPartitionAndSurviveARestart) {
     EXPECT_EQ(one.total(), 0u);
     ASSERT_TRUE(bus->close());
   }
+}
+
+// Dedupe: one store per group (subscribe.hpp). An id handled on one topic
+// counts as handled on the others while its write set still waits for the
+// journal (here: every commit fails until the test lets it through), and
+// after it is committed.
+TEST_F(TopicSetTest, AnIdHandledOnOneTopicIsADuplicateOnTheOthersBeforeAndAfterItsCommit) {
+  auto bus = open();
+  create_journaled(*bus);
+  ASSERT_TRUE(bus->create_topic("other", {.partitions = 1, .durability = Durability::kJournaled}));
+  std::mutex mu;
+  std::map<std::string, int> handled;  // "topic/id" -> calls
+  std::atomic<bool> entered{false}, go{false};
+  ASSERT_TRUE(bus->subscribe(TopicSet{.topics = {"orders", "refunds"}}, {.group = "g", .dedupe = true},
+                             [&](const Message& m) {
+                               if (m.topic() == "orders") {
+                                 entered = true;
+                                 while (!go.load()) std::this_thread::sleep_for(1ms);
+                               }
+                               std::lock_guard<std::mutex> l(mu);
+                               ++handled[std::string(m.topic()) + "/" + std::string(m.id())];
+                               return Outcome::done();
+                             }));
+  ASSERT_TRUE(bus->pause_topic("g", "refunds"));
+  ASSERT_TRUE(bus->publish("orders", {.key = "k", .payload = "o", .id = "x"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(bus->publish("refunds", {.key = "k", .payload = "r", .id = "x"}, {.ack = Ack::kJournal}));
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  // Every commit fails from here on (the stall is known once publishes are
+  // refused): "orders/x"'s dedupe record stays in its topic's overlay.
+  internal::arm_fault(internal::FaultPoint::kCommit, EIO);
+  ASSERT_TRUE(eventually([&] {
+    return bus->publish("other", {.payload = "p"}, {.ack = Ack::kNone}).status().code() == Code::kResourceExhausted;
+  }));
+  go = true;
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return handled.count("orders/x") == 1;
+  }));
+  ASSERT_TRUE(bus->resume_topic("g", "refunds"));
+  const bool skipped = eventually([&] {
+    auto st = bus->describe_group("g");
+    std::lock_guard<std::mutex> l(mu);
+    return (st && st->duplicates_skipped == 1) || handled.count("refunds/x");
+  }, 5s);
+  internal::disarm_faults();
+  EXPECT_TRUE(skipped);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_EQ(handled.count("refunds/x"), 0u) << "handled again on refunds before orders' commit";
+  }
+  // Committed now: the same id on refunds again is a duplicate too.
+  Status last = Status::ok();
+  ASSERT_TRUE(eventually([&] {
+    auto r = bus->publish("refunds", {.key = "k2", .payload = "r2", .id = "x"}, {.ack = Ack::kJournal});
+    last = r.status();
+    return static_cast<bool>(r);
+  })) << last.to_string();
+  ASSERT_TRUE(eventually([&] {
+    auto st = bus->describe_group("g");
+    return st && st->duplicates_skipped == 2;
+  }));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(handled, (std::map<std::string, int>{{"orders/x", 1}}));
+}
+
+// One worker serves both topics, so no two events are handled at the same
+// moment: every id published to both is handled exactly once, whichever
+// topic comes first and however its commit races the other topic's check.
+TEST_F(TopicSetTest, EachIdIsHandledOnceAcrossTopicsWhileCommitsRace) {
+  auto bus = open();
+  create_journaled(*bus);
+  std::mutex mu;
+  std::map<std::string, int> handled;
+  ASSERT_TRUE(bus->subscribe(TopicSet{.topics = {"orders", "refunds"}}, {.group = "g", .workers = 1, .dedupe = true},
+                             [&](const Message& m) {
+                               std::lock_guard<std::mutex> l(mu);
+                               ++handled[std::string(m.id())];
+                               return Outcome::done();
+                             }));
+  std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
+  constexpr int kIds = 2000;
+  std::vector<std::string> ids, keys;
+  for (int i = 0; i < kIds; ++i) {
+    ids.push_back("id-" + std::to_string(i));
+    keys.push_back("k" + std::to_string(rng() % 7));
+  }
+  for (int from = 0; from < kIds;) {
+    const int n = 1 + static_cast<int>(rng() % 64);
+    std::vector<Event> first, second;
+    for (int i = from; i < std::min(kIds, from + n); ++i) {
+      first.push_back({.key = keys[i], .payload = "a", .id = ids[i]});
+      second.push_back({.key = keys[i], .payload = "b", .id = ids[i]});
+    }
+    const bool orders_first = rng() % 2;
+    ASSERT_TRUE(bus->publish_batch(orders_first ? "orders" : "refunds", first, {.ack = Ack::kJournal}).status);
+    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 500));
+    ASSERT_TRUE(bus->publish_batch(orders_first ? "refunds" : "orders", second, {.ack = Ack::kJournal}).status);
+    from += n;
+  }
+  ASSERT_TRUE(eventually([&] {
+    auto st = bus->describe_group("g");
+    std::lock_guard<std::mutex> l(mu);
+    std::size_t calls = 0;
+    for (const auto& [id, n] : handled) calls += static_cast<std::size_t>(n);
+    return st && st->duplicates_skipped + calls >= 2 * kIds;
+  }, 30s));
+  ASSERT_TRUE(bus->close());
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(handled.size(), static_cast<std::size_t>(kIds));
+  int twice = 0;
+  for (const auto& [id, n] : handled) twice += n > 1;
+  EXPECT_EQ(twice, 0) << "ids handled more than once (seed " << ::testing::UnitTest::GetInstance()->random_seed()
+                      << ")";
 }
 
 TEST_F(TopicSetTest, APatternJoinsTopicsCreatedLater) {

@@ -1,7 +1,8 @@
 // TxnOverlay on its own (no journal: add, get, in_overlay and committed do
 // not read it): read-your-writes across write sets, an entry stays until
-// every write set that wrote it is committed (in any commit order), and
-// in_overlay reports a commit since the caller's generation.
+// every write set that wrote it is committed (in any commit order),
+// in_overlay reports a commit since the caller's generation, and overlays
+// of one DedupeScope see each other's dedupe keys.
 #include "dispatch/txn_overlay.hpp"
 
 #include <gtest/gtest.h>
@@ -69,6 +70,37 @@ TEST(TxnOverlay, AKeyWrittenByTwoWriteSetsLeavesWhenBothAreCommittedInEitherOrde
     EXPECT_FALSE(ov.get("k"));
     EXPECT_FALSE(ov.get("gone"));
   }
+}
+
+// Two overlays in one DedupeScope (a group over two topics): a dedupe key
+// one holds is in_overlay for the other; state keys stay each one's own;
+// a commit reported to either changes the generation both answer for; an
+// overlay detached (its group stopped) is no longer looked at.
+TEST(TxnOverlay, OverlaysOfOneScopeSeeEachOthersDedupeKeysAndCommits) {
+  auto scope = std::make_shared<DedupeScope>();
+  TxnOverlay a(nullptr, "g", "orders", std::chrono::seconds(60), 1, scope);
+  TxnOverlay b(nullptr, "g", "refunds", std::chrono::seconds(60), 1, scope);
+  TxnOverlay alone(nullptr, "g", "other", std::chrono::seconds(60), 1);
+  a.attach();
+  b.attach();
+  alone.attach();
+  std::unique_ptr<WriteSet> ws;
+  a.add(0, 1, "g:id-1", put("k", "v"), ws);
+  const std::uint64_t gen = scope->generation();
+  EXPECT_EQ(b.in_overlay("g:id-1", gen), std::optional<bool>(true));
+  EXPECT_EQ(b.in_overlay("g:id-2", gen), std::optional<bool>(false));
+  EXPECT_EQ(alone.in_overlay("g:id-1", 0), std::optional<bool>(false)) << "another scope";
+  EXPECT_FALSE(b.get("k")) << "state writes stay their topic's until committed";
+  const std::uint64_t seq = ws->seq;
+  a.committed(std::span<const std::uint64_t>(&seq, 1));
+  EXPECT_EQ(b.in_overlay("g:id-1", gen), std::nullopt) << "a's commit: b's caller must read again";
+  EXPECT_EQ(b.in_overlay("g:id-1", scope->generation()), std::optional<bool>(false));
+  std::unique_ptr<WriteSet> ws2;
+  a.add(0, 2, "g:id-3", {}, ws2);
+  a.detach();
+  EXPECT_EQ(b.in_overlay("g:id-3", scope->generation()), std::optional<bool>(false));
+  b.detach();
+  alone.detach();
 }
 
 struct TableEntry {

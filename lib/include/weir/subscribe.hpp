@@ -159,7 +159,11 @@ struct AlertOptions {
 // - Retries, the circuit breaker and max_parked apply per topic; the
 //   handler is shared and may run for two topics at the same time.
 // - Dedupe: one store per group: an event id handled on one of its topics
-//   counts as handled on all of them (give distinct ids to distinct events).
+//   counts as handled on all of them from the moment its handler returns
+//   (also before its dedupe record is committed); give distinct ids to
+//   distinct events. Two events with one id handed out at the same moment
+//   (on two topics, or two partitions) are not serialised: both may reach
+//   the handler.
 // - State tables (StateHandler): one set per group, shared by its topics. A
 //   handler reads the committed values and the uncommitted writes of its own
 //   topic's earlier events; writes from events of other topics are seen
@@ -304,10 +308,13 @@ struct SubscribeOptions {
   // Journaled topics, per-event handlers: remember the id of every event the
   // group handled (the dedupe store, keyed by group and Message::id()) and
   // skip a redelivered duplicate: it is acked without calling the handler
-  // and counted in GroupStatus::duplicates_skipped. The dedupe record, the
-  // handler's state writes (StateHandler) and the offset past the event are
-  // committed in one LMDB transaction. Default false; a StateHandler turns
-  // it on. REQUIRES: a journaled topic, not a BatchHandler.
+  // and counted in GroupStatus::duplicates_skipped. An id counts as handled
+  // once its handler returned done; two events with one id handed out at
+  // the same moment (on two partitions) may both reach the handler. The
+  // dedupe record, the handler's state writes (StateHandler) and the offset
+  // past the event are committed in one LMDB transaction. Default false; a
+  // StateHandler turns it on. REQUIRES: a journaled topic, not a
+  // BatchHandler.
   bool dedupe = false;
 
   // How long dedupe records are kept (by the time the event was handled);

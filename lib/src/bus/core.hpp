@@ -83,11 +83,13 @@ class BusCore {
   static Status check_handler_fits(const SubscribeOptions& o, const Group::AnyHandler& h, const TopicState& t);
   // A started group of `o` on `t`: its stored (journal) or remembered
   // (memory) offsets, a bell slot, the dead-letter target; served by `pool`
-  // (a TopicSet group's, whose bell the slot rings) or a pool of its own.
-  // Caller holds mu_.
+  // (a TopicSet group's, whose bell the slot rings) or a pool of its own;
+  // its dedupe records seen by the overlays of `dedupe` (a TopicSet
+  // group's) or its own. Caller holds mu_.
   Result<std::shared_ptr<Group>> start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
                                              Group::AnyHandler h, DeadLetterTarget dlq,
-                                             std::shared_ptr<WorkerPool> pool = nullptr) REQUIRES(mu_);
+                                             std::shared_ptr<WorkerPool> pool = nullptr,
+                                             std::shared_ptr<DedupeScope> dedupe = nullptr) REQUIRES(mu_);
 
   // The group's dead-letter topic "<group>.dlq", created on first use: one
   // partition, journaled when the source is. Caller holds mu_.

@@ -146,7 +146,8 @@ Status BusCore::check_handler_fits(const SubscribeOptions& o, const Group::AnyHa
 
 Result<std::shared_ptr<Group>> BusCore::start_group(const std::shared_ptr<TopicState>& t, const SubscribeOptions& o,
                                                     Group::AnyHandler h, DeadLetterTarget dlq,
-                                                    std::shared_ptr<WorkerPool> pool) {
+                                                    std::shared_ptr<WorkerPool> pool,
+                                                    std::shared_ptr<DedupeScope> dedupe) {
   const bool journaled = t->journaled();
   std::vector<Offset> resume;
   if (journaled) {
@@ -163,7 +164,8 @@ Result<std::shared_ptr<Group>> BusCore::start_group(const std::shared_ptr<TopicS
   auto slot = t->acquire_group_slot(journaled, pool ? &pool->bell() : nullptr);
   if (!slot) return slot.status();
   auto g = std::make_shared<Group>(t, o, std::move(h), *slot, shared_.get(), options_.idle_spin,
-                                   journaled ? journal_.get() : nullptr, std::move(dlq), std::move(pool));
+                                   journaled ? journal_.get() : nullptr, std::move(dlq), std::move(pool),
+                                   std::move(dedupe));
   if (Status s = g->start(resume); !s) {
     g->stop(CloseOptions{CloseMode::kStopAtBatch, std::chrono::seconds(5)});
     t->release_group_slot(*slot);

@@ -135,7 +135,7 @@ Status BusCore::subscribe(const TopicSet& ts, const SubscribeOptions& o, Group::
       set->dead_letters = DeadLetterTarget{*d, dead_letter_log(g, **d)};
     }
     for (const auto& t : topics) {
-      auto member = start_group(t, o, set->handler, set->dead_letters, set->pool);
+      auto member = start_group(t, o, set->handler, set->dead_letters, set->pool, set->dedupe);
       if (!member) {
         for (auto& [name, m] : set->members) undo.push_back(std::move(m));
         return Status(member.status().code(),
@@ -158,7 +158,7 @@ Status BusCore::join_new_topic(const std::shared_ptr<TopicState>& t) {
   Status result = Status::ok();
   for (auto& [name, set] : sets_) {
     if (set->members.count(t->name()) || !set->pattern_takes(*t)) continue;
-    auto member = start_group(t, set->options, set->handler, set->dead_letters, set->pool);
+    auto member = start_group(t, set->options, set->handler, set->dead_letters, set->pool, set->dedupe);
     if (!member) {
       if (result.is_ok())
         result = Status(member.status().code(), "topic '" + t->name() + "' was created, but group '" + name +

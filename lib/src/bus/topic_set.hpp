@@ -7,8 +7,10 @@
 // topic's offsets and retries are exactly those of a one-topic group and
 // stored under (group, topic, partition); and one WorkerPool serving every
 // member's partitions, sized by the group's worker count, sleeping on one
-// bell from BusShared::pool_bells that each member's topic slot rings. The
-// set adds the pattern, which create_topic consults to join topics created
+// bell from BusShared::pool_bells that each member's topic slot rings; and
+// one DedupeScope over the members' overlays, so an id handled on one topic
+// is a duplicate on the others before its record is committed. The set adds
+// the pattern, which create_topic consults to join topics created
 // later: a new member joins the running pool.
 //
 // Lifetime: members stop the pool (the first member's stop stops it for
@@ -60,6 +62,9 @@ struct TopicSetGroup {
  public:
   // The group's workers, over every member (each member holds it too).
   std::shared_ptr<WorkerPool> pool;
+  // The members' overlays, whose dedupe records each member's checks see
+  // (an id handled on one topic counts as handled on all).
+  std::shared_ptr<DedupeScope> dedupe = std::make_shared<DedupeScope>();
   // By topic name; shared so that BusCore::metrics() walks a copy.
   std::map<std::string, std::shared_ptr<Group>, std::less<>> members;
 

@@ -16,7 +16,8 @@ using Clock = std::chrono::steady_clock;
 Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              AnyHandler handler, std::uint32_t bell_slot, const BusShared* bus,
              std::chrono::microseconds idle_spin, Journal* journal,
-             DeadLetterTarget dead_letters, std::shared_ptr<WorkerPool> pool)
+             DeadLetterTarget dead_letters, std::shared_ptr<WorkerPool> pool,
+             std::shared_ptr<DedupeScope> dedupe)
     : topic_(std::move(topic)),
       options_(options),
       invoker_(std::move(handler), HandlerInvoker::Rules{options.handler_timeout, options.exceptions_are_transient,
@@ -33,7 +34,8 @@ Group::Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options,
              journal, options.group, topic_->name(), options.retry_mode == RetryMode::kNonBlocking),
       txn_mode_(journal != nullptr &&
                 (options.dedupe || invoker_.is_state_handler())),
-      overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions()),
+      overlay_(journal, options.group, topic_->name(), options.dedupe_window, topic_->partitions(),
+               std::move(dedupe)),
       alerts_(options.group, options.alerts, dead_letters_.log),
       pool_owner_(pool ? std::move(pool)
                        : std::make_shared<WorkerPool>(options, bus, idle_spin, topic_->group_bell(bell_slot))),

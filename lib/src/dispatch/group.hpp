@@ -121,10 +121,12 @@ class Group final : public OffsetSource {
 
   // `pool`: the pool of a group over several topics (the slot's bell is
   // the pool's); null gives the group a pool of its own, sleeping on the
-  // slot's bell. A shared pool must outlive the group.
+  // slot's bell. A shared pool must outlive the group. `dedupe`: the
+  // DedupeScope of a group over several topics (null: one of its own).
   Group(std::shared_ptr<TopicState> topic, const SubscribeOptions& options, AnyHandler handler,
         std::uint32_t bell_slot, const BusShared* bus, std::chrono::microseconds idle_spin,
-        Journal* journal, DeadLetterTarget dead_letters, std::shared_ptr<WorkerPool> pool = nullptr);
+        Journal* journal, DeadLetterTarget dead_letters, std::shared_ptr<WorkerPool> pool = nullptr,
+        std::shared_ptr<DedupeScope> dedupe = nullptr);
   ~Group() override;
 
   // OffsetSource

@@ -15,27 +15,71 @@ constexpr std::uint64_t kMaxUncommitted = 4096;
 constexpr std::size_t kMaxIdleEntries = 65536;
 }  // namespace
 
+void DedupeScope::join(const TxnOverlay* o) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (std::find(members_.begin(), members_.end(), o) != members_.end()) return;
+  members_.push_back(o);
+  members_n_.store(members_.size(), std::memory_order_relaxed);
+}
+
+void DedupeScope::leave(const TxnOverlay* o) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  members_.erase(std::remove(members_.begin(), members_.end(), o), members_.end());
+  members_n_.store(members_.size(), std::memory_order_relaxed);
+}
+
+void DedupeScope::find_in_others(const TxnOverlay* self, std::span<const std::string> keys,
+                                 std::span<const std::uint64_t> hashes, std::span<char> seen) const {
+  if (!has_others()) return;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const TxnOverlay* o : members_) {
+    if (o == self) continue;
+    std::lock_guard<std::mutex> l(o->mu_);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (!seen[i] && !keys[i].empty() && o->table_.find(keys[i], hashes[i])) seen[i] = 1;
+  }
+}
+
+bool DedupeScope::others_hold(const TxnOverlay* self, std::string_view key, std::uint64_t hash) const {
+  if (!has_others()) return false;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const TxnOverlay* o : members_)
+    if (o != self && o->holds(key, hash)) return true;
+  return false;
+}
+
 TxnOverlay::TxnOverlay(Journal* journal, std::string group, std::string topic, std::chrono::seconds dedupe_window,
-                       std::uint32_t partitions)
+                       std::uint32_t partitions, std::shared_ptr<DedupeScope> scope)
     : journal_(journal),
       group_(std::move(group)),
       topic_(std::move(topic)),
       dedupe_window_(dedupe_window),
+      scope_(scope ? std::move(scope) : std::make_shared<DedupeScope>()),
       partition_uncommitted_(partitions, 0) {}
 
 TxnOverlay::~TxnOverlay() {
+  scope_->leave(this);
   table_.for_each([](Entry* e) { delete e; });
   for (Entry* e : free_) delete e;
 }
 
 void TxnOverlay::attach() {
-  std::lock_guard<std::mutex> lock(sink_ref_->mu);
-  sink_ref_->sink = this;
+  {
+    std::lock_guard<std::mutex> lock(sink_ref_->mu);
+    sink_ref_->sink = this;
+  }
+  scope_->join(this);
 }
 
 void TxnOverlay::detach() {
+  scope_->leave(this);
   std::lock_guard<std::mutex> lock(sink_ref_->mu);
   sink_ref_->sink = nullptr;
+}
+
+bool TxnOverlay::holds(std::string_view key, std::uint64_t hash) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return table_.find(key, hash) != nullptr;
 }
 
 std::optional<std::optional<std::string>> TxnOverlay::get(std::string_view key) const {
@@ -48,10 +92,10 @@ std::optional<std::optional<std::string>> TxnOverlay::get(std::string_view key) 
 }
 
 Result<bool> TxnOverlay::seen(std::string_view dedupe_key) const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (lookup(dedupe_key)) return true;
-  }
+  const std::uint64_t h = KeyTable<Entry>::hash_of(dedupe_key);
+  // The overlays before the journal: a record committed after one was
+  // looked at is in the journal by the time it is read.
+  if (holds(dedupe_key, h) || scope_->others_hold(this, dedupe_key, h)) return true;
   return journal_->dedupe_seen(dedupe_key);
 }
 
@@ -61,14 +105,15 @@ Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<std::u
   // before the first probe, so a batch's cache misses overlap instead of
   // coming one after another.
   for (std::size_t i = 0; i < keys.size(); ++i) hashes[i] = KeyTable<Entry>::hash_of(keys[i]);
+  generation = scope_->generation();  // before any overlay is looked at
   {
     std::lock_guard<std::mutex> lock(mu_);
-    generation = commits_;
     for (std::size_t i = 0; i < keys.size(); ++i) table_.prefetch(hashes[i]);
     for (std::size_t i = 0; i < keys.size(); ++i)
       if (!keys[i].empty() && table_.find(keys[i], hashes[i])) seen[i] = 1;
   }
-  // After the overlay: a record committed before `generation` left the
+  scope_->find_in_others(this, keys, hashes, seen);
+  // After the overlays: a record committed before `generation` left its
   // overlay only after it was in the journal, so one of the two reads finds
   // it; one committed later changes the generation (in_overlay).
   return journal_->dedupe_seen_many(keys, seen);
@@ -76,9 +121,9 @@ Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<std::u
 
 std::optional<bool> TxnOverlay::in_overlay(std::string_view dedupe_key, std::uint64_t hash,
                                            std::uint64_t generation) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (table_.find(dedupe_key, hash)) return true;
-  if (commits_ != generation) return std::nullopt;
+  if (holds(dedupe_key, hash) || scope_->others_hold(this, dedupe_key, hash)) return true;
+  // After the lookups: a record erased before one of them counted a commit.
+  if (scope_->generation() != generation) return std::nullopt;
   return false;
 }
 
@@ -166,7 +211,7 @@ void TxnOverlay::committed(std::span<const std::uint64_t> seqs) {
       pending_.erase(it);
     }
     uncommitted_ -= seqs.size();
-    ++commits_;
+    scope_->count_commit();  // after the erases, under mu_ (DedupeScope)
   }
   cv_.notify_all();
 }
