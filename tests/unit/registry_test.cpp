@@ -31,8 +31,8 @@ TEST(Registry, DeleteTopicWaitsForTheWriterWithoutTheBusMutex) {
   const TopicOptions journaled{.partitions = 1, .durability = Durability::kJournaled};
   ASSERT_TRUE(bus->create_topic("victim", journaled));
   ASSERT_TRUE(bus->create_topic("busy", journaled));
-  // Every commit fails from here: the writer's cycles stop completing.
-  internal::ScopedFault stall(FaultPoint::kCommit, EIO);
+  // Every commit waits from here: the writer's cycle does not end.
+  internal::ScopedFault stall(FaultPoint::kCommit, internal::kFaultHang);
   ASSERT_TRUE(bus->publish("busy", {.payload = "x"}, {.ack = Ack::kNone}));
   ASSERT_TRUE(eventually([] { return internal::faults_injected(FaultPoint::kCommit) > 0; }));
 

@@ -330,7 +330,8 @@ class Bus {
   // topic), so a later "<group>.dlq" starts with every letter unsettled;
   // like delete_group, this is refused while the group is subscribed.
   // While the deletion of a journaled topic runs (it waits for the journal
-  // writer's cycle, up to 30 s; a memory topic is removed at once),
+  // writer's current cycle to end, committed or failed, up to 30 s; a
+  // memory topic is removed at once),
   // create_topic, subscribe and dead-lettering to the name fail with
   // kFailedPrecondition "topic '<name>' is being deleted"; topic(), seek
   // and alter_topic by name already answer kNotFound. Errors: kNotFound
@@ -339,8 +340,11 @@ class Bus {
   // dead-letter topic of a subscribed group), naming the groups, or while
   // it is being deleted; kDeadlineExceeded (or the journal's error) "topic
   // '<name>' is gone from the running bus, but the journal kept it" when
-  // the journal could not drop it (the writer finished no cycle within
-  // 30 s): it is back at the next start. Thread-safe.
+  // the journal could not drop it (the writer ended no cycle within 30 s,
+  // or the drop's commit failed): it is back at the next start. At the
+  // journal's size cap (Options::journal_max_bytes), a deletion goes
+  // through and the space it frees lets the stalled commits of other
+  // topics go on. Thread-safe.
   Result<TopicDeletion> delete_topic(std::string_view name);
 
   // Deletes a consumer group: its committed offsets on every topic, its

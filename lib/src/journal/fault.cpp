@@ -1,5 +1,8 @@
 #include "journal/fault.hpp"
 
+#include <chrono>
+#include <thread>
+
 namespace weir::internal {
 
 namespace {
@@ -32,6 +35,11 @@ int take(FaultPoint p) noexcept {
     if (pt.remaining.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) break;
   }
   pt.injected.fetch_add(1, std::memory_order_relaxed);
+  if (rc == kFaultHang) {
+    // Holds the caller here until the point is disarmed or re-armed.
+    while (pt.rc.load(std::memory_order_acquire) == kFaultHang) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return 0;
+  }
   return rc;
 }
 

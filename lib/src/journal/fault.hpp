@@ -29,6 +29,10 @@ extern std::atomic<bool> armed;
 int take(FaultPoint p) noexcept;
 }  // namespace fault_detail
 
+// An rc for arm_fault: the call does not fail but waits there until the
+// point is disarmed or re-armed, then goes on (a writer held in its cycle).
+inline constexpr int kFaultHang = -1;
+
 // The code the I/O at `p` must fail with, or 0 to go on.
 inline int injected_fault(FaultPoint p) noexcept {
   if (!fault_detail::armed.load(std::memory_order_relaxed)) return 0;

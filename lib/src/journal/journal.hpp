@@ -299,6 +299,11 @@ class Journal {
   Result<std::size_t> commit_once(bool final_pass, std::uint64_t cycle);
   Status grow_map(std::size_t needed_hint);
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
+  // Waits until writer cycle `target` ended, committed or failed (a stalled
+  // journal's cycles end too: drop_topic needs only that no cycle still
+  // holds what it detached, not a commit, which at the size cap waits for
+  // the space the drop frees).
+  Status wait_cycle_ended(std::uint64_t target, std::chrono::milliseconds timeout);
   // Stores one group offset (key from offsets_key) in `txn`.
   Status put_offset(MDB_txn* txn, std::string_view key, Offset next);
 
@@ -405,10 +410,12 @@ class Journal {
 
   Doorbell bell_;
   std::atomic<bool> stop_{false};
-  // Writer cycles: numbered when they start (before reading offsets) and
-  // marked done (under commit_mu_) when their transaction committed.
+  // Writer cycles: numbered when they start (before reading offsets),
+  // marked done (under commit_mu_) when their transaction committed, and
+  // ended (under commit_mu_) when commit_once returned, committed or not.
   std::atomic<std::uint64_t> cycle_started_{0};
   std::atomic<std::uint64_t> cycle_done_{0};
+  std::atomic<std::uint64_t> cycle_ended_{0};
   std::atomic<std::uint64_t> cycle_wanted_{0};  // highest cycle a waiter needs
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;

@@ -61,7 +61,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
   // Detach its partitions: the writer copies logs_ at the start of each
   // cycle and of each retention pass (which runs between cycles), and drops
   // them from earlier takes then, so once a cycle that started after this
-  // removal is done, nothing holds them.
+  // removal has ended (committed or not), nothing holds them.
   std::vector<JournalLog*> gone;
   {
     MutexLock lock(mu_);
@@ -79,7 +79,9 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
     log->dropped_ = true;
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (Status s = wait_cycle(cycle_started_.load(std::memory_order_seq_cst) + 1, std::chrono::seconds(30)); !s)
+  // A cycle that ended, not one that committed: at the size cap or on a
+  // full disk every commit may fail until this drop frees the space.
+  if (Status s = wait_cycle_ended(cycle_started_.load(std::memory_order_seq_cst) + 1, std::chrono::seconds(30)); !s)
     return Status(s.code(), "delete topic '" + std::string(topic) + "': the journal writer did not finish a cycle: " +
                                 s.message());
   std::shared_lock<ResizeMutex> rl(resize_mu_);
@@ -110,7 +112,16 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
   if (!dead_letter_group.empty())
     if (auto n = delete_prefix(txn.get(), internal_dbi_, settled_prefix(dead_letter_group), "dead-letter ledger"); !n)
       return n.status();
-  return txn.commit();
+  if (Status s = txn.commit(); !s) return s;
+  // LMDB reuses the pages a transaction freed only from the second
+  // transaction after it: at the size cap the writer's next commit could
+  // not use the space this drop freed, and would fail again. One small transaction in between (the format version rewritten
+  // with its own value, which needs a few pages freed earlier) lets the
+  // writer's retry use them. Its failure leaves the drop done: the next
+  // commit that succeeds does the same.
+  if (Txn bump; bump.begin(env_->get(), 0).is_ok() && write_version(bump.get(), meta_dbi_).is_ok())
+    (void)bump.commit();
+  return Status::ok();
 }
 
 Result<DroppedGroup> Journal::drop_group(std::string_view group) {

@@ -46,6 +46,17 @@ Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeo
   return Status::closed("journal stopped before the offsets were persisted");
 }
 
+Status Journal::wait_cycle_ended(std::uint64_t target, std::chrono::milliseconds timeout) {
+  bell_.ring();
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  const bool ended = commit_cv_.wait_for(lock, timeout, [&] {
+    return cycle_ended_.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
+  });
+  if (cycle_ended_.load(std::memory_order_acquire) >= target) return Status::ok();
+  if (!ended) return Status::deadline_exceeded("no writer cycle ended within " + std::to_string(timeout.count()) + " ms");
+  return Status::closed("the journal writer stopped");
+}
+
 void Journal::take_offsets(std::vector<std::pair<std::string, Offset>>& out) {
   MutexLock lock(mu_);
   // The final offsets of untracked groups first: a group tracked again
@@ -326,6 +337,11 @@ void Journal::writer_main() {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     auto r = commit_once(stopping, cycle);
     if (!r) {
+      {
+        std::lock_guard<std::mutex> lock(commit_mu_);
+        cycle_ended_.store(cycle, std::memory_order_release);
+      }
+      commit_cv_.notify_all();  // drop_topic waits for a cycle to end, committed or not
       set_error(r.status());
       if (stopping) break;  // give up: what is unwritten was never acknowledged
       const std::uint32_t e = bell_.prepare();
@@ -338,6 +354,7 @@ void Journal::writer_main() {
       std::lock_guard<std::mutex> lock(commit_mu_);
       // Not `cycle` itself while an older take waits for its records.
       cycle_done_.store(durable_cycle_, std::memory_order_release);
+      cycle_ended_.store(cycle, std::memory_order_release);
     }
     commit_cv_.notify_all();
     // Retention and the dedupe purge run on their interval even while every
