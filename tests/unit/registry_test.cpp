@@ -68,6 +68,23 @@ TEST(Registry, DeleteTopicWaitsForTheWriterWithoutTheBusMutex) {
   EXPECT_TRUE(bus->create_topic("victim", journaled));
 }
 
+// While every commit fails, the stalled cycles still end, so delete_topic
+// does not wait out its 30 s: its own drop fails at once, and the error
+// says the journal kept the topic and why (README, "Changing and deleting").
+TEST(Registry, DeleteTopicWhileCommitsFailNamesTheCauseAtOnce) {
+  testing::ScratchDir dir("registry-eio");
+  auto bus = testing::open_bus(dir.options());
+  ASSERT_TRUE(bus->create_topic("victim", {.partitions = 1, .durability = Durability::kJournaled}));
+  internal::ScopedFault stall(FaultPoint::kCommit, EIO);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto del = bus->delete_topic("victim");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  ASSERT_FALSE(del);
+  EXPECT_NE(del.status().message().find("is gone from the running bus, but the journal kept it"), std::string::npos)
+      << del.status().to_string();
+  EXPECT_NE(del.status().message().find("mdb_txn_commit"), std::string::npos) << del.status().to_string();
+}
+
 TEST(Registry, ConcurrentCreatesOfOneTopicMakeOneTopic) {
   testing::ScratchDir dir("registry-create");
   auto bus = testing::open_bus(dir.options());
