@@ -32,12 +32,8 @@ void DedupeScope::find_in_others(const TxnOverlay* self, std::span<const std::st
                                  std::span<const std::uint64_t> hashes, std::span<char> seen) const {
   if (!has_others()) return;
   std::shared_lock<std::shared_mutex> lock(mu_);
-  for (const TxnOverlay* o : members_) {
-    if (o == self) continue;
-    std::lock_guard<std::mutex> l(o->mu_);
-    for (std::size_t i = 0; i < keys.size(); ++i)
-      if (!seen[i] && !keys[i].empty() && o->table_.find(keys[i], hashes[i])) seen[i] = 1;
-  }
+  for (const TxnOverlay* o : members_)
+    if (o != self) o->mark_held(keys, hashes, seen);
 }
 
 bool DedupeScope::others_hold(const TxnOverlay* self, std::string_view key, std::uint64_t hash) const {
@@ -82,6 +78,16 @@ bool TxnOverlay::holds(std::string_view key, std::uint64_t hash) const {
   return table_.find(key, hash) != nullptr;
 }
 
+void TxnOverlay::mark_held(std::span<const std::string> keys, std::span<const std::uint64_t> hashes,
+                           std::span<char> seen) const {
+  // Every key's slot is prefetched before the first probe, so a batch's
+  // cache misses overlap instead of coming one after another.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::size_t i = 0; i < keys.size(); ++i) table_.prefetch(hashes[i]);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (!seen[i] && !keys[i].empty() && table_.find(keys[i], hashes[i])) seen[i] = 1;
+}
+
 std::optional<std::optional<std::string>> TxnOverlay::get(std::string_view key) const {
   const std::uint64_t h = KeyTable<Entry>::hash_of(key);  // outside the lock
   std::lock_guard<std::mutex> lock(mu_);
@@ -101,17 +107,10 @@ Result<bool> TxnOverlay::seen(std::string_view dedupe_key) const {
 
 Status TxnOverlay::seen_many(std::span<const std::string> keys, std::span<std::uint64_t> hashes,
                              std::span<char> seen, std::uint64_t& generation) const {
-  // Hashes outside the lock; under it, every key's slot is prefetched
-  // before the first probe, so a batch's cache misses overlap instead of
-  // coming one after another.
+  // Hashes outside the lock.
   for (std::size_t i = 0; i < keys.size(); ++i) hashes[i] = KeyTable<Entry>::hash_of(keys[i]);
   generation = scope_->generation();  // before any overlay is looked at
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (std::size_t i = 0; i < keys.size(); ++i) table_.prefetch(hashes[i]);
-    for (std::size_t i = 0; i < keys.size(); ++i)
-      if (!keys[i].empty() && table_.find(keys[i], hashes[i])) seen[i] = 1;
-  }
+  mark_held(keys, hashes, seen);
   scope_->find_in_others(this, keys, hashes, seen);
   // After the overlays: a record committed before `generation` left its
   // overlay only after it was in the journal, so one of the two reads finds

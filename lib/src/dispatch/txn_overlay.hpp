@@ -174,9 +174,13 @@ class TxnOverlay final : public TxnSink {
   // overlay.
   void enter(std::string_view key, std::optional<std::string_view> value, std::uint64_t seq, Pending& p);
 
-  friend class DedupeScope;  // the other members' lookups (holds(), mu_ and table_)
+  friend class DedupeScope;  // the other members' lookups
   // Whether the overlay holds `key` now. Takes mu_.
   bool holds(std::string_view key, std::uint64_t hash) const;
+  // Sets seen[i] for each non-empty keys[i] (hashes[i] its hash) the
+  // overlay holds now; one lock for all. Takes mu_.
+  void mark_held(std::span<const std::string> keys, std::span<const std::uint64_t> hashes,
+                 std::span<char> seen) const;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // commits reported
