@@ -297,7 +297,17 @@ class Journal {
   // One group commit (cycle `cycle`); returns events and write sets
   // committed, or an error. Sets durable_cycle_.
   Result<std::size_t> commit_once(bool final_pass, std::uint64_t cycle);
+  // Chooses each log's records for one commit, within `budget` bytes but
+  // always the oldest take's records whole; returns the bytes chosen.
+  std::size_t select_work(const std::vector<CommitSource*>& logs, std::size_t budget, std::vector<Work>& work) const;
   Status grow_map(std::size_t needed_hint);
+  // One small transaction (the format version rewritten with its own
+  // value): LMDB reuses the pages a transaction freed only from the second
+  // transaction after it, so without this the commit that follows a delete
+  // could not use the space the delete freed. Its failure is harmless (the
+  // next commit that succeeds does the same). REQUIRES: resize_mu_ held
+  // shared, no write transaction open.
+  void reuse_freed_pages();
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
   // Waits until writer cycle `target` ended, committed or failed (a stalled
   // journal's cycles end too: drop_topic needs only that no cycle still
@@ -402,6 +412,8 @@ class Journal {
   std::size_t taken_ws_ = 0;         // write sets in staged_ and taken_ (bounds the intake)
   std::uint64_t detached_seen_ = 0;  // detached_ when forget_detached last ran
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
+  // The most bytes of records one commit takes (beyond the oldest take's).
+  static constexpr std::size_t kMaxTxnBytes = 64u << 20;
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer
   // By the writer (seq_cst), after a write set's follow-ups are in their

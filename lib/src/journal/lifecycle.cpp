@@ -113,14 +113,9 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
     if (auto n = delete_prefix(txn.get(), internal_dbi_, settled_prefix(dead_letter_group), "dead-letter ledger"); !n)
       return n.status();
   if (Status s = txn.commit(); !s) return s;
-  // LMDB reuses the pages a transaction freed only from the second
-  // transaction after it: at the size cap the writer's next commit could
-  // not use the space this drop freed, and would fail again. One small transaction in between (the format version rewritten
-  // with its own value, which needs a few pages freed earlier) lets the
-  // writer's retry use them. Its failure leaves the drop done: the next
-  // commit that succeeds does the same.
-  if (Txn bump; bump.begin(env_->get(), 0).is_ok() && write_version(bump.get(), meta_dbi_).is_ok())
-    (void)bump.commit();
+  // At the size cap the writer's next commit must be able to use the space
+  // this drop freed.
+  reuse_freed_pages();
   return Status::ok();
 }
 

@@ -18,7 +18,6 @@ namespace weir::internal {
 
 namespace {
 
-constexpr std::size_t kMaxTxnBytes = 64u << 20;
 constexpr auto kStalledRetry = std::chrono::milliseconds(100);
 constexpr auto kRetentionInterval = std::chrono::milliseconds(100);
 
@@ -215,14 +214,10 @@ std::vector<CommitSource*> Journal::cycle_logs() {
   return logs;
 }
 
-Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
-  const std::vector<CommitSource*> logs = cycle_logs();
-  // Take write sets and offsets first, then the records: a commit that
-  // makes an offset durable holds every event published before it moved.
-  take_cycle(cycle, logs);
-
-  std::vector<Work> work;
-  std::size_t total_bytes = 0, total_events = 0;
+std::size_t Journal::select_work(const std::vector<CommitSource*>& logs, std::size_t budget,
+                                 std::vector<Work>& work) const {
+  work.clear();
+  std::size_t total_bytes = 0;
   for (CommitSource* src : logs) {
     // The writer is the only one moving committed(): it is where appends continue.
     const Offset from = src->journal_log().committed();
@@ -240,18 +235,31 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     std::size_t bytes = sizeof(BatchHeader);
     std::uint32_t take = 0;
     while (take < n && (from + take < must || (take < options_.journal_max_batch_events &&
-                                                total_bytes + bytes < kMaxTxnBytes))) {
+                                                total_bytes + bytes < budget))) {
       bytes += kRecordFrame + src->record(from + take).size();
       ++take;
     }
     if (take == 0) continue;
     work.push_back(Work{src, from, take, bytes});
     total_bytes += bytes;
-    total_events += take;
   }
+  return total_bytes;
+}
+
+void Journal::reuse_freed_pages() {
+  if (Txn bump; bump.begin(env_->get(), 0).is_ok() && write_version(bump.get(), meta_dbi_).is_ok())
+    (void)bump.commit();
+}
+
+Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
+  const std::vector<CommitSource*> logs = cycle_logs();
+  // Take write sets and offsets first, then the records: a commit that
+  // makes an offset durable holds every event published before it moved.
+  take_cycle(cycle, logs);
+
+  std::vector<Work> work;
+  const std::size_t total_bytes = select_work(logs, kMaxTxnBytes, work);
   const std::size_t ready_takes = fence_appends(work);
-  total_events = 0;
-  for (const Work& w : work) total_events += w.n;
   if (work.empty() && ready_takes == 0 && !final_pass) {
     durable_cycle_ = taken_.empty() ? cycle : taken_.front().cycle - 1;
     return std::size_t{0};
@@ -283,6 +291,8 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     return name_full_disk(std::move(failed), dir(), total_bytes);
   }
 
+  std::size_t total_events = 0;
+  for (const Work& w : work) total_events += w.n;
   for (const Work& w : work) {
     JournalLog& log = w.src->journal_log();
     log.bytes_.fetch_add(w.bytes, std::memory_order_acq_rel);
