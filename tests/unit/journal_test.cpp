@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/crc32c.hpp"
+#include "journal/fault.hpp"
 #include "test_util.hpp"
 
 namespace weir {
@@ -68,6 +69,38 @@ class JournalTest : public ::testing::Test {
     EXPECT_TRUE(r);
     std::lock_guard<std::mutex> l(mu);
     return got;
+  }
+
+  // A bus whose journal is capped at 2 MiB, with topic "t" keeping 256 KiB
+  // (retention_bytes).
+  std::unique_ptr<Bus> open_capped_with_retention() {
+    Options o = opts();
+    o.journal_initial_map_bytes = 1u << 20;
+    o.journal_max_bytes = 2u << 20;
+    auto bus = open(o);
+    if (bus && !bus->create_topic("t", {.durability = Durability::kJournaled, .retention_bytes = 256u << 10})) return nullptr;
+    return bus;
+  }
+
+  // Events numbered "N:..." on topic "t", 10,000-byte payloads, under a
+  // retention of 256 KiB: what retention kept is the newest, ending with
+  // `last`, in order, none missing, at least retention_bytes' worth.
+  static void expect_newest_kept(Bus& bus, int last) {
+    std::mutex mu;
+    std::vector<int> got;
+    ASSERT_TRUE(bus.subscribe("t", {.group = "g"}, [&](const Message& m) {
+      std::lock_guard<std::mutex> l(mu);
+      got.push_back(std::stoi(std::string(m.payload().substr(0, m.payload().find(':')))));
+      return Outcome::done();
+    }));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return !got.empty() && got.back() == last;
+    }));
+    ASSERT_TRUE(bus.unsubscribe("g"));
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_GE(got.size(), 25u);
+    for (std::size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i], got[i - 1] + 1) << "at " << i;
   }
 
   fs::path dir_;
@@ -391,6 +424,56 @@ TEST_F(JournalTest, DeletingATopicAtTheCapFreesSpaceAndTheBusGoesOn) {
   for (const std::string& g : got)
     if (at < acked.size() && g == acked[at]) ++at;
   EXPECT_EQ(at, acked.size());
+}
+
+// Retention makes room at the size cap: a topic whose retention keeps far
+// less than the cap goes on taking bursts of several times the cap, no
+// publish or ack failing: when a commit finds no room, the writer lets
+// retention cut at once (not at its interval) and retries.
+TEST_F(JournalTest, RetentionMakesRoomAtTheCapAndNoPublishFails) {
+  auto bus = open_capped_with_retention();
+  ASSERT_TRUE(bus);
+  auto topic = bus->topic("t").value();
+  const std::string payload(10000, 'r');
+  int n = 0;
+  for (int burst = 0; burst < 8; ++burst) {  // 8 x 1.5 MB through a 2 MiB cap
+    PublishReceipt last{};
+    for (int i = 0; i < 150; ++i, ++n) {
+      auto r = topic.publish({.payload = std::to_string(n) + ":" + payload}, {.ack = Ack::kNone});
+      ASSERT_TRUE(r) << "burst " << burst << ", event " << n << ": " << r.status().to_string();
+      last = *r;
+    }
+    Status acked = topic.wait_acked(last, Ack::kFsync, 20s);
+    ASSERT_TRUE(acked) << "burst " << burst << ": " << acked.to_string();
+  }
+  EXPECT_LE(fs::file_size(dir_ / "data.mdb"), 2u << 20);
+  expect_newest_kept(*bus, n - 1);
+}
+
+// A commit larger than the room left under the cap is committed in parts,
+// retention cutting between them: the writer is held in a cycle while
+// 2.5 MB, more than the whole 2 MiB cap, is published, so its next cycle
+// takes all of it at once.
+TEST_F(JournalTest, ACommitLargerThanTheRoomLeftGoesInParts) {
+  auto bus = open_capped_with_retention();
+  ASSERT_TRUE(bus);
+  auto topic = bus->topic("t").value();
+  const std::string payload(10000, 'r');
+  PublishReceipt last{};
+  {
+    internal::ScopedFault hold(internal::FaultPoint::kCommit, internal::kFaultHang);
+    ASSERT_TRUE(topic.publish({.payload = "0:first"}, {.ack = Ack::kNone}));
+    ASSERT_TRUE(eventually([] { return internal::faults_injected(internal::FaultPoint::kCommit) > 0; }));
+    for (int n = 1; n <= 250; ++n) {
+      auto r = topic.publish({.payload = std::to_string(n) + ":" + payload}, {.ack = Ack::kNone});
+      ASSERT_TRUE(r) << "event " << n << ": " << r.status().to_string();
+      last = *r;
+    }
+  }  // the writer goes on
+  Status acked = topic.wait_acked(last, Ack::kFsync, 20s);
+  ASSERT_TRUE(acked) << acked.to_string();
+  EXPECT_LE(fs::file_size(dir_ / "data.mdb"), 2u << 20);
+  expect_newest_kept(*bus, 250);
 }
 
 TEST_F(JournalTest, CorruptedRecordIsReportedNotDelivered) {

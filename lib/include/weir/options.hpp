@@ -64,7 +64,10 @@ struct Options {
   // Largest size the journal may grow to, in bytes; past it publishes fail
   // with kResourceExhausted. 0 (default): grow until the disk is full, which
   // gives kResourceExhausted "disk full: ..." (publishes waiting for their
-  // ack included, at once, not at their timeout).
+  // ack included, at once, not at their timeout). Before failing, a commit
+  // that finds no room lets retention delete what the topics' limits allow
+  // (at once, not at its interval) and goes in smaller parts, so topics
+  // whose retention keeps well under the cap go on taking events at it.
   // REQUIRES: 0 or >= journal_initial_map_bytes (64 MiB unless changed; lower
   // both for a small cap). Bus::open fails with kInvalidArgument otherwise.
   std::size_t journal_max_bytes = 0;

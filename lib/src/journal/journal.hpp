@@ -301,6 +301,13 @@ class Journal {
   // always the oldest take's records whole; returns the bytes chosen.
   std::size_t select_work(const std::vector<CommitSource*>& logs, std::size_t budget, std::vector<Work>& work) const;
   Status grow_map(std::size_t needed_hint);
+  // Whether `s` says the journal has no room: the size cap reached, or a
+  // full disk (name_full_disk).
+  bool out_of_room(const Status& s) const;
+  // At the cap or on a full disk: retention and the dedupe purge, ahead of
+  // their interval, then reuse_freed_pages(). Returns whether they deleted
+  // anything (writer thread, no transaction open).
+  bool make_room();
   // One small transaction (the format version rewritten with its own
   // value): LMDB reuses the pages a transaction freed only from the second
   // transaction after it, so without this the commit that follows a delete
@@ -412,8 +419,12 @@ class Journal {
   std::size_t taken_ws_ = 0;         // write sets in staged_ and taken_ (bounds the intake)
   std::uint64_t detached_seen_ = 0;  // detached_ when forget_detached last ran
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
-  // The most bytes of records one commit takes (beyond the oldest take's).
+  // Writer thread only: the most bytes of records one commit takes. Halved
+  // when a commit finds no room (the cap, a full disk) and retention frees
+  // none, doubled back after each commit that succeeds.
   static constexpr std::size_t kMaxTxnBytes = 64u << 20;
+  static constexpr std::size_t kMinTxnBytes = 64u << 10;
+  std::size_t txn_budget_ = kMaxTxnBytes;
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer
   // By the writer (seq_cst), after a write set's follow-ups are in their

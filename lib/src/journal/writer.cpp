@@ -246,6 +246,21 @@ std::size_t Journal::select_work(const std::vector<CommitSource*>& logs, std::si
   return total_bytes;
 }
 
+bool Journal::out_of_room(const Status& s) const {
+  if (s.code() != Code::kResourceExhausted) return false;
+  const std::string& m = s.message();
+  return m.starts_with("journal is full") || m.starts_with("disk full");
+}
+
+bool Journal::make_room() {
+  auto cut = enforce_retention();
+  auto purged = purge_dedupe();
+  if (!(cut && *cut > 0) && !(purged && *purged > 0)) return false;
+  std::shared_lock<ResizeMutex> rl(resize_mu_);
+  reuse_freed_pages();
+  return true;
+}
+
 void Journal::reuse_freed_pages() {
   if (Txn bump; bump.begin(env_->get(), 0).is_ok() && write_version(bump.get(), meta_dbi_).is_ok())
     (void)bump.commit();
@@ -258,14 +273,14 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   take_cycle(cycle, logs);
 
   std::vector<Work> work;
-  const std::size_t total_bytes = select_work(logs, kMaxTxnBytes, work);
-  const std::size_t ready_takes = fence_appends(work);
+  std::size_t total_bytes = select_work(logs, txn_budget_, work);
+  std::size_t ready_takes = fence_appends(work);
   if (work.empty() && ready_takes == 0 && !final_pass) {
     durable_cycle_ = taken_.empty() ? cycle : taken_.front().cycle - 1;
     return std::size_t{0};
   }
 
-  for (int attempt = 0;; ++attempt) {
+  for (int grown = 0;;) {
     Status failed;
     {
       std::shared_lock<ResizeMutex> rl(resize_mu_);
@@ -283,13 +298,28 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     // MAP_FULL: grow and retry; anything else: report (the caller retries;
     // the takes stay queued).
     if (failed.code() == Code::kResourceExhausted &&
-        failed.message().find("MDB_MAP_FULL") != std::string::npos && attempt < 8) {
-      if (Status g = grow_map(total_bytes); !g) return g;
-      continue;
+        failed.message().find("MDB_MAP_FULL") != std::string::npos && grown < 8) {
+      ++grown;
+      failed = grow_map(total_bytes);
+      if (failed.is_ok()) continue;
+    } else {
+      // LMDB reports a write cut short by a full disk as EIO: say what it is.
+      failed = name_full_disk(std::move(failed), dir(), total_bytes);
     }
-    // LMDB reports a write cut short by a full disk as EIO: say what it is.
-    return name_full_disk(std::move(failed), dir(), total_bytes);
+    if (!out_of_room(failed)) return failed;
+    // No room (the cap, a full disk): let retention and the dedupe purge
+    // delete what they may now rather than at their interval, and retry;
+    // when they free nothing, commit a smaller part (the rest stays queued
+    // for the next cycle). Only when neither helps is the error reported.
+    if (make_room()) continue;
+    if (total_bytes <= kMinTxnBytes) return failed;
+    txn_budget_ = std::max(kMinTxnBytes, total_bytes / 2);
+    const std::size_t before = total_bytes;
+    total_bytes = select_work(logs, txn_budget_, work);
+    ready_takes = fence_appends(work);
+    if (total_bytes >= before || (work.empty() && ready_takes == 0)) return failed;
   }
+  txn_budget_ = std::min(kMaxTxnBytes, txn_budget_ * 2);
 
   std::size_t total_events = 0;
   for (const Work& w : work) total_events += w.n;
