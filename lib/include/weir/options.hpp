@@ -67,7 +67,9 @@ struct Options {
   // ack included, at once, not at their timeout). Before failing, a commit
   // that finds no room lets retention delete what the topics' limits allow
   // (at once, not at its interval) and goes in smaller parts, so topics
-  // whose retention keeps well under the cap go on taking events at it.
+  // whose retention keeps well under the cap go on taking events at it. On
+  // a full disk that may not help (see the README): set a cap below the
+  // disk's free space where retention is to keep the bus going.
   // REQUIRES: 0 or >= journal_initial_map_bytes (64 MiB unless changed; lower
   // both for a small cap). Bus::open fails with kInvalidArgument otherwise.
   std::size_t journal_max_bytes = 0;

@@ -298,7 +298,8 @@ class Journal {
   // committed, or an error. Sets durable_cycle_.
   Result<std::size_t> commit_once(bool final_pass, std::uint64_t cycle);
   // Chooses each log's records for one commit, within `budget` bytes but
-  // always the oldest take's records whole; returns the bytes chosen.
+  // always the oldest take's records whole and at least one record;
+  // returns the bytes chosen.
   std::size_t select_work(const std::vector<CommitSource*>& logs, std::size_t budget, std::vector<Work>& work) const;
   Status grow_map(std::size_t needed_hint);
   // Whether `s` says the journal has no room: the size cap reached, or a
@@ -420,10 +421,10 @@ class Journal {
   std::uint64_t detached_seen_ = 0;  // detached_ when forget_detached last ran
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
   // Writer thread only: the most bytes of records one commit takes. Halved
-  // when a commit finds no room (the cap, a full disk) and retention frees
-  // none, doubled back after each commit that succeeds.
+  // (down to one record) while a commit finds no room (the cap, a full
+  // disk) that retention cannot make, doubled back after each commit that
+  // succeeds.
   static constexpr std::size_t kMaxTxnBytes = 64u << 20;
-  static constexpr std::size_t kMinTxnBytes = 64u << 10;
   std::size_t txn_budget_ = kMaxTxnBytes;
   std::atomic<std::uint64_t> ws_submitted_{0};  // incremented after each enqueue
   std::atomic<std::uint64_t> ws_taken_{0};      // by the writer

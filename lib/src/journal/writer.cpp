@@ -234,8 +234,10 @@ std::size_t Journal::select_work(const std::vector<CommitSource*>& logs, std::si
     if (n == 0) continue;
     std::size_t bytes = sizeof(BatchHeader);
     std::uint32_t take = 0;
+    // The first record overall goes in whatever the budget: a commit that
+    // finds no room shrinks its budget to one record (commit_once).
     while (take < n && (from + take < must || (take < options_.journal_max_batch_events &&
-                                                total_bytes + bytes < budget))) {
+                                                (total_bytes + bytes < budget || (work.empty() && take == 0))))) {
       bytes += kRecordFrame + src->record(from + take).size();
       ++take;
     }
@@ -280,6 +282,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     return std::size_t{0};
   }
 
+  bool retried_after_room = false;
   for (int grown = 0;;) {
     Status failed;
     {
@@ -308,16 +311,23 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     }
     if (!out_of_room(failed)) return failed;
     // No room (the cap, a full disk): let retention and the dedupe purge
-    // delete what they may now rather than at their interval, and retry;
-    // when they free nothing, commit a smaller part (the rest stays queued
-    // for the next cycle). Only when neither helps is the error reported.
-    if (make_room()) continue;
-    if (total_bytes <= kMinTxnBytes) return failed;
-    txn_budget_ = std::max(kMinTxnBytes, total_bytes / 2);
+    // delete what they may now rather than at their interval, and retry.
+    // If that is not enough (nothing to delete, or the freed pages lie in
+    // runs too short for this commit's record batches, which LMDB stores in
+    // contiguous pages), commit a smaller part: the rest stays queued for
+    // the next cycle. The error is reported only when neither helps.
+    const bool freed = make_room();
+    if (freed && !retried_after_room) {
+      retried_after_room = true;
+      continue;
+    }
     const std::size_t before = total_bytes;
+    txn_budget_ = std::max<std::size_t>(1, before / 2);
     total_bytes = select_work(logs, txn_budget_, work);
     ready_takes = fence_appends(work);
-    if (total_bytes >= before || (work.empty() && ready_takes == 0)) return failed;
+    if (work.empty() && ready_takes == 0) return failed;
+    if (total_bytes < before || freed) continue;
+    return failed;
   }
   txn_budget_ = std::min(kMaxTxnBytes, txn_budget_ * 2);
 
