@@ -302,6 +302,10 @@ class Journal {
   // returns the bytes chosen.
   std::size_t select_work(const std::vector<CommitSource*>& logs, std::size_t budget, std::vector<Work>& work) const;
   Status grow_map(std::size_t needed_hint);
+  // Whether the map reached Options::journal_max_bytes (writer thread), and
+  // the error that says so.
+  bool at_cap() const;
+  Status full_at_cap() const;
   // Whether `s` says the journal has no room: the size cap reached, or a
   // full disk (name_full_disk).
   bool out_of_room(const Status& s) const;

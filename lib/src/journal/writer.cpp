@@ -282,7 +282,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     return std::size_t{0};
   }
 
-  bool retried_after_room = false;
+  int room_retries = 0;  // retries because make_room() freed something
   for (int grown = 0;;) {
     Status failed;
     {
@@ -298,13 +298,16 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
       if (failed.is_ok()) failed = txn.commit();
     }
     if (failed.is_ok()) break;
-    // MAP_FULL: grow and retry; anything else: report (the caller retries;
-    // the takes stay queued).
-    if (failed.code() == Code::kResourceExhausted &&
-        failed.message().find("MDB_MAP_FULL") != std::string::npos && grown < 8) {
-      ++grown;
-      failed = grow_map(total_bytes);
-      if (failed.is_ok()) continue;
+    // MAP_FULL: grow (at most 8 times a cycle) and retry; at the cap, no
+    // room; anything else: report (the caller retries; the takes stay queued).
+    if (failed.code() == Code::kResourceExhausted && failed.message().find("MDB_MAP_FULL") != std::string::npos) {
+      if (at_cap()) {
+        failed = full_at_cap();
+      } else if (grown < 8) {
+        ++grown;
+        failed = grow_map(total_bytes);
+        if (failed.is_ok()) continue;
+      }
     } else {
       // LMDB reports a write cut short by a full disk as EIO: say what it is.
       failed = name_full_disk(std::move(failed), dir(), total_bytes);
@@ -315,18 +318,20 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     // If that is not enough (nothing to delete, or the freed pages lie in
     // runs too short for this commit's record batches, which LMDB stores in
     // contiguous pages), commit a smaller part: the rest stays queued for
-    // the next cycle. The error is reported only when neither helps.
-    const bool freed = make_room();
-    if (freed && !retried_after_room) {
-      retried_after_room = true;
-      continue;
+    // the next cycle. The error is reported only when neither helps. Bounded:
+    // at most 4 retries for room made (age limits and dedupe expiry free a
+    // little more each time the clock moves), and each shrink halves.
+    const bool freed = room_retries < 4 && make_room();
+    if (freed && room_retries++ == 0) continue;
+    if (total_bytes > 0) {  // a commit of write sets or offsets alone has nothing to shrink
+      const std::size_t before = total_bytes;
+      txn_budget_ = std::max<std::size_t>(1, before / 2);
+      total_bytes = select_work(logs, txn_budget_, work);
+      ready_takes = fence_appends(work);
+      if (work.empty() && ready_takes == 0) return failed;
+      if (total_bytes < before) continue;
     }
-    const std::size_t before = total_bytes;
-    txn_budget_ = std::max<std::size_t>(1, before / 2);
-    total_bytes = select_work(logs, txn_budget_, work);
-    ready_takes = fence_appends(work);
-    if (work.empty() && ready_takes == 0) return failed;
-    if (total_bytes < before || freed) continue;
+    if (freed) continue;
     return failed;
   }
   txn_budget_ = std::min(kMaxTxnBytes, txn_budget_ * 2);
@@ -357,13 +362,20 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   return total_events;
 }
 
+bool Journal::at_cap() const {
+  return options_.journal_max_bytes && map_size_ >= options_.journal_max_bytes;
+}
+
+Status Journal::full_at_cap() const {
+  return Status::resource_exhausted("journal is full: it reached Options::journal_max_bytes = " +
+                                    std::to_string(options_.journal_max_bytes) + " bytes");
+}
+
 Status Journal::grow_map(std::size_t needed_hint) {
   std::unique_lock<ResizeMutex> wl(resize_mu_);  // no transaction is active now
   std::size_t next = std::max(map_size_ * 2, map_size_ + needed_hint * 2);
   if (options_.journal_max_bytes && next > options_.journal_max_bytes) next = options_.journal_max_bytes;
-  if (next <= map_size_)
-    return Status::resource_exhausted("journal is full: it reached Options::journal_max_bytes = " +
-                                      std::to_string(options_.journal_max_bytes) + " bytes");
+  if (next <= map_size_) return full_at_cap();
   int rc = injected_fault(FaultPoint::kGrowMap);
   if (!rc) rc = mdb_env_set_mapsize(env_->get(), next);
   if (rc) return lmdb_status(rc, "grow journal map");
