@@ -301,14 +301,12 @@ class Journal {
   // always the oldest take's records whole and at least one record;
   // returns the bytes chosen.
   std::size_t select_work(const std::vector<CommitSource*>& logs, std::size_t budget, std::vector<Work>& work) const;
+  // Grows the map (doubling, at most to the cap). REQUIRES: !at_cap().
   Status grow_map(std::size_t needed_hint);
   // Whether the map reached Options::journal_max_bytes (writer thread), and
   // the error that says so.
   bool at_cap() const;
   Status full_at_cap() const;
-  // Whether `s` says the journal has no room: the size cap reached, or a
-  // full disk (name_full_disk).
-  bool out_of_room(const Status& s) const;
   // At the cap or on a full disk: retention and the dedupe purge, ahead of
   // their interval, then reuse_freed_pages(). Returns whether they deleted
   // anything (writer thread, no transaction open).
@@ -320,6 +318,12 @@ class Journal {
   // next commit that succeeds does the same). REQUIRES: resize_mu_ held
   // shared, no write transaction open.
   void reuse_freed_pages();
+  // Rings the writer and waits, under commit_mu_, until `counter`
+  // (cycle_done_ or cycle_ended_) reaches `target`, the journal stops, or
+  // `timeout` passes.
+  enum class CycleWait { kReached, kTimedOut, kStopped };
+  CycleWait await_cycle(const std::atomic<std::uint64_t>& counter, std::uint64_t target,
+                        std::chrono::milliseconds timeout);
   Status wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout);
   // Waits until writer cycle `target` ended, committed or failed (a stalled
   // journal's cycles end too: drop_topic needs only that no cycle still

@@ -30,13 +30,14 @@ Status lmdb_status(int rc, std::string_view what) {
   }
 }
 
-Status name_full_disk(Status failed, const std::string& dir, std::size_t needed) {
+Status name_full_disk(Status failed, const std::string& dir, std::size_t needed, bool* full) {
   if (failed.code() != Code::kIoError && failed.code() != Code::kResourceExhausted) return failed;
   struct statvfs fs;
   if (::statvfs(dir.c_str(), &fs) != 0) return failed;
   const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
   const std::uint64_t enough = std::max<std::uint64_t>(4u << 20, 2 * static_cast<std::uint64_t>(needed));
   if (free_bytes >= enough) return failed;
+  if (full) *full = true;
   return Status::resource_exhausted("disk full: the file system of '" + dir + "' has " +
                                     std::to_string(free_bytes) + " bytes free (" + failed.to_string() + ")");
 }

@@ -27,8 +27,9 @@ Status lmdb_status(int rc, std::string_view what);
 // write as EIO) or kResourceExhausted (ENOSPC, EDQUOT), while the file system
 // holding `dir` has less than max(4 MiB, 2 * `needed`) bytes free for us
 // (statvfs f_bavail). Returns kResourceExhausted "disk full: ..." naming the
-// directory, the free bytes and `failed`; any other status unchanged.
-Status name_full_disk(Status failed, const std::string& dir, std::size_t needed);
+// directory, the free bytes and `failed` (and sets *full when given); any
+// other status unchanged.
+Status name_full_disk(Status failed, const std::string& dir, std::size_t needed, bool* full = nullptr);
 
 inline MDB_val as_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};

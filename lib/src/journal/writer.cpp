@@ -23,36 +23,48 @@ constexpr auto kRetentionInterval = std::chrono::milliseconds(100);
 
 }  // namespace
 
+Journal::CycleWait Journal::await_cycle(const std::atomic<std::uint64_t>& counter, std::uint64_t target,
+                                        std::chrono::milliseconds timeout) {
+  bell_.ring();
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  const bool woke = commit_cv_.wait_for(lock, timeout, [&] {
+    return counter.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
+  });
+  if (counter.load(std::memory_order_acquire) >= target) return CycleWait::kReached;
+  return woke ? CycleWait::kStopped : CycleWait::kTimedOut;
+}
+
 Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeout) {
   if (stop_.load(std::memory_order_acquire)) return Status::closed("journal is stopped");
   // Tell the writer a cycle is wanted (it re-checks this after announcing
-  // itself asleep, so the ring below cannot be missed).
+  // itself asleep, so the ring in await_cycle cannot be missed).
   std::uint64_t wanted = cycle_wanted_.load(std::memory_order_relaxed);
   while (wanted < target &&
          !cycle_wanted_.compare_exchange_weak(wanted, target, std::memory_order_seq_cst)) {
   }
-  bell_.ring();
-  std::unique_lock<std::mutex> lock(commit_mu_);
-  const bool done = commit_cv_.wait_for(lock, timeout, [&] {
-    return cycle_done_.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
-  });
-  if (cycle_done_.load(std::memory_order_acquire) >= target) return Status::ok();
-  if (!done) {
-    std::string why = "offsets were not persisted within " + std::to_string(timeout.count()) + " ms";
-    if (Status e = error(); !e) why += " (journal: " + e.to_string() + ")";
-    return Status::deadline_exceeded(why);
+  switch (await_cycle(cycle_done_, target, timeout)) {
+    case CycleWait::kReached:
+      return Status::ok();
+    case CycleWait::kTimedOut: {
+      std::string why = "offsets were not persisted within " + std::to_string(timeout.count()) + " ms";
+      if (Status e = error(); !e) why += " (journal: " + e.to_string() + ")";
+      return Status::deadline_exceeded(why);
+    }
+    case CycleWait::kStopped:
+      break;
   }
   return Status::closed("journal stopped before the offsets were persisted");
 }
 
 Status Journal::wait_cycle_ended(std::uint64_t target, std::chrono::milliseconds timeout) {
-  bell_.ring();
-  std::unique_lock<std::mutex> lock(commit_mu_);
-  const bool ended = commit_cv_.wait_for(lock, timeout, [&] {
-    return cycle_ended_.load(std::memory_order_acquire) >= target || stop_.load(std::memory_order_acquire);
-  });
-  if (cycle_ended_.load(std::memory_order_acquire) >= target) return Status::ok();
-  if (!ended) return Status::deadline_exceeded("no writer cycle ended within " + std::to_string(timeout.count()) + " ms");
+  switch (await_cycle(cycle_ended_, target, timeout)) {
+    case CycleWait::kReached:
+      return Status::ok();
+    case CycleWait::kTimedOut:
+      return Status::deadline_exceeded("no writer cycle ended within " + std::to_string(timeout.count()) + " ms");
+    case CycleWait::kStopped:
+      break;
+  }
   return Status::closed("the journal writer stopped");
 }
 
@@ -248,12 +260,6 @@ std::size_t Journal::select_work(const std::vector<CommitSource*>& logs, std::si
   return total_bytes;
 }
 
-bool Journal::out_of_room(const Status& s) const {
-  if (s.code() != Code::kResourceExhausted) return false;
-  const std::string& m = s.message();
-  return m.starts_with("journal is full") || m.starts_with("disk full");
-}
-
 bool Journal::make_room() {
   auto cut = enforce_retention();
   auto purged = purge_dedupe();
@@ -300,9 +306,11 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     if (failed.is_ok()) break;
     // MAP_FULL: grow (at most 8 times a cycle) and retry; at the cap, no
     // room; anything else: report (the caller retries; the takes stay queued).
+    bool no_room = false;
     if (failed.code() == Code::kResourceExhausted && failed.message().find("MDB_MAP_FULL") != std::string::npos) {
       if (at_cap()) {
         failed = full_at_cap();
+        no_room = true;
       } else if (grown < 8) {
         ++grown;
         failed = grow_map(total_bytes);
@@ -310,9 +318,9 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
       }
     } else {
       // LMDB reports a write cut short by a full disk as EIO: say what it is.
-      failed = name_full_disk(std::move(failed), dir(), total_bytes);
+      failed = name_full_disk(std::move(failed), dir(), total_bytes, &no_room);
     }
-    if (!out_of_room(failed)) return failed;
+    if (!no_room) return failed;
     // No room (the cap, a full disk): let retention and the dedupe purge
     // delete what they may now rather than at their interval, and retry.
     // If that is not enough (nothing to delete, or the freed pages lie in
@@ -373,9 +381,9 @@ Status Journal::full_at_cap() const {
 
 Status Journal::grow_map(std::size_t needed_hint) {
   std::unique_lock<ResizeMutex> wl(resize_mu_);  // no transaction is active now
+  // Below the cap (the caller checked at_cap()), so the map does grow.
   std::size_t next = std::max(map_size_ * 2, map_size_ + needed_hint * 2);
   if (options_.journal_max_bytes && next > options_.journal_max_bytes) next = options_.journal_max_bytes;
-  if (next <= map_size_) return full_at_cap();
   int rc = injected_fault(FaultPoint::kGrowMap);
   if (!rc) rc = mdb_env_set_mapsize(env_->get(), next);
   if (rc) return lmdb_status(rc, "grow journal map");
@@ -398,27 +406,21 @@ void Journal::writer_main() {
     const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     auto r = commit_once(stopping, cycle);
+    set_error(r ? Status::ok() : r.status());
+    {
+      std::lock_guard<std::mutex> lock(commit_mu_);
+      // Not `cycle` itself while an older take waits for its records.
+      if (r) cycle_done_.store(durable_cycle_, std::memory_order_release);
+      cycle_ended_.store(cycle, std::memory_order_release);  // committed or not: drop_topic
+    }
+    commit_cv_.notify_all();
     if (!r) {
-      {
-        std::lock_guard<std::mutex> lock(commit_mu_);
-        cycle_ended_.store(cycle, std::memory_order_release);
-      }
-      commit_cv_.notify_all();  // drop_topic waits for a cycle to end, committed or not
-      set_error(r.status());
       if (stopping) break;  // give up: what is unwritten was never acknowledged
       const std::uint32_t e = bell_.prepare();
       bell_.wait(e, kStalledRetry);
       bell_.finish();
       continue;
     }
-    set_error(Status::ok());
-    {
-      std::lock_guard<std::mutex> lock(commit_mu_);
-      // Not `cycle` itself while an older take waits for its records.
-      cycle_done_.store(durable_cycle_, std::memory_order_release);
-      cycle_ended_.store(cycle, std::memory_order_release);
-    }
-    commit_cv_.notify_all();
     // Retention and the dedupe purge run on their interval even while every
     // cycle commits something: a busy topic must not keep another topic's
     // limits from cutting, nor expired dedupe records from going.
