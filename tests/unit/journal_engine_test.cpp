@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "journal/fault.hpp"
+#include "journal/format.hpp"
+#include "journal/journal_check.hpp"
 #include "journal/journal.hpp"
 #include "record/record.hpp"
 #include "test_util.hpp"
@@ -254,6 +256,63 @@ TEST_F(JournalEngine, RetentionByEventsMovesStart) {
   EXPECT_GT(src->retained_calls.load(), 0);
   ReadBatch rb;
   EXPECT_EQ(j->read(src->journal_log(), 0, 1, rb).code(), Code::kNotFound);
+}
+
+// Bus::open takes each log's bounds from its open check instead of walking
+// every batch through LMDB's map: they must be what that walk reads, for a
+// log retention cut (start > 0), one with many batches, and an empty one.
+TEST_F(JournalEngine, TheOpenCheckFindsTheBoundsAWalkReads) {
+  PartitionBounds before[3];
+  {
+    auto j = open();
+    FakeSource* src[3] = {source(*j, 3, 0), source(*j, 3, 1), source(*j, 3, 2)};
+    src[0]->limits.events = 1000;
+    for (int i = 0; i < 10; ++i) src[1]->add("y" + std::to_string(i));
+    for (FakeSource* s : src) j->attach(s);
+    for (int c = 1; c <= 3; ++c) {  // at least three commits, so retention has whole batches to cut
+      for (int i = 0; i < 1000; ++i) src[0]->add(std::string(200, 'x'));
+      j->bell().ring();
+      ASSERT_TRUE(eventually([&] { return src[0]->journal_log().committed() == Offset(1000 * c); }));
+    }
+    ASSERT_TRUE(eventually([&] { return src[1]->journal_log().committed() == 10; }));
+    ASSERT_TRUE(eventually([&] { return src[0]->journal_log().start() > 0; }));
+    for (int p = 0; p < 3; ++p)
+      before[p] = {src[p]->journal_log().start(), src[p]->journal_log().committed(), src[p]->journal_log().bytes()};
+  }
+  j_.reset();
+  auto scan = scan_journal_file(dir_.path().string());
+  ASSERT_TRUE(scan) << scan.status().to_string();
+  ASSERT_TRUE(scan->findings.empty()) << scan->findings.front().to_string();
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 64);
+  ASSERT_EQ(mdb_env_open(env, dir_.path().c_str(), MDB_RDONLY, 0600), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  for (std::uint32_t p = 0; p < 3; ++p) {
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, partition_dbi_name("t", p).c_str(), 0, &dbi), 0);
+    auto walked = partition_bounds(txn, dbi);
+    ASSERT_TRUE(walked);
+    ASSERT_EQ(scan->logs.count(partition_dbi_name("t", p)), 1u) << p;
+    const PartitionBounds& found = scan->logs[partition_dbi_name("t", p)];
+    EXPECT_EQ(found.start, walked->start) << p;
+    EXPECT_EQ(found.end, walked->end) << p;
+    EXPECT_EQ(found.bytes, walked->bytes) << p;
+    EXPECT_EQ(found.start, before[p].start) << p;
+    EXPECT_EQ(found.end, before[p].end) << p;
+    EXPECT_EQ(found.bytes, before[p].bytes) << p;
+  }
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  // And a reopened journal starts from them.
+  auto j = open();
+  for (std::uint32_t p = 0; p < 3; ++p) {
+    const JournalLog& log = source(*j, 3, p)->journal_log();
+    EXPECT_EQ(log.start(), before[p].start) << p;
+    EXPECT_EQ(log.committed(), before[p].end) << p;
+    EXPECT_EQ(log.bytes(), before[p].bytes) << p;
+  }
 }
 
 // Retention runs on its interval even when every writer cycle commits

@@ -59,13 +59,14 @@ Result<int> prepare_owned_dir(const std::string& d) {
 
 Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
   int fd = -1;
+  std::map<std::string, PartitionBounds> bounds;
   if (!c.read_only) {
     auto lock = prepare_owned_dir(c.dir);
     if (!lock) return lock.status();
     fd = *lock;
     // LMDB trusts every byte it maps: check the file first (weir.lock is
     // ours, so no writer changes its pages under the walk).
-    if (Status s = check_journal_file(c.dir); !s) {
+    if (Status s = check_journal_file(c.dir, true, false, &bounds); !s) {
       ::close(fd);
       return s;
     }
@@ -100,7 +101,9 @@ Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
     int dead = 0;
     mdb_reader_check(env, &dead);  // reclaim reader slots of crashed processes
   }
-  return std::unique_ptr<Env>(new Env(c.dir, env, fd, c.max_dbs, std::move(open_dir).value()));
+  std::unique_ptr<Env> out(new Env(c.dir, env, fd, c.max_dbs, std::move(open_dir).value()));
+  out->log_bounds_ = std::move(bounds);
+  return out;
 }
 
 Env::~Env() {

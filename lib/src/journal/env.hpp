@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "journal/log_reader.hpp"
 #include "journal/lmdb.hpp"
 #include "journal/open_dirs.hpp"
 #include "weir/status.hpp"
@@ -41,6 +43,10 @@ class Env {
   MDB_env* get() const noexcept { return env_; }
   const std::string& dir() const noexcept { return dir_; }
   std::uint32_t max_dbs() const noexcept { return max_dbs_; }
+  // The partition logs' bounds as the owner's open check found them (by
+  // database name), moved out; empty for a read-only open. Valid until the
+  // first write to a log.
+  std::map<std::string, PartitionBounds> take_log_bounds() { return std::move(log_bounds_); }
 
  private:
   Env(std::string dir, MDB_env* env, int lock_fd, std::uint32_t max_dbs, OpenDir open_dir)
@@ -52,6 +58,7 @@ class Env {
   MDB_env* const env_;
   const int lock_fd_;  // weir.lock, held (flock) by the owner; -1 read-only
   const std::uint32_t max_dbs_;
+  std::map<std::string, PartitionBounds> log_bounds_;
 };
 
 // What weir.meta says about the journal.

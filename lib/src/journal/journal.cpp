@@ -31,6 +31,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& o) {
   auto env = Env::open(c);
   if (!env) return env.status();
   std::unique_ptr<Journal> j(new Journal(o, std::move(env).value()));
+  {
+    MutexLock lock(j->mu_);
+    j->open_bounds_ = j->env_->take_log_bounds();
+  }
   MDB_envinfo info;
   if (mdb_env_info(j->env_->get(), &info) == 0) j->map_size_ = std::max(j->map_size_, info.me_mapsize);
   if (Status s = j->init_meta(); !s) return s;
@@ -112,11 +116,21 @@ Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics
 Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string_view topic,
                                                                      const TopicOptions& o) {
   std::vector<std::unique_ptr<JournalLog>> logs;
+  const std::string name(topic);
+  // Bounds the open check found, for logs not written since.
+  std::vector<std::optional<PartitionBounds>> found(o.partitions);
+  {
+    MutexLock lock(mu_);
+    for (std::uint32_t p = 0; p < o.partitions; ++p)
+      if (auto it = open_bounds_.find(partition_dbi_name(name, p)); it != open_bounds_.end()) {
+        found[p] = it->second;
+        open_bounds_.erase(it);
+      }
+  }
   std::shared_lock<ResizeMutex> rl(resize_mu_);  // no resize while we hold a txn
   Txn txn;
   if (Status s = txn.begin(env_->get(), 0); !s) return s;
   StoredTopic st = encode_topic_options(o);
-  const std::string name(topic);
   const std::string mk = topic_meta_key(name);
   MDB_val k = as_val(mk), v{sizeof st, &st}, old;
   // A stored topic re-opened at start changes nothing, so its transaction
@@ -134,7 +148,7 @@ Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string
                                         name + "' needs more");
     if (rc) return lmdb_status(rc, "open partition " + std::to_string(p) + " of '" + name + "'");
     // Where appends continue: one past the last stored offset.
-    auto bounds = partition_bounds(txn.get(), dbi);
+    auto bounds = found[p] ? Result<PartitionBounds>(*found[p]) : partition_bounds(txn.get(), dbi);
     if (!bounds) return bounds.status();
     logs.push_back(std::make_unique<JournalLog>(name, p, dbi, bounds->start, bounds->end, bounds->bytes));
   }

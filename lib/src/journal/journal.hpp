@@ -38,6 +38,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -413,6 +414,12 @@ class Journal {
   std::vector<std::pair<OffsetSource*, std::vector<Offset>>> persisted_ GUARDED_BY(mu_);
   // From untrack, not yet written.
   std::vector<std::pair<std::string, Offset>> final_offsets_ GUARDED_BY(mu_);
+  // The partition logs' bounds found by the open check (Env::take_log_bounds),
+  // by database name: open_topic takes a log's entry instead of walking
+  // every batch through the map (one page fault per leaf page), and
+  // drop_topic forgets the topic's, so only a log not written since open
+  // uses one.
+  std::map<std::string, PartitionBounds> open_bounds_ GUARDED_BY(mu_);
 
   // Write sets from group workers: a lock-free MPSC handoff to the writer
   // (moodycamel ConcurrentQueue: many producers, one bulk consumer; an

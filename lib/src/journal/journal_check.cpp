@@ -64,7 +64,12 @@ struct LogCheck {
   std::vector<JournalFinding>& out;
   const std::vector<std::pair<std::uint64_t, std::uint64_t>>* lost = nullptr;  // recorded by a salvage
   bool chained = false;
-  std::uint64_t end = 0;  // one past the last offset of the last good batch
+  std::uint64_t first_base = 0;  // the first good batch's base offset
+  std::uint64_t end = 0;         // one past the last offset of the last good batch
+  std::uint64_t bytes = 0;       // of every entry
+
+  // The log's bounds as partition_bounds reads them (when nothing was found).
+  PartitionBounds bounds() const { return {chained ? first_base : end, end, bytes}; }
 
   void add(std::optional<std::uint64_t> off, std::uint64_t page, std::string what) {
     out.push_back({topic, partition, off, db, page, std::move(what), false});
@@ -73,6 +78,7 @@ struct LogCheck {
   // Checks one entry; false if its key is not an offset.
   bool entry(const mdbfile::LeafEntry& e, bool& header_ok) {
     header_ok = false;
+    bytes += e.size;
     if (e.key.size() != 8) {
       add(chained ? std::optional<std::uint64_t>(end) : std::nullopt, e.page,
           "batch key of " + std::to_string(e.key.size()) + " bytes (expected 8)");
@@ -104,6 +110,7 @@ struct LogCheck {
                            std::to_string(end)
                      : "offsets " + std::to_string(end) + ".." + std::to_string(base - 1) +
                            " are missing between two batches");
+    if (!chained) first_base = base;
     chained = true;
     end = base + h.count;
     header_ok = true;
@@ -170,7 +177,7 @@ struct ReadCounts {
 // the caller walks again on one thread, for findings in their one order.
 bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbfile::NamedDb>& dbs,
                            const LostRanges& lost, const mdbfile::PageWalker& catalog, unsigned threads,
-                           bool read_ahead, ReadCounts& counts) {
+                           bool read_ahead, ReadCounts& counts, std::map<std::string, PartitionBounds>& logs) {
   auto top = mdbfile::PageWalker::open(file, read_ahead);
   if (!top) return false;
   struct Piece {
@@ -179,6 +186,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
     std::uint16_t level;      // the page's level in its tree
     std::uint64_t cost;       // pages expected (to start the big ones first)
     bool log = false;         // a partition log: one piece, batch chain checked
+    PartitionBounds bounds{};  // of a log
     mdbfile::SubtreeWalk walk{};
     std::vector<JournalFinding> findings{};
   };
@@ -237,6 +245,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
       };
       // A log is one piece: walk() also checks its counts.
       w->walk(d.name, d.record, fn, false);
+      piece.bounds = log.bounds();
     }
     walkers[k] = std::move(*w);
   };
@@ -266,6 +275,8 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
   if (!top->problems().empty()) return false;
   counts.add(*top);
   for (const auto& w : walkers) counts.add(*w);
+  for (const Piece& piece : pieces)
+    if (piece.log) logs[dbs[piece.db].name] = piece.bounds;
   return true;
 }
 
@@ -346,7 +357,7 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
   // when walk_threads says so and nothing is amiss so far.
   if (const unsigned threads = walk_threads(dbs, hooks); threads > 1 && scan.findings.empty() && w.problems().empty()) {
     ReadCounts rest;
-    if (walk_rest_in_parallel(snapshot, dbs, lost, w, threads, hooks.read_ahead, rest)) {
+    if (walk_rest_in_parallel(snapshot, dbs, lost, w, threads, hooks.read_ahead, rest, scan.logs)) {
       rest.add(w).into(scan);
       scan.threads = threads;
       return scan;
@@ -378,19 +389,24 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
     w.walk(d.name, d.record, fn, hooks.read_values);
     taken = take_page_problems(taken, part->first, part->second,
                                log.chained ? std::optional<std::uint64_t>(log.end) : std::nullopt);
+    scan.logs[d.name] = log.bounds();
   }
   ReadCounts().add(w).into(scan);
   return scan;
 }
 
-Status check_journal_file(const std::string& dir, bool walk_pages, bool structural_only) {
+Status check_journal_file(const std::string& dir, bool walk_pages, bool structural_only,
+                          std::map<std::string, PartitionBounds>* logs) {
   auto scan = scan_journal_file(dir, walk_pages);
   if (!scan) return scan.status();
   if (structural_only)
     scan->findings.erase(std::remove_if(scan->findings.begin(), scan->findings.end(),
                                         [](const JournalFinding& f) { return !f.structural; }),
                          scan->findings.end());
-  if (scan->findings.empty()) return Status::ok();
+  if (scan->findings.empty()) {
+    if (logs) *logs = std::move(scan->logs);
+    return Status::ok();
+  }
   std::string m = "journal in '" + dir + "' is damaged: " + scan->findings.front().to_string();
   if (scan->findings.size() > 1) m += " (and " + std::to_string(scan->findings.size() - 1) + " more finding(s))";
   return Status::data_loss(m + "; run `weir verify` to list the damage and `weir salvage` to copy what is readable");

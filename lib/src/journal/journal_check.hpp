@@ -16,12 +16,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "journal/file_check.hpp"
+#include "journal/log_reader.hpp"
 #include "weir/status.hpp"
 
 namespace weir::internal {
@@ -52,6 +54,10 @@ struct JournalScan {
   std::uint64_t pages_read = 0;
   std::uint64_t reads = 0;  // pread calls (a leaf-parent's children are read in runs of adjacent pages)
   unsigned threads = 1;  // threads whose walk stands (1 after a parallel walk found something)
+  // Each partition log's bounds (first offset, end, bytes of its batches:
+  // what partition_bounds reads through LMDB), by database name ("p/t/0");
+  // to be trusted only when findings is empty.
+  std::map<std::string, PartitionBounds> logs;
 };
 
 // What a scan hands out besides its findings (verify's record checks and
@@ -98,7 +104,10 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages = 
 // scan_journal_file for the open paths: ok, kDataLoss naming the first
 // finding (and how many more), or kIoError. With structural_only, layout
 // findings do not count (the read-only Inspector reports them itself).
-Status check_journal_file(const std::string& dir, bool walk_pages = true, bool structural_only = false);
+// When ok and `logs` is set, *logs gets the scan's partition-log bounds
+// (Bus::open then need not walk every batch through LMDB's map again).
+Status check_journal_file(const std::string& dir, bool walk_pages = true, bool structural_only = false,
+                          std::map<std::string, PartitionBounds>* logs = nullptr);
 
 // A range of a partition's offsets that `weir salvage` could not recover,
 // recorded in weir.meta of the salvaged copy under

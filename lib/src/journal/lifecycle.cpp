@@ -71,6 +71,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
       return true;
     });
     ++detached_;  // the next cycle drops them from earlier takes (forget_detached)
+    for (std::uint32_t p = 0; p < partitions; ++p) open_bounds_.erase(partition_dbi_name(topic, p));
   }
   // Waits for reads in flight on the handles (not under mu_: a reader may
   // wait for resize_mu_ behind the writer); later ones get kNotFound.
