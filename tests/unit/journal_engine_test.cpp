@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -256,6 +257,86 @@ TEST_F(JournalEngine, RetentionByEventsMovesStart) {
   EXPECT_GT(src->retained_calls.load(), 0);
   ReadBatch rb;
   EXPECT_EQ(j->read(src->journal_log(), 0, 1, rb).code(), Code::kNotFound);
+}
+
+// The batch bound is LMDB's: beside an 8-byte key, a value of
+// inline_value_limit bytes stays in its leaf page, one byte more goes to an
+// overflow page.
+TEST_F(JournalEngine, InlineValueLimitMatchesLmdb) {
+  std::filesystem::create_directories(dir_.path());
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_open(env, dir_.path().c_str(), MDB_NOSYNC, 0600), 0);
+  MDB_stat st;
+  ASSERT_EQ(mdb_env_stat(env, &st), 0);
+  const std::size_t limit = inline_value_limit(st.ms_psize, 8);
+  auto overflow_after_put = [&](std::uint64_t key, std::size_t bytes) {
+    MDB_txn* txn = nullptr;
+    EXPECT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi dbi;
+    EXPECT_EQ(mdb_dbi_open(txn, nullptr, 0, &dbi), 0);
+    std::string value(bytes, 'v');
+    MDB_val k{8, &key}, v{value.size(), value.data()};
+    EXPECT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    EXPECT_EQ(mdb_txn_commit(txn), 0);
+    MDB_stat s;
+    EXPECT_EQ(mdb_env_stat(env, &s), 0);
+    return s.ms_overflow_pages;
+  };
+  EXPECT_EQ(overflow_after_put(1, limit), 0u) << limit << " bytes on " << st.ms_psize << "-byte pages";
+  EXPECT_GT(overflow_after_put(2, limit + 1), 0u) << limit + 1 << " bytes on " << st.ms_psize << "-byte pages";
+  mdb_env_close(env);
+}
+
+// A commit of many small records stores them in leaf pages, as runs of
+// batches that read back in order (no overflow pages, which LMDB would
+// malloc afresh for every commit); a record bigger than a leaf's share is a
+// batch of its own. The bytes counted while writing are those a reopen
+// counts.
+TEST_F(JournalEngine, SmallRecordsGoInLeafPagesABigOneAlone) {
+  constexpr int kSmall = 5000;
+  std::uint64_t bytes = 0;
+  {
+    auto j = open();
+    auto src = source(*j);
+    for (int i = 0; i < kSmall; ++i) src->add(std::string(100, 'a' + i % 26) + std::to_string(i));
+    src->add(std::string(10000, 'B'));
+    for (int i = 0; i < 10; ++i) src->add("tail" + std::to_string(i));
+    j->attach(src);  // all in one commit
+    j->bell().ring();
+    ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == kSmall + 11; }));
+    std::vector<std::string> got;
+    while (got.size() < kSmall + 11) {
+      const auto more = read_payloads(*j, src->journal_log(), got.size());
+      ASSERT_FALSE(more.empty()) << "stuck at offset " << got.size();
+      got.insert(got.end(), more.begin(), more.end());
+    }
+    for (int i = 0; i < kSmall; ++i) ASSERT_EQ(got[i], std::string(100, 'a' + i % 26) + std::to_string(i));
+    EXPECT_EQ(got[kSmall], std::string(10000, 'B'));
+    EXPECT_EQ(got.back(), "tail9");
+    bytes = src->journal_log().bytes();
+  }
+  j_.reset();
+  EXPECT_EQ(source(*open())->journal_log().bytes(), bytes);
+  j_.reset();
+
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 64);
+  ASSERT_EQ(mdb_env_open(env, dir_.path().c_str(), MDB_RDONLY, 0600), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, partition_dbi_name("t", 0).c_str(), 0, &dbi), 0);
+  MDB_stat st;
+  ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
+  // ~130 bytes a record: about 15 to a batch, 2 batches to a page.
+  EXPECT_GT(st.ms_entries, std::size_t{kSmall} / 20);
+  // Only the 10,000-byte record's batch: 3 overflow pages of 4 KiB.
+  EXPECT_GT(st.ms_overflow_pages, 0u);
+  EXPECT_LE(st.ms_overflow_pages * st.ms_psize, 10000u + 2 * st.ms_psize);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
 }
 
 // Bus::open takes each log's bounds from its open check instead of walking

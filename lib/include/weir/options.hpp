@@ -107,7 +107,9 @@ struct Options {
   // REQUIRES: >= 1 MiB.
   std::size_t journal_initial_map_bytes = 64u << 20;
 
-  // Most events of one partition in one group commit (one record batch).
+  // Most events of one partition in one group commit. (The commit stores
+  // them as record batches of at most what fits inside an LMDB leaf page,
+  // 2022 bytes with 4 KiB pages; a bigger event is a batch of its own.)
   // Default 65536. REQUIRES: 1..1048576.
   std::uint32_t journal_max_batch_events = 65536;
 
@@ -226,8 +228,9 @@ struct TopicOptions {
   Ack default_ack = Ack::kJournal;
 
   // --- journaled topics: retention and quota -------------------------------
-  // Retention deletes a partition's oldest record batches (whole group
-  // commits) while any limit is exceeded; the journal writer does it in
+  // Retention deletes a partition's oldest record batches (runs of
+  // consecutive events of at most 2022 bytes with 4 KiB pages, or one
+  // bigger event) while any limit is exceeded; the journal writer does it in
   // small steps between commits, so producers do not stall. 0 = no limit.
   // Defaults: no limits. A group that had not handled deleted events is told
   // (FailureKind::kRetentionGap) and follows its RetentionGapPolicy.

@@ -1,7 +1,11 @@
 // Record batches: how a partition's events are stored in the journal.
 //
-// One LMDB value per partition per group commit (as Kafka's log stores
-// record batches), under the key be64(base_offset) in the partition's DBI:
+// A group commit stores each partition's new records as a run of LMDB
+// values (as Kafka's log stores record batches), each under the key
+// be64(base_offset) in the partition's DBI, each as large as fits inside a
+// leaf page (Journal::batch_limit_; a record bigger than that is a batch of
+// its own, stored in overflow pages); journals written by earlier versions
+// hold one batch per partition per commit, read the same way:
 //
 //   BatchHeader (32 bytes, crc over the header with crc = 0)
 //   count x { u32 crc32c(len | record) | u32 len | record }

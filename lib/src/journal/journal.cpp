@@ -37,6 +37,9 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& o) {
   }
   MDB_envinfo info;
   if (mdb_env_info(j->env_->get(), &info) == 0) j->map_size_ = std::max(j->map_size_, info.me_mapsize);
+  MDB_stat st;
+  if (int rc = mdb_env_stat(j->env_->get(), &st)) return lmdb_status(rc, "mdb_env_stat");
+  j->batch_limit_ = inline_value_limit(st.ms_psize, 8);
   if (Status s = j->init_meta(); !s) return s;
   j->writer_ = std::thread([p = j.get()] { p->writer_main(); });
   return j;

@@ -286,15 +286,18 @@ class Journal {
   Status init_meta();
   void set_error(const Status& s) { health_->set(s); }
   void writer_main();
-  // Records of one source for one commit: one record batch.
+  // Records of one source for one commit.
   struct Work {
     CommitSource* src;
     Offset from;
     std::uint32_t n;
-    std::size_t bytes;
+    std::size_t bytes;       // estimate for the commit's budget: one batch header
+    std::size_t stored = 0;  // set by append_batches: the bytes of its batches
   };
-  // Appends each source's records as one record batch in `txn`.
-  Status append_batches(MDB_txn* txn, const std::vector<Work>& work);
+  // Appends each source's records in `txn` as record batches of at most
+  // batch_limit_ bytes (a record bigger than that alone), and sets each
+  // Work's `stored`.
+  Status append_batches(MDB_txn* txn, std::vector<Work>& work);
   // One group commit (cycle `cycle`); returns events and write sets
   // committed, or an error. Sets durable_cycle_.
   Result<std::size_t> commit_once(bool final_pass, std::uint64_t cycle);
@@ -398,6 +401,13 @@ class Journal {
   MDB_dbi state_dbi_ = 0;        // group \0 table \0 key -> value (users' state tables)
   MDB_dbi internal_dbi_ = 0;     // internal_key(group, kind, rest) -> value
   std::size_t map_size_;  // writer thread (and open) only
+  // The most bytes of one record batch: what LMDB keeps inside a leaf page
+  // (inline_value_limit for the environment's page size; set by open).
+  // Bigger values would go to overflow pages, which LMDB mallocs for each
+  // commit and frees after it (it keeps only single pages for reuse), so the
+  // writer would fault fresh memory in on every commit; leaf pages come from
+  // LMDB's reuse list, and MDB_APPEND fills them in order.
+  std::size_t batch_limit_ = 0;
   std::uint64_t id_ = 0;  // set by init_meta
 
   // Read transactions hold it shared; the writer holds it exclusively to

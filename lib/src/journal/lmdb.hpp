@@ -31,6 +31,17 @@ Status lmdb_status(int rc, std::string_view what);
 // other status unchanged.
 Status name_full_disk(Status failed, const std::string& dir, std::size_t needed, bool* full = nullptr);
 
+// The largest value LMDB keeps inside a leaf page, beside a key of
+// `key_bytes`, for pages of `page_size` bytes; a bigger value goes to
+// overflow pages of its own. LMDB (mdb.c) stores a node (8 header bytes,
+// key, value) in the leaf while it is at most me_nodemax = ((page_size -
+// 16) / 2 rounded down to even) - 2 bytes, so that a leaf holds two such
+// nodes: 2022 bytes beside an 8-byte key on 4 KiB pages. (Checked against
+// the linked LMDB by JournalEngineTest.InlineValueLimitMatchesLmdb.)
+constexpr std::size_t inline_value_limit(std::size_t page_size, std::size_t key_bytes) noexcept {
+  return (((page_size - 16) / 2) & ~std::size_t{1}) - 2 - 8 - key_bytes;
+}
+
 inline MDB_val as_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
 }

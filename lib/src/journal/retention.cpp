@@ -13,7 +13,10 @@
 namespace weir::internal {
 
 namespace {
-constexpr std::size_t kRetentionBatchesPerPass = 256;
+// Each pass deletes at most this many bytes of batches per partition, so
+// that it stays short (the writer's commits wait for it); the writer comes
+// back at once while a pass deleted something.
+constexpr std::uint64_t kRetentionBytesPerPass = 16u << 20;
 }  // namespace
 
 Result<std::size_t> Journal::enforce_retention() {
@@ -47,8 +50,7 @@ Result<std::size_t> Journal::enforce_retention() {
     MDB_cursor* cur = nullptr;
     if (int rc = mdb_cursor_open(txn.get(), log.dbi(), &cur)) return lmdb_status(rc, "mdb_cursor_open");
     MDB_val k, v;
-    // At most 256 batches per partition per pass keeps each pass short.
-    for (std::size_t n = 0; n < kRetentionBatchesPerPass && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0; ++n) {
+    while (bytes_before - bytes < kRetentionBytesPerPass && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0) {
       if (v.mv_size < sizeof(BatchHeader)) break;
       BatchHeader h;
       std::memcpy(&h, v.mv_data, sizeof h);

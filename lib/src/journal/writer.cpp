@@ -98,24 +98,36 @@ Status Journal::put_offset(MDB_txn* txn, std::string_view key, Offset next) {
   return Status::ok();
 }
 
-Status Journal::append_batches(MDB_txn* txn, const std::vector<Work>& work) {
-  for (const Work& w : work) {
-    char key[8];
-    put_be64(key, w.from);
-    MDB_val k{8, key}, v{w.bytes, nullptr};
+Status Journal::append_batches(MDB_txn* txn, std::vector<Work>& work) {
+  for (Work& w : work) {
     const JournalLog& log = w.src->journal_log();
-    if (int rc = lmdb_put(txn, log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND))
-      return lmdb_status(rc, "append to topic '" + log.topic() + "' partition " + std::to_string(log.partition()));
-    char* out = static_cast<char*>(v.mv_data);
-    BatchHeader h{kBatchMagic, w.n, w.from, 0, static_cast<std::uint32_t>(w.bytes), 0};
-    std::size_t pos = sizeof h;
-    for (std::uint32_t i = 0; i < w.n; ++i) {
-      const std::string_view rec = w.src->record(w.from + i);
-      h.max_time_us = std::max(h.max_time_us, record_time_us(rec.data()));
-      pos += frame_record(out + pos, rec.data(), static_cast<std::uint32_t>(rec.size()));
+    w.stored = 0;
+    for (std::uint32_t i = 0; i < w.n;) {
+      // Records [i, j): as many as fit in batch_limit_ (at least one).
+      std::uint32_t j = i;
+      std::size_t bytes = sizeof(BatchHeader);
+      for (; j < w.n; ++j) {
+        const std::size_t b = kRecordFrame + w.src->record(w.from + j).size();
+        if (j > i && bytes + b > batch_limit_) break;
+        bytes += b;
+      }
+      char key[8];
+      put_be64(key, w.from + i);
+      MDB_val k{8, key}, v{bytes, nullptr};
+      if (int rc = lmdb_put(txn, log.dbi(), &k, &v, MDB_RESERVE | MDB_APPEND))
+        return lmdb_status(rc, "append to topic '" + log.topic() + "' partition " + std::to_string(log.partition()));
+      char* out = static_cast<char*>(v.mv_data);
+      BatchHeader h{kBatchMagic, j - i, w.from + i, 0, static_cast<std::uint32_t>(bytes), 0};
+      std::size_t pos = sizeof h;
+      for (; i < j; ++i) {
+        const std::string_view rec = w.src->record(w.from + i);
+        h.max_time_us = std::max(h.max_time_us, record_time_us(rec.data()));
+        pos += frame_record(out + pos, rec.data(), static_cast<std::uint32_t>(rec.size()));
+      }
+      seal_batch_header(h);
+      std::memcpy(out, &h, sizeof h);
+      w.stored += bytes;
     }
-    seal_batch_header(h);
-    std::memcpy(out, &h, sizeof h);
   }
   return Status::ok();
 }
@@ -348,7 +360,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   for (const Work& w : work) total_events += w.n;
   for (const Work& w : work) {
     JournalLog& log = w.src->journal_log();
-    log.bytes_.fetch_add(w.bytes, std::memory_order_acq_rel);
+    log.bytes_.fetch_add(w.stored, std::memory_order_acq_rel);
     // Release: pairs with readers' acquire of committed(); what they then
     // read from LMDB below it is committed.
     log.committed_.store(w.from + w.n, std::memory_order_release);
