@@ -70,6 +70,10 @@ struct LogCheck {
 
   // The log's bounds as partition_bounds reads them (when nothing was found).
   PartitionBounds bounds() const { return {chained ? first_base : end, end, bytes}; }
+  // Where the chain ends so far, once it has a batch.
+  std::optional<std::uint64_t> chain_end() const {
+    return chained ? std::optional<std::uint64_t>(end) : std::nullopt;
+  }
 
   void add(std::optional<std::uint64_t> off, std::uint64_t page, std::string what) {
     out.push_back({topic, partition, off, db, page, std::move(what), false});
@@ -80,8 +84,7 @@ struct LogCheck {
     header_ok = false;
     bytes += e.size;
     if (e.key.size() != 8) {
-      add(chained ? std::optional<std::uint64_t>(end) : std::nullopt, e.page,
-          "batch key of " + std::to_string(e.key.size()) + " bytes (expected 8)");
+      add(chain_end(), e.page, "batch key of " + std::to_string(e.key.size()) + " bytes (expected 8)");
       return false;
     }
     const std::uint64_t base = get_be64(e.key.data());
@@ -249,12 +252,10 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
     }
     walkers[k] = std::move(*w);
   };
-  {
-    std::vector<std::thread> pool;
-    for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work, k);
-    work(0);
-    for (auto& th : pool) th.join();
-  }
+  std::vector<std::thread> pool;
+  for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work, k);
+  work(0);
+  for (auto& th : pool) th.join();
   std::vector<const mdbfile::PageWalker*> all{&catalog, &*top};
   for (const auto& w : walkers) {
     if (!w || !w->problems().empty()) return false;
@@ -262,6 +263,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
   }
   for (const Piece& piece : pieces)
     if (!piece.findings.empty()) return false;
+    else if (piece.log) logs[dbs[piece.db].name] = piece.bounds;  // trusted only if this returns true
   if (!mdbfile::PageWalker::reached_once(all)) return false;
   // Join each cut tree's pieces (they sit in key order within `pieces`).
   for (std::size_t i = 0; i < dbs.size(); ++i) {
@@ -275,8 +277,6 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
   if (!top->problems().empty()) return false;
   counts.add(*top);
   for (const auto& w : walkers) counts.add(*w);
-  for (const Piece& piece : pieces)
-    if (piece.log) logs[dbs[piece.db].name] = piece.bounds;
   return true;
 }
 
@@ -380,15 +380,13 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
     if (auto it = lost.find(*part); it != lost.end()) log.lost = &it->second;
     const mdbfile::EntryFn fn = [&](const mdbfile::LeafEntry& e) {
       // Page damage met before this entry: it lies after the chain's end.
-      taken = take_page_problems(taken, part->first, part->second,
-                                 log.chained ? std::optional<std::uint64_t>(log.end) : std::nullopt);
+      taken = take_page_problems(taken, part->first, part->second, log.chain_end());
       bool header_ok = false;
       if (log.entry(e, header_ok) && hooks.batch)
         hooks.batch(part->first, part->second, get_be64(e.key.data()), e.value, header_ok);
     };
     w.walk(d.name, d.record, fn, hooks.read_values);
-    taken = take_page_problems(taken, part->first, part->second,
-                               log.chained ? std::optional<std::uint64_t>(log.end) : std::nullopt);
+    taken = take_page_problems(taken, part->first, part->second, log.chain_end());
     scan.logs[d.name] = log.bounds();
   }
   ReadCounts().add(w).into(scan);
