@@ -149,7 +149,7 @@ Result<Offset> Inspector::offset_for_time(std::string_view topic, std::uint32_t 
   if (!r.txn()) return r.status();
   auto d = impl_->partition_dbi(r.txn(), topic, partition);
   if (!d) return d.status();
-  auto b = internal::partition_bounds(r.txn(), *d);
+  auto b = internal::partition_range(r.txn(), *d);
   if (!b) return b.status();
   return internal::log_offset_for_time(r.txn(), *d, topic, partition, b->end, time_us);
 }

@@ -222,7 +222,7 @@ class InspectorImpl {
                                    std::size_t max) {
     auto d = partition_dbi(txn, topic, p);
     if (!d) return d.status();
-    auto b = partition_bounds(txn, *d);
+    auto b = partition_range(txn, *d);
     if (!b) return b.status();
     std::vector<Record> out;
     if (from >= b->end || max == 0) return out;
@@ -248,7 +248,7 @@ class InspectorImpl {
     if (!d) return d.status();
     auto ledger = settled_ledger(txn);
     if (!ledger) return ledger.status();
-    auto b = partition_bounds(txn, *d);
+    auto b = partition_range(txn, *d);
     if (!b) return b.status();
     ReadBatch rb;
     for (Offset next = b->start; next < b->end;) {

@@ -85,7 +85,7 @@ Result<std::vector<JournalProblem>> InspectorImpl::verify() {
       auto d = dbi(r.txn(), partition_dbi_name(name, p));
       PartitionBounds pb;
       if (d) {
-        if (auto got = partition_bounds(r.txn(), *d)) pb = *got;
+        if (auto got = partition_range(r.txn(), *d)) pb = *got;
       }
       b.push_back(pb);
     }

@@ -15,7 +15,7 @@ struct CursorCloser {
 };
 }  // namespace
 
-Result<PartitionBounds> partition_bounds(MDB_txn* txn, MDB_dbi dbi) {
+Result<PartitionBounds> partition_range(MDB_txn* txn, MDB_dbi dbi) {
   CursorCloser c;
   if (int rc = mdb_cursor_open(txn, dbi, &c.cur)) return lmdb_status(rc, "mdb_cursor_open");
   PartitionBounds b;
@@ -27,9 +27,19 @@ Result<PartitionBounds> partition_bounds(MDB_txn* txn, MDB_dbi dbi) {
     b.end = get_be64(static_cast<const char*>(ck.mv_data)) + h.count;
   }
   b.start = b.end;
-  if (mdb_cursor_get(c.cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8) {
+  if (mdb_cursor_get(c.cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8)
     b.start = get_be64(static_cast<const char*>(ck.mv_data));
-    do b.bytes += cv.mv_size;
+  return b;
+}
+
+Result<PartitionBounds> partition_bounds(MDB_txn* txn, MDB_dbi dbi) {
+  auto b = partition_range(txn, dbi);
+  if (!b) return b;
+  CursorCloser c;
+  if (int rc = mdb_cursor_open(txn, dbi, &c.cur)) return lmdb_status(rc, "mdb_cursor_open");
+  MDB_val ck, cv;
+  if (mdb_cursor_get(c.cur, &ck, &cv, MDB_FIRST) == 0 && ck.mv_size == 8) {
+    do b->bytes += cv.mv_size;
     while (mdb_cursor_get(c.cur, &ck, &cv, MDB_NEXT) == 0);
   }
   return b;

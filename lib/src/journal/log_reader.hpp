@@ -37,8 +37,11 @@ struct PartitionBounds {
   std::uint64_t end = 0;
   std::uint64_t bytes = 0;
 };
-// Reads the bounds of the partition log `dbi` (walks every batch for bytes).
+// Reads the bounds of the partition log `dbi` (walks every batch for bytes:
+// one page fault per leaf page through the map).
 Result<PartitionBounds> partition_bounds(MDB_txn* txn, MDB_dbi dbi);
+// Its first offset and end only (bytes 0): its first and last batch.
+Result<PartitionBounds> partition_range(MDB_txn* txn, MDB_dbi dbi);
 
 // Reads up to `max` records of a partition log from `from`, below `end`
 // (the committed watermark), into `out`. kDataLoss names the bad record's
