@@ -171,6 +171,18 @@ struct ReadCounts {
   }
 };
 
+// One piece of walk_rest_in_parallel's work: a subtree, or a whole log.
+struct Piece {
+  std::size_t db;            // index into the named databases
+  std::uint64_t page;        // where its walk starts
+  std::uint16_t level;       // the page's level in its tree
+  std::uint64_t cost;        // pages expected (to start the big ones first)
+  bool log = false;          // a partition log: one piece, batch chain checked
+  PartitionBounds bounds{};  // of a log
+  mdbfile::SubtreeWalk walk{};
+  std::vector<JournalFinding> findings{};
+};
+
 // The named databases past weir.meta (`dbs` minus kMetaDbi), walked on
 // `threads` threads, each with its own PageWalker of `file`: every log is
 // one piece (its batch chain is checked in order); any other tree is cut
@@ -183,17 +195,8 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
                            bool read_ahead, ReadCounts& counts, std::map<std::string, PartitionBounds>& logs) {
   auto top = mdbfile::PageWalker::open(file, read_ahead);
   if (!top) return false;
-  struct Piece {
-    std::size_t db;           // index into dbs
-    std::uint64_t page;       // where its walk starts
-    std::uint16_t level;      // the page's level in its tree
-    std::uint64_t cost;       // pages expected (to start the big ones first)
-    bool log = false;         // a partition log: one piece, batch chain checked
-    PartitionBounds bounds{};  // of a log
-    mdbfile::SubtreeWalk walk{};
-    std::vector<JournalFinding> findings{};
-  };
   std::vector<Piece> pieces;
+  std::map<std::string, PartitionBounds> found;  // logs' bounds: handed out only when the walk stands
   std::vector<mdbfile::SubtreeWalk> tops(dbs.size());
   std::vector<char> cut(dbs.size(), 0);  // walked by walk_top, then in pieces
   for (std::size_t i = 0; i < dbs.size(); ++i) {
@@ -201,6 +204,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
     if (d.name == kMetaDbi) continue;
     if (d.record.root == kInvalidPage) {
       top->walk(d.name, d.record, mdbfile::EntryFn{}, false);  // an empty tree: its record must count nothing
+      if (parse_partition_dbi_name(d.name)) found[d.name] = PartitionBounds{};
       continue;
     }
     const std::uint64_t pages = d.record.branch_pages + d.record.leaf_pages + d.record.entries / 64 + 1;
@@ -263,7 +267,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
   }
   for (const Piece& piece : pieces)
     if (!piece.findings.empty()) return false;
-    else if (piece.log) logs[dbs[piece.db].name] = piece.bounds;  // trusted only if this returns true
+    else if (piece.log) found[dbs[piece.db].name] = piece.bounds;
   if (!mdbfile::PageWalker::reached_once(all)) return false;
   // Join each cut tree's pieces (they sit in key order within `pieces`).
   for (std::size_t i = 0; i < dbs.size(); ++i) {
@@ -277,6 +281,7 @@ bool walk_rest_in_parallel(const mdbfile::DataFile& file, const std::vector<mdbf
   if (!top->problems().empty()) return false;
   counts.add(*top);
   for (const auto& w : walkers) counts.add(*w);
+  logs = std::move(found);
   return true;
 }
 
@@ -397,14 +402,13 @@ Status check_journal_file(const std::string& dir, bool walk_pages, bool structur
                           std::map<std::string, PartitionBounds>* logs) {
   auto scan = scan_journal_file(dir, walk_pages);
   if (!scan) return scan.status();
+  // The bounds hold only for a journal with no finding at all.
+  if (logs && scan->findings.empty()) *logs = std::move(scan->logs);
   if (structural_only)
     scan->findings.erase(std::remove_if(scan->findings.begin(), scan->findings.end(),
                                         [](const JournalFinding& f) { return !f.structural; }),
                          scan->findings.end());
-  if (scan->findings.empty()) {
-    if (logs) *logs = std::move(scan->logs);
-    return Status::ok();
-  }
+  if (scan->findings.empty()) return Status::ok();
   std::string m = "journal in '" + dir + "' is damaged: " + scan->findings.front().to_string();
   if (scan->findings.size() > 1) m += " (and " + std::to_string(scan->findings.size() - 1) + " more finding(s))";
   return Status::data_loss(m + "; run `weir verify` to list the damage and `weir salvage` to copy what is readable");
