@@ -228,9 +228,11 @@ struct TopicOptions {
   Ack default_ack = Ack::kJournal;
 
   // --- journaled topics: retention and quota -------------------------------
-  // Retention deletes a partition's oldest record batches (runs of
-  // consecutive events of at most 2022 bytes with 4 KiB pages, or one
-  // bigger event) while any limit is exceeded; the journal writer does it in
+  // Retention deletes a partition's oldest record batches (each a run of
+  // consecutive events within a leaf page's share, about 2 KB with 4 KiB
+  // pages, or one bigger event; journals written before this bound hold one
+  // batch per partition per commit) while any limit is exceeded; the
+  // journal writer does it in
   // small steps between commits, so producers do not stall. 0 = no limit.
   // Defaults: no limits. A group that had not handled deleted events is told
   // (FailureKind::kRetentionGap) and follows its RetentionGapPolicy.
