@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <random>
+
+#include <lmdb.h>
 
 #include "../unit/test_util.hpp"
 #include "journal/journal_check.hpp"
@@ -143,6 +146,45 @@ TEST(FileCheck, WalkSurvivesHostileBytes) {
     ASSERT_TRUE(problems);
   }
   std::ofstream(file, std::ios::binary | std::ios::trunc) << orig;
+}
+
+// A stored topic whose partition count is out of range (damage inside a
+// value, which no page check sees) is malformed: the check names it at
+// once, rather than looking for billions of partition logs (a hostile
+// count made it loop for minutes), and Bus::open refuses the journal.
+TEST(FileCheck, StoredTopicWithImpossiblePartitionCountIsMalformed) {
+  testing::ScratchDir d("fc-partitions");
+  fill(d.path(), 20);
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    ASSERT_EQ(mdb_env_open(env, d.path().c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta;
+    ASSERT_EQ(mdb_dbi_open(txn, "weir.meta", 0, &meta), 0);
+    const std::string key = "topic/t";
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    ASSERT_EQ(mdb_get(txn, meta, &k, &v), 0);
+    std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
+    const std::uint32_t partitions = kMaxTopicPartitions + 1;
+    std::memcpy(value.data() + 4, &partitions, 4);  // StoredTopic::partitions
+    MDB_val nv{value.size(), value.data()};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &nv, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto scan = internal::scan_journal_file(d.path().string());
+  ASSERT_TRUE(scan) << scan.status().to_string();
+  ASSERT_EQ(scan->findings.size(), 1u) << scan->findings.back().to_string();
+  EXPECT_NE(scan->findings[0].what.find("stored topic options are malformed"), std::string::npos)
+      << scan->findings[0].to_string();
+  auto bus = Bus::open({.data_dir = d.path().string()});
+  ASSERT_FALSE(bus);
+  EXPECT_EQ(bus.status().code(), Code::kDataLoss);
+  EXPECT_NE(bus.status().message().find("stored topic options are malformed"), std::string::npos)
+      << bus.status().to_string();
 }
 
 // A state group's journal: its dedupe and state trees are three levels

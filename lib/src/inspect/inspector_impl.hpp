@@ -166,7 +166,7 @@ class InspectorImpl {
       if (key.substr(0, kTopicMetaPrefix.size()) != kTopicMetaPrefix) break;
       const std::string name(key.substr(kTopicMetaPrefix.size()));
       const auto o = decode_topic_options(as_view(v));
-      if (!o || o->partitions == 0 || o->partitions > 4096) {
+      if (!o) {
         const std::string what = "topic metadata is malformed (" + std::to_string(v.mv_size) + " bytes)";
         if (!problems) {
           mdb_cursor_close(cur);

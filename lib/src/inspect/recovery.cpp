@@ -468,7 +468,7 @@ Result<SalvageReport> salvage_journal(std::string_view dir_view, std::string_vie
   std::map<std::string, TopicOptions> topics;
   for (const auto& [k, v] : meta) {
     if (k.rfind(internal::kTopicMetaPrefix, 0) != 0) continue;
-    if (auto o = internal::decode_topic_options(v); o && o->partitions > 0)
+    if (auto o = internal::decode_topic_options(v))
       topics.emplace(k.substr(internal::kTopicMetaPrefix.size()), *o);
   }
   for (const auto& [tp, pc] : parts) {

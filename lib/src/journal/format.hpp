@@ -154,11 +154,15 @@ inline StoredTopic encode_topic_options(const TopicOptions& o) {
                      o.retention_age.count(), o.retention_bytes, o.retention_events, o.quota_bytes};
 }
 
-// The options stored in a "topic/<name>" value; nullopt if malformed.
+// The options stored in a "topic/<name>" value; nullopt if malformed (the
+// wrong size, or a partition count outside 1..kMaxTopicPartitions, which
+// create_topic never stores: a damaged count must not send readers after
+// billions of partition logs).
 inline std::optional<TopicOptions> decode_topic_options(std::string_view value) {
   if (value.size() != sizeof(StoredTopic)) return std::nullopt;
   StoredTopic st;
   std::memcpy(&st, value.data(), sizeof st);
+  if (st.partitions < 1 || st.partitions > kMaxTopicPartitions) return std::nullopt;
   TopicOptions o;
   o.partitions = st.partitions;
   o.capacity = st.capacity;

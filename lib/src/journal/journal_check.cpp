@@ -345,7 +345,7 @@ Result<JournalScan> scan_journal_file(const std::string& dir, bool walk_pages, c
       if (e.key.substr(0, kTopicMetaPrefix.size()) == kTopicMetaPrefix) {
         const std::string name(e.key.substr(kTopicMetaPrefix.size()));
         const auto o = decode_topic_options(e.value);
-        if (!o || o->partitions == 0)
+        if (!o)
           scan.findings.push_back({name, std::nullopt, std::nullopt, d.name, e.page,
                                    "stored topic options are malformed (" + std::to_string(e.size) + " bytes)", false});
         else
