@@ -119,7 +119,9 @@ TEST(NonBlocking, ExhaustedKeyIsDeadLetteredAndItsNextEventsFollow) {
   Calls calls;
   SubscribeOptions so = nonblocking("g");
   so.max_attempts = 3;
-  so.retry_backoff = 1ms;
+  // Long enough that "other", published right after "poison", is handled
+  // before poison's first retry comes due (1 ms was not, once, under TSan).
+  so.retry_backoff = 50ms;
   ASSERT_TRUE(bus->subscribe("t", so, [&](const Message& m) {
     calls.add(m);
     return m.payload() == "poison" ? Outcome::retry() : Outcome::done();
