@@ -385,7 +385,7 @@ class Journal {
   // forget_detached when drop_topic detached some since the last cycle.
   std::vector<CommitSource*> cycle_logs() EXCLUDES(mu_);
   // Takes write sets and changed group offsets into a new Taken (if any).
-  void take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs);
+  void take_cycle(std::uint64_t cycle) EXCLUDES(mu_);
   // Applies `ws` into `txn`.
   Status apply_write_sets(MDB_txn* txn, const std::vector<std::unique_ptr<WriteSet>>& ws);
   // Appends the group offsets that changed since the last take, and the

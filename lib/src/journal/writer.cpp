@@ -132,7 +132,7 @@ Status Journal::append_batches(MDB_txn* txn, std::vector<Work>& work) {
   return Status::ok();
 }
 
-void Journal::take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& logs) {
+void Journal::take_cycle(std::uint64_t cycle) {
   Taken t;
   t.cycle = cycle;
   {
@@ -159,7 +159,14 @@ void Journal::take_cycle(std::uint64_t cycle, const std::vector<CommitSource*>& 
   // After the takes above: a handler's publish (claim, a seq_cst CAS on the
   // ring's tail) happens-before its write set's enqueue or its cursor's
   // release store, which happen-before our dequeue or acquire load; so the
-  // acquire loads of published_end() below see every such claim.
+  // acquire loads of published_end() below see every such claim. The logs
+  // as they are now, not as this cycle began: a topic attached since (and
+  // a claim in it) may come before an offset taken above.
+  std::vector<CommitSource*> logs;
+  {
+    MutexLock lock(mu_);
+    logs = logs_;
+  }
   for (CommitSource* src : logs) {
     const Offset end = src->published_end();
     if (end > src->journal_log().committed()) t.reach.emplace_back(src, end);
@@ -290,7 +297,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   const std::vector<CommitSource*> logs = cycle_logs();
   // Take write sets and offsets first, then the records: a commit that
   // makes an offset durable holds every event published before it moved.
-  take_cycle(cycle, logs);
+  take_cycle(cycle);
 
   std::vector<Work> work;
   std::size_t total_bytes = select_work(logs, txn_budget_, work);
