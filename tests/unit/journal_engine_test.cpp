@@ -172,6 +172,33 @@ class JournalEngine : public ::testing::Test {
     return out;
   }
 
+  // The closed journal's directory read with LMDB directly, read-only:
+  // txn is a read transaction, partition(p) the DBI of topic "t"'s log p.
+  struct RawView {
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    explicit RawView(const std::filesystem::path& dir) {
+      EXPECT_EQ(mdb_env_create(&env), 0);
+      mdb_env_set_maxdbs(env, 64);
+      EXPECT_EQ(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0600), 0);
+      EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+    }
+    ~RawView() {
+      if (txn) mdb_txn_abort(txn);
+      mdb_env_close(env);
+    }
+    MDB_dbi partition(std::uint32_t p) const {
+      MDB_dbi dbi = 0;
+      EXPECT_EQ(mdb_dbi_open(txn, partition_dbi_name("t", p).c_str(), 0, &dbi), 0) << p;
+      return dbi;
+    }
+  };
+  static void expect_same_bounds(const PartitionBounds& got, const PartitionBounds& want, const std::string& what) {
+    EXPECT_EQ(got.start, want.start) << what;
+    EXPECT_EQ(got.end, want.end) << what;
+    EXPECT_EQ(got.bytes, want.bytes) << what;
+  }
+
   weir::testing::ScratchDir dir_{"journal-engine-" +
                                  std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())};
   // Declared before j_: the writer stops before the sources go.
@@ -324,23 +351,14 @@ TEST_F(JournalEngine, SmallRecordsGoInLeafPagesABigOneAlone) {
   EXPECT_EQ(source(*open())->journal_log().bytes(), bytes);
   j_.reset();
 
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 64);
-  ASSERT_EQ(mdb_env_open(env, dir_.path().c_str(), MDB_RDONLY, 0600), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, partition_dbi_name("t", 0).c_str(), 0, &dbi), 0);
+  RawView raw(dir_.path());
   MDB_stat st;
-  ASSERT_EQ(mdb_stat(txn, dbi, &st), 0);
+  ASSERT_EQ(mdb_stat(raw.txn, raw.partition(0), &st), 0);
   // ~130 bytes a record: about 15 to a batch, 2 batches to a page.
   EXPECT_GT(st.ms_entries, std::size_t{kSmall} / 20);
   // Only the big record's batch (twice a leaf's share: a few overflow pages).
   EXPECT_GT(st.ms_overflow_pages, 0u);
   EXPECT_LE(st.ms_overflow_pages * st.ms_psize, big + 2 * st.ms_psize);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
 }
 
 // Bus::open takes each log's bounds from its open check instead of walking
@@ -374,39 +392,24 @@ TEST_F(JournalEngine, TheOpenCheckFindsTheBoundsAWalkReads) {
   ASSERT_TRUE(parallel) << parallel.status().to_string();
   EXPECT_EQ(parallel->threads, 2u);
   ASSERT_EQ(parallel->logs.size(), scan->logs.size());
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 64);
-  ASSERT_EQ(mdb_env_open(env, dir_.path().c_str(), MDB_RDONLY, 0600), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  for (std::uint32_t p = 0; p < 3; ++p) {
-    MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, partition_dbi_name("t", p).c_str(), 0, &dbi), 0);
-    auto walked = partition_bounds(txn, dbi);
-    ASSERT_TRUE(walked);
-    ASSERT_EQ(scan->logs.count(partition_dbi_name("t", p)), 1u) << p;
-    const PartitionBounds& found = scan->logs[partition_dbi_name("t", p)];
-    const PartitionBounds& in_parallel = parallel->logs[partition_dbi_name("t", p)];
-    EXPECT_EQ(in_parallel.start, found.start) << p;
-    EXPECT_EQ(in_parallel.end, found.end) << p;
-    EXPECT_EQ(in_parallel.bytes, found.bytes) << p;
-    EXPECT_EQ(found.start, walked->start) << p;
-    EXPECT_EQ(found.end, walked->end) << p;
-    EXPECT_EQ(found.bytes, walked->bytes) << p;
-    EXPECT_EQ(found.start, before[p].start) << p;
-    EXPECT_EQ(found.end, before[p].end) << p;
-    EXPECT_EQ(found.bytes, before[p].bytes) << p;
+  {
+    RawView raw(dir_.path());
+    for (std::uint32_t p = 0; p < 3; ++p) {
+      auto walked = partition_bounds(raw.txn, raw.partition(p));
+      ASSERT_TRUE(walked);
+      ASSERT_EQ(scan->logs.count(partition_dbi_name("t", p)), 1u) << p;
+      const PartitionBounds& found = scan->logs[partition_dbi_name("t", p)];
+      expect_same_bounds(parallel->logs[partition_dbi_name("t", p)], found, "parallel, partition " + std::to_string(p));
+      expect_same_bounds(found, *walked, "walked, partition " + std::to_string(p));
+      expect_same_bounds(found, before[p], "before close, partition " + std::to_string(p));
+    }
   }
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
   // And a reopened journal starts from them.
   auto j = open();
   for (std::uint32_t p = 0; p < 3; ++p) {
     const JournalLog& log = source(*j, 3, p)->journal_log();
-    EXPECT_EQ(log.start(), before[p].start) << p;
-    EXPECT_EQ(log.committed(), before[p].end) << p;
-    EXPECT_EQ(log.bytes(), before[p].bytes) << p;
+    expect_same_bounds({log.start(), log.committed(), log.bytes()}, before[p],
+                       "reopened, partition " + std::to_string(p));
   }
 }
 
