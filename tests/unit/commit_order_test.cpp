@@ -40,6 +40,7 @@ class FakeSource final : public CommitSource {
   Offset published_end() const noexcept override { return claimed_.load(std::memory_order_acquire); }
   bool pending(Offset from) const noexcept override { return filled_.load(std::memory_order_seq_cst) > from; }
   void journaled(Offset) noexcept override {}
+  void flushed() noexcept override {}
   RetentionLimits retention() const noexcept override { return {}; }
   void retained() noexcept override {}
 

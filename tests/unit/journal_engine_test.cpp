@@ -78,6 +78,7 @@ class FakeSource final : public CommitSource {
     }
     journaled_end_ = end;
   }
+  void flushed() noexcept override {}
   RetentionLimits retention() const noexcept override { return limits; }
   void retained() noexcept override { retained_calls.fetch_add(1); }
 
@@ -112,6 +113,7 @@ class EndlessSource final : public CommitSource {
   }
   bool pending(Offset) const noexcept override { return !quiet_.load(std::memory_order_relaxed); }
   void journaled(Offset) noexcept override {}
+  void flushed() noexcept override {}
   RetentionLimits retention() const noexcept override { return {}; }
   void retained() noexcept override {}
 
@@ -516,6 +518,43 @@ TEST_F(JournalEngine, FailingCommitStallsThenRecovers) {
   // The watermark moves before the writer clears its stalled flag.
   EXPECT_TRUE(eventually([&] { return !j->stalled(); }));
   EXPECT_TRUE(j->error());
+}
+
+// One flush per group commit (journal/flush_debt.hpp): a commit makes
+// records and offsets committed() at once (kill -9 keeps them) and
+// flushed() (power loss keeps them) one flush later. While every flush
+// fails, nothing reaches flushed(), a synchronous offset commit waits, and
+// the journal says why; after the failure a flush only counts once a newer
+// meta page was written.
+TEST_F(JournalEngine, CommitsAreFlushedOneFlushLaterAndNotAfterAFailedFlush) {
+  auto j = open();
+  auto src = source(*j);
+  j->attach(src);
+  src->add("a");
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().flushed() == 1; }));
+  EXPECT_EQ(src->journal_log().committed(), 1u);
+
+  const auto failed_before = faults_injected(FaultPoint::kFlush);
+  arm_fault(FaultPoint::kFlush, EIO);
+  src->add("b");
+  offsets_.set({2});
+  j->track(&offsets_);
+  j->bell().ring();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().committed() == 2; }));
+  ASSERT_TRUE(eventually([&] { return j->stalled(); }));
+  EXPECT_NE(j->error().message().find("mdb_env_sync"), std::string::npos) << j->error().to_string();
+  EXPECT_GT(faults_injected(FaultPoint::kFlush), failed_before);
+  const Status waited = j->wait_offsets_durable(300ms);
+  EXPECT_EQ(waited.code(), Code::kDeadlineExceeded) << waited.to_string();
+  EXPECT_EQ(*j->load_offsets("g", "t", 1), (std::vector<Offset>{2})) << "committed, only not flushed";
+  EXPECT_EQ(src->journal_log().flushed(), 1u);
+
+  disarm_faults();
+  ASSERT_TRUE(eventually([&] { return src->journal_log().flushed() == 2; }));
+  EXPECT_TRUE(j->wait_offsets_durable(5s));
+  EXPECT_TRUE(eventually([&] { return !j->stalled(); }));
+  ASSERT_TRUE(j->untrack(&offsets_));
 }
 
 TEST_F(JournalEngine, InternalPutAndGet) {

@@ -218,6 +218,32 @@ TEST_F(JournalFault, FollowUpsAreRefusedAtOnceWhileTheJournalCannotCommit) {
   internal::disarm_faults();
 }
 
+// The two ack levels apart (weir/options.hpp): a group commit flushes its
+// data pages and leaves its meta page to the next flush, so Ack::kJournal
+// returns at the commit and Ack::kFsync only once a flush followed. Here the
+// writer's flush hangs: journal acks still return, fsync acks wait.
+TEST_F(JournalFault, FsyncAcksWaitForTheFlushJournalAcksDoNot) {
+  auto bus = testing::open_bus(opts());
+  ASSERT_TRUE(bus->create_topic("t", journaled()));
+  auto topic = bus->topic("t");
+  ASSERT_TRUE(topic);
+  const auto hung = internal::faults_injected(FaultPoint::kFlush);
+  internal::arm_fault(FaultPoint::kFlush, internal::kFaultHang);
+  auto r = bus->publish("t", {.payload = "e"}, {.ack = Ack::kJournal});
+  ASSERT_TRUE(r) << r.status().to_string();
+  ASSERT_TRUE(eventually([&] { return internal::faults_injected(FaultPoint::kFlush) > hung; }));
+  const Status waited = topic->wait_acked(*r, Ack::kFsync, 300ms);
+  EXPECT_EQ(waited.code(), Code::kDeadlineExceeded) << waited.to_string();
+  EXPECT_NE(waited.message().find("was not on stable storage within 300 ms"), std::string::npos)
+      << waited.to_string();
+  EXPECT_TRUE(topic->wait_acked(*r, Ack::kJournal, 0ms));
+  internal::disarm_faults();
+  EXPECT_TRUE(topic->wait_acked(*r, Ack::kFsync, 5s));
+  auto f = bus->publish("t", {.payload = "f"}, {.ack = Ack::kFsync});
+  EXPECT_TRUE(f) << f.status().to_string();
+  ASSERT_TRUE(bus->close());
+}
+
 TEST_F(JournalFault, CloseWhileStalledReportsTheCause) {
   auto bus = testing::open_bus(opts());
   ASSERT_TRUE(bus->create_topic("t", journaled()));

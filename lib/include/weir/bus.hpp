@@ -81,13 +81,16 @@ class Topic {
                                    std::span<PublishReceipt> receipts = {}) const;
 
   // Waits until the event of `receipt` reached ack level `level` (for events
-  // published with Ack::kNone). kResourceExhausted at once (within about
-  // 50 ms) while the journal cannot commit (a full disk, the
-  // Options::journal_max_bytes cap, an I/O error), naming the cause ("...
-  // is not committed: journal cannot commit: ..."; the event stays queued and
-  // is committed if the journal recovers); kDeadlineExceeded after
-  // `timeout` otherwise; kInvalidArgument on a memory topic for levels above
-  // kNone. Thread-safe.
+  // published with Ack::kNone): kJournal once its group commit is made,
+  // kFsync once a flush followed that commit (see Ack). kResourceExhausted
+  // at once (within about 50 ms) while the journal cannot commit or flush
+  // (a full disk, the Options::journal_max_bytes cap, an I/O error), naming
+  // the cause ("... is not committed: journal cannot commit: ..." or, for
+  // kFsync, "... is not on stable storage: journal cannot commit: ..."; the
+  // event stays queued and is committed and flushed if the journal
+  // recovers); kDeadlineExceeded after `timeout` otherwise ("... was not
+  // committed within N ms" / "was not on stable storage within N ms");
+  // kInvalidArgument on a memory topic for levels above kNone. Thread-safe.
   Status wait_acked(const PublishReceipt& receipt, Ack level,
                     std::chrono::milliseconds timeout) const;
   // Waits until every event of `receipts` reached `level`: commits are in

@@ -163,12 +163,16 @@ enum class Ack : std::uint8_t {
   // process crash before the next group commit loses it.
   kNone = 0,
   // Returns once the group commit holding the event is committed to LMDB:
-  // it survives kill -9 of the process.
+  // it survives kill -9 of the process. The commit's data pages are flushed
+  // (fdatasync) and its meta page is written but not yet flushed, so a power
+  // loss or kernel crash before the next flush may undo that last commit
+  // (the journal stays consistent: it opens at the commit before).
   kJournal = 1,
-  // Returns once it is on stable storage: it survives power loss. weir
-  // commits every group with LMDB's full sync, so kJournal acks are in fact
-  // as durable as kFsync (they arrive at the same moment); the two levels
-  // stay distinct so a future lazy-sync mode can tell them apart.
+  // Returns once it is on stable storage: it survives power loss. The meta
+  // page of the commit holding the event is flushed by the next group
+  // commit's flush, or by the journal writer before it goes idle, so an
+  // fsync ack arrives one flush after the journal ack (each group commit
+  // costs one flush, not two).
   kFsync = 2,
 };
 

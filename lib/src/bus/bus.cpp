@@ -39,7 +39,7 @@ Status Topic::wait_acked(const PublishReceipt& receipt, Ack level,
   if (receipt.partition >= state_->partitions())
     return Status::invalid_argument("receipt names partition " + std::to_string(receipt.partition) +
                                     " of a topic with " + std::to_string(state_->partitions()));
-  return state_->wait_committed(receipt.partition, receipt.offset, timeout);
+  return state_->wait_acked(receipt.partition, receipt.offset, level, timeout);
 }
 
 Status Topic::wait_all_acked(std::span<const PublishReceipt> receipts, Ack level,

@@ -31,7 +31,7 @@ class JournalLog {
   JournalLog(std::string topic, std::uint32_t partition, unsigned dbi, Offset start, Offset end,
              std::uint64_t bytes)
       : topic_(std::move(topic)), partition_(partition), dbi_(dbi), start_(start), committed_(end),
-        bytes_(bytes) {}
+        flushed_(end), bytes_(bytes) {}
   JournalLog(const JournalLog&) = delete;
   JournalLog& operator=(const JournalLog&) = delete;
 
@@ -43,8 +43,12 @@ class JournalLog {
   // committed (release); read by ack waiters, group workers, metrics and
   // seek (acquire): what a reader then reads from LMDB below committed() is
   // committed, and start() is the first offset retention kept.
+  // committed(): in LMDB (survives a crash of the process; Ack::kJournal);
+  // flushed() <= committed(): on stable storage too (survives a power loss;
+  // Ack::kFsync), moved one flush after the commit (journal/flush_debt.hpp).
   Offset start() const noexcept { return start_.load(std::memory_order_acquire); }
   Offset committed() const noexcept { return committed_.load(std::memory_order_acquire); }
+  Offset flushed() const noexcept { return flushed_.load(std::memory_order_acquire); }
   std::uint64_t bytes() const noexcept { return bytes_.load(std::memory_order_acquire); }
 
  private:
@@ -62,6 +66,7 @@ class JournalLog {
   bool dropped_ GUARDED_BY(gate_) = false;
   std::atomic<Offset> start_;
   std::atomic<Offset> committed_;  // one past the last offset committed to LMDB
+  std::atomic<Offset> flushed_;    // one past the last offset on stable storage
   std::atomic<std::uint64_t> bytes_;
 };
 
@@ -94,6 +99,8 @@ class CommitSource {
   // The writer committed records up to `end` and published the watermark:
   // free what is journaled, wake ack waiters and readers.
   virtual void journaled(Offset end) noexcept = 0;
+  // The writer moved the log's flushed() watermark: wake fsync-ack waiters.
+  virtual void flushed() noexcept = 0;
   virtual RetentionLimits retention() const noexcept = 0;
   // Retention moved start() (wake quota waiters).
   virtual void retained() noexcept = 0;

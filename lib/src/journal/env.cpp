@@ -94,12 +94,17 @@ Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
     if (int rc = mdb_env_set_maxreaders(env, c.max_readers)) return fail(rc, "mdb_env_set_maxreaders");
   // Read-only: 0 adopts the map size stored in the environment.
   if (int rc = mdb_env_set_mapsize(env, c.read_only ? 0 : c.map_bytes)) return fail(rc, "mdb_env_set_mapsize");
-  const unsigned flags = MDB_NOTLS | (c.read_only ? MDB_RDONLY : 0u);
+  // The owner: one flush per commit, the meta page left to the next flush
+  // (see env.hpp).
+  const unsigned flags = MDB_NOTLS | (c.read_only ? MDB_RDONLY : MDB_NOMETASYNC);
   if (int rc = mdb_env_open(env, c.dir.c_str(), flags, 0600))
     return fail(rc, c.read_only ? "open journal '" + c.dir + "' read-only" : std::string("mdb_env_open"));
   if (!c.read_only) {
     int dead = 0;
     mdb_reader_check(env, &dead);  // reclaim reader slots of crashed processes
+    // A previous owner killed after a commit may have left its last meta
+    // page unflushed: make what this bus starts from durable.
+    if (int rc = mdb_env_sync(env, 1)) return fail(rc, "flush the journal at open");
   }
   std::unique_ptr<Env> out(new Env(c.dir, env, fd, c.max_dbs, std::move(open_dir).value()));
   out->log_bounds_ = std::move(bounds);
@@ -109,6 +114,33 @@ Result<std::unique_ptr<Env>> Env::open(const EnvConfig& c) {
 Env::~Env() {
   mdb_env_close(env_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status Env::commit(Txn& txn, MetaFlush meta, std::uint64_t* failures_before) {
+  MutexLock lock(flush_mu_);
+  const std::uint64_t failures = flush_failures_.load(std::memory_order_relaxed);
+  if (failures_before) *failures_before = failures;
+  Status s = txn.commit();
+  if (s.is_ok() && meta == MetaFlush::kNow) {
+    int rc = injected_fault(FaultPoint::kFlush);
+    if (!rc) rc = mdb_env_sync(env_, 1);
+    if (rc)
+      s = Status::io_error("the commit is made but could not be flushed to stable storage (a power loss may undo "
+                           "it): " + lmdb_status(rc, "mdb_env_sync").message());
+  }
+  if (!s) flush_failures_.store(failures + 1, std::memory_order_release);
+  return s;
+}
+
+Status Env::flush(std::uint64_t* failures_before) {
+  MutexLock lock(flush_mu_);
+  const std::uint64_t failures = flush_failures_.load(std::memory_order_relaxed);
+  if (failures_before) *failures_before = failures;
+  int rc = injected_fault(FaultPoint::kFlush);
+  if (!rc) rc = mdb_env_sync(env_, 1);
+  if (!rc) return Status::ok();
+  flush_failures_.store(failures + 1, std::memory_order_release);
+  return lmdb_status(rc, "flush the journal to stable storage (mdb_env_sync)");
 }
 
 Status write_version(MDB_txn* txn, MDB_dbi meta) {

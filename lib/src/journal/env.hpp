@@ -2,16 +2,38 @@
 // bus, or read-only from any process) and the format check both kinds of
 // opener run. One implementation for the bus's Journal and the Inspector.
 //
+// Commits (owner only). The owner opens the environment with
+// MDB_NOMETASYNC: mdb_txn_commit flushes the transaction's data pages
+// (fdatasync) and then writes its meta page without flushing it. Such a
+// commit survives a crash of the process (the meta page is in the page
+// cache) and the file stays consistent across a power loss, which may undo
+// the commit (LMDB then opens at the previous meta page, whose pages were
+// flushed before it was written). The meta page reaches stable storage with
+// the next flush of the file: the next commit's data flush or flush(). The
+// journal writer uses that to flush once per group commit (see
+// journal/flush_debt.hpp); every other commit flushes at once (kNow).
+//
+// Failed flushes: Linux may drop the dirty pages of a failed writeback and
+// report the error to one caller only, so a meta page written before a
+// failed flush may never reach the disk although a later flush succeeds.
+// Every commit and flush therefore runs under flush_mu_ and counts its
+// failures (flush_failures()), so the writer can tell whether a meta page it
+// wrote may have been dropped.
+//
 // Thread-safety: Env is not copyable; its MDB_env is used as LMDB allows
-// (MDB_NOTLS: read transactions are not tied to threads).
+// (MDB_NOTLS: read transactions are not tied to threads); commit() and
+// flush() are thread-safe (LMDB serialises write transactions; flush_mu_
+// serialises flushes).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "base/thread_annotations.hpp"
 #include "journal/log_reader.hpp"
 #include "journal/lmdb.hpp"
 #include "journal/open_dirs.hpp"
@@ -48,6 +70,21 @@ class Env {
   // first write to a log.
   std::map<std::string, PartitionBounds> take_log_bounds() { return std::move(log_bounds_); }
 
+  // Commits `txn` (through its fault seam). kNow then flushes the file
+  // (fault point kFlush): ok means the commit is on stable storage; a failed
+  // flush returns kIoError although the commit is made (a process crash
+  // keeps it; a power loss may undo it). kLater leaves the meta page to the
+  // next flush. `failures_before` (if given) gets flush_failures() as it was
+  // just before; a failed commit or flush counts one failure.
+  enum class MetaFlush { kNow, kLater };
+  Status commit(Txn& txn, MetaFlush meta, std::uint64_t* failures_before = nullptr) EXCLUDES(flush_mu_);
+  // Flushes the file (mdb_env_sync, fault point kFlush): every meta page
+  // written before the call is on stable storage when it returns ok, unless
+  // a flush failed since it was written (see the class comment).
+  Status flush(std::uint64_t* failures_before = nullptr) EXCLUDES(flush_mu_);
+  // Failed commits and flushes since open. Thread-safe (acquire load).
+  std::uint64_t flush_failures() const noexcept { return flush_failures_.load(std::memory_order_acquire); }
+
  private:
   Env(std::string dir, MDB_env* env, int lock_fd, std::uint32_t max_dbs, OpenDir open_dir)
       : open_dir_(std::move(open_dir)), dir_(std::move(dir)), env_(env), lock_fd_(lock_fd), max_dbs_(max_dbs) {}
@@ -59,6 +96,11 @@ class Env {
   const int lock_fd_;  // weir.lock, held (flock) by the owner; -1 read-only
   const std::uint32_t max_dbs_;
   std::map<std::string, PartitionBounds> log_bounds_;
+  // Held across every commit's mdb_txn_commit (taken after the transaction
+  // began, so never while waiting for LMDB's write lock) and every flush.
+  Mutex flush_mu_;
+  // Written under flush_mu_ (release), read anywhere (acquire).
+  std::atomic<std::uint64_t> flush_failures_{0};
 };
 
 // What weir.meta says about the journal.

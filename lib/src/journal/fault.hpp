@@ -8,6 +8,9 @@
 //            is committed (the same outcome as kCommit, named apart so a
 //            test says which failure it models)
 //   kGrowMap mdb_env_set_mapsize when the writer grows the map
+//   kFlush   mdb_env_sync: the flush that puts committed meta pages on
+//            stable storage (Env::flush, and Env::commit with
+//            MetaFlush::kNow after its commit)
 // Compiled in always; unarmed, a point costs one relaxed atomic load.
 //
 // Thread-safety: every function is thread-safe. Arming is process-wide (all
@@ -21,8 +24,8 @@
 
 namespace weir::internal {
 
-enum class FaultPoint : unsigned { kPut, kCommit, kSync, kGrowMap };
-inline constexpr unsigned kFaultPoints = 4;
+enum class FaultPoint : unsigned { kPut, kCommit, kSync, kGrowMap, kFlush };
+inline constexpr unsigned kFaultPoints = 5;
 
 namespace fault_detail {
 extern std::atomic<bool> armed;

@@ -88,7 +88,7 @@ Status Journal::init_meta() {
   auto moved = migrate_journal(txn.get(), format->version, {meta_dbi_, state_dbi_, internal_dbi_});
   if (!moved) return Status(moved.status().code(), "upgrade journal in '" + options_.data_dir + "' from format version " +
                                                        std::to_string(format->version) + ": " + moved.status().message());
-  return txn.commit();
+  return env_->commit(txn, Env::MetaFlush::kNow);
 }
 
 Result<std::vector<std::pair<std::string, TopicOptions>>> Journal::stored_topics() const {
@@ -155,7 +155,7 @@ Result<std::vector<std::unique_ptr<JournalLog>>> Journal::open_topic(std::string
     if (!bounds) return bounds.status();
     logs.push_back(std::make_unique<JournalLog>(name, p, dbi, bounds->start, bounds->end, bounds->bytes));
   }
-  if (Status s = txn.commit(); !s) return s;
+  if (Status s = env_->commit(txn, Env::MetaFlush::kNow); !s) return s;
   return logs;
 }
 

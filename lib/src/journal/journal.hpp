@@ -56,6 +56,7 @@
 #include "journal/byte_lists.hpp"
 #include "journal/commit_source.hpp"
 #include "journal/env.hpp"
+#include "journal/flush_debt.hpp"
 #include "journal/follow_ups.hpp"
 #include "journal/lmdb.hpp"
 #include "journal/log_reader.hpp"
@@ -177,8 +178,14 @@ class Journal {
   // Asks the writer to persist offsets soon (a group moved far).
   void nudge() noexcept { bell_.ring(); }
   // Blocks until a commit that read every offset stored before this call
-  // has committed (synchronous offset commit).
+  // has committed and is on stable storage (synchronous offset commit).
   Status wait_offsets_durable(std::chrono::milliseconds timeout);
+
+  // Asks the writer to flush right after its next commit: an fsync ack or
+  // a synchronous offset commit waits (JournaledPartition::wait_durable).
+  // A hint: without it the writer's next commit, or its flush before it
+  // sleeps, flushes anyway. Thread-safe (a relaxed store).
+  void want_flush() noexcept { flush_wanted_.store(true, std::memory_order_relaxed); }
 
   // Hands a write set to the writer (taking ownership); it is applied in
   // the next group commit and then reported to its sink. Call nudge() after
@@ -334,6 +341,18 @@ class Journal {
   // holds what it detached, not a commit, which at the size cap waits for
   // the space the drop frees).
   Status wait_cycle_ended(std::uint64_t target, std::chrono::milliseconds timeout);
+  // After a commit: each log's new committed end (watermark, ring slots
+  // freed, ack waiters and readers woken) and, when the commit wrote pages
+  // (`wrote`: so its data flush ran), its entry in the flush debt, paying
+  // the commits before it. Returns the events committed.
+  std::size_t publish_commit(const std::vector<Work>& work, bool wrote, std::uint64_t failures_before);
+  // Publishes what a flush put on stable storage: the logs' flushed()
+  // watermarks (waking their fsync-ack waiters) and flushed_commit_.
+  void pay(const FlushDebt::Paid& paid);
+  // Flushes what the writer's last commits left unflushed (a new meta page
+  // first when a failure since makes the debt's stale). Writer thread, no
+  // transaction open.
+  Status flush_owed();
   // Stores one group offset (key from offsets_key) in `txn`.
   Status put_offset(MDB_txn* txn, std::string_view key, Offset next);
 
@@ -445,6 +464,9 @@ class Journal {
   std::size_t taken_ws_ = 0;         // write sets in staged_ and taken_ (bounds the intake)
   std::uint64_t detached_seen_ = 0;  // detached_ when forget_detached last ran
   std::uint64_t durable_cycle_ = 0;  // every take of cycles <= this committed
+  // Writer thread only: the writer's commits not yet known to be on stable
+  // storage.
+  FlushDebt debt_;
   // Writer thread only: the most bytes of records one commit takes. Halved
   // (down to one record) while a commit finds no room (the cap, a full
   // disk) that retention cannot make, doubled back after each commit that
@@ -466,6 +488,15 @@ class Journal {
   std::atomic<std::uint64_t> cycle_done_{0};
   std::atomic<std::uint64_t> cycle_ended_{0};
   std::atomic<std::uint64_t> cycle_wanted_{0};  // highest cycle a waiter needs
+  // The writer's commits that wrote pages, numbered from 1 (incremented
+  // before the cycle's cycle_done_ store), and the highest number known to
+  // be on stable storage (stored under commit_mu_). Release stores by the
+  // writer, acquire loads by waiters.
+  std::atomic<std::uint64_t> commits_made_{0};
+  std::atomic<std::uint64_t> flushed_commit_{0};
+  // want_flush(): set by waiters (relaxed: a hint), cleared by the writer
+  // when it acts on it.
+  std::atomic<bool> flush_wanted_{false};
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::thread writer_;

@@ -163,7 +163,7 @@ Status Journal::internal_put(const std::vector<std::pair<std::string, std::strin
     MDB_val k = as_val(key), v = as_val(value);
     if (int rc = lmdb_put(txn.get(), internal_dbi_, &k, &v, 0)) return lmdb_status(rc, "write internal record");
   }
-  return txn.commit();
+  return env_->commit(txn, Env::MetaFlush::kNow);
 }
 
 Result<std::size_t> Journal::purge_dedupe() {
@@ -194,7 +194,7 @@ Result<std::size_t> Journal::purge_dedupe() {
   }
   mdb_cursor_close(cur);
   if (n == 0) return std::size_t{0};
-  if (Status s = txn.commit(); !s) return s;
+  if (Status s = env_->commit(txn, Env::MetaFlush::kLater); !s) return s;
   return n;
 }
 

@@ -53,7 +53,7 @@ Status Journal::store_topic_options(std::string_view topic, const TopicOptions& 
                                         std::string(topic) + "' needs more");
     if (rc) return lmdb_status(rc, "create partition " + std::to_string(p) + " of '" + std::string(topic) + "'");
   }
-  return txn.commit();
+  return env_->commit(txn, Env::MetaFlush::kNow);
 }
 
 Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
@@ -113,7 +113,7 @@ Status Journal::drop_topic(std::string_view topic, std::uint32_t partitions,
   if (!dead_letter_group.empty())
     if (auto n = delete_prefix(txn.get(), internal_dbi_, settled_prefix(dead_letter_group), "dead-letter ledger"); !n)
       return n.status();
-  if (Status s = txn.commit(); !s) return s;
+  if (Status s = env_->commit(txn, Env::MetaFlush::kNow); !s) return s;
   // At the size cap the writer's next commit must be able to use the space
   // this drop freed.
   reuse_freed_pages();
@@ -160,7 +160,7 @@ Result<DroppedGroup> Journal::drop_group(std::string_view group) {
     if (!n) return n.status();
     out.state_values += *n;
   }
-  if (Status s = txn.commit(); !s) return s;
+  if (Status s = env_->commit(txn, Env::MetaFlush::kNow); !s) return s;
   return out;
 }
 

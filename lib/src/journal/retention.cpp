@@ -74,7 +74,7 @@ Result<std::size_t> Journal::enforce_retention() {
     if (bytes != bytes_before) cuts.push_back({src, start, bytes_before - bytes});
   }
   if (cuts.empty()) return std::size_t{0};
-  if (Status s = txn.commit(); !s) return s;
+  if (Status s = env_->commit(txn, Env::MetaFlush::kLater); !s) return s;
   for (const Cut& c : cuts) {
     JournalLog& log = c.src->journal_log();
     log.start_.store(c.new_start, std::memory_order_release);
@@ -102,7 +102,7 @@ Status Journal::store_offsets(const std::string& group, const std::string& topic
   for (const auto& [p, off] : offsets)
     if (Status s = put_offset(txn.get(), offsets_key(group, topic, p), off); !s)
       return Status(s.code(), "store offsets of group '" + group + "': " + s.message());
-  return txn.commit();
+  return env_->commit(txn, Env::MetaFlush::kNow);
 }
 
 }  // namespace weir::internal

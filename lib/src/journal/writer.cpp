@@ -42,7 +42,17 @@ Status Journal::wait_cycle(std::uint64_t target, std::chrono::milliseconds timeo
   while (wanted < target &&
          !cycle_wanted_.compare_exchange_weak(wanted, target, std::memory_order_seq_cst)) {
   }
-  switch (await_cycle(cycle_done_, target, timeout)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  CycleWait w = await_cycle(cycle_done_, target, timeout);
+  if (w == CycleWait::kReached) {
+    // Then on stable storage: every commit made so far (the one that
+    // persisted the offsets among them) one flush later.
+    const std::uint64_t made = commits_made_.load(std::memory_order_acquire);
+    want_flush();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    w = await_cycle(flushed_commit_, made, std::max(left, std::chrono::milliseconds(0)));
+  }
+  switch (w) {
     case CycleWait::kReached:
       return Status::ok();
     case CycleWait::kTimedOut: {
@@ -228,6 +238,7 @@ void Journal::forget_detached(const std::vector<CommitSource*>& logs) {
     for (auto& ws : t.write_sets) std::erase_if(ws->placed, gone);
   }
   for (auto& ws : staged_) std::erase_if(ws->placed, gone);
+  debt_.forget_logs([&](CommitSource* src) { return std::find(logs.begin(), logs.end(), src) != logs.end(); });
 }
 
 std::vector<CommitSource*> Journal::cycle_logs() {
@@ -290,7 +301,62 @@ bool Journal::make_room() {
 
 void Journal::reuse_freed_pages() {
   if (Txn bump; bump.begin(env_->get(), 0).is_ok() && write_version(bump.get(), meta_dbi_).is_ok())
-    (void)bump.commit();
+    (void)env_->commit(bump, Env::MetaFlush::kLater);
+}
+
+void Journal::pay(const FlushDebt::Paid& paid) {
+  if (paid.commit == 0) return;
+  for (const auto& [src, end] : paid.logs) {
+    // Release: pairs with fsync-ack waiters' acquire of flushed().
+    src->journal_log().flushed_.store(end, std::memory_order_release);
+    src->flushed();
+  }
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    flushed_commit_.store(paid.commit, std::memory_order_release);
+  }
+  commit_cv_.notify_all();
+}
+
+Status Journal::flush_owed() {
+  if (!debt_.owed()) return Status::ok();
+  if (debt_.stale(env_->flush_failures())) {
+    // A commit or flush failed since the debt's newest meta page was
+    // written, which may have dropped it: write a newer one (it holds every
+    // earlier commit), then flush that.
+    std::shared_lock<ResizeMutex> rl(resize_mu_);
+    Txn bump;
+    if (Status s = bump.begin(env_->get(), 0); !s) return s;
+    if (Status s = write_version(bump.get(), meta_dbi_); !s) return s;
+    std::uint64_t failures = 0;
+    if (Status s = env_->commit(bump, Env::MetaFlush::kLater, &failures); !s) return s;
+    pay(debt_.committed(failures, commits_made_.load(std::memory_order_relaxed), {}));
+  }
+  std::uint64_t failures = 0;
+  if (Status s = env_->flush(&failures); !s) return s;
+  pay(debt_.flushed(failures));
+  return Status::ok();
+}
+
+std::size_t Journal::publish_commit(const std::vector<Work>& work, bool wrote, std::uint64_t failures_before) {
+  std::size_t events = 0;
+  FlushDebt::Ends ends;
+  for (const Work& w : work) {
+    JournalLog& log = w.src->journal_log();
+    log.bytes_.fetch_add(w.stored, std::memory_order_acq_rel);
+    // Release: pairs with readers' acquire of committed(); what they then
+    // read from LMDB below it is committed.
+    log.committed_.store(w.from + w.n, std::memory_order_release);
+    w.src->journaled(w.from + w.n);
+    ends.emplace_back(w.src, w.from + w.n);
+    events += w.n;
+  }
+  if (wrote) {
+    const std::uint64_t made = commits_made_.load(std::memory_order_relaxed) + 1;
+    commits_made_.store(made, std::memory_order_release);
+    pay(debt_.committed(failures_before, made, ends));
+  }
+  return events;
 }
 
 Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
@@ -308,6 +374,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   }
 
   int room_retries = 0;  // retries because make_room() freed something
+  std::uint64_t failures_before = 0;  // Env::flush_failures() before the commit
   for (int grown = 0;;) {
     Status failed;
     {
@@ -320,7 +387,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
         for (const auto& [key, off] : taken_[i].offsets)
           if (failed.is_ok()) failed = put_offset(txn.get(), key, off);
       }
-      if (failed.is_ok()) failed = txn.commit();
+      if (failed.is_ok()) failed = env_->commit(txn, Env::MetaFlush::kLater, &failures_before);
     }
     if (failed.is_ok()) break;
     // MAP_FULL: grow (at most 8 times a cycle) and retry; at the cap, no
@@ -363,16 +430,9 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
   }
   txn_budget_ = std::min(kMaxTxnBytes, txn_budget_ * 2);
 
-  std::size_t total_events = 0;
-  for (const Work& w : work) total_events += w.n;
-  for (const Work& w : work) {
-    JournalLog& log = w.src->journal_log();
-    log.bytes_.fetch_add(w.stored, std::memory_order_acq_rel);
-    // Release: pairs with readers' acquire of committed(); what they then
-    // read from LMDB below it is committed.
-    log.committed_.store(w.from + w.n, std::memory_order_release);
-    w.src->journaled(w.from + w.n);
-  }
+  // Only a commit that wrote pages flushed the file (LMDB skips an empty
+  // one); a ready take always writes (write sets and offsets are puts).
+  std::size_t total_events = publish_commit(work, !work.empty() || ready_takes > 0, failures_before);
   // One report per sink per commit (each takes the sink's lock once).
   std::unordered_map<SinkRef*, std::vector<std::uint64_t>> by_sink;
   for (std::size_t i = 0; i < ready_takes; ++i) {
@@ -418,6 +478,22 @@ std::size_t Journal::TEST_map_size() const {
 
 void Journal::writer_main() {
   auto next_retention = std::chrono::steady_clock::now();
+  bool flush_failing = false;  // the last flush_owed failed
+  // Flushes what is owed; false (error set, after the stalled retry's
+  // pause) when that failed.
+  auto flush = [&] {
+    if (Status f = flush_owed(); !f) {
+      set_error(f);
+      flush_failing = true;
+      const std::uint32_t e = bell_.prepare();
+      bell_.wait(e, kStalledRetry);
+      bell_.finish();
+      return false;
+    }
+    if (flush_failing) set_error(Status::ok());
+    flush_failing = false;
+    return true;
+  };
   while (true) {
     const bool stopping = stop_.load(std::memory_order_acquire);
     // seq_cst RMW then a seq_cst fence, before commit_once reads the
@@ -425,7 +501,9 @@ void Journal::writer_main() {
     const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     auto r = commit_once(stopping, cycle);
-    set_error(r ? Status::ok() : r.status());
+    // A commit that succeeds does not clear a failed flush: that clears
+    // when a flush succeeds (flush_owed below).
+    if (!r || !flush_failing) set_error(r ? Status::ok() : r.status());
     {
       std::lock_guard<std::mutex> lock(commit_mu_);
       // Not `cycle` itself while an older take waits for its records.
@@ -455,8 +533,17 @@ void Journal::writer_main() {
       next_retention = std::chrono::steady_clock::now() +
                        (more_cleanup ? std::chrono::milliseconds(0) : kRetentionInterval);
     }
+    // An fsync ack or a synchronous offset commit waits: flush now rather
+    // than with the next commit (which would hold this commit's acks for a
+    // whole cycle while producers' windows stay full). Without one, the
+    // next commit's data flush pays for this one.
+    if (*r > 0 && debt_.owed() && flush_wanted_.exchange(false, std::memory_order_relaxed) && !flush()) continue;
     if (*r > 0 || more_cleanup) continue;  // more may be waiting
     if (stopping) break;
+    // Nothing more to commit now: put what the last commits left unflushed
+    // on stable storage before sleeping; on failure retry as a stalled
+    // commit does.
+    if (!flush()) continue;
     const std::uint32_t e = bell_.prepare();
     bool work = false;
     {
@@ -473,6 +560,9 @@ void Journal::writer_main() {
       bell_.wait(e, options_.offset_commit_interval);
     bell_.finish();
   }
+  // The last commits' meta page (the bus is closing: a power loss after
+  // close must not undo what it acknowledged at kJournal either).
+  if (Status f = flush_owed(); !f) set_error(f);
   {
     std::lock_guard<std::mutex> lock(commit_mu_);  // waiters see stop_ and leave
   }

@@ -30,27 +30,32 @@ Status JournaledPartition::writable() const {
   return Status::ok();
 }
 
-Status JournaledPartition::wait_durable(Offset off, std::chrono::milliseconds timeout) const {
+Status JournaledPartition::wait_durable(Offset off, Ack level, std::chrono::milliseconds timeout) const {
+  // kFsync: on stable storage (flushed, one flush after the commit); kJournal: committed.
+  const bool flush = level == Ack::kFsync;
+  auto reached = [&] { return (flush ? log_->flushed() : log_->committed()) > off; };
+  auto where = [&] {
+    return "offset " + std::to_string(off) + " of topic '" + topic() + "' partition " + std::to_string(index());
+  };
+  const char* what = flush ? "on stable storage" : "committed";
   std::chrono::steady_clock::time_point deadline{};
   for (;;) {
-    if (log_->committed() > off) return Status::ok();
-    // The writer already failed to commit (full disk, the size cap, an I/O
-    // error): say so now rather than at the deadline. The event stays queued
-    // and is committed if the writer's retries succeed later.
-    if (Status w = writable(); !w)
-      return Status(w.code(), "offset " + std::to_string(off) + " of topic '" + topic() + "' partition " +
-                                  std::to_string(index()) + " is not committed: " + w.message());
+    if (reached()) return Status::ok();
+    // The writer already failed to commit or flush (full disk, the size
+    // cap, an I/O error): say so now rather than at the deadline. The event
+    // stays queued and is committed (and flushed) if the writer's retries
+    // succeed later.
+    if (Status w = writable(); !w) return Status(w.code(), where() + " is not " + what + ": " + w.message());
     const auto now = std::chrono::steady_clock::now();
     if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + timeout;
     if (now >= deadline) {
-      std::string why = "offset " + std::to_string(off) + " of topic '" + topic() + "' partition " +
-                        std::to_string(index()) + " was not committed within " + std::to_string(timeout.count()) +
-                        " ms";
+      std::string why = where() + " was not " + what + " within " + std::to_string(timeout.count()) + " ms";
       if (Status e = health_->error(); !e) why += " (journal: " + e.to_string() + ")";
       return Status::deadline_exceeded(why);
     }
+    if (flush) journal_.want_flush();  // flush right after the commit, not one commit later
     const std::uint32_t epoch = commits_.prepare();
-    if (log_->committed() <= off)
+    if (!reached())
       commits_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(50)));
     commits_.finish();
   }

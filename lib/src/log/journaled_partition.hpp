@@ -30,7 +30,7 @@ class JournaledPartition final : public Partition, public CommitSource {
   Status for_each(Offset from, const std::function<bool(const Message&)>& fn) override;
 
   Status writable() const override;
-  Status wait_durable(Offset off, std::chrono::milliseconds timeout) const override;
+  Status wait_durable(Offset off, Ack level, std::chrono::milliseconds timeout) const override;
 
   void attach(ReaderCursor& cursor, Offset from, bool resumed) override;
   void detach(ReaderCursor&) override {}
@@ -57,6 +57,7 @@ class JournaledPartition final : public Partition, public CommitSource {
   Offset published_end() const noexcept override { return ring().end(); }
   bool pending(Offset from) const noexcept override { return ring().end_seq_cst() > from; }
   void journaled(Offset end) noexcept override;
+  void flushed() noexcept override { commits_.ring(); }  // fsync-ack waiters
   RetentionLimits retention() const noexcept override {
     return {std::chrono::seconds(retention_age_s_.load(std::memory_order_relaxed)),
             retention_bytes_.load(std::memory_order_relaxed), retention_events_.load(std::memory_order_relaxed)};

@@ -21,7 +21,7 @@ class MemoryPartition final : public Partition {
   Status for_each(Offset from, const std::function<bool(const Message&)>& fn) override;
 
   Status writable() const override { return Status::ok(); }
-  Status wait_durable(Offset, std::chrono::milliseconds) const override {
+  Status wait_durable(Offset, Ack, std::chrono::milliseconds) const override {
     return Status::invalid_argument("topic '" + topic() + "' is a memory topic; it acks at level none only");
   }
 

@@ -77,9 +77,9 @@ class Partition {
   // Whether publishes may go on (a stalled journal refuses them with the
   // cause). Thread-safe.
   virtual Status writable() const = 0;
-  // Waits until offset `off` is durable (journaled: committed), up to
-  // `timeout`. Thread-safe.
-  virtual Status wait_durable(Offset off, std::chrono::milliseconds timeout) const = 0;
+  // Waits until offset `off` reached ack `level` (journaled: kJournal
+  // committed, kFsync on stable storage), up to `timeout`. Thread-safe.
+  virtual Status wait_durable(Offset off, Ack level, std::chrono::milliseconds timeout) const = 0;
 
   // --- readers -----------------------------------------------------------------
   // Sets `cursor` to where a group starts: `from` clamped into what is held

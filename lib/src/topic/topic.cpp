@@ -234,7 +234,7 @@ Result<PublishReceipt> TopicState::publish(const Event& e, const PublishOptions&
   log.publish(off);
   if (sleeping) readers_.wake(sleeping);
   if (*ack != Ack::kNone)
-    if (Status s = wait_committed(p, off, timeout_of(o)); !s) return s;
+    if (Status s = wait_acked(p, off, *ack, timeout_of(o)); !s) return s;
   return PublishReceipt{p, off};
 }
 
@@ -265,7 +265,7 @@ BatchPublishResult TopicState::publish_batch(std::span<const Event> events,
   auto finish = [&](Status why, std::size_t published) -> BatchPublishResult {
     readers_.wake(sleeping);
     for (const auto& [p, off] : last) {
-      if (Status s = wait_committed(p, off, timeout_of(o)); !s) {
+      if (Status s = wait_acked(p, off, *ack, timeout_of(o)); !s) {
         if (why) return {std::move(s), published};
         return {Status(s.code(), s.message() + "; and event " + std::to_string(published) +
                                      " of the batch was not published: " + why.to_string()),

@@ -83,9 +83,10 @@ class TopicState {
   bool journaled() const noexcept { return options_.durability == Durability::kJournaled; }
   // Stored bytes of all partitions. Thread-safe.
   std::uint64_t stored_bytes() const noexcept;
-  // Waits until offset `off` of partition `p` is durable, up to `timeout`.
-  Status wait_committed(std::uint32_t p, Offset off, std::chrono::milliseconds timeout) const {
-    return parts_[p]->wait_durable(off, timeout);
+  // Waits until offset `off` of partition `p` reached ack `level`, up to
+  // `timeout`.
+  Status wait_acked(std::uint32_t p, Offset off, Ack level, std::chrono::milliseconds timeout) const {
+    return parts_[p]->wait_durable(off, level, timeout);
   }
 
   Result<PublishReceipt> publish(const Event& event, const PublishOptions& options);
