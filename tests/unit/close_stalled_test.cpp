@@ -72,9 +72,11 @@ TEST(CloseStalledJournal, HonoursTimeoutAndReportsWhatWasNotPersisted) {
   // fails): publish until producers are told the journal is stalled.
   const std::string big(64 * 1024, 'x');
   Status stalled;
+  int accepted = 0;
   const bool refused = eventually([&] {
     auto r = t.publish({.key = "b", .payload = big}, {.timeout = 200ms, .ack = Ack::kNone});
     stalled = r ? Status::ok() : r.status();
+    accepted += r ? 1 : 0;
     return !stalled.is_ok();
   });
   ASSERT_TRUE(refused) << "the journal kept committing under RLIMIT_FSIZE";
@@ -91,7 +93,15 @@ TEST(CloseStalledJournal, HonoursTimeoutAndReportsWhatWasNotPersisted) {
   std::printf("close report: %s\n", rep->journal_status.to_string().c_str());
   EXPECT_NE(why.find("group 'g'"), std::string::npos) << why;
   EXPECT_NE(why.find("not persisted"), std::string::npos) << why;
-  EXPECT_NE(why.find("published to topic 't' (never acknowledged)"), std::string::npos) << why;
+  // The group's own offset commit can meet the cap first (under load its
+  // read transactions keep LMDB from reusing pages, so the commit must grow
+  // the file): then the journal refused the first big event and nothing
+  // of 't' is unwritten. Seen once in a loaded TSan run.
+  if (accepted > 0) {
+    EXPECT_NE(why.find("published to topic 't' (never acknowledged)"), std::string::npos) << why;
+  } else {
+    EXPECT_EQ(why.find("published to topic 't'"), std::string::npos) << why;
+  }
 }
 
 }  // namespace
