@@ -168,11 +168,13 @@ enum class Ack : std::uint8_t {
   // loss or kernel crash before the next flush may undo that last commit
   // (the journal stays consistent: it opens at the commit before).
   kJournal = 1,
-  // Returns once it is on stable storage: it survives power loss. The meta
-  // page of the commit holding the event is flushed by the next group
-  // commit's flush, or by the journal writer before it goes idle, so an
-  // fsync ack arrives one flush after the journal ack (each group commit
-  // costs one flush, not two).
+  // Returns once it is on stable storage: it survives power loss. A flush
+  // must follow the commit holding the event: the journal writer runs one
+  // right after a commit that an fsync ack waits for (otherwise the next
+  // commit's data flush, or the writer's flush before it goes idle, covers
+  // it). So a stream acknowledged at kJournal costs one flush per group
+  // commit, one acknowledged at kFsync two, and an fsync ack arrives one
+  // flush after the journal ack.
   kFsync = 2,
 };
 
