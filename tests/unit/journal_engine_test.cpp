@@ -557,6 +557,23 @@ TEST_F(JournalEngine, CommitsAreFlushedOneFlushLaterAndNotAfterAFailedFlush) {
   ASSERT_TRUE(j->untrack(&offsets_));
 }
 
+// A commit outside the writer (internal_put, store_offsets, the catalog,
+// lifecycle) flushes before it returns: when that flush fails it says the
+// commit is made but not on stable storage (kIoError), and the value is
+// there to read (a process crash keeps it; a power loss may undo it).
+TEST_F(JournalEngine, ACommitOutsideTheWriterReportsAFailedFlush) {
+  auto j = open();
+  {
+    ScopedFault flush(FaultPoint::kFlush, EIO, 1);
+    const Status s = j->internal_put({{"k", "v"}});
+    EXPECT_EQ(s.code(), Code::kIoError) << s.to_string();
+    EXPECT_NE(s.message().find("could not be flushed to stable storage"), std::string::npos) << s.to_string();
+  }
+  EXPECT_EQ(**j->internal_get("k"), "v");
+  EXPECT_TRUE(j->internal_put({{"k", "w"}}));
+  EXPECT_EQ(**j->internal_get("k"), "w");
+}
+
 TEST_F(JournalEngine, InternalPutAndGet) {
   auto j = open();
   ASSERT_TRUE(j->internal_put({{"k1", "v1"}, {"k2", "v2"}}));
