@@ -138,7 +138,8 @@ void BM_BatchFrame(benchmark::State& state) {
 BENCHMARK(BM_BatchFrame);
 
 // A batch of 1,000 events published to a journaled topic and acknowledged
-// at the commit (full sync): what one group commit costs end to end.
+// at the commit (Ack::kJournal: data pages flushed, the meta page left to
+// the next flush): what one group commit costs end to end.
 void BM_JournalAppendBatch(benchmark::State& state) {
   const auto dir = std::filesystem::temp_directory_path() / "weir-microbench-journal";
   std::filesystem::remove_all(dir);

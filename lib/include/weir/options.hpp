@@ -166,15 +166,18 @@ enum class Ack : std::uint8_t {
   // it survives kill -9 of the process. The commit's data pages are flushed
   // (fdatasync) and its meta page is written but not yet flushed, so a power
   // loss or kernel crash before the next flush may undo that last commit
-  // (the journal stays consistent: it opens at the commit before).
+  // (the journal stays consistent: it opens at the commit before). The
+  // next commit's data flush covers it, or the journal writer's flush
+  // before it goes idle.
   kJournal = 1,
   // Returns once it is on stable storage: it survives power loss. A flush
   // must follow the commit holding the event: the journal writer runs one
-  // right after a commit that an fsync ack waits for (otherwise the next
+  // right after its next commit once an fsync ack waits (otherwise the next
   // commit's data flush, or the writer's flush before it goes idle, covers
-  // it). So a stream acknowledged at kJournal costs one flush per group
-  // commit, one acknowledged at kFsync two, and an fsync ack arrives one
-  // flush after the journal ack.
+  // it). So while commits follow each other, a stream acknowledged at
+  // kJournal costs one flush per group commit and one acknowledged at
+  // kFsync two (an idle writer flushes once more before it sleeps either
+  // way), and an fsync ack arrives one flush after the journal ack.
   kFsync = 2,
 };
 

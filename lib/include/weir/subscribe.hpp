@@ -298,7 +298,8 @@ struct SubscribeOptions {
   // Options::offset_commit_interval and every 1,000 events; an event's
   // offset is committable as soon as its handler returns); N > 0 makes a
   // worker that handled N events since its last durable offset wait until
-  // its offsets are committed, and hands it at most that many at once (a
+  // its offsets are committed and flushed to stable storage (a power loss
+  // keeps them), and hands it at most that many at once (a
   // batch handler's batches are capped at N, below max_batch), so a crash
   // redelivers at most N events per worker. Transactional groups (dedupe,
   // StateHandler) persist offsets only with committed write sets, one per

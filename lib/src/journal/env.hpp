@@ -10,8 +10,10 @@
 // the commit (LMDB then opens at the previous meta page, whose pages were
 // flushed before it was written). The meta page reaches stable storage with
 // the next flush of the file: the next commit's data flush or flush(). The
-// journal writer uses that to flush once per group commit (see
-// journal/flush_debt.hpp); every other commit flushes at once (kNow).
+// journal writer's commits (group commits, retention, the dedupe purge, and
+// the bump that lets LMDB reuse freed pages, which drop_topic runs too) use
+// that (kLater; see journal/flush_debt.hpp); every other commit flushes at
+// once (kNow).
 //
 // Failed flushes: Linux may drop the dirty pages of a failed writeback and
 // report the error to one caller only, so a meta page written before a

@@ -117,10 +117,19 @@ struct WriteSet {
 };
 
 // Whether the journal can commit, shared with the partitions that report it
-// to producers (they may outlive the Journal in a Topic handle).
-// Thread-safety: thread-safe; stalled() is a lock-free acquire load.
+// to producers (they may outlive the Journal in a Topic handle), and their
+// request for a flush (fsync-ack waiters; see Journal::want_flush).
+// Thread-safety: thread-safe; stalled() is a lock-free acquire load; the
+// flush request is a relaxed flag (a hint).
 class JournalHealth {
  public:
+  // const: the partitions hold a const view (they report health, and ask).
+  void want_flush() const noexcept { flush_wanted_.store(true, std::memory_order_relaxed); }
+  // Whether a flush was asked for since the last call (clears the request).
+  bool take_flush_request() noexcept {
+    return flush_wanted_.load(std::memory_order_relaxed) && flush_wanted_.exchange(false, std::memory_order_relaxed);
+  }
+
   bool stalled() const noexcept { return stalled_.load(std::memory_order_acquire); }
   Status error() const {
     MutexLock lock(mu_);
@@ -136,6 +145,7 @@ class JournalHealth {
 
  private:
   std::atomic<bool> stalled_{false};
+  mutable std::atomic<bool> flush_wanted_{false};
   mutable Mutex mu_;
   Status error_ GUARDED_BY(mu_);
 };
@@ -185,7 +195,7 @@ class Journal {
   // a synchronous offset commit waits (JournaledPartition::wait_durable).
   // A hint: without it the writer's next commit, or its flush before it
   // sleeps, flushes anyway. Thread-safe (a relaxed store).
-  void want_flush() noexcept { flush_wanted_.store(true, std::memory_order_relaxed); }
+  void want_flush() noexcept { health_->want_flush(); }
 
   // Hands a write set to the writer (taking ownership); it is applied in
   // the next group commit and then reported to its sink. Call nudge() after
@@ -353,6 +363,10 @@ class Journal {
   // first when a failure since makes the debt's stale). Writer thread, no
   // transaction open.
   Status flush_owed();
+  // Commits a transaction that only rewrites the format version: a new
+  // meta page (MetaFlush::kLater). REQUIRES: resize_mu_ held shared, no
+  // write transaction open.
+  Status bump_meta(std::uint64_t* failures_before);
   // Stores one group offset (key from offsets_key) in `txn`.
   Status put_offset(MDB_txn* txn, std::string_view key, Offset next);
 
@@ -494,9 +508,6 @@ class Journal {
   // writer, acquire loads by waiters.
   std::atomic<std::uint64_t> commits_made_{0};
   std::atomic<std::uint64_t> flushed_commit_{0};
-  // want_flush(): set by waiters (relaxed: a hint), cleared by the writer
-  // when it acts on it.
-  std::atomic<bool> flush_wanted_{false};
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::thread writer_;

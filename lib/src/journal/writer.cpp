@@ -299,44 +299,7 @@ bool Journal::make_room() {
   return true;
 }
 
-void Journal::reuse_freed_pages() {
-  if (Txn bump; bump.begin(env_->get(), 0).is_ok() && write_version(bump.get(), meta_dbi_).is_ok())
-    (void)env_->commit(bump, Env::MetaFlush::kLater);
-}
-
-void Journal::pay(const FlushDebt::Paid& paid) {
-  if (paid.commit == 0) return;
-  for (const auto& [src, end] : paid.logs) {
-    // Release: pairs with fsync-ack waiters' acquire of flushed().
-    src->journal_log().flushed_.store(end, std::memory_order_release);
-    src->flushed();
-  }
-  {
-    std::lock_guard<std::mutex> lock(commit_mu_);
-    flushed_commit_.store(paid.commit, std::memory_order_release);
-  }
-  commit_cv_.notify_all();
-}
-
-Status Journal::flush_owed() {
-  if (!debt_.owed()) return Status::ok();
-  if (debt_.stale(env_->flush_failures())) {
-    // A commit or flush failed since the debt's newest meta page was
-    // written, which may have dropped it: write a newer one (it holds every
-    // earlier commit), then flush that.
-    std::shared_lock<ResizeMutex> rl(resize_mu_);
-    Txn bump;
-    if (Status s = bump.begin(env_->get(), 0); !s) return s;
-    if (Status s = write_version(bump.get(), meta_dbi_); !s) return s;
-    std::uint64_t failures = 0;
-    if (Status s = env_->commit(bump, Env::MetaFlush::kLater, &failures); !s) return s;
-    pay(debt_.committed(failures, commits_made_.load(std::memory_order_relaxed), {}));
-  }
-  std::uint64_t failures = 0;
-  if (Status s = env_->flush(&failures); !s) return s;
-  pay(debt_.flushed(failures));
-  return Status::ok();
-}
+void Journal::reuse_freed_pages() { (void)bump_meta(nullptr); }
 
 std::size_t Journal::publish_commit(const std::vector<Work>& work, bool wrote, std::uint64_t failures_before) {
   std::size_t events = 0;
@@ -479,6 +442,7 @@ std::size_t Journal::TEST_map_size() const {
 void Journal::writer_main() {
   auto next_retention = std::chrono::steady_clock::now();
   bool flush_failing = false;  // the last flush_owed failed
+  bool last_ok = true;         // the last commit_once succeeded
   // Flushes what is owed; false (error set, after the stalled retry's
   // pause) when that failed.
   auto flush = [&] {
@@ -501,6 +465,7 @@ void Journal::writer_main() {
     const std::uint64_t cycle = cycle_started_.fetch_add(1, std::memory_order_seq_cst) + 1;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     auto r = commit_once(stopping, cycle);
+    last_ok = r.is_ok();
     // A commit that succeeds does not clear a failed flush: that clears
     // when a flush succeeds (flush_owed below).
     if (!r || !flush_failing) set_error(r ? Status::ok() : r.status());
@@ -535,9 +500,10 @@ void Journal::writer_main() {
     }
     // An fsync ack or a synchronous offset commit waits: flush now rather
     // than with the next commit (which would hold this commit's acks for a
-    // whole cycle while producers' windows stay full). Without one, the
-    // next commit's data flush pays for this one.
-    if (*r > 0 && debt_.owed() && flush_wanted_.exchange(false, std::memory_order_relaxed) && !flush()) continue;
+    // whole cycle while producers' windows stay full, or a retention
+    // backlog's passes go first). Without one, the next commit's data
+    // flush pays for this one.
+    if (debt_.owed() && health_->take_flush_request() && !flush()) continue;
     if (*r > 0 || more_cleanup) continue;  // more may be waiting
     if (stopping) break;
     // Nothing more to commit now: put what the last commits left unflushed
@@ -561,8 +527,10 @@ void Journal::writer_main() {
     bell_.finish();
   }
   // The last commits' meta page (the bus is closing: a power loss after
-  // close must not undo what it acknowledged at kJournal either).
-  if (Status f = flush_owed(); !f) set_error(f);
+  // close must not undo what it acknowledged at kJournal either). A flush
+  // that fails again is the close's error; one that succeeds clears an
+  // earlier flush failure, unless the last commit failed.
+  if (Status f = flush_owed(); !f || (flush_failing && last_ok)) set_error(f);
   {
     std::lock_guard<std::mutex> lock(commit_mu_);  // waiters see stop_ and leave
   }

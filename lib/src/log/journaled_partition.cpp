@@ -53,7 +53,9 @@ Status JournaledPartition::wait_durable(Offset off, Ack level, std::chrono::mill
       if (Status e = health_->error(); !e) why += " (journal: " + e.to_string() + ")";
       return Status::deadline_exceeded(why);
     }
-    if (flush) journal_.want_flush();  // flush right after the commit, not one commit later
+    // Flush right after the commit, not one commit later. Through health_,
+    // which outlives the journal (a Topic handle may wait after close).
+    if (flush) health_->want_flush();
     const std::uint32_t epoch = commits_.prepare();
     if (!reached())
       commits_.wait(epoch, std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(50)));
