@@ -244,6 +244,24 @@ TEST_F(JournalFault, FsyncAcksWaitForTheFlushJournalAcksDoNot) {
   ASSERT_TRUE(bus->close());
 }
 
+// A Topic handle outlives its bus: an fsync wait on it after close asks
+// for a flush through the partitions' shared health, not the freed journal
+// (under AddressSanitizer this was a heap-use-after-free), and times out.
+TEST_F(JournalFault, AnFsyncWaitOnAHandleAfterCloseTimesOut) {
+  auto bus = testing::open_bus(opts());
+  ASSERT_TRUE(bus->create_topic("t", journaled()));
+  auto topic = bus->topic("t");
+  ASSERT_TRUE(topic);
+  auto r = bus->publish("t", {.payload = "e"}, {.ack = Ack::kFsync});
+  ASSERT_TRUE(r) << r.status().to_string();
+  ASSERT_TRUE(bus->close());
+  bus.reset();
+  const PublishReceipt beyond{r->partition, r->offset + 1000};
+  const Status s = topic->wait_acked(beyond, Ack::kFsync, 100ms);
+  EXPECT_EQ(s.code(), Code::kDeadlineExceeded) << s.to_string();
+  EXPECT_TRUE(topic->wait_acked(*r, Ack::kFsync, 0ms)) << "what the bus flushed stays flushed";
+}
+
 TEST_F(JournalFault, CloseWhileStalledReportsTheCause) {
   auto bus = testing::open_bus(opts());
   ASSERT_TRUE(bus->create_topic("t", journaled()));
