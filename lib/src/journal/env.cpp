@@ -116,15 +116,18 @@ Env::~Env() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
+int Env::sync_file() {
+  if (int rc = injected_fault(FaultPoint::kFlush)) return rc;
+  return mdb_env_sync(env_, 1);
+}
+
 Status Env::commit(Txn& txn, MetaFlush meta, std::uint64_t* failures_before) {
   MutexLock lock(flush_mu_);
   const std::uint64_t failures = flush_failures_.load(std::memory_order_relaxed);
   if (failures_before) *failures_before = failures;
   Status s = txn.commit();
   if (s.is_ok() && meta == MetaFlush::kNow) {
-    int rc = injected_fault(FaultPoint::kFlush);
-    if (!rc) rc = mdb_env_sync(env_, 1);
-    if (rc)
+    if (int rc = sync_file())
       s = Status::io_error("the commit is made but could not be flushed to stable storage (a power loss may undo "
                            "it): " + lmdb_status(rc, "mdb_env_sync").message());
   }
@@ -136,8 +139,7 @@ Status Env::flush(std::uint64_t* failures_before) {
   MutexLock lock(flush_mu_);
   const std::uint64_t failures = flush_failures_.load(std::memory_order_relaxed);
   if (failures_before) *failures_before = failures;
-  int rc = injected_fault(FaultPoint::kFlush);
-  if (!rc) rc = mdb_env_sync(env_, 1);
+  const int rc = sync_file();
   if (!rc) return Status::ok();
   flush_failures_.store(failures + 1, std::memory_order_release);
   return lmdb_status(rc, "flush the journal to stable storage (mdb_env_sync)");

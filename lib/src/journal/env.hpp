@@ -98,6 +98,8 @@ class Env {
   const int lock_fd_;  // weir.lock, held (flock) by the owner; -1 read-only
   const std::uint32_t max_dbs_;
   std::map<std::string, PartitionBounds> log_bounds_;
+  // mdb_env_sync through the fault seam (point kFlush); an LMDB/errno code.
+  int sync_file() REQUIRES(flush_mu_);
   // Held across every commit's mdb_txn_commit (taken after the transaction
   // began, so never while waiting for LMDB's write lock) and every flush.
   Mutex flush_mu_;

@@ -38,10 +38,7 @@ Status Journal::flush_owed() {
       };
       Status s = bump();
       // A full map grows here too (no group commit may come to grow it).
-      if (!s && s.code() == Code::kResourceExhausted && s.message().find("MDB_MAP_FULL") != std::string::npos &&
-          !at_cap()) {
-        if (s = grow_map(0); s.is_ok()) s = bump();
-      }
+      if (is_map_full(s) && !at_cap() && (s = grow_map(0)).is_ok()) s = bump();
       if (!s) return s;
       pay(debt_.committed(failures, commits_made_.load(std::memory_order_relaxed), {}));
     }

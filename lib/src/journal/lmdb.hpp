@@ -23,6 +23,12 @@ namespace weir::internal {
 // EACCES -> kIoError, others -> kIoError. `what` names the operation.
 Status lmdb_status(int rc, std::string_view what);
 
+// Whether `s` is LMDB's MDB_MAP_FULL as lmdb_status reports it (the map,
+// not the disk, is full: growing the map helps).
+inline bool is_map_full(const Status& s) {
+  return s.code() == Code::kResourceExhausted && s.message().find("MDB_MAP_FULL") != std::string_view::npos;
+}
+
 // A write that failed as a full disk fails: kIoError (LMDB reports a short
 // write as EIO) or kResourceExhausted (ENOSPC, EDQUOT), while the file system
 // holding `dir` has less than max(4 MiB, 2 * `needed`) bytes free for us

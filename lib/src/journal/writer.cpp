@@ -356,7 +356,7 @@ Result<std::size_t> Journal::commit_once(bool final_pass, std::uint64_t cycle) {
     // MAP_FULL: grow (at most 8 times a cycle) and retry; at the cap, no
     // room; anything else: report (the caller retries; the takes stay queued).
     bool no_room = false;
-    if (failed.code() == Code::kResourceExhausted && failed.message().find("MDB_MAP_FULL") != std::string::npos) {
+    if (is_map_full(failed)) {
       if (at_cap()) {
         failed = full_at_cap();
         no_room = true;
